@@ -1,0 +1,151 @@
+"""Every error the toolkit raises, rooted at one exception.
+
+    StripeOAuthNBError                 root: catch this to catch everything from the toolkit
+    ├── ConfigError                    settings or .env are missing, malformed or inconsistent
+    │   └── ModeMismatchError          a test key meets a live client id or token, or the reverse
+    ├── ManifestError                  stripe-app.json cannot be read or written
+    │   └── ManifestSyntaxError        the file is not JSON (carries .line and .column)
+    ├── InstallLinkError               an install link cannot be built or parsed
+    ├── CallbackError                  the redirect back from Stripe did not deliver a usable code
+    │   ├── CallbackPortInUseError     the redirect URI's port is taken by someone else
+    │   ├── CallbackStateError         state missing, repeated or different (possible CSRF)
+    │   ├── AccessDeniedError          the user pressed Decline (error=access_denied)
+    │   ├── CallbackTimeoutError       nothing arrived before the deadline
+    │   └── CallbackRequestError       the callback URL is malformed (bad query, duplicates, size)
+    ├── TokenError                     exchanging or refreshing tokens failed
+    │   ├── CodeAlreadyUsedError       the code was already sent once (or expired): authorize again
+    │   ├── AuthorizeAgainError        the refresh token is gone; a new install link is the only way
+    │   │   └── RefreshResponseLostError   a refresh rotated the token but its answer was lost
+    │   ├── TokenStoreError            the token store cannot be read or written safely
+    │   │   └── InsecureStoreError     the store is readable by others
+    │   └── TokenLockTimeoutError      another process held the refresh lock too long
+    ├── StripeAPIError                 an API call answered with an error (carries .status, .code)
+    │   ├── AuthenticationError        401: bad key, or an expired token that could not be refreshed
+    │   └── PermissionDeniedError      403: the app lacks a permission (carries .permission)
+    ├── NetworkError                   Stripe (or the sandbox) could not be reached in time
+    └── SandboxError                   the embedded sandbox refused a control request
+
+Each message says what happened and what to do next. Messages and ``args`` never contain a
+whole secret: use :func:`stripe_oauth_nb._masking.mask` when a value must be named.
+"""
+
+from __future__ import annotations
+
+
+class StripeOAuthNBError(Exception):
+    """Root of every error raised by stripe-oauth-nb."""
+
+
+class ConfigError(StripeOAuthNBError):
+    """Settings are missing, malformed or inconsistent."""
+
+
+class ModeMismatchError(ConfigError):
+    """A test-mode value was combined with a live-mode value (or the reverse)."""
+
+
+class ManifestError(StripeOAuthNBError):
+    """stripe-app.json cannot be read or written."""
+
+
+class ManifestSyntaxError(ManifestError):
+    """The manifest is not valid JSON."""
+
+    def __init__(self, message: str, *, line: int, column: int) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+class InstallLinkError(StripeOAuthNBError):
+    """An install link cannot be built or parsed."""
+
+
+class CallbackError(StripeOAuthNBError):
+    """The redirect back from Stripe did not deliver a usable authorization code."""
+
+
+class CallbackPortInUseError(CallbackError):
+    """The redirect URI's port is already taken."""
+
+
+class CallbackStateError(CallbackError):
+    """The callback's state is missing, repeated or different from the attempt's."""
+
+
+class AccessDeniedError(CallbackError):
+    """The user declined the install (``error=access_denied``)."""
+
+
+class CallbackTimeoutError(CallbackError):
+    """No callback arrived before the deadline."""
+
+
+class CallbackRequestError(CallbackError):
+    """The callback request or pasted URL is malformed."""
+
+
+class TokenError(StripeOAuthNBError):
+    """Exchanging or refreshing tokens failed."""
+
+
+class CodeAlreadyUsedError(TokenError):
+    """The authorization code was already sent once, or has expired."""
+
+
+class AuthorizeAgainError(TokenError):
+    """The stored refresh token can no longer be used; authorize the app again."""
+
+
+class RefreshResponseLostError(AuthorizeAgainError):
+    """A refresh was in flight when its answer was lost; the old refresh token is dead."""
+
+
+class TokenStoreError(TokenError):
+    """The token store cannot be read or written safely."""
+
+
+class InsecureStoreError(TokenStoreError):
+    """The token store's file or folder is readable by other users."""
+
+
+class TokenLockTimeoutError(TokenError):
+    """Another process held the refresh lock longer than the bounded wait."""
+
+
+class StripeAPIError(StripeOAuthNBError):
+    """A Stripe API call answered with an error."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class AuthenticationError(StripeAPIError):
+    """401: the key or token was refused."""
+
+
+class PermissionDeniedError(StripeAPIError):
+    """403: the app lacks a permission for this call."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = 403,
+        code: str | None = None,
+        permission: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.permission = permission
+
+
+class NetworkError(StripeOAuthNBError):
+    """Stripe (or the sandbox) could not be reached in time."""
+
+
+class SandboxError(StripeOAuthNBError):
+    """The embedded sandbox refused a control request."""

@@ -1,0 +1,93 @@
+"""Masked forms of keys, codes and tokens, for every repr, log line, message and output.
+
+A secret is shown as its kind prefix, an ellipsis and its last four characters
+(``sk_test_…a1b2``), which is enough to tell two keys apart and useless to an attacker.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Final
+
+__all__ = ["SECRET_PATTERN", "MaskingFilter", "Secret", "mask", "mask_text"]
+
+_PREFIX = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_|ac_|rt_|ca_|acct_|chnlink_)")
+_SHOWN_TAIL: Final = 4
+_MIN_HIDDEN: Final = 8
+
+#: Anything in free text that looks like a secret key, restricted key (access token),
+#: authorization code or refresh token.
+SECRET_PATTERN: Final = re.compile(r"\b(?:(?:sk|rk)_(?:test|live)_|ac_|rt_)[A-Za-z0-9]{6,}")
+
+
+def mask(value: str | None) -> str:
+    """Return the masked form of a secret: ``sk_test_…1234``; ``<none>`` when empty.
+
+    Short values (where four characters would be a large share) lose their tail too.
+    """
+    if not value:
+        return "<none>"
+    match = _PREFIX.match(value)
+    prefix = match.group(1) if match else ""
+    rest = value[len(prefix) :]
+    if len(rest) < _MIN_HIDDEN + _SHOWN_TAIL:
+        return f"{prefix}…"
+    return f"{prefix}…{rest[-_SHOWN_TAIL:]}"
+
+
+def mask_text(text: str) -> str:
+    """Replace everything in ``text`` that looks like a secret with its masked form."""
+    return SECRET_PATTERN.sub(lambda m: mask(m.group(0)), text)
+
+
+class Secret:
+    """A string that does not show itself: repr and str are masked; ``reveal()`` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | Secret) -> None:
+        self._value = value.reveal() if isinstance(value, Secret) else str(value)
+
+    def reveal(self) -> str:
+        """The secret itself, for the one place that must send it (an HTTP header or body)."""
+        return self._value
+
+    @property
+    def masked(self) -> str:
+        return mask(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked!r})"
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __format__(self, spec: str) -> str:
+        return format(self.masked, spec)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return self._value == other._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return (Secret, (self._value,))
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks secrets in the formatted message and its arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        return True

@@ -1,0 +1,212 @@
+"""Settings from the environment and a ``.env`` file.
+
+With nothing configured the target is the embedded sandbox. Real Stripe is configuration only:
+
+    STRIPE_OAUTH_NB_TARGET=stripe          # or "sandbox" (default when no key is set)
+    STRIPE_SECRET_KEY_TEST=sk_test_...     # the app developer's secret key, test mode
+    STRIPE_SECRET_KEY_LIVE=sk_live_...     # ... and live mode (optional)
+    STRIPE_CLIENT_ID_TEST=ca_...           # the app's OAuth client id, test mode
+    STRIPE_CLIENT_ID_LIVE=ca_...           # ... and live mode (optional)
+    STRIPE_REDIRECT_URI=http://127.0.0.1:8765/callback
+    STRIPE_OAUTH_NB_MODE=test              # which mode the notebooks use
+    STRIPE_OAUTH_NB_TOKEN_STORE=~/.config/stripe-oauth-nb/tokens.json
+
+Environment variables win over ``.env``; ``.env`` is looked up from the working folder upwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from ._errors import ConfigError, ModeMismatchError
+from ._masking import Secret, mask
+
+__all__ = [
+    "DEFAULT_REDIRECT_URI",
+    "STRIPE_API_BASE",
+    "STRIPE_MARKETPLACE_BASE",
+    "Mode",
+    "ModeCredentials",
+    "Settings",
+    "Target",
+    "default_token_store_path",
+    "load_settings",
+]
+
+Mode = Literal["test", "live"]
+Target = Literal["sandbox", "stripe"]
+MODES: tuple[Mode, Mode] = ("test", "live")
+
+STRIPE_API_BASE = "https://api.stripe.com"
+STRIPE_MARKETPLACE_BASE = "https://marketplace.stripe.com"
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+_ENV_PREFIX = "STRIPE_OAUTH_NB_"
+
+
+def default_token_store_path() -> Path:
+    """The token file under the user's config folder (platform-specific)."""
+    from platformdirs import user_config_path
+
+    return user_config_path("stripe-oauth-nb", appauthor=False) / "tokens.json"
+
+
+@dataclass(frozen=True)
+class ModeCredentials:
+    """The app developer's secret key and the app's client id for one mode."""
+
+    mode: Mode
+    secret_key: Secret | None = None
+    client_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.secret_key is not None:
+            check_key_mode(self.secret_key.reveal(), self.mode, what="secret key")
+
+    def require_secret_key(self) -> Secret:
+        if not self.secret_key:
+            name = f"STRIPE_SECRET_KEY_{self.mode.upper()}"
+            raise ConfigError(
+                f"No {self.mode}-mode secret key is configured: set {name}=sk_{self.mode}_... in "
+                "your .env file (Dashboard > Developers > API keys), or use the sandbox."
+            )
+        return self.secret_key
+
+    def require_client_id(self) -> str:
+        if not self.client_id:
+            name = f"STRIPE_CLIENT_ID_{self.mode.upper()}"
+            raise ConfigError(
+                f"No {self.mode}-mode client id is configured: set {name}=ca_... in your .env "
+                "file (your app's page in the Dashboard, or the sandbox's registration)."
+            )
+        return self.client_id
+
+    def __repr__(self) -> str:
+        key = mask(self.secret_key.reveal()) if self.secret_key else None
+        return f"ModeCredentials(mode={self.mode!r}, secret_key={key!r}, client_id={self.client_id!r})"
+
+
+def key_mode(key: str) -> Mode | None:
+    """The mode a Stripe key or token belongs to, from its prefix; None if it has none."""
+    for mode in MODES:
+        if key.startswith((f"sk_{mode}_", f"rk_{mode}_", f"pk_{mode}_")):
+            return mode
+    return None
+
+
+def check_key_mode(key: str, mode: Mode, *, what: str = "key") -> None:
+    """Refuse a key whose prefix says another mode than ``mode``."""
+    found = key_mode(key)
+    if found is None:
+        raise ConfigError(
+            f"The {what} {mask(key)} is not a Stripe secret key: it should start with "
+            f"sk_{mode}_. Copy it from Dashboard > Developers > API keys."
+        )
+    if found != mode:
+        raise ModeMismatchError(
+            f"The {what} {mask(key)} is a {found}-mode key but is used for {mode} mode. "
+            f"Use the sk_{mode}_ key for {mode} mode: test and live values cannot be mixed."
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where to talk to, with which credentials, and where tokens live."""
+
+    target: Target = "sandbox"
+    mode: Mode = "test"
+    api_base: str = STRIPE_API_BASE
+    marketplace_base: str = STRIPE_MARKETPLACE_BASE
+    test: ModeCredentials = field(default_factory=lambda: ModeCredentials("test"))
+    live: ModeCredentials = field(default_factory=lambda: ModeCredentials("live"))
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    token_store_path: Path = field(default_factory=default_token_store_path)
+
+    def credentials(self, mode: Mode | None = None) -> ModeCredentials:
+        """The credentials of ``mode`` (default: the configured mode)."""
+        return self.live if (mode or self.mode) == "live" else self.test
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.target == "sandbox"
+
+    def describe(self) -> str:
+        """One line for people: where the notebook is talking to, and how to switch."""
+        if self.is_sandbox:
+            return (
+                f"Target: the embedded sandbox at {self.api_base} ({self.mode} mode). Nothing "
+                "reaches Stripe. To use real Stripe, put STRIPE_OAUTH_NB_TARGET=stripe and your "
+                "keys in a .env file (see the README)."
+            )
+        return f"Target: Stripe at {self.api_base} ({self.mode} mode)."
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _read(source: Mapping[str, str | None], name: str) -> str | None:
+    value = source.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def load_settings(
+    env_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``) over a ``.env`` file.
+
+    ``env_file`` defaults to the nearest ``.env`` from the working folder upwards.
+    """
+    from dotenv import dotenv_values, find_dotenv
+
+    path = str(env_file) if env_file is not None else find_dotenv(usecwd=True)
+    file_values: dict[str, str | None] = dict(dotenv_values(path)) if path else {}
+    source: dict[str, str | None] = {**file_values, **(os.environ if environ is None else environ)}
+
+    credentials: dict[Mode, ModeCredentials] = {}
+    for mode in MODES:
+        key = _read(source, f"STRIPE_SECRET_KEY_{mode.upper()}")
+        client_id = _read(source, f"STRIPE_CLIENT_ID_{mode.upper()}")
+        if client_id is not None and not client_id.startswith("ca_"):
+            raise ConfigError(
+                f"STRIPE_CLIENT_ID_{mode.upper()} should start with ca_ (it is the app's OAuth "
+                "client id, shown on the app's page in the Dashboard)."
+            )
+        credentials[mode] = ModeCredentials(mode, Secret(key) if key else None, client_id)
+
+    any_key = any(c.secret_key for c in credentials.values())
+    target_raw = _read(source, f"{_ENV_PREFIX}TARGET") or ("stripe" if any_key else "sandbox")
+    if target_raw not in ("sandbox", "stripe"):
+        raise ConfigError(
+            f"{_ENV_PREFIX}TARGET={target_raw!r} is not known: use 'sandbox' or 'stripe'."
+        )
+    mode_raw = _read(source, f"{_ENV_PREFIX}MODE") or "test"
+    if mode_raw not in MODES:
+        raise ConfigError(f"{_ENV_PREFIX}MODE={mode_raw!r} is not known: use 'test' or 'live'.")
+    target: Target = "stripe" if target_raw == "stripe" else "sandbox"
+    mode: Mode = "live" if mode_raw == "live" else "test"
+
+    store = _read(source, f"{_ENV_PREFIX}TOKEN_STORE")
+    redirect_uri = _read(source, "STRIPE_REDIRECT_URI") or DEFAULT_REDIRECT_URI
+    settings = Settings(
+        target=target,
+        mode=mode,
+        api_base=(_read(source, "STRIPE_API_BASE") or STRIPE_API_BASE).rstrip("/"),
+        marketplace_base=(
+            _read(source, "STRIPE_MARKETPLACE_BASE") or STRIPE_MARKETPLACE_BASE
+        ).rstrip("/"),
+        test=credentials["test"],
+        live=credentials["live"],
+        redirect_uri=redirect_uri,
+        token_store_path=Path(store).expanduser() if store else default_token_store_path(),
+    )
+    if target == "stripe" and not settings.credentials().secret_key:
+        settings.credentials().require_secret_key()
+    return settings

@@ -1,0 +1,103 @@
+"""The tokens one installing account gave this app, with their lifetimes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ._masking import Secret
+from ._settings import Mode
+
+__all__ = ["ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "TokenSet"]
+
+#: Stripe's access tokens live one hour; the token endpoint sends no ``expires_in``.
+ACCESS_TOKEN_LIFETIME = 3600.0
+#: Refresh tokens live one year from the moment they were issued (or last rolled).
+REFRESH_TOKEN_LIFETIME = 365 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """Access and refresh token of one (account, mode), as the token endpoint returned them."""
+
+    access_token: Secret
+    refresh_token: Secret
+    account_id: str
+    livemode: bool
+    publishable_key: str = ""
+    scope: str = "stripe_apps"
+    token_type: str = "bearer"
+    obtained_at: float = 0.0
+
+    @property
+    def mode(self) -> Mode:
+        return "live" if self.livemode else "test"
+
+    @property
+    def key(self) -> tuple[str, bool]:
+        """The store key: (account id, livemode)."""
+        return (self.account_id, self.livemode)
+
+    @property
+    def access_expires_at(self) -> float:
+        return self.obtained_at + ACCESS_TOKEN_LIFETIME
+
+    @property
+    def refresh_expires_at(self) -> float:
+        return self.obtained_at + REFRESH_TOKEN_LIFETIME
+
+    def access_expires_in(self, now: float | None = None) -> float:
+        return self.access_expires_at - (time.time() if now is None else now)
+
+    def refresh_expires_in(self, now: float | None = None) -> float:
+        return self.refresh_expires_at - (time.time() if now is None else now)
+
+    @classmethod
+    def from_response(cls, body: dict[str, Any], *, obtained_at: float | None = None) -> TokenSet:
+        """Build from the token endpoint's JSON answer."""
+        return cls(
+            access_token=Secret(body["access_token"]),
+            refresh_token=Secret(body["refresh_token"]),
+            account_id=body["stripe_user_id"],
+            livemode=bool(body["livemode"]),
+            publishable_key=body.get("stripe_publishable_key", ""),
+            scope=body.get("scope", "stripe_apps"),
+            token_type=body.get("token_type", "bearer"),
+            obtained_at=time.time() if obtained_at is None else obtained_at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (holds the secrets: only for the token store)."""
+        return {
+            "access_token": self.access_token.reveal(),
+            "refresh_token": self.refresh_token.reveal(),
+            "account_id": self.account_id,
+            "livemode": self.livemode,
+            "publishable_key": self.publishable_key,
+            "scope": self.scope,
+            "token_type": self.token_type,
+            "obtained_at": self.obtained_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TokenSet:
+        return cls(
+            access_token=Secret(data["access_token"]),
+            refresh_token=Secret(data["refresh_token"]),
+            account_id=data["account_id"],
+            livemode=bool(data["livemode"]),
+            publishable_key=data.get("publishable_key", ""),
+            scope=data.get("scope", "stripe_apps"),
+            token_type=data.get("token_type", "bearer"),
+            obtained_at=float(data["obtained_at"]),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenSet(account_id={self.account_id!r}, mode={self.mode!r}, "
+            f"access_token={self.access_token.masked!r}, "
+            f"refresh_token={self.refresh_token.masked!r})"
+        )
+
+    __str__ = __repr__
