@@ -116,9 +116,7 @@ class TokenLockTimeoutError(TokenError):
 class StripeAPIError(StripeOAuthNBError):
     """A Stripe API call answered with an error."""
 
-    def __init__(
-        self, message: str, *, status: int | None = None, code: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code

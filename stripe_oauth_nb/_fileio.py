@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ._errors import InsecureStoreError
 
-__all__ = ["atomic_write_text", "ensure_private_dir", "check_private"]
+__all__ = ["atomic_write_text", "check_private", "ensure_private_dir"]
 
 
 def ensure_private_dir(folder: Path) -> None:

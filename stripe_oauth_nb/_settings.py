@@ -87,7 +87,9 @@ class ModeCredentials:
 
     def __repr__(self) -> str:
         key = mask(self.secret_key.reveal()) if self.secret_key else None
-        return f"ModeCredentials(mode={self.mode!r}, secret_key={key!r}, client_id={self.client_id!r})"
+        return (
+            f"ModeCredentials(mode={self.mode!r}, secret_key={key!r}, client_id={self.client_id!r})"
+        )
 
 
 def key_mode(key: str) -> Mode | None:
@@ -101,6 +103,13 @@ def key_mode(key: str) -> Mode | None:
 def check_key_mode(key: str, mode: Mode, *, what: str = "key") -> None:
     """Refuse a key whose prefix says another mode than ``mode``."""
     found = key_mode(key)
+    if found is not None and not key.startswith("sk_"):
+        kind = "publishable key" if key.startswith("pk_") else "restricted key or access token"
+        raise ConfigError(
+            f"The {what} {mask(key)} is a {kind}, not a secret key. Stripe's token endpoint "
+            f"takes the app developer's secret key: use the sk_{mode}_ key from "
+            "Dashboard > Developers > API keys."
+        )
     if found is None:
         raise ConfigError(
             f"The {what} {mask(key)} is not a Stripe secret key: it should start with "
@@ -191,13 +200,13 @@ def load_settings(
     if mode_raw not in MODES:
         raise ConfigError(f"{_ENV_PREFIX}MODE={mode_raw!r} is not known: use 'test' or 'live'.")
     target: Target = "stripe" if target_raw == "stripe" else "sandbox"
-    mode: Mode = "live" if mode_raw == "live" else "test"
+    chosen_mode: Mode = "live" if mode_raw == "live" else "test"
 
     store = _read(source, f"{_ENV_PREFIX}TOKEN_STORE")
     redirect_uri = _read(source, "STRIPE_REDIRECT_URI") or DEFAULT_REDIRECT_URI
     settings = Settings(
         target=target,
-        mode=mode,
+        mode=chosen_mode,
         api_base=(_read(source, "STRIPE_API_BASE") or STRIPE_API_BASE).rstrip("/"),
         marketplace_base=(
             _read(source, "STRIPE_MARKETPLACE_BASE") or STRIPE_MARKETPLACE_BASE

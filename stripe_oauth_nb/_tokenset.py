@@ -27,7 +27,7 @@ class TokenSet:
     livemode: bool
     publishable_key: str = ""
     scope: str = "stripe_apps"
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     obtained_at: float = 0.0
 
     @property

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from stripe_oauth_nb._attempts import ATTEMPT_TTL, Attempt, AttemptLog, AuthorizationCode
+from stripe_oauth_nb._errors import CallbackStateError, CodeAlreadyUsedError
+from stripe_oauth_nb._masking import Secret
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _attempt(clock: Clock, mode: str = "test") -> Attempt:
+    return Attempt(
+        state=Secret(f"{mode}." + secrets.token_urlsafe(32)),
+        mode="live" if mode == "live" else "test",
+        client_id="ca_demo",
+        redirect_uri="http://127.0.0.1:8765/callback",
+        created_at=clock(),
+    )
+
+
+@pytest.fixture(params=["memory", "file"])
+def log(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[AttemptLog, Clock]:
+    clock = Clock()
+    path = tmp_path / "attempts.json" if request.param == "file" else None
+    return AttemptLog(path, clock=clock), clock
+
+
+def test_find_returns_the_recorded_attempt(log: tuple[AttemptLog, Clock]) -> None:
+    attempts, clock = log
+    attempt = attempts.record(_attempt(clock, "live"))
+    found = attempts.find(attempt.state.reveal())
+    assert found.mode == "live"
+    assert found.state == attempt.state
+
+
+@pytest.mark.parametrize("state", [None, "", "test.unknown-state"])
+def test_unknown_or_missing_state_is_refused(
+    log: tuple[AttemptLog, Clock], state: str | None
+) -> None:
+    attempts, clock = log
+    attempts.record(_attempt(clock))
+    with pytest.raises(CallbackStateError, match="install link"):
+        attempts.find(state)
+
+
+def test_completed_attempt_cannot_be_used_twice(log: tuple[AttemptLog, Clock]) -> None:
+    attempts, clock = log
+    state = attempts.record(_attempt(clock)).state.reveal()
+    attempts.complete(state)
+    with pytest.raises(CallbackStateError, match="already used"):
+        attempts.find(state)
+
+
+def test_expired_attempt_is_refused(log: tuple[AttemptLog, Clock]) -> None:
+    attempts, clock = log
+    state = attempts.record(_attempt(clock)).state.reveal()
+    clock.now += ATTEMPT_TTL + 1
+    with pytest.raises(CallbackStateError, match="too old"):
+        attempts.find(state)
+
+
+def test_code_is_marked_sent_once(log: tuple[AttemptLog, Clock]) -> None:
+    attempts, clock = log
+    state = attempts.record(_attempt(clock)).state.reveal()
+    sent = attempts.mark_code_sent(state)
+    assert sent.code_sent_at == clock.now
+    with pytest.raises(CodeAlreadyUsedError, match="install link again"):
+        attempts.mark_code_sent(state)
+
+
+def test_sent_mark_survives_a_new_log_on_the_same_file(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "attempts.json"
+    state = AttemptLog(path, clock=clock).record(_attempt(clock)).state.reveal()
+    AttemptLog(path, clock=clock).mark_code_sent(state)
+    with pytest.raises(CodeAlreadyUsedError):
+        AttemptLog(path, clock=clock).mark_code_sent(state)
+
+
+def test_reprs_mask_state_and_code() -> None:
+    clock = Clock()
+    attempt = _attempt(clock)
+    code = AuthorizationCode(Secret("ac_" + "z" * 30 + "9876"), attempt, received_at=clock())
+    for shown in (repr(attempt), repr(code)):
+        assert attempt.state.reveal() not in shown
+        assert "z" * 30 not in shown
+    assert code.expires_at == clock() + 300

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from stripe_oauth_nb._errors import InsecureStoreError
+from stripe_oauth_nb._fileio import atomic_write_text, check_private
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_private_write_creates_0600_file_in_0700_folder(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "tokens.json"
+    atomic_write_text(target, "{}\n")
+    assert target.read_text() == "{}\n"
+    assert _mode(target) == 0o600
+    assert _mode(target.parent) == 0o700
+
+
+def test_public_write_is_readable(tmp_path: Path) -> None:
+    target = tmp_path / "stripe-app.json"
+    atomic_write_text(target, "{}\n", private=False)
+    assert _mode(target) == 0o644
+
+
+def test_replace_leaves_no_temp_files(tmp_path: Path) -> None:
+    target = tmp_path / "f.json"
+    for i in range(3):
+        atomic_write_text(target, f"{i}\n")
+    assert target.read_text() == "2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
+
+
+def test_failed_write_keeps_old_file_and_cleans_up(tmp_path: Path) -> None:
+    target = tmp_path / "f.json"
+    atomic_write_text(target, "old\n")
+
+    with pytest.raises(TypeError):
+        atomic_write_text(target, 123)  # type: ignore[arg-type]
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
+
+
+@pytest.mark.parametrize(("mode", "refused"), [(0o600, False), (0o640, True), (0o604, True)])
+def test_check_private_file(tmp_path: Path, mode: int, refused: bool) -> None:
+    target = tmp_path / "tokens.json"
+    target.write_text("{}")
+    os.chmod(target, mode)
+    if refused:
+        with pytest.raises(InsecureStoreError, match="chmod 600"):
+            check_private(target)
+    else:
+        check_private(target)
+
+
+def test_check_private_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    with pytest.raises(InsecureStoreError, match="chmod 700"):
+        check_private(folder)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import logging
+import pickle
+
+import pytest
+
+from stripe_oauth_nb._masking import MaskingFilter, Secret, mask, mask_text
+
+SECRETS = [
+    "sk_test_51Habcdefghijklmnopqrstuv1234",
+    "sk_live_51Habcdefghijklmnopqrstuv5678",
+    "rk_test_abcdefghijklmnopqrstuvwx9999",
+    "rt_abcdefghijklmnopqrstuvwxyz0000",
+    "ac_abcdefghijklmnopqrstuvwxyz4321",
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("sk_test_51Habcdefghijklmnopqrstuv1234", "sk_test_…1234"),
+        ("rk_live_abcdefghijklmnopqrstuvwx9999", "rk_live_…9999"),
+        ("ac_abcdefghijklmnopqrstuvwxyz4321", "ac_…4321"),
+        ("rt_abcdefghijklmnopqrstuvwxyz0000", "rt_…0000"),
+        ("sk_test_short", "sk_test_…"),
+        ("plainsecretvalue123456", "…3456"),
+        ("", "<none>"),
+        (None, "<none>"),
+    ],
+)
+def test_mask(value: str | None, expected: str) -> None:
+    assert mask(value) == expected
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_secret_never_shows_itself(secret: str) -> None:
+    wrapped = Secret(secret)
+    for shown in (repr(wrapped), str(wrapped), f"{wrapped}", f"{wrapped!r}", f"{wrapped:>40}"):
+        assert secret not in shown
+        assert secret[-4:] in shown
+    assert wrapped.reveal() == secret
+    assert Secret(wrapped) == wrapped
+    assert pickle.loads(pickle.dumps(wrapped)) == wrapped
+
+
+def test_mask_text_masks_every_secret_in_free_text() -> None:
+    text = "key=" + SECRETS[0] + " token " + SECRETS[2] + ", code=" + SECRETS[4] + "&x=1"
+    masked = mask_text(text)
+    for secret in (SECRETS[0], SECRETS[2], SECRETS[4]):
+        assert secret not in masked
+    assert "sk_test_…1234" in masked
+    assert "&x=1" in masked
+
+
+def test_logging_filter_masks_message_and_args(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("stripe_oauth_nb.test_masking")
+    logger.addFilter(MaskingFilter())
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        logger.info("refreshing with %s", SECRETS[3])
+    assert SECRETS[3] not in caplog.text
+    assert "rt_…0000" in caplog.text

@@ -1,0 +1,99 @@
+"""The project's own promises: public surface, light import, one HTTP import, docs and CI agree."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import stripe_oauth_nb
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "stripe_oauth_nb"
+
+
+def test_public_names_are_sorted_and_resolve() -> None:
+    assert stripe_oauth_nb.__all__ == sorted(stripe_oauth_nb.__all__)
+    for name in stripe_oauth_nb.__all__:
+        assert getattr(stripe_oauth_nb, name) is not None, name
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError):
+        _ = stripe_oauth_nb.no_such_name  # type: ignore[attr-defined]
+
+
+def test_every_error_derives_from_the_root() -> None:
+    from stripe_oauth_nb import _errors
+
+    classes = [
+        value
+        for value in vars(_errors).values()
+        if isinstance(value, type) and issubclass(value, Exception)
+    ]
+    assert len(classes) > 10
+    for cls in classes:
+        assert issubclass(cls, _errors.StripeOAuthNBError), cls
+        assert cls.__name__ in (_errors.__doc__ or ""), f"{cls.__name__} missing from the tree"
+
+
+HEAVY = ["httpx2", "ipywidgets", "starlette", "uvicorn", "jsonschema", "pandas", "IPython"]
+
+
+def test_import_is_light() -> None:
+    code = f"import sys, stripe_oauth_nb; print([m for m in {HEAVY!r} if m in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"
+
+
+def _sources() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_httpx_is_imported_in_one_module_only() -> None:
+    pattern = re.compile(r"^\s*(import|from)\s+httpx2?\b", re.MULTILINE)
+    importers = [
+        p.relative_to(PACKAGE).as_posix() for p in _sources() if pattern.search(p.read_text())
+    ]
+    assert importers == ["_http.py"]
+
+
+def test_core_never_imports_widgets() -> None:
+    pattern = re.compile(r"^\s*(import|from)\s+(ipywidgets|IPython)\b", re.MULTILINE)
+    offenders = [
+        p.relative_to(PACKAGE).as_posix()
+        for p in _sources()
+        if "widgets" not in p.relative_to(PACKAGE).parts and pattern.search(p.read_text())
+    ]
+    assert offenders == []
+
+
+def test_environment_yml_adds_only_python_and_pip() -> None:
+    text = (ROOT / "environment.yml").read_text()
+    deps = re.findall(r"^\s*-\s+(.+?)\s*$", text, re.MULTILINE)
+    assert deps == ["conda-forge", "python>=3.11", "pip", "pip:", "-e .[test]"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "test" in project["optional-dependencies"]
+    assert project["requires-python"] == ">=3.11"
+
+
+def _readme_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^(python3 .+)$", section, re.MULTILINE)
+
+
+def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one() -> None:
+    commands = _readme_commands()
+    assert len(commands) == 2
+    opens, tests = commands
+    assert "jupyter lab notebooks/00_walkthrough.ipynb" in opens
+    assert "pytest" in tests
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert tests in ci.splitlines()
