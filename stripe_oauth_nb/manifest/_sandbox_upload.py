@@ -1,0 +1,110 @@
+"""The sandbox "upload": register a manifest with a running embedded sandbox over HTTP.
+
+Stripe's ``stripe apps upload`` gives an app its OAuth client ids; the sandbox's
+``POST {api_base}/_sandbox/apps`` does the same for a local app. Talking HTTP (not calling the
+``Sandbox`` object) makes this work against a sandbox in another process or notebook too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from .._errors import ManifestError, NetworkError, SandboxError
+from ._checks import check
+from ._document import Manifest
+from ._findings import Finding
+
+__all__ = ["SandboxApp", "register_with_sandbox"]
+
+Mode = Literal["test", "live"]
+
+
+class _HasApiBase(Protocol):
+    @property
+    def api_base(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SandboxApp:
+    """An app as the sandbox registered it: its id, name and one client id per mode."""
+
+    id: str
+    name: str
+    client_ids: dict[str, str]
+    redirect_uris: tuple[str, ...]
+    permissions: tuple[str, ...]
+
+    def client_id(self, mode: Mode = "test") -> str:
+        return self.client_ids[mode]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SandboxApp:
+        try:
+            return cls(
+                id=str(data.get("id", "")),
+                name=str(data["name"]),
+                client_ids={str(k): str(v) for k, v in data["client_ids"].items()},
+                redirect_uris=tuple(data.get("redirect_uris", ())),
+                permissions=tuple(data.get("permissions", ())),
+            )
+        except (KeyError, AttributeError, TypeError) as exc:
+            raise SandboxError(
+                f"The sandbox answered without the app's client ids ({exc!r}); is the URL a "
+                "stripe-oauth-nb sandbox?"
+            ) from exc
+
+
+def _summary(errors: list[Finding]) -> str:
+    shown = "; ".join(f"{f.path}: {f.message.rstrip('.')}" for f in errors[:5])
+    more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+    return shown + more
+
+
+def register_with_sandbox(
+    manifest: Manifest | Mapping[str, Any],
+    sandbox: str | _HasApiBase,
+    *,
+    base_dir: Path | None = None,
+    timeout: float = 10.0,
+) -> SandboxApp:
+    """Register ``manifest`` with the sandbox at ``sandbox`` (a ``Sandbox`` or its API base URL).
+
+    Refuses a manifest with errors (raises :class:`ManifestError` naming them), exactly as real
+    Stripe would refuse the upload. Registering the same ``id`` again keeps its client ids.
+    """
+    from .._http import httpx
+
+    findings = check(manifest, base_dir=base_dir)
+    errors = [f for f in findings if f.is_error]
+    if errors:
+        raise ManifestError(
+            f"The manifest has {len(errors)} error(s), so it was not registered: "
+            f"{_summary(errors)}. Fix them (manifest.check() lists each with a fix) and "
+            "register again."
+        )
+    data = manifest.data if isinstance(manifest, Manifest) else dict(manifest)
+    base = sandbox if isinstance(sandbox, str) else sandbox.api_base
+    url = f"{base.rstrip('/')}/_sandbox/apps"
+    try:
+        response = httpx.post(url, json=data, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise NetworkError(
+            f"The sandbox at {base} did not answer ({type(exc).__name__}). Start it "
+            "(with Sandbox() as sb: …) and pass sb, or check the URL."
+        ) from exc
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if response.status_code >= 400 or not isinstance(body, dict):
+        message = ""
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            message = str(body["error"].get("message", ""))
+        raise SandboxError(
+            f"The sandbox refused the app (HTTP {response.status_code}): "
+            f"{message or response.text[:200]}"
+        )
+    return SandboxApp.from_json(body)

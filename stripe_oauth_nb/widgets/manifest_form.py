@@ -1,0 +1,400 @@
+"""The manifest form: edit stripe-app.json with findings updating as you type.
+
+Every change goes through :class:`stripe_oauth_nb.manifest.Manifest` and every check through
+:func:`stripe_oauth_nb.manifest.check`; the form only moves values between widgets and the core.
+Key widgets carry ``som-manifest-…`` CSS classes for browser tests.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import ipywidgets as w
+
+from .._errors import ManifestError, ManifestSyntaxError, StripeOAuthNBError
+from .._settings import DEFAULT_REDIRECT_URI
+from ..manifest import (
+    Finding,
+    Manifest,
+    SandboxApp,
+    check,
+    check_file,
+    has_errors,
+    load_catalogue,
+    register_with_sandbox,
+)
+
+__all__ = ["ManifestForm"]
+
+_NOT_SET = "(not set)"
+_ACCESS_TYPES = ("oauth", "platform", "restricted_api_key")
+_DISTRIBUTIONS = ("public", "private")
+
+
+class _HasApiBase(Protocol):
+    @property
+    def api_base(self) -> str: ...
+
+
+def _findings_html(findings: list[Finding]) -> str:
+    if not findings:
+        return "<b>No problems found.</b> The manifest is ready to upload."
+    errors = sum(f.is_error for f in findings)
+    rows = "".join(
+        "<tr>"
+        f"<td>{'❌ error' if f.is_error else '⚠️ warning'}</td>"
+        f"<td><code>{html.escape(f.path)}</code>"
+        + (f" (line {f.line}, col {f.column})" if f.line is not None else "")
+        + f"</td><td>{html.escape(f.message)}</td><td>{html.escape(f.fix)}</td></tr>"
+        for f in findings
+    )
+    return (
+        f"<b>{errors} error(s), {len(findings) - errors} warning(s)</b>"
+        "<table><tr><th>severity</th><th>where</th><th>problem</th><th>fix</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
+    """Open or create a manifest, edit it, see findings and a JSON preview, save it.
+
+    ``path``: a manifest to open (or where a new one will be saved). ``sandbox``: a running
+    ``Sandbox`` or its API base URL; when given, a "Register with sandbox" button appears.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        sandbox: str | _HasApiBase | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.manifest = Manifest.new(name="", id="", redirect_uris=[DEFAULT_REDIRECT_URI])
+        self.findings: list[Finding] = []
+        self.registered: SandboxApp | None = None
+        self._sandbox = sandbox
+        self._loading = False
+        catalogue = load_catalogue()
+        self._groups = {g.object: g for g in catalogue.groups}
+
+        def text(description: str, css: str, placeholder: str = "") -> w.Text:
+            box = w.Text(description=description, placeholder=placeholder)
+            box.add_class(css)
+            return box
+
+        def button(description: str, css: str, style: str = "") -> w.Button:
+            b = w.Button(description=description, button_style=style)
+            b.add_class(css)
+            return b
+
+        self.path_text = text("File", "som-manifest-path", "stripe-app.json")
+        self.open_button = button("Open", "som-manifest-open")
+        self.new_button = button("New", "som-manifest-new")
+        self.id_text = text("id", "som-manifest-id", "com.example.reports")
+        self.name_text = text("name", "som-manifest-name", "Reports Sync")
+        self.version_text = text("version", "som-manifest-version", "0.0.1")
+        self.access = w.Dropdown(description="access", options=(_NOT_SET, *_ACCESS_TYPES))
+        self.access.add_class("som-manifest-access")
+        self.distribution = w.Dropdown(
+            description="distribution", options=(_NOT_SET, *_DISTRIBUTIONS)
+        )
+        self.distribution.add_class("som-manifest-distribution")
+
+        self.redirect_list = w.Select(description="redirects", options=(), rows=3)
+        self.redirect_list.add_class("som-manifest-redirect-list")
+        self.redirect_input = text("add URI", "som-manifest-redirect-input", DEFAULT_REDIRECT_URI)
+        self.redirect_add = button("Add URI", "som-manifest-redirect-add")
+        self.redirect_remove = button("Remove selected", "som-manifest-redirect-remove")
+
+        self.permission_group = w.Dropdown(description="object", options=tuple(self._groups))
+        self.permission_group.add_class("som-manifest-permission-group")
+        self.permission_choice = w.Dropdown(description="permission", options=())
+        self.permission_choice.add_class("som-manifest-permission-name")
+        self.permission_purpose = text(
+            "purpose", "som-manifest-permission-purpose", "Why the app needs it"
+        )
+        self.permission_help = w.HTML()
+        self.permission_add = button("Add permission", "som-manifest-permission-add")
+        self.permission_rows = w.VBox()
+        self.permission_rows.add_class("som-manifest-permissions")
+
+        self.findings_html = w.HTML()
+        self.findings_html.add_class("som-manifest-findings")
+        self.preview = w.Textarea(disabled=True, layout=w.Layout(width="100%", height="16em"))
+        self.preview.add_class("som-manifest-preview")
+        self.save_button = button("Save", "som-manifest-save", "primary")
+        self.status = w.HTML()
+        self.status.add_class("som-manifest-status")
+        self.next_step = w.HTML()
+        self.next_step.add_class("som-manifest-next")
+        self.register_button: w.Button | None = None
+        if sandbox is not None:
+            self.register_button = button("Register with sandbox", "som-manifest-register")
+            self.register_button.on_click(lambda _: self.register())
+
+        self._wire()
+        self._on_group({"new": self.permission_group.value})
+        actions = [self.save_button]
+        if self.register_button is not None:
+            actions.append(self.register_button)
+        super().__init__(
+            children=[
+                w.HBox([self.path_text, self.open_button, self.new_button]),
+                w.HTML("<b>App</b>"),
+                self.id_text,
+                self.name_text,
+                self.version_text,
+                self.access,
+                self.distribution,
+                w.HTML("<b>Redirect URIs</b> (the first is the default)"),
+                self.redirect_list,
+                w.HBox([self.redirect_input, self.redirect_add, self.redirect_remove]),
+                w.HTML("<b>Permissions</b>"),
+                self.permission_rows,
+                w.HBox([self.permission_group, self.permission_choice]),
+                self.permission_help,
+                w.HBox([self.permission_purpose, self.permission_add]),
+                w.HTML("<b>Findings</b>"),
+                self.findings_html,
+                w.HBox(actions),
+                self.status,
+                self.next_step,
+                w.HTML("<b>stripe-app.json</b>"),
+                self.preview,
+            ],
+            **kwargs,
+        )
+        self.add_class("som-manifest-form")
+        if path is not None:
+            self.path_text.value = str(path)
+            if Path(path).exists():
+                self.open()
+                return
+        self._show_manifest()
+
+    # --- wiring ------------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        def field(key: str) -> Callable[[dict[str, Any]], None]:
+            def apply(change: dict[str, Any]) -> None:
+                if self._loading:
+                    return
+                value = change["new"]
+                if value == _NOT_SET:
+                    self.manifest.remove(key)
+                else:
+                    self.manifest.set(key, value)
+                self._refresh()
+
+            return apply
+
+        self.id_text.observe(field("id"), "value")
+        self.name_text.observe(field("name"), "value")
+        self.version_text.observe(field("version"), "value")
+        self.access.observe(field("stripe_api_access_type"), "value")
+        self.distribution.observe(field("distribution_type"), "value")
+        self.path_text.observe(lambda _: None if self._loading else self._refresh(), "value")
+        self.open_button.on_click(lambda _: self.open())
+        self.new_button.on_click(lambda _: self.new())
+        self.save_button.on_click(lambda _: self.save())
+        self.redirect_add.on_click(lambda _: self._add_redirect())
+        self.redirect_remove.on_click(lambda _: self._remove_redirect())
+        self.permission_group.observe(self._on_group, "value")
+        self.permission_choice.observe(self._on_choice, "value")
+        self.permission_add.on_click(lambda _: self._add_permission())
+
+    def _on_group(self, change: dict[str, Any]) -> None:
+        group = self._groups[change["new"]]
+        self.permission_choice.options = tuple(p.name for p in group.preferred())
+        self.permission_help.value = html.escape(group.description)
+
+    def _on_choice(self, change: dict[str, Any]) -> None:
+        name = change["new"]
+        if name in self.manifest.permissions:
+            self.permission_purpose.value = self.manifest.permissions[name]
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _base_dir(self) -> Path | None:
+        return Path(self.path_text.value).parent if self.path_text.value.strip() else None
+
+    def open(self, path: str | Path | None = None) -> None:
+        """Load ``path`` (or the File box's path) into the form."""
+        if path is not None:
+            self._set_quietly(self.path_text, str(path))
+        target = Path(self.path_text.value)
+        try:
+            self.manifest = Manifest.load(target)
+            self._status(f"Opened {target}.")
+        except ManifestSyntaxError:
+            try:
+                self.manifest = Manifest.load(target, lenient=True)
+            except ManifestError:
+                self.findings = check_file(target)
+                self.findings_html.value = _findings_html(self.findings)
+                self._status(
+                    f"{target} is not valid JSON: fix the places listed below in a text editor, "
+                    "then open it again.",
+                    error=True,
+                )
+                return
+            self._status(
+                f"Opened {target}. Comments and trailing commas were dropped; Save writes clean "
+                "JSON.",
+            )
+        except ManifestError as exc:
+            self._status(str(exc), error=True)
+            return
+        self._show_manifest()
+
+    def new(self) -> None:
+        """Start a new OAuth-ready manifest (the File box keeps its path)."""
+        self.manifest = Manifest.new(name="", id="", redirect_uris=[DEFAULT_REDIRECT_URI])
+        self._status("New manifest: fill in id and name, add permissions, then Save.")
+        self._show_manifest()
+
+    def save(self) -> Path | None:
+        """Save to the File box's path through the core (atomic); returns the path or None."""
+        raw = self.path_text.value.strip()
+        if not raw:
+            self._status("Type a file name in File first, e.g. stripe-app.json.", error=True)
+            return None
+        try:
+            saved = self.manifest.save(Path(raw))
+        except StripeOAuthNBError as exc:
+            self._status(str(exc), error=True)
+            return None
+        self._refresh()
+        if has_errors(self.findings):
+            self._status(
+                f"Saved {saved}, but it still has errors: Stripe will refuse the upload until "
+                "they are fixed.",
+                error=True,
+            )
+        else:
+            self._status(f"Saved {saved}.")
+        folder = html.escape(str(saved.parent))
+        self.next_step.value = (
+            f"Next: <code>cd {folder} &amp;&amp; stripe apps upload</code> uploads it to Stripe"
+            + (", or Register with sandbox below." if self.register_button else ".")
+        )
+        return saved
+
+    def register(self) -> SandboxApp | None:
+        """Register the manifest with the sandbox; shows the client ids (or why not)."""
+        if self._sandbox is None:
+            self._status("No sandbox: create the form with sandbox=sb.", error=True)
+            return None
+        try:
+            app = register_with_sandbox(self.manifest, self._sandbox, base_dir=self._base_dir())
+        except StripeOAuthNBError as exc:
+            self._status(str(exc), error=True)
+            return None
+        self.registered = app
+        self._status(
+            f"Registered {app.name} with the sandbox: test client id {app.client_id('test')}, "
+            f"live client id {app.client_id('live')}."
+        )
+        return app
+
+    def _add_redirect(self) -> None:
+        uri = self.redirect_input.value.strip() or DEFAULT_REDIRECT_URI
+        try:
+            self.manifest.add_redirect_uri(uri)
+        except ManifestError as exc:
+            self._status(str(exc), error=True)
+            return
+        self.redirect_input.value = ""
+        self._show_redirects()
+        self._refresh()
+
+    def _remove_redirect(self) -> None:
+        uri = self.redirect_list.value
+        if uri is None:
+            self._status("Select a redirect URI to remove.", error=True)
+            return
+        self.manifest.remove_redirect_uri(uri)
+        self._show_redirects()
+        self._refresh()
+
+    def _add_permission(self) -> None:
+        name = self.permission_choice.value
+        if not name:
+            return
+        try:
+            self.manifest.add_permission(name, self.permission_purpose.value.strip())
+        except ManifestError as exc:
+            self._status(str(exc), error=True)
+            return
+        self.permission_purpose.value = ""
+        self._show_permissions()
+        self._refresh()
+
+    def _remove_permission(self, name: str) -> None:
+        self.manifest.remove_permission(name)
+        self._show_permissions()
+        self._refresh()
+
+    def _set_purpose(self, name: str, purpose: str) -> None:
+        self.manifest.add_permission(name, purpose)
+        self._refresh()
+
+    # --- display -----------------------------------------------------------------------------
+
+    def _set_quietly(self, widget: w.ValueWidget, value: Any) -> None:
+        self._loading = True
+        try:
+            widget.value = value
+        finally:
+            self._loading = False
+
+    def _status(self, message: str, *, error: bool = False) -> None:
+        colour = "#b00020" if error else "#1b5e20"
+        self.status.value = f'<span style="color:{colour}">{html.escape(message)}</span>'
+
+    def _show_manifest(self) -> None:
+        data = self.manifest.data
+        self._loading = True
+        try:
+            for widget, key in (
+                (self.id_text, "id"),
+                (self.name_text, "name"),
+                (self.version_text, "version"),
+            ):
+                value = data.get(key)
+                widget.value = "" if value is None else str(value)
+            for dropdown, key, options in (
+                (self.access, "stripe_api_access_type", _ACCESS_TYPES),
+                (self.distribution, "distribution_type", _DISTRIBUTIONS),
+            ):
+                value = data.get(key)
+                dropdown.value = value if value in options else _NOT_SET
+        finally:
+            self._loading = False
+        self._show_redirects()
+        self._show_permissions()
+        self._refresh()
+
+    def _show_redirects(self) -> None:
+        self.redirect_list.options = tuple(self.manifest.redirect_uris)
+
+    def _show_permissions(self) -> None:
+        rows = []
+        for name, purpose in self.manifest.permissions.items():
+            box = w.Text(value=purpose, placeholder="Why the app needs it")
+            box.add_class("som-manifest-permission-row-purpose")
+            box.observe(lambda change, n=name: self._set_purpose(n, change["new"]), "value")
+            remove = w.Button(description="Remove")
+            remove.add_class("som-manifest-permission-row-remove")
+            remove.on_click(lambda _, n=name: self._remove_permission(n))
+            row = w.HBox([w.Label(name, layout=w.Layout(width="16em")), box, remove])
+            row.add_class("som-manifest-permission-row")
+            rows.append(row)
+        self.permission_rows.children = rows
+
+    def _refresh(self) -> None:
+        self.findings = check(self.manifest, base_dir=self._base_dir())
+        self.findings_html.value = _findings_html(self.findings)
+        self.preview.value = self.manifest.to_json()
