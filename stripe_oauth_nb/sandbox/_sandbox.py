@@ -1,0 +1,240 @@
+"""``Sandbox``: the state, the app and the server thread behind one small object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .._errors import SandboxError
+from .._masking import Secret, mask
+from .._settings import Mode, ModeCredentials, Settings
+from ._app import create_app
+from ._browser import approve as _approve
+from ._server import ServerThread
+from ._state import (
+    DEFAULT_REDIRECT_URIS,
+    Fault,
+    FaultEndpoint,
+    FaultKind,
+    RegisteredApp,
+    SandboxState,
+)
+
+__all__ = ["ModeKeys", "Sandbox"]
+
+
+@dataclass(frozen=True)
+class ModeKeys:
+    """The developer's secret key for one mode, and the demo app's client id in that mode."""
+
+    mode: Mode
+    secret_key: str
+    client_id: str
+
+    def __repr__(self) -> str:
+        return (
+            f"ModeKeys(mode={self.mode!r}, secret_key={mask(self.secret_key)!r}, "
+            f"client_id={self.client_id!r})"
+        )
+
+    __str__ = __repr__
+
+
+class Sandbox:
+    """A local stand-in for marketplace.stripe.com and api.stripe.com, on 127.0.0.1.
+
+    ``customers``: seeded customers of the default installing account (deterministic from
+    ``seed``). ``redirect_uris``: the demo app's allowed redirect URIs. ``port``: 0 picks a free
+    one. ``revoke_family_on_refresh_reuse``: also revoke every token of an install when an
+    already-rotated refresh token is replayed (Stripe does not document this; off by default).
+    """
+
+    def __init__(
+        self,
+        *,
+        customers: int = 25,
+        redirect_uris: Sequence[str] | None = None,
+        seed: int = 0,
+        port: int = 0,
+        revoke_family_on_refresh_reuse: bool = False,
+    ) -> None:
+        self.state = SandboxState(
+            customers=customers,
+            seed=seed,
+            redirect_uris=tuple(redirect_uris or DEFAULT_REDIRECT_URIS),
+            revoke_family_on_refresh_reuse=revoke_family_on_refresh_reuse,
+        )
+        self._server = ServerThread(create_app(self.state), port=port)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Start serving (idempotent); returns self."""
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        self._server.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server.running
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- where and who -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if not self._server.port:
+            raise SandboxError(
+                "The sandbox is not started: use `with Sandbox() as sb:` or .start()."
+            )
+        return self._server.port
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def marketplace_base(self) -> str:
+        return self.api_base
+
+    @property
+    def demo_app(self) -> RegisteredApp:
+        return self.state.demo_app
+
+    @property
+    def test(self) -> ModeKeys:
+        return self._keys("test")
+
+    @property
+    def live(self) -> ModeKeys:
+        return self._keys("live")
+
+    def _keys(self, mode: Mode) -> ModeKeys:
+        return ModeKeys(mode, self.state.developer.secret_keys[mode], self.demo_app.client_id(mode))
+
+    @property
+    def account_id(self) -> str:
+        """The default installing account (``acct_…``); its customers are the seeded ones."""
+        return self.state.default_account_id
+
+    @property
+    def developer_account_id(self) -> str:
+        """The app developer's own account (no customers), what the secret keys read."""
+        return self.state.developer.account.id
+
+    def connection_info(self) -> dict[str, Any]:
+        """What a separate process needs (holds the sandbox's secret keys)."""
+        return {
+            "api_base": self.api_base,
+            "marketplace_base": self.marketplace_base,
+            "redirect_uris": list(self.demo_app.redirect_uris),
+            "account_id": self.account_id,
+            **{
+                mode: {"secret_key": keys.secret_key, "client_id": keys.client_id}
+                for mode, keys in (("test", self.test), ("live", self.live))
+            },
+        }
+
+    def settings(
+        self,
+        mode: Mode = "test",
+        app: RegisteredApp | None = None,
+        redirect_uri: str | None = None,
+        *,
+        token_store_path: str | Path | None = None,
+    ) -> Settings:
+        """Settings (target "sandbox") pointing here, with the developer keys and ``app``'s ids."""
+        app = app or self.demo_app
+        keys = self.state.developer.secret_keys
+        extra: dict[str, Any] = {}
+        if token_store_path is not None:
+            extra["token_store_path"] = Path(token_store_path)
+        return Settings(
+            target="sandbox",
+            mode=mode,
+            api_base=self.api_base,
+            marketplace_base=self.marketplace_base,
+            test=ModeCredentials("test", Secret(keys["test"]), app.client_id("test")),
+            live=ModeCredentials("live", Secret(keys["live"]), app.client_id("live")),
+            redirect_uri=redirect_uri or app.redirect_uris[0],
+            **extra,
+        )
+
+    # --- world -------------------------------------------------------------------------------
+
+    def register_app(self, manifest: Mapping[str, Any]) -> RegisteredApp:
+        """The sandbox's "stripe apps upload": same manifest id keeps the same client ids."""
+        return self.state.register_app(manifest)
+
+    def create_account(self, name: str = "Another Installer", *, customers: int = 0) -> str:
+        """Another installing account (selectable on the consent page); returns its id."""
+        return self.state.add_account(name, customers=customers)
+
+    def approve(
+        self,
+        install_url: str,
+        decision: str = "accept",
+        follow: bool = True,
+        *,
+        account: str | None = None,
+        timeout: float = 5.0,
+    ) -> str:
+        """Answer the consent page like a browser; return the redirect Location."""
+        return _approve(
+            install_url, decision=decision, follow=follow, account=account, timeout=timeout
+        )
+
+    def mint_tokens(
+        self, mode: Mode = "test", app: RegisteredApp | None = None, account_id: str | None = None
+    ) -> dict[str, Any]:
+        """Shortcut: the token endpoint's answer for a fresh install (no HTTP, no stats)."""
+        return self.state.mint_tokens(mode, app, account_id)
+
+    # --- controls ----------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.state.now()
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the sandbox clock forward (codes and tokens age); returns the new time."""
+        return self.state.advance_clock(seconds)
+
+    def inject_fault(
+        self,
+        endpoint: FaultEndpoint,
+        kind: FaultKind,
+        *,
+        times: int = 1,
+        status: int = 500,
+        seconds: float = 0.0,
+        retry_after: int = 1,
+    ) -> None:
+        """Misbehave on the next ``times`` requests to ``endpoint`` (see the package doc)."""
+        self.state.add_fault(Fault(endpoint, kind, times, status, seconds, retry_after))
+
+    def stats(self) -> dict[str, Any]:
+        return self.state.stats()
+
+    def reset(self) -> None:
+        """Forget codes, tokens, faults, stats and clock moves; keys, apps, accounts stay."""
+        self.state.reset()
+
+    def __repr__(self) -> str:
+        where = self.api_base if self._server.port else "not started"
+        return f"Sandbox({where}, account_id={self.account_id!r})"

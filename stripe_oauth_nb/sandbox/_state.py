@@ -1,0 +1,650 @@
+"""The sandbox's world and Stripe's rules, without HTTP.
+
+Holds the developer account (a secret key per mode), registered apps, installing accounts with
+their customers, authorization codes, grants and tokens, the sandbox clock, injected faults and
+request statistics. Every public method takes the one lock, so the HTTP handlers (in the server
+thread) and in-process calls (any thread) see consistent state; a refresh token can therefore be
+rotated exactly once, however many threads race for it.
+
+Rule outcomes a client must see are raised as :class:`OAuthFailure` (the token endpoint's
+``{"error": ..., "error_description": ...}`` with 400) or :class:`APIFailure` (Stripe's
+``{"error": {...}}`` shape with its status); bad control input raises
+:class:`~stripe_oauth_nb._errors.SandboxError`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import secrets
+import string
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Literal
+
+from .._errors import SandboxError
+from .._settings import MODES, Mode
+from .._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
+from ._data import Account, make_account, random_id
+
+__all__ = [
+    "CODE_LIFETIME",
+    "DEFAULT_REDIRECT_URIS",
+    "APIFailure",
+    "Authorization",
+    "ConsentFailure",
+    "Fault",
+    "OAuthFailure",
+    "Principal",
+    "RegisteredApp",
+    "SandboxState",
+    "stripe_mask",
+]
+
+#: Authorization codes are single-use and valid for five minutes.
+CODE_LIFETIME: Final = 300.0
+DEFAULT_REDIRECT_URIS: Final = ("http://127.0.0.1:8765/callback", "http://localhost:8765/callback")
+DEMO_MANIFEST: Final[dict[str, Any]] = {
+    "id": "com.example.sandbox-demo",
+    "version": "0.0.1",
+    "name": "Sandbox Demo App",
+    "icon": "./icon.png",
+    "permissions": [
+        {"permission": "customer_read", "purpose": "List your customers in the notebook."},
+        {"permission": "user_email_read", "purpose": "Show who installed the app."},
+    ],
+    "ui_extension": {"views": []},
+    "distribution_type": "public",
+    "stripe_api_access_type": "oauth",
+}
+
+FaultEndpoint = Literal["token", "account", "customers", "authorize", "*"]
+FaultKind = Literal["delay", "error", "rate_limit", "drop"]
+FAULT_ENDPOINTS: Final = ("token", "account", "customers", "authorize", "*")
+FAULT_KINDS: Final = ("delay", "error", "rate_limit", "drop")
+#: Endpoints a ``"*"`` fault applies to (the API; not the consent page).
+_STAR_ENDPOINTS: Final = frozenset({"token", "account", "customers"})
+GRANT_TYPES: Final = ("authorization_code", "refresh_token")
+
+_ALNUM: Final = string.ascii_letters + string.digits
+_REDIRECT_PATTERN: Final = re.compile(r"^https?://.*/.+")
+_KEY_PREFIX: Final = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_|ac_|rt_)")
+_READ_IMPLIED_BY: Final = {"customer_read": ("customer_read", "customer_write")}
+
+
+def _token(prefix: str, length: int = 32) -> str:
+    """A random secret: ``prefix`` + ``length`` letters and digits (from :mod:`secrets`)."""
+    return prefix + "".join(secrets.choice(_ALNUM) for _ in range(length))
+
+
+def stripe_mask(key: str) -> str:
+    """A key as Stripe names it in error messages: ``sk_test_****abcd``."""
+    match = _KEY_PREFIX.match(key)
+    prefix = match.group(1) if match else ""
+    rest = key[len(prefix) :]
+    tail = rest[-4:] if len(rest) >= 12 else ""
+    return f"{prefix}****{tail}"
+
+
+class OAuthFailure(Exception):
+    """A token-endpoint refusal in the OAuth shape (HTTP 400)."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+class APIFailure(Exception):
+    """A refusal in Stripe's API error shape ``{"error": {...}}``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"type": self.type, "message": self.message}
+        if self.code:
+            error["code"] = self.code
+            error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
+        if self.param:
+            error["param"] = self.param
+        return {"error": error}
+
+
+class ConsentFailure(Exception):
+    """The consent page must show an error and must not redirect."""
+
+
+@dataclass(frozen=True, eq=False)
+class RegisteredApp:
+    """An app as the sandbox knows it after "upload": one client id per mode."""
+
+    id: str
+    name: str
+    client_ids: Mapping[Mode, str]
+    redirect_uris: tuple[str, ...]
+    permissions: tuple[str, ...]
+    purposes: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def client_id(self, mode: Mode) -> str:
+        return self.client_ids[mode]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "client_ids": dict(self.client_ids),
+            "redirect_uris": list(self.redirect_uris),
+            "permissions": list(self.permissions),
+        }
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """A validated authorize request: which app, in which mode, back to which URI."""
+
+    app: RegisteredApp
+    mode: Mode
+    redirect_uri: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an API key or access token speaks for. ``permissions`` None means all."""
+
+    key: str
+    account: Account
+    mode: Mode
+    permissions: frozenset[str] | None
+
+    @property
+    def livemode(self) -> bool:
+        return self.mode == "live"
+
+
+@dataclass
+class _Code:
+    app_id: str
+    mode: Mode
+    account_id: str
+    redirect_uri: str
+    created_at: float
+    grant_id: str | None = None
+
+
+@dataclass
+class _Grant:
+    id: str
+    app_id: str
+    mode: Mode
+    account_id: str
+    permissions: frozenset[str]
+    revoked: bool = False
+
+
+@dataclass
+class _Access:
+    grant_id: str
+    expires_at: float
+
+
+@dataclass
+class _Refresh:
+    grant_id: str
+    expires_at: float
+    rotated: bool = False
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A misbehaviour for the next ``times`` requests to ``endpoint``."""
+
+    endpoint: FaultEndpoint
+    kind: FaultKind
+    times: int = 1
+    status: int = 500
+    seconds: float = 0.0
+    retry_after: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "kind": self.kind,
+            "times": self.times,
+            "status": self.status,
+            "seconds": self.seconds,
+            "retry_after": self.retry_after,
+        }
+
+
+@dataclass
+class _Developer:
+    account: Account
+    secret_keys: dict[Mode, str]
+
+
+class SandboxState:
+    """Everything the sandbox knows, behind one lock."""
+
+    def __init__(
+        self,
+        *,
+        customers: int = 25,
+        seed: int = 0,
+        redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS,
+        revoke_family_on_refresh_reuse: bool = False,
+    ) -> None:
+        if customers < 0:
+            raise SandboxError("customers must be 0 or more.")
+        self._lock = threading.Lock()
+        # Seeded (not secret) sample data; secrets below come from `secrets`.
+        self._rng = random.Random(seed)  # noqa: S311 - deterministic sample data, not secrets
+        self.revoke_family_on_refresh_reuse = revoke_family_on_refresh_reuse
+        self.developer = _Developer(
+            account=make_account(self._rng, name="Sandbox Developer", customers=0),
+            secret_keys={mode: _token(f"sk_{mode}_") for mode in MODES},
+        )
+        self._key_modes: dict[str, Mode] = {k: m for m, k in self.developer.secret_keys.items()}
+        self.accounts: dict[str, Account] = {}
+        self.publishable_keys: dict[tuple[str, Mode], str] = {}
+        self.default_account_id = self.add_account("Sandbox Installer Co", customers=customers)
+        self._apps: dict[str, RegisteredApp] = {}
+        self._clients: dict[str, tuple[RegisteredApp, Mode]] = {}
+        self.demo_app = self.register_app({**DEMO_MANIFEST, "allowed_redirect_uris": redirect_uris})
+        self._init_volatile()
+
+    def _init_volatile(self) -> None:
+        self._clock_offset = 0.0
+        self._codes: dict[str, _Code] = {}
+        self._grants: dict[str, _Grant] = {}
+        self._access: dict[str, _Access] = {}
+        self._refresh: dict[str, _Refresh] = {}
+        self._faults: list[Fault] = []
+        self._requests: Counter[str] = Counter()
+        self._grant_requests: Counter[str] = Counter()
+        self._issued: Counter[str] = Counter()
+
+    # --- setup -------------------------------------------------------------------------------
+
+    def add_account(self, name: str, *, customers: int = 0) -> str:
+        """Create an installing account with seeded customers; return its ``acct_`` id."""
+        with self._lock:
+            account = make_account(self._rng, name=name, customers=customers)
+            self.accounts[account.id] = account
+            for mode in MODES:
+                self.publishable_keys[(account.id, mode)] = _token(f"pk_{mode}_")
+            return account.id
+
+    def installing_accounts(self) -> list[tuple[str, str]]:
+        """``(id, name)`` of every installing account, the default first."""
+        with self._lock:
+            ids = sorted(self.accounts, key=lambda a: a != self.default_account_id)
+            return [(a, self.accounts[a].name) for a in ids]
+
+    def register_app(self, manifest: Mapping[str, Any]) -> RegisteredApp:
+        """Register (or re-register, keeping its client ids) an app from a manifest dict."""
+        name = manifest.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise SandboxError("The manifest needs a non-empty 'name'.")
+        uris = manifest.get("allowed_redirect_uris")
+        if not isinstance(uris, list | tuple) or not uris:
+            raise SandboxError(
+                "The manifest needs 'allowed_redirect_uris' (at least one) for OAuth: add your "
+                "callback URL, e.g. http://127.0.0.1:8765/callback."
+            )
+        for uri in uris:
+            if not isinstance(uri, str) or not _REDIRECT_PATTERN.match(uri):
+                raise SandboxError(
+                    f"allowed_redirect_uris entry {uri!r} must be an http(s) URL with a path "
+                    "(https://example.com/callback, not https://example.com)."
+                )
+        raw_permissions = manifest.get("permissions", [])
+        if not isinstance(raw_permissions, list):
+            raise SandboxError("The manifest's 'permissions' must be a list.")
+        purposes: dict[str, str] = {}
+        for item in raw_permissions:
+            if not isinstance(item, Mapping) or not isinstance(item.get("permission"), str):
+                raise SandboxError(
+                    "Each manifest permission must be {'permission': NAME, 'purpose': TEXT}."
+                )
+            purposes[item["permission"]] = str(item.get("purpose", ""))
+        access_type = manifest.get("stripe_api_access_type", "oauth")
+        if access_type != "oauth":
+            raise SandboxError(
+                f"stripe_api_access_type is {access_type!r}; OAuth install links need 'oauth'."
+            )
+        app_id = manifest.get("id")
+        with self._lock:
+            if not isinstance(app_id, str) or not app_id:
+                app_id = f"sandbox.app{len(self._apps) + 1}"
+            previous = self._apps.get(app_id)
+            client_ids: dict[Mode, str] = (
+                dict(previous.client_ids)
+                if previous
+                else {mode: random_id(self._rng, "ca_", 32) for mode in MODES}
+            )
+            app = RegisteredApp(
+                id=app_id,
+                name=name,
+                client_ids=client_ids,
+                redirect_uris=tuple(uris),
+                permissions=tuple(purposes),
+                purposes=purposes,
+            )
+            self._apps[app_id] = app
+            for mode in MODES:
+                self._clients[client_ids[mode]] = (app, mode)
+            return app
+
+    def apps(self) -> list[RegisteredApp]:
+        with self._lock:
+            return list(self._apps.values())
+
+    # --- clock -------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The sandbox clock: wall time plus every :meth:`advance_clock`."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the sandbox clock forward; return the new time."""
+        if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+            raise SandboxError(
+                f"Clock can only move forward by a finite number of seconds, not {seconds!r}."
+            )
+        with self._lock:
+            self._clock_offset += float(seconds)
+            return self.now()
+
+    # --- consent -----------------------------------------------------------------------------
+
+    def check_authorize(self, client_id: str | None, redirect_uri: str | None) -> Authorization:
+        """Validate an authorize request, as on the GET and again on the POST."""
+        if not client_id:
+            raise ConsentFailure("The install link has no client_id.")
+        with self._lock:
+            found = self._clients.get(client_id)
+        if found is None:
+            raise ConsentFailure(
+                f"No app has the client id {client_id!r}. Check the install link: test and live "
+                "links have different client ids."
+            )
+        app, mode = found
+        uri = redirect_uri if redirect_uri else app.redirect_uris[0]
+        if uri not in app.redirect_uris:
+            raise ConsentFailure(
+                f"The redirect_uri {uri!r} is not one of the app's allowed_redirect_uris; it must "
+                "match one of them exactly (scheme, host, port and path)."
+            )
+        if mode == "live" and not uri.startswith("https://"):
+            raise ConsentFailure(
+                f"Live-mode install links need an https:// redirect_uri; {uri!r} is not."
+            )
+        return Authorization(app=app, mode=mode, redirect_uri=uri)
+
+    def issue_code(self, authorization: Authorization, account_id: str | None = None) -> str:
+        """The user pressed Accept: a single-use ``ac_`` code for ``account_id``."""
+        with self._lock:
+            account_id = account_id or self.default_account_id
+            if account_id not in self.accounts:
+                raise ConsentFailure(f"Unknown installing account {account_id!r}.")
+            code = _token("ac_")
+            self._codes[code] = _Code(
+                app_id=authorization.app.id,
+                mode=authorization.mode,
+                account_id=account_id,
+                redirect_uri=authorization.redirect_uri,
+                created_at=self.now(),
+            )
+            return code
+
+    # --- token endpoint ----------------------------------------------------------------------
+
+    def developer_key_mode(self, key: str | None) -> Mode:
+        """The mode of the developer's secret ``key``; 401 unless it is one of them."""
+        if not key:
+            raise _no_key()
+        mode = self._key_modes.get(key)
+        if mode is None:
+            raise _invalid_key(key)
+        return mode
+
+    def exchange_code(self, key: str | None, code: str) -> dict[str, Any]:
+        """``grant_type=authorization_code``: Stripe's rules, then a fresh token pair."""
+        with self._lock:
+            key_mode = self.developer_key_mode(key)
+            record = self._codes.get(code)
+            if record is None:
+                raise OAuthFailure(
+                    "invalid_grant", f"Authorization code does not exist: {stripe_mask(code)}"
+                )
+            if record.mode != key_mode:
+                raise OAuthFailure(
+                    "invalid_grant", _mode_mismatch("authorization code", record.mode, key_mode)
+                )
+            if record.grant_id is not None:
+                self._revoke(record.grant_id)
+                raise OAuthFailure(
+                    "invalid_grant",
+                    f"Authorization code has already been used: {stripe_mask(code)}. Every token "
+                    "issued from it has been revoked; authorize the app again.",
+                )
+            if self.now() >= record.created_at + CODE_LIFETIME:
+                raise OAuthFailure(
+                    "invalid_grant",
+                    f"Authorization code expired: {stripe_mask(code)}. Codes are valid for 5 "
+                    "minutes; authorize the app again.",
+                )
+            app = self._apps[record.app_id]
+            grant = _Grant(
+                id=_token("grant_", 16),
+                app_id=app.id,
+                mode=record.mode,
+                account_id=record.account_id,
+                permissions=frozenset(app.permissions),
+            )
+            self._grants[grant.id] = grant
+            record.grant_id = grant.id
+            self._issued["authorization_code"] += 1
+            return self._issue_pair(grant)
+
+    def refresh(self, key: str | None, refresh_token: str) -> dict[str, Any]:
+        """``grant_type=refresh_token``: rotate (the old token dies at once, no grace)."""
+        with self._lock:
+            key_mode = self.developer_key_mode(key)
+            record = self._refresh.get(refresh_token)
+            unknown = OAuthFailure(
+                "invalid_grant", f"Invalid refresh token: {stripe_mask(refresh_token)}"
+            )
+            if record is None:
+                raise unknown
+            grant = self._grants[record.grant_id]
+            if grant.mode != key_mode:
+                raise OAuthFailure(
+                    "invalid_grant", _mode_mismatch("refresh token", grant.mode, key_mode)
+                )
+            if grant.revoked:
+                raise unknown
+            if record.rotated:
+                if self.revoke_family_on_refresh_reuse:
+                    self._revoke(grant.id)
+                raise OAuthFailure(
+                    "invalid_grant",
+                    f"Refresh token has already been used: {stripe_mask(refresh_token)}. Refresh "
+                    "tokens rotate on every use; use the newest one or authorize the app again.",
+                )
+            if self.now() >= record.expires_at:
+                raise OAuthFailure(
+                    "invalid_grant",
+                    f"Refresh token expired: {stripe_mask(refresh_token)}. "
+                    "Authorize the app again.",
+                )
+            record.rotated = True
+            self._issued["refresh_token"] += 1
+            return self._issue_pair(grant)
+
+    def mint_tokens(
+        self, mode: Mode = "test", app: RegisteredApp | None = None, account_id: str | None = None
+    ) -> dict[str, Any]:
+        """Shortcut for tests and benchmarks: the token response an install would produce."""
+        app = app or self.demo_app
+        code = self.issue_code(
+            Authorization(app=app, mode=mode, redirect_uri=app.redirect_uris[0]), account_id
+        )
+        return self.exchange_code(self.developer.secret_keys[mode], code)
+
+    def _issue_pair(self, grant: _Grant) -> dict[str, Any]:
+        now = self.now()
+        access = _token(f"rk_{grant.mode}_", 48)
+        refresh = _token("rt_", 48)
+        self._access[access] = _Access(grant.id, now + ACCESS_TOKEN_LIFETIME)
+        self._refresh[refresh] = _Refresh(grant.id, now + REFRESH_TOKEN_LIFETIME)
+        return {
+            "access_token": access,
+            "livemode": grant.mode == "live",
+            "refresh_token": refresh,
+            "scope": "stripe_apps",
+            "stripe_publishable_key": self.publishable_keys[(grant.account_id, grant.mode)],
+            "stripe_user_id": grant.account_id,
+            "token_type": "bearer",
+        }
+
+    def _revoke(self, grant_id: str) -> None:
+        self._grants[grant_id].revoked = True
+
+    # --- API ---------------------------------------------------------------------------------
+
+    def authenticate(self, key: str | None) -> Principal:
+        """Resolve an API key (developer secret key or access token) or raise a 401."""
+        if not key:
+            raise _no_key()
+        with self._lock:
+            mode = self._key_modes.get(key)
+            if mode is not None:
+                return Principal(key, self.developer.account, mode, None)
+            access = self._access.get(key)
+            if access is None:
+                raise _invalid_key(key)
+            grant = self._grants[access.grant_id]
+            if grant.revoked:
+                raise _invalid_key(key)
+            if self.now() >= access.expires_at:
+                raise APIFailure(
+                    401, f"Expired API Key provided: {stripe_mask(key)}", code="api_key_expired"
+                )
+            return Principal(key, self.accounts[grant.account_id], grant.mode, grant.permissions)
+
+    @staticmethod
+    def require(principal: Principal, permission: str) -> None:
+        """403 unless the principal's app holds ``permission`` (or one implying it)."""
+        granted = principal.permissions
+        if granted is None or any(
+            p in granted for p in _READ_IMPLIED_BY.get(permission, (permission,))
+        ):
+            return
+        raise APIFailure(
+            403,
+            f"The provided key '{stripe_mask(principal.key)}' does not have the required "
+            f"permissions for this endpoint on account '{principal.account.id}'. Having the "
+            f"'{permission}' permission would allow this request to continue.",
+            code="insufficient_permissions",
+        )
+
+    # --- faults and stats --------------------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> None:
+        """Queue a fault; checked in order, each used for ``times`` requests."""
+        if fault.endpoint not in FAULT_ENDPOINTS:
+            raise SandboxError(
+                f"Unknown fault endpoint {fault.endpoint!r}: use one of {FAULT_ENDPOINTS}."
+            )
+        if fault.kind not in FAULT_KINDS:
+            raise SandboxError(f"Unknown fault kind {fault.kind!r}: use one of {FAULT_KINDS}.")
+        if not isinstance(fault.times, int) or fault.times < 1:
+            raise SandboxError("A fault needs times >= 1.")
+        if fault.kind == "error" and not (
+            isinstance(fault.status, int) and 500 <= fault.status <= 599
+        ):
+            raise SandboxError(f"An error fault needs a 5xx status, not {fault.status!r}.")
+        if not (isinstance(fault.seconds, int | float) and 0 <= fault.seconds <= 60):
+            raise SandboxError("A delay must be between 0 and 60 seconds.")
+        if not (isinstance(fault.retry_after, int) and 0 <= fault.retry_after <= 3600):
+            raise SandboxError("retry_after must be a whole number of seconds, 0 to 3600.")
+        with self._lock:
+            self._faults.append(fault)
+
+    def faults(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def begin_request(self, endpoint: str) -> Fault | None:
+        """Count a request to ``endpoint`` and take the first fault that applies to it."""
+        with self._lock:
+            self._requests[endpoint] += 1
+            for i, fault in enumerate(self._faults):
+                if fault.endpoint == endpoint or (
+                    fault.endpoint == "*" and endpoint in _STAR_ENDPOINTS
+                ):
+                    if fault.times > 1:
+                        self._faults[i] = replace(fault, times=fault.times - 1)
+                    else:
+                        del self._faults[i]
+                    return fault
+            return None
+
+    def count_grant(self, grant_type: str) -> None:
+        with self._lock:
+            self._grant_requests[grant_type if grant_type in GRANT_TYPES else "other"] += 1
+
+    def stats(self) -> dict[str, Any]:
+        """Requests by endpoint, token requests by grant type, and tokens actually issued."""
+        with self._lock:
+            return {
+                "requests": dict(self._requests),
+                "grants": {g: 0 for g in GRANT_TYPES} | dict(self._grant_requests),
+                "issued": {g: 0 for g in GRANT_TYPES} | dict(self._issued),
+            }
+
+    def reset(self) -> None:
+        """Forget codes, tokens, faults, stats and clock moves; keep keys, apps and accounts."""
+        with self._lock:
+            self._init_volatile()
+
+
+def _no_key() -> APIFailure:
+    return APIFailure(
+        401,
+        "You did not provide an API key. You need to provide your API key in the Authorization "
+        "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+    )
+
+
+def _invalid_key(key: str) -> APIFailure:
+    return APIFailure(401, f"Invalid API Key provided: {stripe_mask(key)}")
+
+
+def _mode_mismatch(what: str, mode: Mode, key_mode: Mode) -> str:
+    return (
+        f"This {what} was issued in {mode} mode, but the request used a {key_mode}-mode secret "
+        f"key. Use your sk_{mode}_ key for {mode}-mode codes and tokens."
+    )

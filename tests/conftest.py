@@ -1,0 +1,110 @@
+"""Shared fixtures: one running sandbox per test module, and helpers to drive it over HTTP."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb._settings import Mode, Settings
+from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """A started sandbox with 25 seeded customers, shared by the tests of one module."""
+    with Sandbox(customers=25) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The module's sandbox, reset after the test (codes, tokens, faults, stats, clock)."""
+    yield sandbox
+    sandbox.reset()
+
+
+@pytest.fixture
+def tmp_settings(sandbox: Sandbox, tmp_path: Path) -> Settings:
+    """Test-mode settings pointing at the module's sandbox, with a token store in tmp_path."""
+    return sandbox.settings(mode="test", token_store_path=tmp_path / "tokens.json")
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    """A keep-alive HTTP client whose base URL is the sandbox."""
+    with httpx.Client(base_url=sandbox.api_base, timeout=10.0, trust_env=False) as c:
+        yield c
+
+
+def build_install_url(
+    sb: Sandbox,
+    mode: Mode = "test",
+    *,
+    app: RegisteredApp | None = None,
+    state: str | None = "st",
+    redirect_uri: str | None = None,
+    path: str = "/oauth/v2/authorize",
+) -> str:
+    app = app or sb.demo_app
+    params = {"client_id": app.client_id(mode)}
+    if redirect_uri is not None:
+        params["redirect_uri"] = redirect_uri
+    if state is not None:
+        params["state"] = state
+    return f"{sb.marketplace_base}{path}?{urlencode(params)}"
+
+
+@pytest.fixture
+def install_url(sandbox: Sandbox) -> Callable[..., str]:
+    """``install_url(mode="test", app=None, state="st", redirect_uri=None, path=...)``."""
+    return lambda *args, **kwargs: build_install_url(sandbox, *args, **kwargs)
+
+
+@pytest.fixture
+def obtain_code(sandbox: Sandbox) -> Callable[..., str]:
+    """``obtain_code(mode="test", app=None)``: an ``ac_`` code through the real consent form."""
+
+    def obtain(mode: Mode = "test", app: RegisteredApp | None = None) -> str:
+        state = secrets.token_urlsafe(16)
+        app = app or sandbox.demo_app
+        redirect = app.redirect_uris[0]
+        if mode == "live" and not redirect.startswith("https://"):
+            redirect = next(u for u in app.redirect_uris if u.startswith("https://"))
+        url = build_install_url(sandbox, mode, app=app, state=state, redirect_uri=redirect)
+        location = sandbox.approve(url, follow=False)
+        query = parse_qs(urlsplit(location).query)
+        assert query["state"] == [state]
+        return query["code"][0]
+
+    return obtain
+
+
+def token_request(
+    c: httpx.Client, key: str | None, **fields: str
+) -> tuple[int, dict[str, Any], httpx.Response]:
+    """POST /v1/oauth/token with Basic ``key:``; returns (status, json, response)."""
+    auth = (key, "") if key is not None else None
+    response = c.post("/v1/oauth/token", data=fields, auth=auth)
+    return response.status_code, response.json(), response
+
+
+@pytest.fixture
+def exchange(
+    sandbox: Sandbox, client: httpx.Client, obtain_code: Callable[..., str]
+) -> Callable[..., dict[str, Any]]:
+    """``exchange(mode="test", app=None)``: a token response through consent + token endpoint."""
+
+    def run(mode: Mode = "test", app: RegisteredApp | None = None) -> dict[str, Any]:
+        code = obtain_code(mode, app)
+        key = sandbox.test.secret_key if mode == "test" else sandbox.live.secret_key
+        status, body, _ = token_request(client, key, grant_type="authorization_code", code=code)
+        assert status == 200, body
+        return body
+
+    return run
