@@ -1,0 +1,276 @@
+"""Stripe's token endpoint: exchange a code, refresh a token set. One request each, never retried.
+
+``POST {api_base}/v1/oauth/token``, form-encoded, HTTP Basic with the app developer's secret key
+of the matching mode as user name (stripe-apps-oauth.md §4). Mode checks happen before any
+request. A code is marked as sent in the :class:`~stripe_oauth_nb._attempts.AttemptLog` before
+the POST, so it leaves this machine at most once, also across re-run cells and processes.
+
+What can go wrong, and what is raised:
+
+=====================================  =========================================================
+exchange: ``invalid_grant``            :class:`CodeAlreadyUsedError` (used, expired, not yours)
+refresh: ``invalid_grant``             :class:`AuthorizeAgainError`
+refresh: connection lost after sending :class:`RefreshResponseLostError` (it may have rotated)
+nothing could be sent (connect)        :class:`NetworkError`
+exchange: timeout or connection lost   :class:`NetworkError` (the code counts as used)
+401 (the secret key)                   :class:`ConfigError`
+other OAuth errors, 429, 5xx           :class:`TokenError`
+mode mismatch                          :class:`ModeMismatchError`, before any request
+=====================================  =========================================================
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .._attempts import Attempt, AttemptLog, AuthorizationCode
+from .._errors import (
+    AuthorizeAgainError,
+    CodeAlreadyUsedError,
+    ConfigError,
+    ModeMismatchError,
+    NetworkError,
+    RefreshResponseLostError,
+    TokenError,
+)
+from .._http import DEFAULT_TIMEOUT, httpx
+from .._masking import Secret, mask, mask_text
+from .._settings import Mode, Settings, check_key_mode, key_mode
+from .._tokenset import TokenSet
+
+__all__ = ["TOKEN_PATH", "TokenClient"]
+
+TOKEN_PATH = "/v1/oauth/token"  # noqa: S105 (a URL path, not a password)
+_MAX_DESCRIPTION = 300
+#: Transport errors raised before a single byte of the request left this machine.
+_NOT_SENT: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+)
+_REQUIRED = ("access_token", "refresh_token", "stripe_user_id", "livemode")
+
+
+def _clean(text: object) -> str:
+    """Server-provided text, as shown to people: masked, one line, capped."""
+    one_line = " ".join(str(text).split())
+    if len(one_line) > _MAX_DESCRIPTION:
+        one_line = one_line[: _MAX_DESCRIPTION - 1] + "…"
+    return mask_text(one_line)
+
+
+def _env_name(mode: Mode) -> str:
+    return f"STRIPE_SECRET_KEY_{mode.upper()}"
+
+
+class TokenClient:
+    """Talks to ``{settings.api_base}/v1/oauth/token`` with explicit timeouts.
+
+    ``http``: an ``httpx.Client`` to reuse (it is not closed here); by default one is made on
+    first use with :data:`~stripe_oauth_nb._http.DEFAULT_TIMEOUT`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http: httpx.Client | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._clock = clock
+        self._http = http
+        self._owns_http = http is None
+
+    @property
+    def url(self) -> str:
+        return self.settings.api_base.rstrip("/") + TOKEN_PATH
+
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout)
+        return self._http
+
+    def close(self) -> None:
+        if self._owns_http and self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> TokenClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- local checks (before any request) -----------------------------------------------
+    def secret_key(self, mode: Mode) -> Secret:
+        """The developer's secret key for ``mode``; refused unless it is an ``sk_<mode>_`` key."""
+        key = self.settings.credentials(mode).require_secret_key()
+        check_key_mode(key.reveal(), mode, what=f"{mode}-mode secret key ({_env_name(mode)})")
+        return key
+
+    def check_attempt(self, attempt: Attempt) -> Secret:
+        """Refuse a code whose attempt mixes modes; return the key that will exchange it."""
+        key = self.secret_key(attempt.mode)
+        other: Mode = "live" if attempt.mode == "test" else "test"
+        mine = self.settings.credentials(attempt.mode).client_id
+        theirs = self.settings.credentials(other).client_id
+        if theirs and attempt.client_id == theirs and attempt.client_id != mine:
+            raise ModeMismatchError(
+                f"This code came from an install link for the {other}-mode client id "
+                f"{attempt.client_id}, but its attempt says {attempt.mode} mode. Build a new "
+                f"install link in one mode and authorize again."
+            )
+        return key
+
+    def check_tokens(self, tokens: TokenSet) -> Secret:
+        """Refuse a token set whose access token and livemode disagree; return the key to use."""
+        found = key_mode(tokens.access_token.reveal())
+        if found is not None and found != tokens.mode:
+            raise ModeMismatchError(
+                f"The stored tokens of {tokens.account_id} say {tokens.mode} mode but the access "
+                f"token {tokens.access_token.masked} is a {found}-mode token. The store is "
+                "inconsistent: delete this entry and authorize the app again."
+            )
+        return self.secret_key(tokens.mode)
+
+    # -- requests ------------------------------------------------------------------------
+    def _post(self, key: Secret, form: dict[str, str]) -> httpx.Response:
+        return self._client().post(
+            self.url,
+            data=form,
+            auth=(key.reveal(), ""),
+            headers={"Accept": "application/json"},
+            timeout=self.timeout,
+        )
+
+    def exchange(self, code: AuthorizationCode, attempts: AttemptLog) -> TokenSet:
+        """Trade ``code`` for a token set: checks, mark the code as sent, then one POST.
+
+        Raises :class:`CodeAlreadyUsedError` without a request when ``attempts`` says the code
+        was already sent (another cell, another run).
+        """
+        attempt = code.attempt
+        key = self.check_attempt(attempt)
+        attempts.mark_code_sent(attempt.state.reveal())
+        form = {"grant_type": "authorization_code", "code": code.code.reveal()}
+        try:
+            response = self._post(key, form)
+        except httpx.TransportError as exc:
+            raise NetworkError(
+                f"The token endpoint {self.url} did not answer the code exchange "
+                f"({type(exc).__name__}). A code is never sent twice (a second send would "
+                "revoke its tokens), so open the install link again for a new code."
+            ) from None
+        body = self._answer(response, attempt.mode, grant="authorization_code")
+        return self._tokens(body, attempt.mode)
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        """Rotate ``tokens``: one POST with its refresh token. The old refresh token dies."""
+        key = self.check_tokens(tokens)
+        form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.reveal()}
+        try:
+            response = self._post(key, form)
+        except _NOT_SENT as exc:
+            raise NetworkError(
+                f"The token endpoint {self.url} could not be reached ({type(exc).__name__}); "
+                "nothing was sent and the stored tokens still work. Check the network and "
+                "try again."
+            ) from None
+        except httpx.TransportError as exc:
+            raise RefreshResponseLostError(
+                f"Token rotated, response lost: the refresh of {tokens.account_id} "
+                f"({tokens.mode} mode) was sent but its answer never arrived "
+                f"({type(exc).__name__}). Stripe has most likely rotated the refresh token, so "
+                "the stored one no longer works: authorize the app again (open a new install "
+                "link)."
+            ) from None
+        try:
+            body = self._answer(response, tokens.mode, grant="refresh_token")
+        except TokenError as exc:
+            if response.status_code == 200:  # answered, but not readable: the answer is lost
+                raise RefreshResponseLostError(
+                    f"Token rotated, response lost: {exc} Authorize the app again."
+                ) from None
+            raise
+        new = self._tokens(body, tokens.mode)
+        if new.key != tokens.key:
+            raise TokenError(
+                f"The refresh of {tokens.account_id} ({tokens.mode}) answered for "
+                f"{new.account_id} ({new.mode}). Check STRIPE_API_BASE points at Stripe."
+            )
+        return new
+
+    # -- answers -------------------------------------------------------------------------
+    def _answer(self, response: httpx.Response, mode: Mode, *, grant: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        status = response.status_code
+        if status == 200:
+            if not isinstance(body, dict) or any(name not in body for name in _REQUIRED):
+                raise TokenError(
+                    f"The token endpoint {self.url} answered 200 without a token set. Check "
+                    "that STRIPE_API_BASE points at Stripe (or the sandbox)."
+                )
+            return body
+        if status == 401:
+            detail = ""
+            if isinstance(body, dict) and isinstance(body.get("error"), dict):
+                detail = f" Stripe said: {_clean(body['error'].get('message', ''))}"
+            key = self.settings.credentials(mode).secret_key
+            raise ConfigError(
+                f"The token endpoint refused the {mode}-mode secret key "
+                f"{mask(key.reveal() if key else None)} (HTTP 401).{detail} Check "
+                f"{_env_name(mode)} in your .env: it must be the app developer's sk_{mode}_ key "
+                "of the account that owns the app (Dashboard > Developers > API keys)."
+            )
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):  # Stripe's usual API error shape
+            description = _clean(error.get("message", ""))
+            error = error.get("code") or error.get("type")
+        else:
+            description = _clean(body.get("error_description", "")) if body else ""
+        said = f" Stripe said: {description}" if description else ""
+        if error == "invalid_grant":
+            if grant == "authorization_code":
+                raise CodeAlreadyUsedError(
+                    "This code was already used or has expired (codes work once, for 5 "
+                    f"minutes): open the install link again.{said}"
+                )
+            raise AuthorizeAgainError(
+                "The stored refresh token was refused (revoked, expired, or already used): "
+                f"authorize the app again (open a new install link).{said}"
+            )
+        if status == 429:
+            raise TokenError(
+                "The token endpoint is rate limiting (HTTP 429). Wait a minute and try again."
+                + said
+            )
+        if status >= 500:
+            what = (
+                "The code was sent once and is not sent again: open the install link again."
+                if grant == "authorization_code"
+                else "Try the refresh again in a minute; if it then says the token was rotated, "
+                "authorize the app again."
+            )
+            raise TokenError(f"The token endpoint failed (HTTP {status}). {what}{said}")
+        raise TokenError(
+            f"The token endpoint refused the request (HTTP {status}, {error or 'no error code'})."
+            f"{said} This is a bug or a configuration problem: check the settings and report it."
+        )
+
+    def _tokens(self, body: dict[str, Any], mode: Mode) -> TokenSet:
+        tokens = TokenSet.from_response(body, obtained_at=self._clock())
+        if tokens.mode != mode or key_mode(tokens.access_token.reveal()) not in (mode, None):
+            raise ModeMismatchError(
+                f"The token endpoint answered with {tokens.mode}-mode tokens for a {mode}-mode "
+                f"request. Check that {_env_name(mode)} and the client ids are of one mode."
+            )
+        return tokens

@@ -1,0 +1,213 @@
+"""Token stores: keys, order, durability, permissions, refusal of readable stores, keyring."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import pytest
+
+from stripe_oauth_nb._errors import InsecureStoreError, TokenStoreError
+from stripe_oauth_nb._masking import Secret
+from stripe_oauth_nb._tokens import (
+    FileTokenStore,
+    KeyringTokenStore,
+    MemoryTokenStore,
+    TokenStore,
+)
+from stripe_oauth_nb._tokenset import TokenSet
+
+ACCESS = "rk_test_" + "A" * 40
+REFRESH = "rt_" + "B" * 40
+
+
+def _set(account: str = "acct_1111111111", livemode: bool = False, n: int = 0) -> TokenSet:
+    mode = "live" if livemode else "test"
+    return TokenSet(
+        access_token=Secret(f"rk_{mode}_{account[-4:]}{n:04d}" + "x" * 32),
+        refresh_token=Secret(f"rt_{account[-4:]}{n:04d}" + "y" * 32),
+        account_id=account,
+        livemode=livemode,
+        publishable_key=f"pk_{mode}_123",
+        obtained_at=1_700_000_000.0 + n,
+    )
+
+
+class MemKeyring(keyring.backend.KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.values[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.values.pop((service, username), None)
+
+
+@pytest.fixture
+def mem_keyring() -> Iterator[MemKeyring]:
+    before = keyring.get_keyring()
+    backend = MemKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)
+
+
+@pytest.fixture(params=["file", "memory", "keyring"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> TokenStore:
+    if request.param == "file":
+        return FileTokenStore(tmp_path / "cfg" / "tokens.json")
+    if request.param == "memory":
+        return MemoryTokenStore()
+    request.getfixturevalue("mem_keyring")
+    return KeyringTokenStore(folder=tmp_path / "cfg")
+
+
+def test_every_store_keys_by_account_and_mode(store: TokenStore) -> None:
+    sets = [_set("acct_1111111111", False), _set("acct_1111111111", True), _set("acct_2222222222")]
+    for tokens in sets:
+        store.save(tokens, authorized=True)
+    assert isinstance(store, TokenStore)
+    for tokens in sets:
+        assert store.load(*tokens.key) == tokens
+    assert store.load("acct_3333333333", False) is None
+    assert store.all() == sets
+
+
+def test_every_store_keeps_order_on_refresh_and_moves_a_new_authorization_last(
+    store: TokenStore,
+) -> None:
+    a, b = _set("acct_1111111111"), _set("acct_2222222222")
+    store.save(a, authorized=True)
+    store.save(b, authorized=True)
+    store.save(_set("acct_1111111111", n=1))  # a refresh: stays in place
+    assert [t.account_id for t in store.all()] == ["acct_1111111111", "acct_2222222222"]
+    store.save(_set("acct_1111111111", n=2), authorized=True)  # re-authorized: most recent
+    assert [t.account_id for t in store.all()] == ["acct_2222222222", "acct_1111111111"]
+    store.delete("acct_2222222222", False)
+    assert [t.account_id for t in store.all()] == ["acct_1111111111"]
+    assert store.load("acct_1111111111", False) == _set("acct_1111111111", n=2)
+
+
+def test_file_store_creates_0600_in_0700_and_parses(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "deeper" / "tokens.json"
+    store = FileTokenStore(path)
+    store.save(_set(), authorized=True)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    data = json.loads(path.read_text())
+    assert data["version"] == 1
+    assert list(data["tokens"]) == ["acct_1111111111:test"]
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize(
+    ("target", "mode", "fix"),
+    [
+        ("file", 0o644, "chmod 600"),
+        ("file", 0o640, "chmod 600"),
+        ("file", 0o604, "chmod 600"),
+        ("folder", 0o755, "chmod 700"),
+        ("folder", 0o770, "chmod 700"),
+    ],
+)
+def test_file_store_refuses_a_store_others_can_read(
+    tmp_path: Path, target: str, mode: int, fix: str
+) -> None:
+    path = tmp_path / "cfg" / "tokens.json"
+    store = FileTokenStore(path)
+    store.save(_set(), authorized=True)
+    os.chmod(path if target == "file" else path.parent, mode)
+    with pytest.raises(InsecureStoreError, match=fix):
+        store.load("acct_1111111111", False)
+    with pytest.raises(InsecureStoreError):
+        store.save(_set(n=1))
+
+
+@pytest.mark.parametrize(
+    "content", ["{", "[]", '{"tokens": []}', '{"tokens": {"a:test": {"access_token": "x"}}}']
+)
+def test_file_store_damaged_is_a_clear_error(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(content)
+    path.chmod(0o600)
+    with pytest.raises(TokenStoreError, match="damaged"):
+        FileTokenStore(path).all()
+
+
+def test_file_store_removes_leftover_temp_files_of_dead_writers(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    store = FileTokenStore(path)
+    store.save(_set(), authorized=True)
+    leftover = tmp_path / ".tokens.json.abc123.tmp"
+    leftover.write_text("half a file")
+    assert store.load("acct_1111111111", False) == _set()  # ignored when reading
+    store.save(_set(n=1))
+    assert not leftover.exists()
+
+
+def test_file_store_write_failure_is_a_store_error_and_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from stripe_oauth_nb._tokens import _store
+
+    store = FileTokenStore(tmp_path / "tokens.json")
+    store.save(_set(), authorized=True)
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_store, "atomic_write_text", full)
+    with pytest.raises(TokenStoreError, match="could not be written"):
+        store.save(_set(n=1))
+    assert store.load("acct_1111111111", False) == _set()
+
+
+def test_stores_never_show_secrets(tmp_path: Path, mem_keyring: MemKeyring) -> None:
+    tokens = _set()
+    stores: list[TokenStore] = [
+        FileTokenStore(tmp_path / "tokens.json"),
+        MemoryTokenStore(tokens),
+        KeyringTokenStore(folder=tmp_path),
+    ]
+    for store in stores:
+        store.save(tokens)
+        text = repr(store) + str(store) + repr(store.all())
+        assert tokens.access_token.reveal() not in text
+        assert tokens.refresh_token.reveal() not in text
+
+
+def test_keyring_store_stores_json_per_key(tmp_path: Path, mem_keyring: MemKeyring) -> None:
+    store = KeyringTokenStore(folder=tmp_path)
+    store.save(_set(), authorized=True)
+    raw = mem_keyring.values[("stripe-oauth-nb", "acct_1111111111:test")]
+    assert json.loads(raw)["refresh_token"] == _set().refresh_token.reveal()
+    assert json.loads(mem_keyring.values[("stripe-oauth-nb", "__index__")]) == [
+        "acct_1111111111:test"
+    ]
+    assert store.lock_path == tmp_path / "keyring.lock"
+
+
+def test_keyring_store_without_backend_is_a_clear_error(tmp_path: Path) -> None:
+    import keyring.backends.fail
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        with pytest.raises(TokenStoreError, match="No working OS keyring backend"):
+            KeyringTokenStore(folder=tmp_path)
+    finally:
+        keyring.set_keyring(before)
