@@ -1,0 +1,146 @@
+"""Send the Stripe Apps access token, and keep it fresh (security checklist item 20).
+
+:class:`TokenAuth` is an ``httpx.Auth``: its ``auth_flow`` generator sets
+``Authorization: Bearer <access token>``, refreshes the token through a :class:`TokenSource`
+shortly before it expires, and, when Stripe still answers 401 ``api_key_expired`` (clocks
+disagree, or another process rotated the pair), refreshes once and sends the request once more.
+
+Refreshing is single-flight: the token in use is kept in memory, and when several requests find
+it stale together only the first one asks the source; the others wait for it and reuse its
+result. The stale token is passed to ``refresh(stale_access_token=...)``, so a source that already
+holds a newer token (refreshed by another thread or process) returns it without a request.
+The common path (a fresh cached token) takes no lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Generator
+from typing import Protocol
+
+from .._http import httpx
+from .._masking import Secret
+from .._tokenset import TokenSet
+
+__all__ = ["DEFAULT_MARGIN", "TokenAuth", "TokenSource", "is_expired_key_response"]
+
+#: Refresh this many seconds before the access token's end (Stripe's tokens live one hour).
+DEFAULT_MARGIN = 300.0
+
+
+class TokenSource(Protocol):
+    """What :class:`TokenAuth` needs from a token manager (``stripe_oauth_nb._tokens``)."""
+
+    def get(self, account_id: str | None = None, livemode: bool | None = None) -> TokenSet:
+        """The stored tokens of (account, mode), without refreshing them."""
+        ...
+
+    def refresh(
+        self,
+        account_id: str | None = None,
+        livemode: bool | None = None,
+        *,
+        force: bool = False,
+        stale_access_token: Secret | None = None,
+    ) -> TokenSet:
+        """New tokens; if the store already holds another access token than ``stale_access_token``,
+        that stored set, without a request."""
+        ...
+
+
+def is_expired_key_response(response: httpx.Response) -> bool:
+    """True for Stripe's 401 ``api_key_expired`` (the response body must have been read)."""
+    if response.status_code != 401:
+        return False
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and error.get("code") == "api_key_expired"
+
+
+class TokenAuth(httpx.Auth):
+    """Bearer auth with an access token that refreshes itself. Thread-safe; sync clients only.
+
+    ``account_id``/``livemode`` pick the stored pair (None: the source's default). ``clock``
+    must agree with the clock that stamped the tokens' ``obtained_at`` (default ``time.time``).
+    """
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        source: TokenSource,
+        account_id: str | None = None,
+        livemode: bool | None = None,
+        *,
+        margin: float = DEFAULT_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._source = source
+        self.account_id = account_id
+        self.livemode = livemode
+        self.margin = margin
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: TokenSet | None = None
+        #: How many times this auth asked the source for new tokens (for people and tests).
+        self.refreshes = 0
+
+    @property
+    def tokens(self) -> TokenSet:
+        """The token set in use (loaded from the source on first use)."""
+        current = self._tokens
+        if current is None:
+            with self._lock:
+                if self._tokens is None:
+                    self._tokens = self._source.get(self.account_id, self.livemode)
+                current = self._tokens
+        return current
+
+    def _is_fresh(self, tokens: TokenSet) -> bool:
+        return tokens.access_expires_at - self._clock() > self.margin
+
+    def access_token(self) -> Secret:
+        """A token with more than ``margin`` seconds left, refreshed first if needed."""
+        current = self._tokens
+        if current is not None and self._is_fresh(current):
+            return current.access_token
+        with self._lock:
+            current = self._tokens
+            if current is None:
+                current = self._tokens = self._source.get(self.account_id, self.livemode)
+            if self._is_fresh(current):
+                return current.access_token
+            return self._refresh_locked(current.access_token)
+
+    def renew(self, stale: Secret) -> Secret:
+        """Replace ``stale`` after Stripe refused it; a no-op if another caller already did."""
+        with self._lock:
+            current = self._tokens
+            if current is not None and current.access_token != stale:
+                return current.access_token
+            return self._refresh_locked(stale)
+
+    def _refresh_locked(self, stale: Secret) -> Secret:
+        fresh = self._source.refresh(self.account_id, self.livemode, stale_access_token=stale)
+        self.refreshes += 1
+        self._tokens = fresh
+        return fresh.access_token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self.access_token()
+        request.headers["Authorization"] = f"Bearer {token.reveal()}"
+        response = yield request
+        if is_expired_key_response(response):
+            token = self.renew(token)
+            request.headers["Authorization"] = f"Bearer {token.reveal()}"
+            yield request
+
+    def __repr__(self) -> str:
+        current = self._tokens
+        shown = current.access_token.masked if current is not None else "<not loaded>"
+        return f"TokenAuth(account_id={self.account_id!r}, access_token={shown!r})"

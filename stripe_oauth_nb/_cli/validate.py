@@ -1,0 +1,100 @@
+"""``stripe-oauth-nb validate``: check the stored access token with two API calls.
+
+Prints the same summary as the notebook panel and exits 0 when every call worked, 1 otherwise.
+``--pull customers`` then reads a whole list (a terminal progress bar on stderr) and writes it
+as JSON Lines to ``--output`` (or only counts it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .._api import ApiClient, ProgressCallback, validate
+from .._settings import Mode, load_settings
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check the stored access token with GET /v1/account and GET /v1/customers",
+        description=(
+            "Call the API with the stored access token (refreshing it if needed) and print "
+            "what worked: account, mode, each call, and any permission the app lacks. "
+            "Exits non-zero when a call failed."
+        ),
+    )
+    parser.add_argument("--account", metavar="ID", help="installing account (acct_…) to use")
+    parser.add_argument(
+        "--mode", choices=("test", "live"), help="token mode (default: STRIPE_OAUTH_NB_MODE)"
+    )
+    parser.add_argument(
+        "--pull",
+        metavar="LIST",
+        help="after validating, read a whole list, e.g. 'customers' or '/v1/customers'",
+    )
+    parser.add_argument(
+        "--output", metavar="FILE", type=Path, help="write the pulled objects as JSON Lines"
+    )
+    parser.set_defaults(func=run)
+
+
+@contextmanager
+def _terminal_bar(description: str) -> Iterator[ProgressCallback]:
+    """A tqdm bar on stderr behind the core's ``progress(done, total)`` callback."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, unit=" objects", file=sys.stderr, dynamic_ncols=True)
+
+    def update(done: int, total: int | None) -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def _list_path(name: str) -> str:
+    return name if name.startswith("/") else f"/v1/{name.strip('/')}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate; with ``--pull``, read the whole list. 0 when everything worked."""
+    from .._tokens import TokenManager
+
+    settings = load_settings()
+    mode: Mode = args.mode or settings.mode
+    settings = settings.with_changes(mode=mode)
+    with (
+        TokenManager(settings) as tokens,
+        ApiClient.from_settings(settings, tokens, account_id=args.account, mode=mode) as client,
+    ):
+        report = validate(client)
+        print(report.summary())
+        if not report.ok:
+            return 1
+        if args.pull:
+            path = _list_path(args.pull)
+            count = 0
+            with _terminal_bar(path) as progress:
+                rows = client.list_all(path, progress=progress)
+                if args.output is not None:
+                    with args.output.open("w", encoding="utf-8") as out:
+                        for row in rows:
+                            out.write(json.dumps(row, separators=(",", ":")) + "\n")
+                            count += 1
+                else:
+                    count = sum(1 for _ in rows)
+            where = f" into {args.output}" if args.output is not None else ""
+            print(f"Read {count:,} objects from {path}{where}.")
+    return 0

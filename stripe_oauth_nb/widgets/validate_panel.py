@@ -1,0 +1,170 @@
+"""The validation panel: check the access token, preview data, pull a whole list with a bar.
+
+The panel only calls the core (:func:`stripe_oauth_nb._api.validate`, ``ApiClient.get`` and
+``ApiClient.dataframe``) and shows what comes back. Progress reaches the bar through the core's
+plain ``progress(done, total)`` callback (:class:`ProgressBar`). Key widgets carry
+``som-validate-…``/``som-data-…`` CSS classes for browser tests.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from .._api import ApiClient, ValidationReport, validate
+from .._errors import StripeOAuthNBError
+from .._masking import mask_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+__all__ = ["ProgressBar", "ValidatePanel"]
+
+#: Columns shown in the preview when the objects have them (customers), in this order.
+PREVIEW_COLUMNS = ("id", "name", "email", "created", "currency", "livemode")
+
+
+class ProgressBar(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
+    """An ``IntProgress`` and a label, driven by the core's ``progress(done, total)`` callback.
+
+    With an unknown total the bar's end moves ahead of the count, one page at a time.
+    """
+
+    def __init__(self, description: str = "Reading", page: int = 100, **kwargs: Any) -> None:
+        self.page = page
+        self.bar = w.IntProgress(value=0, min=0, max=1, description=description)
+        self.bar.add_class("som-data-progress")
+        self.label = w.Label(value="")
+        super().__init__(children=[self.bar, self.label], **kwargs)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        end = total if total is not None else done + self.page
+        self.bar.max = max(end, 1)
+        self.bar.value = min(done, self.bar.max)
+        self.label.value = f"{done:,} of {total:,}" if total is not None else f"{done:,} so far"
+        self.bar.bar_style = "success" if total is not None and done >= total else ""
+
+
+def _table_html(frame: pandas.DataFrame | list[dict[str, Any]], columns: list[str]) -> str:
+    rows = frame.to_dict("records") if hasattr(frame, "to_dict") else frame
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(row.get(c, '')))}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
+    """Validate the access token, then preview ``path``'s first rows and pull all of them.
+
+    ``client``: an :class:`ApiClient`, or a function that builds one when first needed (so the
+    panel can be shown before tokens exist). After "Load all", the table is in :attr:`frame`.
+    """
+
+    def __init__(
+        self,
+        client: ApiClient | Callable[[], ApiClient],
+        *,
+        path: str = "/v1/customers",
+        preview_rows: int = 5,
+        **kwargs: Any,
+    ) -> None:
+        self._client = client if isinstance(client, ApiClient) else None
+        self._factory = None if isinstance(client, ApiClient) else client
+        self.path = path
+        self.preview_rows = preview_rows
+        self.report: ValidationReport | None = None
+        self.frame: pandas.DataFrame | None = None
+
+        self.run = w.Button(description="Validate token", button_style="primary", icon="check")
+        self.run.add_class("som-validate-run")
+        self.summary = w.HTML(value="<i>Press “Validate token” to call the API.</i>")
+        self.summary.add_class("som-validate-summary")
+        self.load = w.Button(description="Load all", icon="download", disabled=True)
+        self.load.add_class("som-data-load")
+        self.progress = ProgressBar()
+        self.preview = w.HTML(value="")
+        self.preview.add_class("som-data-preview")
+        self.run.on_click(lambda _b: self.validate())
+        self.load.on_click(lambda _b: self.load_all())
+        super().__init__(
+            children=[
+                w.HTML(value=f"<b>Validate and read</b> <code>{html.escape(path)}</code>"),
+                self.run,
+                self.summary,
+                w.HBox(children=[self.load, self.progress]),
+                self.preview,
+            ],
+            **kwargs,
+        )
+        self.add_class("som-validate-panel")
+
+    @property
+    def client(self) -> ApiClient:
+        if self._client is None:
+            assert self._factory is not None
+            self._client = self._factory()
+        return self._client
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.summary.value = f"<pre style='color:#b00020'>{html.escape(mask_text(str(exc)))}</pre>"
+
+    def validate(self) -> ValidationReport | None:
+        """Run :func:`validate`, show its summary, and preview the first rows when it worked."""
+        self.run.disabled = True
+        try:
+            try:
+                report = validate(self.client)
+            except StripeOAuthNBError as exc:
+                self._show_error(exc)
+                self.load.disabled = True
+                return None
+            self.report = report
+            color = "#1b5e20" if report.ok else "#b00020"
+            self.summary.value = f"<pre style='color:{color}'>{html.escape(report.summary())}</pre>"
+            self.load.disabled = not report.ok
+            if report.ok:
+                self.show_preview()
+            return report
+        finally:
+            self.run.disabled = False
+
+    def show_preview(self) -> None:
+        """The first ``preview_rows`` objects of ``path`` as a small table."""
+        try:
+            page = self.client.get(self.path, {"limit": self.preview_rows})
+        except StripeOAuthNBError as exc:
+            self.preview.value = f"<pre>{html.escape(mask_text(str(exc)))}</pre>"
+            return
+        rows = [r for r in page.get("data", []) if isinstance(r, dict)]
+        columns = [c for c in PREVIEW_COLUMNS if any(c in r for r in rows)] or sorted(
+            {k for r in rows for k in r if not isinstance(r[k], dict | list)}
+        )
+        more = " (more available)" if page.get("has_more") else ""
+        self.preview.value = (
+            f"<b>First {len(rows)} row(s) of {html.escape(self.path)}{more}</b>"
+            + _table_html(rows, columns)
+        )
+
+    def load_all(self) -> pandas.DataFrame | None:
+        """Every object of ``path`` into :attr:`frame` (pandas), the bar following the pages."""
+        self.load.disabled = True
+        try:
+            frame = self.client.dataframe(self.path, progress=self.progress)
+        except (StripeOAuthNBError, ImportError) as exc:
+            self.preview.value = f"<pre>{html.escape(mask_text(str(exc)))}</pre>"
+            return None
+        finally:
+            self.load.disabled = False
+        self.frame = frame
+        columns = [c for c in PREVIEW_COLUMNS if c in frame.columns] or list(frame.columns)[:6]
+        rows, cols = frame.shape
+        self.preview.value = (
+            f"<b>{rows:,} rows × {cols} columns</b> in <code>panel.frame</code>; first "
+            f"{min(rows, self.preview_rows)}:" + _table_html(frame.head(self.preview_rows), columns)
+        )
+        return frame
