@@ -1,0 +1,294 @@
+"""Step 2: the install link, built from a client id or from a link pasted from the Dashboard.
+
+Every link gets a fresh ``state`` (256 bits from :mod:`secrets`, prefixed with the mode, as Stripe
+suggests) and a ``redirect_uri`` checked against the app's allowed redirect URIs (exact match).
+Each link is recorded in an :class:`~stripe_oauth_nb._attempts.AttemptLog`; when the code comes
+back, that record, not anything in the URL, decides the mode and so the key that exchanges it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from ._attempts import Attempt, AttemptLog
+from ._errors import InstallLinkError
+from ._masking import Secret
+from ._settings import STRIPE_MARKETPLACE_BASE, Mode, Settings
+
+__all__ = [
+    "InstallLink",
+    "build_install_link",
+    "check_redirect_uri",
+    "install_link_from_settings",
+    "mask_state",
+    "new_state",
+    "state_mode",
+]
+
+_AUTHORIZE_PATH: Final = re.compile(r"/oauth/v2/(?:chnlink_[A-Za-z0-9_]+/)?authorize")
+_CLIENT_ID: Final = re.compile(r"ca_[A-Za-z0-9_]{1,255}")
+_MAX_LINK: Final = 4096
+_MAX_REDIRECT: Final = 2048
+_LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost")
+_STATE_BYTES: Final = 32  # 256 bits; the checklist asks for at least 128
+
+
+def new_state(mode: Mode) -> str:
+    """A fresh state: the mode, a dot, and 256 random bits (``test.Xy…``)."""
+    return f"{mode}.{secrets.token_urlsafe(_STATE_BYTES)}"
+
+
+def state_mode(state: str) -> Mode | None:
+    """The mode written into a state by :func:`new_state` (informative only: trust the record)."""
+    head = state.split(".", 1)[0]
+    return "live" if head == "live" else "test" if head == "test" else None
+
+
+def mask_state(state: str | Secret) -> str:
+    """``test.…`` : enough to tell the mode, nothing of the random part."""
+    value = state.reveal() if isinstance(state, Secret) else state
+    mode = state_mode(value)
+    return f"{mode}.…" if mode else "…"
+
+
+@dataclass(frozen=True, repr=False)
+class InstallLink:
+    """A built install link and the attempt recorded for it.
+
+    ``url`` is the link to open (it contains the state: show it only as a link). ``repr`` and
+    ``str`` show :attr:`masked_url`.
+    """
+
+    url: str
+    attempt: Attempt
+    log: AttemptLog
+
+    @property
+    def mode(self) -> Mode:
+        return self.attempt.mode
+
+    @property
+    def state(self) -> Secret:
+        return self.attempt.state
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.attempt.redirect_uri
+
+    @property
+    def client_id(self) -> str:
+        return self.attempt.client_id
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with the state masked: safe to print and log."""
+        return self.url.replace(
+            urllib.parse.quote_plus(self.state.reveal()), mask_state(self.state)
+        )
+
+    def __repr__(self) -> str:
+        return f"InstallLink(url={self.masked_url!r}, mode={self.mode!r})"
+
+    def __str__(self) -> str:
+        return self.masked_url
+
+
+def _is_loopback_http(base: urllib.parse.SplitResult) -> bool:
+    return base.scheme == "http" and (base.hostname or "") in _LOOPBACK_HOSTS
+
+
+def _marketplace(marketplace_base: str) -> urllib.parse.SplitResult:
+    try:
+        base = urllib.parse.urlsplit(marketplace_base.strip().rstrip("/"))
+    except ValueError:
+        base = urllib.parse.urlsplit("")
+    if not base.netloc or not (base.scheme == "https" or _is_loopback_http(base)):
+        raise InstallLinkError(
+            f"The marketplace address {marketplace_base!r} must be https://marketplace.stripe.com "
+            "(or the sandbox's http://127.0.0.1:PORT). Check STRIPE_MARKETPLACE_BASE."
+        )
+    return base
+
+
+def check_redirect_uri(
+    redirect_uri: str, allowed_redirect_uris: Sequence[str] | None, *, mode: Mode
+) -> str:
+    """Return ``redirect_uri`` if it may be used, else raise :class:`InstallLinkError`.
+
+    It must look like ``http(s)://host/path`` (a path is required, as in the manifest schema),
+    be HTTPS in live mode, and equal one of ``allowed_redirect_uris`` exactly (when given).
+    """
+    if not isinstance(redirect_uri, str) or len(redirect_uri) > _MAX_REDIRECT:
+        raise InstallLinkError("The redirect URI must be a URL of at most 2048 characters.")
+    try:
+        parts = urllib.parse.urlsplit(redirect_uri)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        parts = urllib.parse.urlsplit("")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or len(parts.path) < 2
+        or parts.fragment
+        or redirect_uri != redirect_uri.strip()
+    ):
+        raise InstallLinkError(
+            f"The redirect URI {redirect_uri!r} is not usable: it must look like "
+            "http://127.0.0.1:8765/callback (scheme, host, port and a path; no #fragment)."
+        )
+    if mode == "live" and parts.scheme != "https":
+        raise InstallLinkError(
+            f"Live mode needs an HTTPS redirect URI, and {redirect_uri!r} is HTTP. Use "
+            f"https://127.0.0.1:{parts.port or 8765}{parts.path} (the notebook serves it with a "
+            "self-signed certificate) or a hub URL, and add it to allowed_redirect_uris."
+        )
+    if allowed_redirect_uris is not None and redirect_uri not in allowed_redirect_uris:
+        listed = "\n".join(f"  - {uri}" for uri in allowed_redirect_uris) or "  (none)"
+        raise InstallLinkError(
+            f"The redirect URI {redirect_uri!r} is not one of the app's allowed_redirect_uris "
+            "(Stripe requires an exact match, port and path included). The allowed ones are:\n"
+            f"{listed}\nUse one of them, or add this one to stripe-app.json and upload the app "
+            "again."
+        )
+    return redirect_uri
+
+
+def _parse_pasted(
+    pasted_link: str, base: urllib.parse.SplitResult
+) -> tuple[str, str, list[tuple[str, str]], str | None]:
+    """(path, client_id, other params, redirect_uri) from a link copied from the Dashboard."""
+    text = pasted_link.strip()
+    if len(text) > _MAX_LINK:
+        raise InstallLinkError(
+            f"The pasted link is longer than {_MAX_LINK} characters. Copy it again from the "
+            "Dashboard."
+        )
+    try:
+        parts = urllib.parse.urlsplit(text)
+        pairs = urllib.parse.parse_qsl(
+            parts.query,
+            keep_blank_values=True,
+            strict_parsing=bool(parts.query),
+            errors="strict",
+            max_num_fields=32,
+            separator="&",
+        )
+    except ValueError:
+        raise InstallLinkError(
+            "The pasted link cannot be read as a URL. Copy it again from the Dashboard (it "
+            "starts with https://marketplace.stripe.com/oauth/v2/)."
+        ) from None
+    if parts.scheme != base.scheme or parts.netloc.lower() != base.netloc.lower():
+        raise InstallLinkError(
+            f"The pasted link points to {parts.scheme}://{parts.netloc}, not to "
+            f"{base.scheme}://{base.netloc}. Copy the install link from your app's page in the "
+            "Dashboard (External test or Settings tab)."
+        )
+    if not _AUTHORIZE_PATH.fullmatch(parts.path):
+        raise InstallLinkError(
+            f"The pasted link's path {parts.path!r} is not an OAuth install link: expected "
+            "/oauth/v2/authorize or /oauth/v2/chnlink_…/authorize."
+        )
+    client_ids = [value for name, value in pairs if name == "client_id"]
+    if len(client_ids) != 1:
+        raise InstallLinkError(
+            "The pasted link must carry exactly one client_id. Copy it again from the Dashboard."
+        )
+    redirects = [value for name, value in pairs if name == "redirect_uri"]
+    if len(redirects) > 1:
+        raise InstallLinkError("The pasted link carries redirect_uri more than once.")
+    others = [(n, v) for n, v in pairs if n not in ("client_id", "redirect_uri", "state")]
+    return parts.path, client_ids[0], others, (redirects[0] if redirects else None)
+
+
+def build_install_link(
+    *,
+    mode: Mode,
+    log: AttemptLog,
+    redirect_uri: str | None = None,
+    allowed_redirect_uris: Sequence[str] | None,
+    client_id: str | None = None,
+    pasted_link: str | None = None,
+    marketplace_base: str = STRIPE_MARKETPLACE_BASE,
+    clock: Callable[[], float] = time.time,
+) -> InstallLink:
+    """Build an install link for ``mode`` and record its attempt in ``log``.
+
+    Give ``client_id`` (``ca_…``) or ``pasted_link`` (a link copied from the Dashboard, either
+    ``/oauth/v2/authorize?client_id=…`` or ``/oauth/v2/chnlink_…/authorize?client_id=…``; any
+    ``state`` in it is replaced). ``redirect_uri`` defaults to the pasted link's, then to the
+    first allowed one. ``allowed_redirect_uris`` (from the manifest) is checked by exact match;
+    pass ``None`` only where no manifest is at hand (Stripe still checks).
+    """
+    if mode not in ("test", "live"):
+        raise InstallLinkError(f"Mode {mode!r} is not known: use 'test' or 'live'.")
+    base = _marketplace(marketplace_base)
+    path = "/oauth/v2/authorize"
+    others: list[tuple[str, str]] = []
+    if pasted_link is not None:
+        path, pasted_client, others, pasted_redirect = _parse_pasted(pasted_link, base)
+        if client_id is not None and client_id != pasted_client:
+            raise InstallLinkError(
+                f"The pasted link is for client {pasted_client}, but {client_id} is configured "
+                f"for {mode} mode. Use the {mode}-mode link of the same app."
+            )
+        client_id = pasted_client
+        redirect_uri = redirect_uri or pasted_redirect
+    if not client_id or not _CLIENT_ID.fullmatch(client_id):
+        raise InstallLinkError(
+            f"A {mode}-mode client id (ca_…) is needed to build the install link: set "
+            f"STRIPE_CLIENT_ID_{mode.upper()} or paste the install link from the Dashboard."
+        )
+    if redirect_uri is None:
+        if not allowed_redirect_uris:
+            raise InstallLinkError(
+                "No redirect URI is given and the app lists no allowed_redirect_uris. Add one "
+                "(e.g. http://127.0.0.1:8765/callback) to stripe-app.json."
+            )
+        redirect_uri = allowed_redirect_uris[0]
+    check_redirect_uri(redirect_uri, allowed_redirect_uris, mode=mode)
+
+    state = new_state(mode)
+    params = [("client_id", client_id), *others, ("redirect_uri", redirect_uri), ("state", state)]
+    url = urllib.parse.urlunsplit(
+        (base.scheme, base.netloc, path, urllib.parse.urlencode(params), "")
+    )
+    attempt = Attempt(
+        state=Secret(state),
+        mode=mode,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        created_at=clock(),
+        install_url=url,
+    )
+    log.record(attempt)
+    return InstallLink(url=url, attempt=attempt, log=log)
+
+
+def install_link_from_settings(
+    settings: Settings,
+    log: AttemptLog,
+    *,
+    allowed_redirect_uris: Sequence[str] | None,
+    mode: Mode | None = None,
+    redirect_uri: str | None = None,
+    pasted_link: str | None = None,
+) -> InstallLink:
+    """:func:`build_install_link` with the client id, redirect URI and marketplace of settings."""
+    chosen: Mode = mode or settings.mode
+    client_id = settings.credentials(chosen).client_id
+    return build_install_link(
+        mode=chosen,
+        log=log,
+        redirect_uri=redirect_uri or settings.redirect_uri,
+        allowed_redirect_uris=allowed_redirect_uris,
+        client_id=client_id,
+        pasted_link=pasted_link,
+        marketplace_base=settings.marketplace_base,
+    )

@@ -1,0 +1,314 @@
+"""Steps 2 and 3 as a form: build the install link, catch the redirect, or take a pasted URL.
+
+The form reads its inputs, calls the core (:mod:`stripe_oauth_nb._install_link`,
+:mod:`stripe_oauth_nb._callback`) and shows results. Server events arrive on server threads;
+the form only sets widget values from them (never ``with out:``), under a lock.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Final, Literal
+
+import ipywidgets as widgets
+
+from .._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
+from .._callback import (
+    CallbackEvent,
+    CallbackServer,
+    code_from_pasted_url,
+    detect_remote,
+)
+from .._errors import (
+    AccessDeniedError,
+    CallbackError,
+    CallbackTimeoutError,
+    InstallLinkError,
+    StripeOAuthNBError,
+)
+from .._install_link import InstallLink, install_link_from_settings
+from .._settings import Mode, Settings
+
+__all__ = ["CallbackForm"]
+
+Status = Literal["idle", "waiting", "received", "refused", "expired", "error", "stopped"]
+
+_COLOURS: Final[dict[str, str]] = {
+    "idle": "#555",
+    "waiting": "#8a6d00",
+    "received": "#1a7f37",
+    "refused": "#b42318",
+    "expired": "#b42318",
+    "error": "#b42318",
+    "stopped": "#555",
+}
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """Install link, live callback status with the code's countdown, and the paste box.
+
+    ``allowed_redirect_uris`` come from the manifest (exact match is checked before the link
+    is built). ``tick``: update the countdown every second from a daemon thread.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log: AttemptLog | None = None,
+        allowed_redirect_uris: Sequence[str] | None = None,
+        deadline: float = float(ATTEMPT_TTL),
+        environ: Mapping[str, str] | None = None,
+        tick: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.attempt_log = log if log is not None else AttemptLog()
+        self.allowed_redirect_uris = allowed_redirect_uris
+        self.deadline = deadline
+        self.link: InstallLink | None = None
+        self.server: CallbackServer | None = None
+        self.code: AuthorizationCode | None = None
+        self.error: StripeOAuthNBError | None = None
+        self.status_kind: Status = "idle"
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self._tick = tick
+        self._ticker: threading.Thread | None = None
+
+        self.mode_input = widgets.ToggleButtons(
+            options=["test", "live"], value=settings.mode, description="Mode"
+        )
+        self.mode_input.add_class("som-mode")
+        self.redirect_input = widgets.Text(
+            value=settings.redirect_uri,
+            description="Redirect URI",
+            layout=widgets.Layout(width="36em"),
+        )
+        self.redirect_input.add_class("som-redirect-uri")
+        self.dashboard_input = widgets.Text(
+            placeholder="optional: the install link copied from the Dashboard",
+            description="Dashboard link",
+            layout=widgets.Layout(width="36em"),
+        )
+        self.dashboard_input.add_class("som-dashboard-link")
+        self.build_button = widgets.Button(
+            description="Build link and listen", button_style="primary", icon="link"
+        )
+        self.build_button.add_class("som-build-link")
+        self.link_html = widgets.HTML()
+        self.link_html.add_class("som-install-link")
+        self.status_html = widgets.HTML()
+        self.status_html.add_class("som-callback-status")
+        self.countdown_html = widgets.HTML()
+        self.countdown_html.add_class("som-code-countdown")
+        self.paste_input = widgets.Text(
+            placeholder="paste the address the browser landed on after Accept",
+            description="Landed URL",
+            layout=widgets.Layout(width="36em"),
+        )
+        self.paste_input.add_class("som-paste-url")
+        self.paste_button = widgets.Button(description="Use pasted URL", icon="paste")
+        self.paste_button.add_class("som-paste-submit")
+        self.remote_html = widgets.HTML()
+        self.remote_html.add_class("som-remote-note")
+        remote = detect_remote(environ)
+        if remote.is_remote:
+            self.remote_html.value = f"<p>{html.escape(remote.advice())}</p>"
+
+        self.build_button.on_click(lambda _button: self.build())
+        self.paste_button.on_click(lambda _button: self.submit_paste())
+        super().__init__(
+            children=[
+                self.mode_input,
+                self.redirect_input,
+                self.dashboard_input,
+                self.remote_html,
+                self.build_button,
+                self.link_html,
+                self.status_html,
+                self.countdown_html,
+                widgets.HTML("<b>Browser could not reach the notebook?</b>"),
+                widgets.HBox([self.paste_input, self.paste_button]),
+            ]
+        )
+        self._show("idle", "Press <i>Build link and listen</i> to start.", raw=True)
+        self.add_class("som-callback-form")
+
+    # -- showing -------------------------------------------------------------------------
+    def _show(self, kind: Status, message: str, *, raw: bool = False) -> None:
+        text = message if raw else html.escape(message)
+        with self._lock:
+            self.status_kind = kind
+            self.status_html.value = (
+                f'<p style="color:{_COLOURS[kind]}"><b>{kind.capitalize()}</b>: {text}</p>'
+            )
+
+    def refresh_countdown(self, now: float | None = None) -> float:
+        """Update the countdown of the received code; returns the seconds left."""
+        code = self.code
+        if code is None:
+            self.countdown_html.value = ""
+            return 0.0
+        left = code.expires_at - (time.time() if now is None else now)
+        if left > 0:
+            self.countdown_html.value = (
+                f"<p>Code {html.escape(code.code.masked)} ({code.mode} mode): exchange it for "
+                f"tokens within <b>{_clock_text(left)}</b>.</p>"
+            )
+        else:
+            self.countdown_html.value = (
+                "<p>The code has expired (codes live 5 minutes). Build a new link.</p>"
+            )
+        return max(0.0, left)
+
+    def _start_ticker(self) -> None:
+        if not self._tick or (self._ticker is not None and self._ticker.is_alive()):
+            return
+
+        def run() -> None:
+            while not self._closed.wait(1.0):
+                if self.refresh_countdown() <= 0:
+                    return
+
+        self._ticker = threading.Thread(target=run, name="som-code-countdown", daemon=True)
+        self._ticker.start()
+
+    def _received(self, code: AuthorizationCode, how: str) -> None:
+        with self._lock:
+            self.code = code
+            self.error = None
+        self._show("received", f"Authorization code {code.code.masked} ({code.mode} mode) {how}.")
+        self.refresh_countdown()
+        self._start_ticker()
+
+    def _failed(self, exc: StripeOAuthNBError) -> None:
+        with self._lock:
+            self.error = exc
+        kind: Status = "error"
+        if isinstance(exc, AccessDeniedError):
+            kind = "refused"
+        elif isinstance(exc, CallbackTimeoutError):
+            kind = "expired"
+        self._show(kind, str(exc))
+
+    def _on_event(self, event: CallbackEvent) -> None:
+        """From a server thread: set widget values only."""
+        if event.kind == "received" and event.code is not None:
+            self._received(event.code, "received by the notebook's callback server")
+        elif event.kind == "rejected":
+            self._show(
+                "waiting",
+                f"A request was refused and the notebook keeps waiting: {event.message}",
+            )
+        elif event.kind in ("refused", "expired", "error") and event.error is not None:
+            self._failed(event.error)
+        elif event.kind == "stopped" and self.status_kind == "waiting":
+            self._show("stopped", event.message)
+
+    # -- actions -------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop the form's callback server (if any)."""
+        server = getattr(self, "server", None)
+        if server is not None:
+            server.stop()
+
+    def build(self) -> InstallLink | None:
+        """Build the link and start the server (port checked first); None if something failed."""
+        self.stop()
+        with self._lock:
+            self.link, self.code, self.error = None, None, None
+        self.link_html.value = ""
+        self.countdown_html.value = ""
+        mode: Mode = "live" if self.mode_input.value == "live" else "test"
+        redirect_uri = self.redirect_input.value.strip()
+        pasted = self.dashboard_input.value.strip() or None
+        server: CallbackServer | None = None
+        try:
+            try:
+                server = CallbackServer(self.attempt_log, redirect_uri, deadline=self.deadline)
+            except CallbackError:
+                server = None  # not reachable from here: the paste box is the way
+            if server is not None:
+                server.add_listener(self._on_event)
+                server.start()  # a taken port fails here, before any link is shown
+            link = install_link_from_settings(
+                self.settings,
+                self.attempt_log,
+                allowed_redirect_uris=self.allowed_redirect_uris,
+                mode=mode,
+                redirect_uri=redirect_uri,
+                pasted_link=pasted,
+            )
+        except (InstallLinkError, CallbackError) as exc:
+            if server is not None:
+                server.stop()
+            self._failed(exc)
+            return None
+        with self._lock:
+            self.server, self.link = server, link
+        self.link_html.value = (
+            f'<p><a href="{html.escape(link.url, quote=True)}" target="_blank" '
+            f'rel="noopener noreferrer">Open the install link ({mode} mode)</a> in a new tab, '
+            "review the permissions and press Accept.</p>"
+        )
+        if server is None:
+            self._show(
+                "waiting",
+                "The redirect URI does not reach this kernel: after Accept, paste the address "
+                "the browser lands on below.",
+            )
+        else:
+            self._show(
+                "waiting",
+                f"Listening on {server.local_url} for {_clock_text(self.deadline)} "
+                "(or paste the landed URL below).",
+            )
+        return link
+
+    def submit_paste(self) -> AuthorizationCode | None:
+        """Check the pasted URL exactly like the server would; None if it was refused."""
+        text = self.paste_input.value
+        try:
+            code = code_from_pasted_url(text, self.attempt_log)
+        except StripeOAuthNBError as exc:
+            if isinstance(exc, AccessDeniedError | CallbackTimeoutError):
+                self.stop()
+            self._failed(exc)
+            return None
+        self.stop()
+        self.paste_input.value = ""
+        self._received(code, "taken from the pasted URL")
+        return code
+
+    def wait(self, timeout: float | None = None) -> AuthorizationCode:
+        """Block until the server catches the code (for unattended runs); typed errors raise."""
+        if self.code is not None:
+            return self.code
+        server = self.server
+        if server is None:
+            raise CallbackError("No callback server is running: build the link first.")
+        return server.wait(timeout)
+
+    def close(self) -> None:
+        closed = getattr(self, "_closed", None)  # also called by __del__ of a half-built form
+        if closed is not None:
+            closed.set()
+            self.stop()
+            # Close the children too, so no saved widget state keeps the link (it holds the state).
+            pending = list(self.children)
+            while pending:
+                child = pending.pop()
+                pending.extend(getattr(child, "children", ()))
+                child.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        return f"CallbackForm(status={getattr(self, 'status_kind', 'idle')!r})"
