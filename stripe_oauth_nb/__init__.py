@@ -45,17 +45,52 @@ _EXPORTS: dict[str, str] = {
     # settings
     "Settings": "._settings",
     "load_settings": "._settings",
-    # attempts and tokens
+    # the flow that strings the steps together
+    "Flow": "._flow",
+    # step 1: manifest
+    "Finding": ".manifest",
+    "Manifest": ".manifest",
+    "check_file": ".manifest",
+    # steps 2 and 3: install link and callback
     "Attempt": "._attempts",
     "AttemptLog": "._attempts",
     "AuthorizationCode": "._attempts",
+    "CallbackServer": "._callback",
+    "InstallLink": "._install_link",
+    "build_install_link": "._install_link",
+    "code_from_pasted_url": "._callback",
+    "install_link_from_settings": "._install_link",
+    # step 4: tokens
+    "FileTokenStore": "._tokens",
+    "KeyringTokenStore": "._tokens",
+    "MemoryTokenStore": "._tokens",
+    "TokenClient": "._tokens",
+    "TokenManager": "._tokens",
     "TokenSet": "._tokenset",
+    # step 5: API calls and data
+    "ApiClient": "._api",
+    "RetryPolicy": "._api",
+    "TokenAuth": "._api",
+    "ValidationReport": "._api",
+    "list_all": "._api",
+    "to_dataframe": "._api",
+    "validate": "._api",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._api import (
+        ApiClient,
+        RetryPolicy,
+        TokenAuth,
+        ValidationReport,
+        list_all,
+        to_dataframe,
+        validate,
+    )
     from ._attempts import Attempt, AttemptLog, AuthorizationCode
+    from ._callback import CallbackServer, code_from_pasted_url
     from ._errors import (
         AccessDeniedError,
         AuthenticationError,
@@ -82,9 +117,19 @@ if TYPE_CHECKING:  # pragma: no cover
         TokenLockTimeoutError,
         TokenStoreError,
     )
+    from ._flow import Flow
+    from ._install_link import InstallLink, build_install_link, install_link_from_settings
     from ._masking import Secret, mask
     from ._settings import Settings, load_settings
+    from ._tokens import (
+        FileTokenStore,
+        KeyringTokenStore,
+        MemoryTokenStore,
+        TokenClient,
+        TokenManager,
+    )
     from ._tokenset import TokenSet
+    from .manifest import Finding, Manifest, check_file
 
 
 def __getattr__(name: str) -> Any:

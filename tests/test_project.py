@@ -97,3 +97,11 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one() -> None:
     assert "pytest" in tests
     ci = (ROOT / ".ci" / "run").read_text()
     assert tests in ci.splitlines()
+
+
+def test_widget_names_resolve_lazily() -> None:
+    import stripe_oauth_nb.widgets as views
+
+    assert views.__all__ == sorted(views.__all__)
+    for name in views.__all__:
+        assert isinstance(getattr(views, name), type), name

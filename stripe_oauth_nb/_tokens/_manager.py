@@ -106,6 +106,11 @@ class TokenManager:
         #: New tokens whose write to the store failed: still usable in this process.
         self._unsaved: dict[str, TokenSet] = {}
 
+    def use_settings(self, settings: Settings) -> None:
+        """Switch to new settings for the same store (e.g. the app's client ids became known)."""
+        self.settings = settings
+        self.client.settings = settings
+
     def close(self) -> None:
         self.client.close()
 

@@ -10,13 +10,23 @@ from typing import TYPE_CHECKING, Any
 
 # public name -> module (relative to this package) that defines it
 _EXPORTS: dict[str, str] = {
+    "CallbackForm": ".callback_form",
     "ManifestForm": ".manifest_form",
+    "ProgressBar": ".validate_panel",
+    "TokensPanel": ".tokens_panel",
+    "ValidatePanel": ".validate_panel",
+    "Walkthrough": ".walkthrough",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .callback_form import CallbackForm as CallbackForm
     from .manifest_form import ManifestForm as ManifestForm
+    from .tokens_panel import TokensPanel as TokensPanel
+    from .validate_panel import ProgressBar as ProgressBar
+    from .validate_panel import ValidatePanel as ValidatePanel
+    from .walkthrough import Walkthrough as Walkthrough
 
 
 def __getattr__(name: str) -> Any:

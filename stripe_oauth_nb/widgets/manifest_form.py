@@ -170,7 +170,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         if path is not None:
             self.path_text.value = str(path)
             if Path(path).exists():
-                self.open()
+                self.open_file()
                 return
         self._show_manifest()
 
@@ -196,7 +196,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         self.access.observe(field("stripe_api_access_type"), "value")
         self.distribution.observe(field("distribution_type"), "value")
         self.path_text.observe(lambda _: None if self._loading else self._refresh(), "value")
-        self.open_button.on_click(lambda _: self.open())
+        self.open_button.on_click(lambda _: self.open_file())
         self.new_button.on_click(lambda _: self.new())
         self.save_button.on_click(lambda _: self.save())
         self.redirect_add.on_click(lambda _: self._add_redirect())
@@ -220,7 +220,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
     def _base_dir(self) -> Path | None:
         return Path(self.path_text.value).parent if self.path_text.value.strip() else None
 
-    def open(self, path: str | Path | None = None) -> None:
+    def open_file(self, path: str | Path | None = None) -> None:
         """Load ``path`` (or the File box's path) into the form."""
         if path is not None:
             self._set_quietly(self.path_text, str(path))
