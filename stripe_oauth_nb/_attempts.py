@@ -162,22 +162,25 @@ class AttemptLog:
         with self._lock:
             return [Attempt.from_json(v) for v in self._load().values()]
 
-    def find(self, state: str | None) -> Attempt:
-        """The open attempt whose state equals ``state`` (constant-time comparison).
+    @staticmethod
+    def _missing_state() -> CallbackStateError:
+        return CallbackStateError(
+            "The callback carried no state, so it cannot be tied to an install link built "
+            "here (possible CSRF). Open the install link from this notebook again."
+        )
 
-        Raises :class:`CallbackStateError` for a missing, unknown, used or expired state.
+    def _open_attempt(self, records: dict[str, dict[str, Any]], state: str) -> Attempt:
+        """The open attempt of ``state`` among ``records``, compared in constant time.
+
+        Every key is compared (no early exit), so timing does not tell how much of a guess
+        matched. Raises :class:`CallbackStateError` for an unknown, used or expired state.
         """
-        if not state:
-            raise CallbackStateError(
-                "The callback carried no state, so it cannot be tied to an install link built "
-                "here (possible CSRF). Open the install link from this notebook again."
-            )
         now = self._clock()
-        with self._lock:
-            found: Attempt | None = None
-            for key, value in self._load().items():
-                if hmac.compare_digest(key.encode(), state.encode()):
-                    found = Attempt.from_json(value)
+        wanted = state.encode()
+        found: Attempt | None = None
+        for key, value in records.items():
+            if hmac.compare_digest(key.encode(), wanted):
+                found = Attempt.from_json(value)
         if found is None:
             raise CallbackStateError(
                 "The callback's state does not match any install link built here (possible "
@@ -195,12 +198,32 @@ class AttemptLog:
             )
         return found
 
-    def complete(self, state: str) -> Attempt:
-        """Mark the attempt as used by a callback, so the same state cannot be used again."""
-        attempt = self.find(state)
+    def find(self, state: str | None) -> Attempt:
+        """The open attempt whose state equals ``state`` (constant-time comparison).
+
+        Raises :class:`CallbackStateError` for a missing, unknown, used or expired state.
+        A read only: use :meth:`complete` to check *and* use up a state in one step.
+        """
+        if not state:
+            raise self._missing_state()
+        with self._lock:
+            records = self._load()
+        return self._open_attempt(records, state)
+
+    def complete(self, state: str | None) -> Attempt:
+        """Check ``state`` and mark its attempt as used, atomically; return the used attempt.
+
+        The check (as :meth:`find`) and the write happen under one lock (threads, and for a
+        file log other processes too), so of many callers racing on one state exactly one
+        succeeds; the others get :class:`CallbackStateError` ("already used once"). Nothing
+        is written when the check fails.
+        """
+        if not state:
+            raise self._missing_state()
         with self._locked() as records:
+            attempt = self._open_attempt(records, state)
             done = replace(attempt, completed_at=self._clock())
-            records[state] = done.to_json()
+            records[attempt.state.reveal()] = done.to_json()
         return done
 
     def mark_code_sent(self, state: str) -> Attempt:

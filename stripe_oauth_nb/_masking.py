@@ -36,9 +36,18 @@ def mask(value: str | None) -> str:
     return f"{prefix}…{rest[-_SHOWN_TAIL:]}"
 
 
+#: The value of an OAuth ``state`` parameter in a URL or query string (plain or URL-encoded).
+_STATE_PARAM: Final = re.compile(r"((?:^|[?&\s'\"])state(?:=|%3D))([^&\s'\"#]+)")
+
+
 def mask_text(text: str) -> str:
-    """Replace everything in ``text`` that looks like a secret with its masked form."""
-    return SECRET_PATTERN.sub(lambda m: mask(m.group(0)), text)
+    """Replace everything in ``text`` that looks like a secret with its masked form.
+
+    Keys, tokens and codes are found by their prefixes; an OAuth ``state=`` value is masked
+    too, since it is what ties a callback to this machine's install link.
+    """
+    text = SECRET_PATTERN.sub(lambda m: mask(m.group(0)), text)
+    return _STATE_PARAM.sub(lambda m: m.group(1) + mask(m.group(2)), text)
 
 
 class Secret:

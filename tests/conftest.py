@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from _sandbox_helpers import token_request
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._settings import Mode, Settings
@@ -83,15 +84,6 @@ def obtain_code(sandbox: Sandbox) -> Callable[..., str]:
         return query["code"][0]
 
     return obtain
-
-
-def token_request(
-    c: httpx.Client, key: str | None, **fields: str
-) -> tuple[int, dict[str, Any], httpx.Response]:
-    """POST /v1/oauth/token with Basic ``key:``; returns (status, json, response)."""
-    auth = (key, "") if key is not None else None
-    response = c.post("/v1/oauth/token", data=fields, auth=auth)
-    return response.status_code, response.json(), response
 
 
 @pytest.fixture

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import json
 import secrets
+import subprocess
+import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,3 +100,77 @@ def test_reprs_mask_state_and_code() -> None:
         assert attempt.state.reveal() not in shown
         assert "z" * 30 not in shown
     assert code.expires_at == clock() + 300
+
+
+# A child process for the race below: ``threads`` threads, each with its own AttemptLog on the
+# same file, wait for the parent's ``go`` file, then all call ``complete(state)`` at once. One
+# JSON line per thread: "ok", or the CallbackStateError message.
+_RACE_CHILD = """
+import json, sys, threading, time
+from pathlib import Path
+from stripe_oauth_nb._attempts import AttemptLog
+from stripe_oauth_nb._errors import CallbackStateError
+
+path, state, threads, go, ready = sys.argv[1:6]
+logs = [AttemptLog(Path(path)) for _ in range(int(threads))]
+results = []
+barrier = threading.Barrier(len(logs))
+
+def one(log):
+    barrier.wait()
+    while not Path(go).exists():
+        time.sleep(0.001)
+    try:
+        log.complete(state)
+    except CallbackStateError as exc:
+        results.append(str(exc))
+    else:
+        results.append("ok")
+
+workers = [threading.Thread(target=one, args=(log,)) for log in logs]
+for worker in workers:
+    worker.start()
+Path(ready).touch()
+for worker in workers:
+    worker.join()
+for result in results:
+    print(json.dumps(result))
+"""
+
+RACE_PROCESSES = 2
+RACE_THREADS = 6
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_complete_is_atomic_across_processes_and_threads(tmp_path: Path, round_: int) -> None:
+    path = tmp_path / "attempts.json"
+    attempt = _attempt(Clock())
+    state = AttemptLog(path).record(replace(attempt, created_at=time.time())).state.reveal()
+    go = tmp_path / "go"
+    children = []
+    for n in range(RACE_PROCESSES):
+        ready = tmp_path / f"ready{n}"
+        args = [path, state, RACE_THREADS, go, ready]
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _RACE_CHILD, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        children.append((proc, ready))
+    deadline = time.monotonic() + 30
+    while not all(ready.exists() for _, ready in children):
+        assert time.monotonic() < deadline, "children did not start"
+        assert all(proc.poll() is None for proc, _ in children), "a child died early"
+        time.sleep(0.01)
+    go.touch()
+    results: list[str] = []
+    for proc, _ in children:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        results += [json.loads(line) for line in out.splitlines()]
+    assert len(results) == RACE_PROCESSES * RACE_THREADS
+    assert results.count("ok") == 1, results
+    refused = [r for r in results if r != "ok"]
+    assert all("already used once" in message for message in refused), refused
+    assert AttemptLog(path).all()[0].completed_at is not None

@@ -1,4 +1,5 @@
-"""``stripe-oauth-nb login`` against an in-process sandbox (nothing configured)."""
+"""``stripe-oauth-nb login`` against an in-process sandbox (nothing configured), and against a
+sandbox configured like another process (``STRIPE_OAUTH_NB_TARGET=sandbox`` and its keys)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,21 @@ import io
 import os
 import re
 import socket
+import tempfile
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+import stripe_oauth_nb.sandbox
+from stripe_oauth_nb._attempts import AttemptLog, AuthorizationCode
 from stripe_oauth_nb._cli import main
+from stripe_oauth_nb._errors import CodeAlreadyUsedError
+from stripe_oauth_nb._masking import Secret
+from stripe_oauth_nb._settings import Settings, load_settings
+from stripe_oauth_nb._tokens import FileTokenStore, TokenManager, default_attempts_path
+from stripe_oauth_nb.sandbox import Sandbox
 
 
 def free_port() -> int:
@@ -26,6 +37,12 @@ def nothing_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("STRIPE_OAUTH_NB_TOKEN_STORE", str(tmp_path / "store" / "tokens.json"))
     monkeypatch.chdir(tmp_path)
+    # The in-process sandbox's temporary token folders land here, not in the system's /tmp.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
+
+CONFIGURED_STORE = Path("store") / "tokens.json"  # relative to tmp_path (the cwd)
 
 
 def _login(*args: str) -> list[str]:
@@ -110,3 +127,125 @@ def test_login_approve_needs_the_sandbox(
     monkeypatch.setenv("STRIPE_CLIENT_ID_TEST", "ca_Configured1234")
     assert main(_login("--approve", "--timeout", "1")) == 1
     assert "only works with the sandbox" in capsys.readouterr().err
+
+
+def _printed_store(out: str) -> Path:
+    found = re.search(r"^Tokens stored in (.+)\.$", out, re.MULTILINE)
+    assert found, out
+    return Path(found.group(1))
+
+
+def test_login_approve_exchanges_and_stores_the_tokens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "mine" / "tokens.json"
+    assert main(_login("--approve", "--timeout", "10", "--store", str(store))) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"Received authorization code ac_…\w{4} \(test mode", out)
+    stored = FileTokenStore(store).all()
+    assert len(stored) == 1
+    tokens = stored[0]
+    assert not tokens.livemode
+    assert TokenManager(Settings(token_store_path=store)).get().account_id == tokens.account_id
+    assert f"Authorized: account {tokens.account_id} (test mode)." in out
+    assert re.search(r"access token   rk_test_…\w{4}, expires \d{4}-\d\d-\d\dT.* \(in 60 min", out)
+    assert _printed_store(out) == store
+    assert "in-process sandbox, which stops with this command" in out
+    for secret in (tokens.access_token, tokens.refresh_token):
+        assert secret.reveal() not in out
+    assert re.search(r"\b(ac|rk_test|rt)_[A-Za-z0-9]{6,}", out) is None  # only masked forms
+    # Recorded where TokenManager looks by default: the code is marked as sent there.
+    (attempt,) = AttemptLog(store.with_name("attempts.json")).all()
+    assert attempt.completed_at is not None
+    assert attempt.code_sent_at is not None
+    assert not (tmp_path / CONFIGURED_STORE).exists()
+
+
+def test_login_in_process_sandbox_never_uses_the_real_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_login("--paste", "--approve")) == 0
+    store = _printed_store(capsys.readouterr().out)
+    assert store.parent.parent == tmp_path / "tmp"  # a new temporary folder
+    assert store.parent.name.startswith("stripe-oauth-nb-login-")
+    assert len(FileTokenStore(store).all()) == 1
+    assert not (tmp_path / CONFIGURED_STORE).exists()  # STRIPE_OAUTH_NB_TOKEN_STORE untouched
+
+
+def test_login_refused_consent_exits_1_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def decline(self: Sandbox, install_url: str, decision: str = "accept", **kw: Any) -> str:
+        return original(self, install_url, "deny", **kw)
+
+    original = Sandbox.approve
+    monkeypatch.setattr(Sandbox, "approve", decline)
+    store = tmp_path / "mine" / "tokens.json"
+    assert main(_login("--approve", "--timeout", "10", "--store", str(store))) == 1
+    captured = capsys.readouterr()
+    assert "declined on Stripe's consent page" in captured.err
+    assert "build a new install link" in captured.err
+    assert "Authorized" not in captured.out
+    assert not store.exists()
+
+
+@pytest.fixture
+def configured(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Sandbox, list[str]]:
+    """The module's sandbox configured through the environment (as for a sandbox in another
+    process); every Location the public ``approve`` returns is recorded in the list."""
+    for name, value in {
+        "STRIPE_OAUTH_NB_TARGET": "sandbox",
+        "STRIPE_API_BASE": sb.api_base,
+        "STRIPE_MARKETPLACE_BASE": sb.marketplace_base,
+        "STRIPE_SECRET_KEY_TEST": sb.test.secret_key,
+        "STRIPE_CLIENT_ID_TEST": sb.test.client_id,
+        "STRIPE_REDIRECT_URI": sb.demo_app.redirect_uris[0],
+    }.items():
+        monkeypatch.setenv(name, value)
+    landed: list[str] = []
+    public_approve = stripe_oauth_nb.sandbox.approve
+
+    def recording(install_url: str, **kwargs: Any) -> str:
+        location = public_approve(install_url, **kwargs)
+        landed.append(location)
+        return location
+
+    monkeypatch.setattr(stripe_oauth_nb.sandbox, "approve", recording)
+    return sb, landed
+
+
+def test_a_second_run_cannot_resend_the_code(
+    configured: tuple[Sandbox, list[str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sb, landed = configured
+    assert main(["login", "--paste", "--approve"]) == 0
+    out = capsys.readouterr().out
+    store = tmp_path / CONFIGURED_STORE
+    assert _printed_store(out) == store  # the configured store, not a temporary one
+    assert "Next: `stripe-oauth-nb validate`" in out
+    (tokens,) = FileTokenStore(store).all()
+    assert sb.stats()["grants"]["authorization_code"] == 1
+    (location,) = landed  # via the public stripe_oauth_nb.sandbox.approve
+
+    # A second run handed the same redirect: the state is used up, nothing is sent.
+    monkeypatch.setattr("sys.stdin", io.StringIO(location + "\n"))
+    assert main(["login", "--paste"]) == 1
+    assert "already used once" in capsys.readouterr().err
+
+    # And the code itself, tried through the default TokenManager (another process would do
+    # this), is refused before any request: login recorded it where TokenManager looks.
+    settings = load_settings()
+    query = parse_qs(urlsplit(location).query)
+    code, state = query["code"][0], query["state"][0]
+    recorded = AttemptLog(default_attempts_path(settings)).all()
+    (attempt,) = [a for a in recorded if a.state.reveal() == state]
+    assert attempt.code_sent_at is not None
+    with TokenManager(settings) as manager, pytest.raises(CodeAlreadyUsedError):
+        manager.exchange(AuthorizationCode(Secret(code), attempt))
+    assert sb.stats()["grants"]["authorization_code"] == 1
+    assert [t.access_token for t in FileTokenStore(store).all()] == [tokens.access_token]

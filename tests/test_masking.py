@@ -60,3 +60,21 @@ def test_logging_filter_masks_message_and_args(caplog: pytest.LogCaptureFixture)
         logger.info("refreshing with %s", SECRETS[3])
     assert SECRETS[3] not in caplog.text
     assert "rt_…0000" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET /callback?code=x&state=test.AbCdEfGhIjKlMnOpQrStUvWx9876 HTTP/1.1",
+        "location: http://127.0.0.1:8765/callback?state=test.AbCdEfGhIjKlMnOpQrStUvWx9876&code=x",
+        "redirect_uri=http%3A%2F%2Fh%2Fcb&state%3Dtest.AbCdEfGhIjKlMnOpQrStUvWx9876",
+    ],
+)
+def test_mask_text_masks_oauth_state(text: str) -> None:
+    masked = mask_text(text)
+    assert "AbCdEfGhIjKlMnOpQrStUvWx" not in masked
+    assert "…9876" in masked
+
+
+def test_mask_text_leaves_prose_alone() -> None:
+    assert mask_text("the state of the art, restated") == "the state of the art, restated"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import token_request
+from _sandbox_helpers import token_request
 
 from stripe_oauth_nb._errors import SandboxError
 from stripe_oauth_nb._http import httpx

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import token_request
+from _sandbox_helpers import token_request
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox

@@ -9,7 +9,6 @@ loopback server and the paste fallback, so both paths run exactly the same check
 from __future__ import annotations
 
 import re
-import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import Final
@@ -48,10 +47,6 @@ _CODE = re.compile(r"[A-Za-z0-9_.~-]{1,512}")
 _STATE = re.compile(r"[A-Za-z0-9_.~-]{1,256}")
 _ERROR = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|/")
-
-# find() and complete() of the attempt log are two steps; one lock makes "check the state and
-# use it up" atomic for every caller in this process (server threads and the paste path).
-_RESOLVE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, repr=False)
@@ -198,15 +193,15 @@ def resolve_callback(
     :class:`CallbackError` for any other error Stripe reports; both use the attempt up.
     """
     state = query.state.reveal() if query.state else None
-    with _RESOLVE_LOCK:
-        attempt = log.find(state)  # constant-time; raises CallbackStateError
-        if redirect_uri is not None and attempt.redirect_uri != redirect_uri:
-            raise CallbackStateError(
-                "The callback's state belongs to an install link built for another redirect URI "
-                f"({attempt.redirect_uri}). Open the install link from this notebook again."
-            )
-        assert state is not None  # find() refuses a missing state
-        done = log.complete(state)
+    attempt = log.find(state)  # constant-time; raises CallbackStateError
+    if redirect_uri is not None and attempt.redirect_uri != redirect_uri:
+        raise CallbackStateError(
+            "The callback's state belongs to an install link built for another redirect URI "
+            f"({attempt.redirect_uri}). Open the install link from this notebook again."
+        )
+    # complete() checks the state again and uses it up atomically (threads and processes), so
+    # of two callbacks racing on one state only one gets past this line.
+    done = log.complete(state)
     if query.error is not None:
         detail = f" Stripe said: {query.error_description}." if query.error_description else ""
         if query.error == "access_denied":

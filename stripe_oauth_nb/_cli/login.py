@@ -1,12 +1,16 @@
-"""``stripe-oauth-nb login``: install link, callback (or pasted URL), authorization code.
+"""``stripe-oauth-nb login``: install link, callback (or pasted URL), code, tokens, stored.
 
 For terminals and SSH sessions. It builds the link, prints it, catches the redirect on the
-loopback server (or reads the pasted URL from stdin with ``--paste``) and reports the code,
-masked. With the sandbox target (and nothing configured, an in-process sandbox is started),
-``--approve`` answers the consent page itself, for demos and tests.
+loopback server (or reads the pasted URL from stdin with ``--paste``), exchanges the code once
+with the developer's key of the attempt's mode, stores the tokens and prints a masked summary.
+With the sandbox target, ``--approve`` answers the consent page itself, for demos and tests.
 
-The exchange for tokens is the next step (the tokens issue): :func:`_after_code` is the one
-place where it is called.
+Where things go: the token store is ``--store`` (like ``tokens --store``), else
+``STRIPE_OAUTH_NB_TOKEN_STORE`` or the user's config folder; attempts are recorded beside it
+(``default_attempts_path``), the file the token step reads, so a code is never sent twice, not
+even by another process. With nothing configured an in-process sandbox is started, whose tokens
+die with this command: they go to ``--store`` or a new temporary folder, never to the user's
+real store.
 """
 
 from __future__ import annotations
@@ -15,16 +19,22 @@ import argparse
 import contextlib
 import json
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._attempts import AttemptLog, AuthorizationCode
 from .._callback import CallbackServer, code_from_pasted_url, detect_remote
-from .._errors import ConfigError, ManifestError
+from .._errors import ConfigError, ManifestError, TokenStoreError
 from .._install_link import InstallLink, install_link_from_settings
 from .._settings import Mode, Settings, load_settings
+
+if TYPE_CHECKING:
+    from .._tokenset import TokenSet
 
 __all__ = ["register", "run"]
 
@@ -32,10 +42,11 @@ __all__ = ["register", "run"]
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "login",
-        help="build the install link and catch the authorization code",
+        help="authorize the app: install link, callback, token exchange, stored tokens",
         description=(
             "Build the OAuth install link, print it, and wait for Stripe's redirect on a "
-            "loopback server (or read the URL the browser landed on with --paste)."
+            "loopback server (or read the URL the browser landed on with --paste); then "
+            "exchange the code for tokens and store them."
         ),
     )
     parser.add_argument("--mode", choices=["test", "live"], help="default: the configured mode")
@@ -59,6 +70,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the redirect"
     )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help=(
+            "token store file (default: STRIPE_OAUTH_NB_TOKEN_STORE; with the in-process "
+            "sandbox, a new temporary folder)"
+        ),
+    )
     parser.set_defaults(func=run)
 
 
@@ -68,6 +87,8 @@ class _Target:
     allowed_redirect_uris: Sequence[str] | None
     log: AttemptLog
     approve: Callable[..., str] | None
+    #: The sandbox was started by this command: its tokens stop working when it ends.
+    in_process: bool = False
 
 
 def _manifest_redirect_uris(path: Path | None) -> list[str] | None:
@@ -87,30 +108,40 @@ def _manifest_redirect_uris(path: Path | None) -> list[str] | None:
 
 @contextlib.contextmanager
 def _target(args: argparse.Namespace) -> Iterator[_Target]:
+    from .._tokens import default_attempts_path
+
     settings = load_settings()
     mode: Mode = args.mode or settings.mode
+    store: Path | None = args.store.expanduser() if args.store is not None else None
     if settings.is_sandbox and not settings.credentials(mode).client_id:
         from ..sandbox import Sandbox
 
+        if store is None:  # never the user's real store: these tokens die with the sandbox
+            store = Path(tempfile.mkdtemp(prefix="stripe-oauth-nb-login-")) / "tokens.json"
         redirect = args.redirect_uri or settings.redirect_uri
         with Sandbox(customers=5, redirect_uris=[redirect]) as sandbox:
+            sandboxed = sandbox.settings(mode=mode, redirect_uri=redirect, token_store_path=store)
             yield _Target(
-                settings=sandbox.settings(mode=mode, redirect_uri=redirect),
+                settings=sandboxed,
                 allowed_redirect_uris=list(sandbox.demo_app.redirect_uris),
-                log=AttemptLog(),
+                log=AttemptLog(default_attempts_path(sandboxed)),
                 approve=sandbox.approve,
+                in_process=True,
             )
         return
     approve: Callable[..., str] | None = None
     if settings.is_sandbox:
-        from ..sandbox._browser import approve as sandbox_approve
+        from ..sandbox import approve as sandbox_approve
 
         approve = sandbox_approve
+    settings = settings.with_changes(mode=mode)
+    if store is not None:
+        settings = settings.with_changes(token_store_path=store)
     yield _Target(
-        settings=settings.with_changes(mode=mode),
+        settings=settings,
         allowed_redirect_uris=_manifest_redirect_uris(args.manifest),
-        # Beside the token store, where the token step looks for attempts.
-        log=AttemptLog(settings.token_store_path.with_name("attempts.json")),
+        # The file TokenManager reads by default, so the code's "sent" mark is seen by all.
+        log=AttemptLog(default_attempts_path(settings)),
         approve=approve,
     )
 
@@ -119,17 +150,66 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def _check_store(settings: Settings) -> None:
+    """Refuse an unreadable or insecure store before the user goes through the consent page."""
+    from .._tokens import FileTokenStore
+
+    FileTokenStore(settings.token_store_path).all()
+
+
 def _after_code(code: AuthorizationCode, target: _Target) -> int:
-    """What follows the code. The token exchange (tokens issue) is the one call to add here."""
+    """Exchange the code (once, ever), store the tokens, print a masked summary."""
+    from .._tokens import TokenManager
+
     _say(
         f"Received authorization code {code.code.masked} ({code.mode} mode, client "
-        f"{code.attempt.client_id})."
+        f"{code.attempt.client_id}). Exchanging it for tokens..."
+    )
+    with TokenManager(target.settings, attempts=target.log) as manager:
+        before = {tokens.access_token for tokens in manager.all()}
+        try:
+            tokens = manager.exchange(code)
+        except TokenStoreError as exc:
+            # Received but not written (a busy lock, a full disk). The manager keeps them in
+            # memory, which ends with this command: one more try, then say what to do.
+            try:
+                manager.save_pending()
+                tokens = next(t for t in manager.all() if t.access_token not in before)
+            except (TokenStoreError, StopIteration):
+                raise TokenStoreError(
+                    f"{exc} Here the session is this login command, which ends now: fix the "
+                    "store (or choose another with --store), then run login again for a new code."
+                ) from None
+        _summary(tokens, manager.location, target)
+    return 0
+
+
+def _summary(tokens: TokenSet, location: str, target: _Target) -> None:
+    minutes = max(0, round(tokens.access_expires_in(time.time()) / 60))
+    _say(f"Authorized: account {tokens.account_id} ({tokens.mode} mode).")
+    _say(
+        f"  access token   {tokens.access_token.masked}, expires {_when(tokens.access_expires_at)}"
+        f" (in {minutes} min; refreshed when used)"
     )
     _say(
-        "Next: exchange it for tokens within 5 minutes with the developer's "
-        f"{code.mode}-mode secret key (the token step comes next)."
+        f"  refresh token  {tokens.refresh_token.masked}, rotates on every refresh, valid until "
+        f"{_when(tokens.refresh_expires_at)}"
     )
-    return 0
+    _say(f"Tokens stored in {location}.")
+    if target.in_process:
+        _say(
+            "These come from the in-process sandbox, which stops with this command, so they "
+            "only show the flow; nothing was written to your real token store."
+        )
+    else:
+        _say(
+            "Next: `stripe-oauth-nb validate`, and `stripe-oauth-nb tokens refresh` from cron "
+            "to keep the connection alive."
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
     with _target(args) as target:
         settings = target.settings
         _say(settings.describe())
+        _check_store(settings)
         if target.allowed_redirect_uris is None:
             _say("No stripe-app.json here: the redirect URI is not checked locally.")
         if args.approve and target.approve is None:

@@ -5,6 +5,18 @@
         settings = sb.settings(mode="test")     # Settings(target="sandbox") pointing here
         location = sb.approve(install_url)      # answer the consent page like a browser
 
+For a sandbox running in another process (``stripe-oauth-nb sandbox``, or a fixture), the same
+consent-page driver is a plain function; it needs only the install link::
+
+    from stripe_oauth_nb.sandbox import approve
+    location = approve(install_url, decision="accept", follow=True, account=None, timeout=5.0)
+
+It GETs the consent page, POSTs its form with ``decision`` (``"accept"`` or ``"deny"``) and
+returns the redirect's Location; ``follow=True`` then GETs that Location, so the code (or the
+``error=access_denied``) reaches a callback server. ``account`` picks another installing account. It
+raises :class:`~stripe_oauth_nb._errors.SandboxError` when the page refuses the link or the
+callback cannot be reached. ``Sandbox.approve`` calls it with the same arguments.
+
 Wire protocol (what the official ``stripe`` library and an OAuth 2 client see):
 
 - ``GET /oauth/v2/authorize`` and ``GET /oauth/v2/chnlink_…/authorize`` (``client_id``,
@@ -45,11 +57,18 @@ response). Each fault applies to the next ``times`` matching requests.
 
 Stats count requests by endpoint (``authorize``, ``token``, ``account``, ``customers``,
 ``not_found``), token requests by grant type as received, and token pairs actually issued.
+
+Test-only: when the environment variable ``STRIPE_OAUTH_NB_SANDBOX_SECRETS_FILE`` names a file,
+every sandbox in the process appends each secret it mints (developer secret keys, authorization
+codes, access tokens, refresh tokens) to it, one per line, unmasked (file mode 0600). The leak
+test (``tests/test_leaks.py``) sets it for notebook kernels, then searches their saved notebooks
+and DEBUG logs for those exact values. Never set it otherwise.
 """
 
 from __future__ import annotations
 
+from ._browser import approve
 from ._sandbox import ModeKeys, Sandbox
 from ._state import Fault, RegisteredApp
 
-__all__ = ["Fault", "ModeKeys", "RegisteredApp", "Sandbox"]
+__all__ = ["Fault", "ModeKeys", "RegisteredApp", "Sandbox", "approve"]

@@ -30,6 +30,7 @@ from .._errors import SandboxError
 from .._settings import MODES, Mode
 from .._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
 from ._data import Account, make_account, random_id
+from ._secrets_log import record_secret
 
 __all__ = [
     "CODE_LIFETIME",
@@ -79,6 +80,11 @@ _READ_IMPLIED_BY: Final = {"customer_read": ("customer_read", "customer_write")}
 def _token(prefix: str, length: int = 32) -> str:
     """A random secret: ``prefix`` + ``length`` letters and digits (from :mod:`secrets`)."""
     return prefix + "".join(secrets.choice(_ALNUM) for _ in range(length))
+
+
+def _secret(prefix: str, length: int = 32) -> str:
+    """A :func:`_token` that is a credential (key, code, token): the leak test's hook sees it."""
+    return record_secret(_token(prefix, length))
 
 
 def stripe_mask(key: str) -> str:
@@ -262,7 +268,7 @@ class SandboxState:
         self.revoke_family_on_refresh_reuse = revoke_family_on_refresh_reuse
         self.developer = _Developer(
             account=make_account(self._rng, name="Sandbox Developer", customers=0),
-            secret_keys={mode: _token(f"sk_{mode}_") for mode in MODES},
+            secret_keys={mode: _secret(f"sk_{mode}_") for mode in MODES},
         )
         self._key_modes: dict[str, Mode] = {k: m for m, k in self.developer.secret_keys.items()}
         self.accounts: dict[str, Account] = {}
@@ -408,7 +414,7 @@ class SandboxState:
             account_id = account_id or self.default_account_id
             if account_id not in self.accounts:
                 raise ConsentFailure(f"Unknown installing account {account_id!r}.")
-            code = _token("ac_")
+            code = _secret("ac_")
             self._codes[code] = _Code(
                 app_id=authorization.app.id,
                 mode=authorization.mode,
@@ -515,8 +521,8 @@ class SandboxState:
 
     def _issue_pair(self, grant: _Grant) -> dict[str, Any]:
         now = self.now()
-        access = _token(f"rk_{grant.mode}_", 48)
-        refresh = _token("rt_", 48)
+        access = _secret(f"rk_{grant.mode}_", 48)
+        refresh = _secret("rt_", 48)
         self._access[access] = _Access(grant.id, now + ACCESS_TOKEN_LIFETIME)
         self._refresh[refresh] = _Refresh(grant.id, now + REFRESH_TOKEN_LIFETIME)
         return {

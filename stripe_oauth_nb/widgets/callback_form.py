@@ -30,6 +30,7 @@ from .._errors import (
     StripeOAuthNBError,
 )
 from .._install_link import InstallLink, install_link_from_settings
+from .._masking import mask_text
 from .._settings import Mode, Settings
 
 __all__ = ["CallbackForm"]
@@ -281,6 +282,8 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         except StripeOAuthNBError as exc:
             if isinstance(exc, AccessDeniedError | CallbackTimeoutError):
                 self.stop()
+            # Keep what was pasted visible to fix, but never a live code or state in widget state.
+            self.paste_input.value = mask_text(text)
             self._failed(exc)
             return None
         self.stop()

@@ -85,7 +85,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
             return box
 
         def button(description: str, css: str, style: str = "") -> w.Button:
-            b = w.Button(description=description, button_style=style)
+            b = w.Button(description=description, button_style=style, layout=w.Layout(width="auto"))
             b.add_class(css)
             return b
 

@@ -48,7 +48,7 @@ _INTRO: dict[StepName, str] = {
     "callback": (
         "Open the link, review the permissions and press Accept. The browser comes back to the "
         "notebook's callback server with a code that lives 5 minutes. If the browser cannot reach "
-        "this kernel, paste the address it landed on into the box above."
+        "this kernel, paste the address it landed on into the box below."
     ),
     "tokens": (
         "Exchange the code once for an access token (1 hour) and a refresh token (1 year, "
