@@ -20,7 +20,7 @@ from typing import Any
 
 from ._errors import CallbackStateError, CodeAlreadyUsedError
 from ._fileio import atomic_write_text
-from ._masking import Secret, mask
+from ._masking import Secret
 from ._settings import Mode
 
 __all__ = ["Attempt", "AttemptLog", "AuthorizationCode"]
@@ -103,7 +103,7 @@ class AuthorizationCode:
         return self.attempt.mode
 
     def __repr__(self) -> str:
-        return f"AuthorizationCode(code={mask(self.code.reveal())!r}, mode={self.mode!r})"
+        return f"AuthorizationCode(code={self.code.masked!r}, mode={self.mode!r})"
 
 
 class AttemptLog:
@@ -210,18 +210,25 @@ class AttemptLog:
             records = self._load()
         return self._open_attempt(records, state)
 
-    def complete(self, state: str | None) -> Attempt:
+    def complete(self, state: str | None, *, redirect_uri: str | None = None) -> Attempt:
         """Check ``state`` and mark its attempt as used, atomically; return the used attempt.
 
-        The check (as :meth:`find`) and the write happen under one lock (threads, and for a
+        The check (as :meth:`find`, plus, when ``redirect_uri`` is given, that the attempt was
+        built for that redirect URI) and the write happen under one lock (threads, and for a
         file log other processes too), so of many callers racing on one state exactly one
         succeeds; the others get :class:`CallbackStateError` ("already used once"). Nothing
-        is written when the check fails.
+        is written when a check fails: the attempt stays open.
         """
         if not state:
             raise self._missing_state()
         with self._locked() as records:
             attempt = self._open_attempt(records, state)
+            if redirect_uri is not None and attempt.redirect_uri != redirect_uri:
+                raise CallbackStateError(
+                    "The callback's state belongs to an install link built for another "
+                    f"redirect URI ({attempt.redirect_uri}). Open the install link from this "
+                    "notebook again."
+                )
             done = replace(attempt, completed_at=self._clock())
             records[attempt.state.reveal()] = done.to_json()
         return done

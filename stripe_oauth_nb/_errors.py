@@ -16,7 +16,7 @@
     │   ├── CodeAlreadyUsedError       the code was already sent once (or expired): authorize again
     │   ├── AuthorizeAgainError        the refresh token is gone; a new install link is the only way
     │   │   └── RefreshResponseLostError   a refresh rotated the token but its answer was lost
-    │   ├── TokenStoreError            the token store cannot be read or written safely
+    │   ├── TokenStoreError            the store cannot be read or written (carries .tokens)
     │   │   └── InsecureStoreError     the store is readable by others
     │   └── TokenLockTimeoutError      another process held the refresh lock too long
     ├── StripeAPIError                 an API call answered with an error (carries .status, .code)
@@ -30,6 +30,11 @@ whole secret: use :func:`stripe_oauth_nb._masking.mask` when a value must be nam
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._tokenset import TokenSet
 
 
 class StripeOAuthNBError(Exception):
@@ -102,7 +107,16 @@ class RefreshResponseLostError(AuthorizeAgainError):
 
 
 class TokenStoreError(TokenError):
-    """The token store cannot be read or written safely."""
+    """The token store cannot be read or written safely.
+
+    ``tokens``: the new token set that was received but could not be stored (it stays usable
+    in memory; ``TokenManager.save_pending()`` writes it later), else ``None``. It is kept out
+    of ``args``, and its repr is masked.
+    """
+
+    def __init__(self, message: str, *, tokens: TokenSet | None = None) -> None:
+        super().__init__(message)
+        self.tokens = tokens
 
 
 class InsecureStoreError(TokenStoreError):

@@ -54,13 +54,14 @@ class Flow:
         sandbox: Sandbox | None = None,
         tokens: TokenManager | None = None,
     ) -> None:
-        from ._tokens import TokenManager, default_attempts_path
+        from ._tokens import TokenManager
 
         self.settings = settings
         self.workdir = workdir
         self.sandbox = sandbox
-        self.attempts = AttemptLog(default_attempts_path(settings))
-        self.tokens = tokens or TokenManager(settings, attempts=self.attempts)
+        self.tokens = tokens if tokens is not None else TokenManager(settings)
+        #: The manager's log: codes are marked as sent where the exchange looks for them.
+        self.attempts: AttemptLog = self.tokens.attempts
         self.manifest_path = workdir / "stripe-app.json"
         self.allowed_redirect_uris: tuple[str, ...] = ()
         self.app_registered = False

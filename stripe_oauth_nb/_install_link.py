@@ -18,12 +18,13 @@ from typing import Final
 
 from ._attempts import Attempt, AttemptLog
 from ._errors import InstallLinkError
-from ._masking import Secret
+from ._masking import Secret, mask_text
 from ._settings import STRIPE_MARKETPLACE_BASE, Mode, Settings
 
 __all__ = [
     "InstallLink",
     "build_install_link",
+    "check_not_landed_url",
     "check_redirect_uri",
     "install_link_from_settings",
     "mask_state",
@@ -99,6 +100,11 @@ class InstallLink:
         return self.masked_url
 
 
+def _shown(text: str) -> str:
+    """A user-supplied URL for a message: quoted, with any code, key or ``state=`` masked."""
+    return repr(mask_text(text))
+
+
 def _is_loopback_http(base: urllib.parse.SplitResult) -> bool:
     return base.scheme == "http" and (base.hostname or "") in _LOOPBACK_HOSTS
 
@@ -110,10 +116,28 @@ def _marketplace(marketplace_base: str) -> urllib.parse.SplitResult:
         base = urllib.parse.urlsplit("")
     if not base.netloc or not (base.scheme == "https" or _is_loopback_http(base)):
         raise InstallLinkError(
-            f"The marketplace address {marketplace_base!r} must be https://marketplace.stripe.com "
-            "(or the sandbox's http://127.0.0.1:PORT). Check STRIPE_MARKETPLACE_BASE."
+            f"The marketplace address {_shown(marketplace_base)} must be "
+            "https://marketplace.stripe.com (or the sandbox's http://127.0.0.1:PORT). Check "
+            "STRIPE_MARKETPLACE_BASE."
         )
     return base
+
+
+def check_not_landed_url(redirect_uri: str) -> str:
+    """Refuse a redirect URI with a query string or fragment: that is a landed URL.
+
+    A URL with ``?code=…&state=…`` is where the browser arrived after Accept; typed into the
+    redirect URI box it would carry a live code into messages. The message shows it masked.
+    """
+    if "?" in redirect_uri or "#" in redirect_uri:
+        before = redirect_uri.split("?", 1)[0].split("#", 1)[0]
+        raise InstallLinkError(
+            f"The redirect URI {_shown(redirect_uri)} is not usable: it has a query string or "
+            "#fragment, so that looks like the address the browser landed on: paste it in the "
+            "Landed URL box; the redirect URI is the part before `?` "
+            f"({_shown(before)}), as listed in the manifest's allowed_redirect_uris."
+        )
+    return redirect_uri
 
 
 def check_redirect_uri(
@@ -122,10 +146,16 @@ def check_redirect_uri(
     """Return ``redirect_uri`` if it may be used, else raise :class:`InstallLinkError`.
 
     It must look like ``http(s)://host/path`` (a path is required, as in the manifest schema),
-    be HTTPS in live mode, and equal one of ``allowed_redirect_uris`` exactly (when given).
+    carry no query string or fragment (a URL with ``?code=…`` is where the browser *landed*,
+    not a redirect URI), be HTTPS in live mode, and equal one of ``allowed_redirect_uris``
+    exactly (when given). Messages show the URI masked, never a code or state in it.
     """
     if not isinstance(redirect_uri, str) or len(redirect_uri) > _MAX_REDIRECT:
-        raise InstallLinkError("The redirect URI must be a URL of at most 2048 characters.")
+        raise InstallLinkError(
+            "The redirect URI must be a URL of at most 2048 characters. Copy it from the "
+            "manifest's allowed_redirect_uris, e.g. http://127.0.0.1:8765/callback."
+        )
+    check_not_landed_url(redirect_uri)
     try:
         parts = urllib.parse.urlsplit(redirect_uri)
         _ = parts.port  # raises ValueError on a bad port
@@ -135,23 +165,24 @@ def check_redirect_uri(
         parts.scheme not in ("http", "https")
         or not parts.netloc
         or len(parts.path) < 2
-        or parts.fragment
         or redirect_uri != redirect_uri.strip()
     ):
         raise InstallLinkError(
-            f"The redirect URI {redirect_uri!r} is not usable: it must look like "
-            "http://127.0.0.1:8765/callback (scheme, host, port and a path; no #fragment)."
+            f"The redirect URI {_shown(redirect_uri)} is not usable: it must look like "
+            "http://127.0.0.1:8765/callback (scheme, host, port and a path; no #fragment). "
+            "Copy one from the manifest's allowed_redirect_uris (no spaces around it)."
         )
     if mode == "live" and parts.scheme != "https":
         raise InstallLinkError(
-            f"Live mode needs an HTTPS redirect URI, and {redirect_uri!r} is HTTP. Use "
+            f"Live mode needs an HTTPS redirect URI, and {_shown(redirect_uri)} is HTTP. Use "
             f"https://127.0.0.1:{parts.port or 8765}{parts.path} (the notebook serves it with a "
             "self-signed certificate) or a hub URL, and add it to allowed_redirect_uris."
         )
     if allowed_redirect_uris is not None and redirect_uri not in allowed_redirect_uris:
         listed = "\n".join(f"  - {uri}" for uri in allowed_redirect_uris) or "  (none)"
         raise InstallLinkError(
-            f"The redirect URI {redirect_uri!r} is not one of the app's allowed_redirect_uris "
+            f"The redirect URI {_shown(redirect_uri)} is not one of the app's "
+            "allowed_redirect_uris "
             "(Stripe requires an exact match, port and path included). The allowed ones are:\n"
             f"{listed}\nUse one of them, or add this one to stripe-app.json and upload the app "
             "again."
@@ -186,14 +217,15 @@ def _parse_pasted(
         ) from None
     if parts.scheme != base.scheme or parts.netloc.lower() != base.netloc.lower():
         raise InstallLinkError(
-            f"The pasted link points to {parts.scheme}://{parts.netloc}, not to "
+            f"The pasted link points to {mask_text(f'{parts.scheme}://{parts.netloc}')}, not to "
             f"{base.scheme}://{base.netloc}. Copy the install link from your app's page in the "
             "Dashboard (External test or Settings tab)."
         )
     if not _AUTHORIZE_PATH.fullmatch(parts.path):
         raise InstallLinkError(
-            f"The pasted link's path {parts.path!r} is not an OAuth install link: expected "
-            "/oauth/v2/authorize or /oauth/v2/chnlink_…/authorize."
+            f"The pasted link's path {_shown(parts.path)} is not an OAuth install link: "
+            "expected /oauth/v2/authorize or /oauth/v2/chnlink_…/authorize. Copy the install "
+            "link from your app's page in the Dashboard (External test or Settings tab)."
         )
     client_ids = [value for name, value in pairs if name == "client_id"]
     if len(client_ids) != 1:
@@ -202,7 +234,10 @@ def _parse_pasted(
         )
     redirects = [value for name, value in pairs if name == "redirect_uri"]
     if len(redirects) > 1:
-        raise InstallLinkError("The pasted link carries redirect_uri more than once.")
+        raise InstallLinkError(
+            "The pasted link carries redirect_uri more than once, which the Dashboard never "
+            "does. Copy the install link again from your app's page in the Dashboard."
+        )
     others = [(n, v) for n, v in pairs if n not in ("client_id", "redirect_uri", "state")]
     return parts.path, client_ids[0], others, (redirects[0] if redirects else None)
 
@@ -227,7 +262,7 @@ def build_install_link(
     pass ``None`` only where no manifest is at hand (Stripe still checks).
     """
     if mode not in ("test", "live"):
-        raise InstallLinkError(f"Mode {mode!r} is not known: use 'test' or 'live'.")
+        raise InstallLinkError(f"Mode {_shown(str(mode))} is not known: use 'test' or 'live'.")
     base = _marketplace(marketplace_base)
     path = "/oauth/v2/authorize"
     others: list[tuple[str, str]] = []

@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Final
 
-__all__ = ["SECRET_PATTERN", "MaskingFilter", "Secret", "mask", "mask_text"]
+__all__ = ["SECRET_PATTERN", "MaskingFilter", "Secret", "clean_server_text", "mask", "mask_text"]
 
 _PREFIX = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_|ac_|rt_|ca_|acct_|chnlink_)")
 _SHOWN_TAIL: Final = 4
@@ -48,6 +48,21 @@ def mask_text(text: str) -> str:
     """
     text = SECRET_PATTERN.sub(lambda m: mask(m.group(0)), text)
     return _STATE_PARAM.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+
+
+def clean_server_text(text: object, limit: int) -> str:
+    """Text a server (or a redirect's query) sent, made safe to show: one line, control
+    characters replaced by U+FFFD, secrets masked, at most ``limit`` characters (cut with "…").
+
+    Masking comes before the cap, so a cut can never leave part of a secret unmasked. The
+    result is plain text: HTML-escape it before putting it in a page.
+    """
+    one_line = " ".join(str(text).split())
+    printable = "".join(ch if ch.isprintable() else "\ufffd" for ch in one_line)
+    masked = mask_text(printable)
+    if len(masked) > limit:
+        masked = masked[: max(limit - 1, 0)] + "…"
+    return masked
 
 
 class Secret:

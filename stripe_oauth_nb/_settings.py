@@ -26,7 +26,9 @@ from ._errors import ConfigError, ModeMismatchError
 from ._masking import Secret, mask
 
 __all__ = [
+    "DEFAULT_MARGIN",
     "DEFAULT_REDIRECT_URI",
+    "REFRESH_WARNING_WINDOW",
     "STRIPE_API_BASE",
     "STRIPE_MARKETPLACE_BASE",
     "Mode",
@@ -44,6 +46,13 @@ MODES: tuple[Mode, Mode] = ("test", "live")
 STRIPE_API_BASE = "https://api.stripe.com"
 STRIPE_MARKETPLACE_BASE = "https://marketplace.stripe.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+#: Refresh the access token when less than this is left (seconds; Stripe's tokens live one
+#: hour). The token manager, ``TokenAuth`` and ``tokens refresh --margin`` all default to it.
+DEFAULT_MARGIN = 300.0
+#: Refresh (rolling it for another year), and warn, when a refresh token has less than this
+#: left of its year (seconds).
+REFRESH_WARNING_WINDOW = 30 * 24 * 3600.0
 
 _ENV_PREFIX = "STRIPE_OAUTH_NB_"
 
@@ -65,7 +74,11 @@ class ModeCredentials:
 
     def __post_init__(self) -> None:
         if self.secret_key is not None:
-            check_key_mode(self.secret_key.reveal(), self.mode, what="secret key")
+            check_key_mode(
+                self.secret_key.reveal(),
+                self.mode,
+                what=f"{self.mode}-mode secret key (STRIPE_SECRET_KEY_{self.mode.upper()})",
+            )
 
     def require_secret_key(self) -> Secret:
         if not self.secret_key:
@@ -86,7 +99,7 @@ class ModeCredentials:
         return self.client_id
 
     def __repr__(self) -> str:
-        key = mask(self.secret_key.reveal()) if self.secret_key else None
+        key = self.secret_key.masked if self.secret_key else None
         return (
             f"ModeCredentials(mode={self.mode!r}, secret_key={key!r}, client_id={self.client_id!r})"
         )
@@ -216,6 +229,6 @@ def load_settings(
         redirect_uri=redirect_uri,
         token_store_path=Path(store).expanduser() if store else default_token_store_path(),
     )
-    if target == "stripe" and not settings.credentials().secret_key:
+    if target == "stripe":
         settings.credentials().require_secret_key()
     return settings

@@ -9,7 +9,7 @@ from typing import Any
 from ._masking import Secret
 from ._settings import Mode
 
-__all__ = ["ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "TokenSet"]
+__all__ = ["ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "TokenSet", "format_remaining"]
 
 #: Stripe's access tokens live one hour; the token endpoint sends no ``expires_in``.
 ACCESS_TOKEN_LIFETIME = 3600.0
@@ -52,6 +52,13 @@ class TokenSet:
 
     def refresh_expires_in(self, now: float | None = None) -> float:
         return self.refresh_expires_at - (time.time() if now is None else now)
+
+    def is_due(self, now: float, margin: float, refresh_window: float) -> bool:
+        """Whether these tokens should be refreshed at ``now``: the access token has less than
+        ``margin`` seconds left, or the refresh token less than ``refresh_window`` of its year
+        (a refresh rolls it for another year). The one freshness rule: the token manager and
+        ``TokenAuth`` both ask it."""
+        return self.access_expires_in(now) < margin or self.refresh_expires_in(now) < refresh_window
 
     @classmethod
     def from_response(cls, body: dict[str, Any], *, obtained_at: float | None = None) -> TokenSet:
@@ -101,3 +108,17 @@ class TokenSet:
         )
 
     __str__ = __repr__
+
+
+def format_remaining(seconds: float, *, with_seconds: bool = False) -> str:
+    """Time left for people: ``"364d 23h"``, ``"0h 59m"`` (``"59m 59s"`` with seconds)."""
+    if seconds <= 0:
+        return "expired"
+    days, rest = divmod(round(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if not with_seconds:
+        return f"{hours}h {minutes:02d}m"
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"

@@ -11,9 +11,10 @@ import pytest
 from _api_fakes import FakeClock, FakeSource, FakeStripe, stripe_error, token_set
 
 from stripe_oauth_nb._api import ApiClient, RetryPolicy, TokenAuth, is_expired_key_response
-from stripe_oauth_nb._errors import AuthenticationError
+from stripe_oauth_nb._errors import AuthenticationError, StripeAPIError
 from stripe_oauth_nb._http import httpx
-from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME
+from stripe_oauth_nb._settings import REFRESH_WARNING_WINDOW
+from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
 
 
 def make(
@@ -166,3 +167,26 @@ def test_repr_is_masked() -> None:
 )
 def test_is_expired_key_response(response: httpx.Response, expected: bool) -> None:
     assert is_expired_key_response(response) is expected
+
+
+@pytest.mark.parametrize("margin", [300.0, -1e12])  # -1e12: the access-token rule alone never fires
+def test_a_refresh_token_in_its_last_30_days_is_rolled_before_a_request(margin: float) -> None:
+    clock, source, server, client = make(margin=margin)
+    client.get("/v1/account")
+    clock.now += REFRESH_TOKEN_LIFETIME - REFRESH_WARNING_WINDOW + 3600  # 29 days and 23 h left
+    client.get("/v1/account")
+    assert source.refreshes == 1
+    assert [r.url.path for r in server.requests] == ["/v1/account", "/v1/account"]
+    assert server.sent[-1][2] == f"Bearer {source.tokens.access_token.reveal()}"
+    assert source.tokens.refresh_expires_in(clock()) > 364 * 86400
+
+
+def test_an_answer_that_is_not_an_object_says_what_to_check() -> None:
+    client = ApiClient(
+        TokenAuth(FakeSource(FakeClock())),
+        base_url="https://api.example.test",
+        transport=httpx.MockTransport(lambda _request: httpx.Response(200, json=["a", "list"])),
+    )
+    with pytest.raises(StripeAPIError, match="not an object") as info:
+        client.get("/v1/account")
+    assert "Check that the API base https://api.example.test" in str(info.value)

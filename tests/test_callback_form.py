@@ -129,6 +129,44 @@ def test_port_taken_shows_the_error_and_no_link(form_for: Callable[..., Callback
     assert form.link is None
 
 
+def _widget_values(widget: object) -> list[str]:
+    """Every string value in a widget tree (what the front end and saved state could see)."""
+    values: list[str] = []
+    pending = [widget]
+    while pending:
+        item = pending.pop()
+        for name in ("value", "placeholder", "description", "tooltip"):
+            value = getattr(item, name, None)
+            if isinstance(value, str):
+                values.append(value)
+        pending.extend(getattr(item, "children", ()))
+    return values
+
+
+def test_landed_url_in_the_redirect_box_is_explained_and_masked(
+    sb: Sandbox, form_for: Callable[..., CallbackForm]
+) -> None:
+    form = form_for()
+    redirect = form.redirect_input.value
+    code, state = "ac_Lz9Kq2Wm4Xr7Tb1Nc8Vd3Hf6", "test.Qm3vX9kL2pR7wZ4tY8nB1cD6fG0hJ5sA"
+    form.redirect_input.value = f"{redirect}?code={code}&state={state}"
+    assert form.build() is None
+    assert form.status_kind == "error"
+    assert "landed on" in form.status_html.value
+    assert "Landed URL box" in form.status_html.value
+    assert form.link is None
+    assert form.server is None
+    assert form.error is not None
+    for secret in (code, state):
+        assert secret not in str(form.error)
+        assert all(secret not in str(arg) for arg in form.error.args)
+        assert all(secret not in value for value in _widget_values(form))
+    assert "ac_…" in form.redirect_input.value  # still recognisable, to fix
+    form.redirect_input.value = redirect
+    assert form.build() is not None  # and the right value works at once
+    assert form.status_kind == "waiting"
+
+
 def test_redirect_not_allowed_shows_the_allowed_ones(form_for: Callable[..., CallbackForm]) -> None:
     form = form_for()
     form.redirect_input.value = f"http://127.0.0.1:{free_port()}/elsewhere"

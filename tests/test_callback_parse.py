@@ -161,6 +161,33 @@ def test_state_for_another_redirect_uri_is_refused() -> None:
     assert log.find(STATE).completed_at is None
 
 
+def test_resolve_reads_the_attempt_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _log()
+    loads = 0
+    real = log._load
+
+    def counting() -> dict[str, dict[str, object]]:
+        nonlocal loads
+        loads += 1
+        return real()
+
+    monkeypatch.setattr(log, "_load", counting)
+    code = resolve_callback(
+        parse_callback_query(f"code={CODE}&state={STATE}"), log, redirect_uri=REDIRECT
+    )
+    assert code.attempt.completed_at is not None
+    assert loads == 1
+
+
+@pytest.mark.parametrize("redirect_uri", [REDIRECT + "/", "http://127.0.0.1:9999/other"])
+def test_complete_checks_the_redirect_uri_and_leaves_the_attempt_open(redirect_uri: str) -> None:
+    log = _log()
+    with pytest.raises(CallbackStateError, match="another redirect URI"):
+        log.complete(STATE, redirect_uri=redirect_uri)
+    assert log.find(STATE).completed_at is None
+    assert log.complete(STATE, redirect_uri=REDIRECT).completed_at is not None
+
+
 def test_access_denied_with_matching_state_is_typed_and_escaped_later() -> None:
     log = _log()
     query = parse_callback_query(

@@ -190,6 +190,41 @@ def test_redirect_uri_checks(redirect_uri: str, mode: str, match: str) -> None:
         check_redirect_uri(redirect_uri, ALLOWED, mode="live" if mode == "live" else "test")
 
 
+LANDED_CODE = "ac_Lz9Kq2Wm4Xr7Tb1Nc8Vd3Hf6"
+LANDED_STATE = "test.Qm3vX9kL2pR7wZ4tY8nB1cD6fG0hJ5sA"
+
+
+@pytest.mark.parametrize(
+    "landed",
+    [
+        f"{REDIRECT}?code={LANDED_CODE}&state={LANDED_STATE}",
+        f"{REDIRECT}?state={LANDED_STATE}&code={LANDED_CODE}&scope=stripe_apps",
+        f"{REDIRECT}#code={LANDED_CODE}",
+    ],
+)
+def test_a_landed_url_as_redirect_uri_is_refused_masked(landed: str) -> None:
+    with pytest.raises(InstallLinkError) as info:
+        check_redirect_uri(landed, ALLOWED, mode="test")
+    message = str(info.value)
+    assert "looks like the address the browser landed on" in message
+    assert "Landed URL box" in message
+    assert "the part before `?`" in message
+    assert repr(REDIRECT) in message  # the part before ? is named
+    for secret in (LANDED_CODE, LANDED_STATE):
+        assert secret not in message
+        assert all(secret not in str(arg) for arg in info.value.args)
+    log = AttemptLog()
+    with pytest.raises(InstallLinkError):
+        build_install_link(
+            mode="test",
+            log=log,
+            client_id=CLIENT,
+            redirect_uri=landed,
+            allowed_redirect_uris=None,  # refused even where no manifest is at hand
+        )
+    assert log.all() == []
+
+
 def test_refusal_lists_the_allowed_uris() -> None:
     with pytest.raises(InstallLinkError) as info:
         check_redirect_uri("http://127.0.0.1:1/cb", ALLOWED, mode="test")

@@ -110,8 +110,8 @@ def test_expired_code_is_code_already_used(
 
 
 def _live_key_in_test_slot(settings: Settings) -> Settings:
-    test = ModeCredentials("test", None, settings.test.client_id)
-    object.__setattr__(test, "secret_key", settings.live.secret_key)  # bypass the check
+    # Refused where credentials are made (ModeCredentials), the one check of a key's mode.
+    test = ModeCredentials("test", settings.live.secret_key, settings.test.client_id)
     return dataclasses.replace(settings, test=test)
 
 

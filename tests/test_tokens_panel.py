@@ -140,3 +140,36 @@ def test_live_countdown_ticks_and_stops(
     assert panel._ticker is not None
     panel._ticker.join(2)
     assert not panel._ticker.is_alive()
+
+
+def test_countdown_ticks_do_not_read_the_store(
+    sb: Sandbox, manager: TokenManager, log: AttemptLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager.exchange(new_code(sb, log))
+    panel = TokensPanel(manager, live=False)
+    reads = 0
+    real_all = manager.all
+
+    def counting() -> list[object]:
+        nonlocal reads
+        reads += 1
+        return list(real_all())
+
+    monkeypatch.setattr(manager, "all", counting)
+    before = panel.details.value
+    sb.advance_clock(125)
+    panel._draw()  # what the ticker does every interval
+    assert panel.details.value != before
+    assert "57m" in panel.details.value or "58m" in panel.details.value
+    assert reads == 0
+    panel.render()  # an explicit render reads the store again
+    assert reads >= 1
+
+
+def test_account_dropdown_values_are_keys_not_labels(
+    sb: Sandbox, manager: TokenManager, log: AttemptLog
+) -> None:
+    tokens = manager.exchange(new_code(sb, log))
+    panel = TokensPanel(manager, live=False)
+    assert panel.account.value == (tokens.account_id, tokens.livemode)
+    assert panel.account.label == f"{tokens.account_id} {tokens.mode}"

@@ -59,7 +59,12 @@ def test_walkthrough_unlocks_each_step_in_order(flow: Flow) -> None:
         assert "Finish step 1 first" in wt.section("link").children[1].value
         assert "sandbox" in wt.target.value
 
+        assert "▶" in wt.section("manifest").children[0].value
+        assert "·" in wt.section("tokens").children[0].value
         _through_callback(wt)
+        assert "✓" in wt.section("manifest").children[0].value
+        assert "✓" in wt.section("link").children[0].value
+        assert "▶" in wt.section("tokens").children[0].value
         assert flow.app_registered
         assert flow.code is not None
         assert wt.states()["callback"] == "done"
@@ -170,5 +175,41 @@ def test_every_form_has_a_front_end_model(flow: Flow) -> None:
             assert form is not None
             assert form.comm is not None, type(form).__name__
             assert form.model_id
+    finally:
+        wt.close()
+
+
+def test_a_flow_uses_the_attempt_log_of_the_token_manager_it_is_given(tmp_path: Path) -> None:
+    from stripe_oauth_nb._attempts import AttemptLog
+    from stripe_oauth_nb._tokens import TokenManager
+
+    settings = load_settings(env_file=tmp_path / "none.env", environ={})
+    settings = settings.with_changes(token_store_path=tmp_path / "tokens.json")
+    log = AttemptLog(tmp_path / "elsewhere" / "attempts.json")
+    with TokenManager(settings, attempts=log) as manager:
+        flow = Flow(settings, workdir=tmp_path, tokens=manager)
+        assert flow.tokens is manager
+        assert flow.attempts is log  # codes are marked as sent where the exchange looks
+    assert Flow(settings, workdir=tmp_path).attempts.path == tmp_path / "attempts.json"
+
+
+def test_a_redraw_reads_the_token_store_once(flow: Flow, monkeypatch: pytest.MonkeyPatch) -> None:
+    wt = Walkthrough(flow, tick=False)
+    try:
+        _through_callback(wt)
+        assert wt.tokens_panel is not None
+        wt.tokens_panel.exchange_button.click()
+        reads = 0
+        real = flow.tokens.get
+
+        def counting(*args: object, **kwargs: object) -> object:
+            nonlocal reads
+            reads += 1
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(flow.tokens, "get", counting)
+        wt.refresh()
+        assert reads == 1
+        assert wt.states()["tokens"] == "done"
     finally:
         wt.close()

@@ -5,6 +5,10 @@
 shortly before it expires, and, when Stripe still answers 401 ``api_key_expired`` (clocks
 disagree, or another process rotated the pair), refreshes once and sends the request once more.
 
+"Fresh" is the token manager's rule (:meth:`TokenSet.is_due`): more than ``margin`` seconds
+left on the access token, and more than :data:`REFRESH_WARNING_WINDOW` on the refresh token, so
+a connection in daily use also rolls its refresh token before the year ends.
+
 Refreshing is single-flight: the token in use is kept in memory, and when several requests find
 it stale together only the first one asks the source; the others wait for it and reuse its
 result. The stale token is passed to ``refresh(stale_access_token=...)``, so a source that already
@@ -18,16 +22,20 @@ import json
 import threading
 import time
 from collections.abc import Callable, Generator
-from typing import Protocol
+from typing import Any, Protocol
 
 from .._http import httpx
 from .._masking import Secret
+from .._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW
 from .._tokenset import TokenSet
 
-__all__ = ["DEFAULT_MARGIN", "TokenAuth", "TokenSource", "is_expired_key_response"]
-
-#: Refresh this many seconds before the access token's end (Stripe's tokens live one hour).
-DEFAULT_MARGIN = 300.0
+__all__ = [
+    "DEFAULT_MARGIN",
+    "TokenAuth",
+    "TokenSource",
+    "error_fields",
+    "is_expired_key_response",
+]
 
 
 class TokenSource(Protocol):
@@ -50,16 +58,22 @@ class TokenSource(Protocol):
         ...
 
 
-def is_expired_key_response(response: httpx.Response) -> bool:
-    """True for Stripe's 401 ``api_key_expired`` (the response body must have been read)."""
-    if response.status_code != 401:
-        return False
+def error_fields(response: httpx.Response) -> dict[str, Any]:
+    """The ``error`` object of a Stripe error answer (``code``, ``message``...), or ``{}``.
+
+    The one parser of Stripe's error body; the response body must have been read.
+    """
     try:
         body = json.loads(response.content)
     except ValueError:
-        return False
+        return {}
     error = body.get("error") if isinstance(body, dict) else None
-    return isinstance(error, dict) and error.get("code") == "api_key_expired"
+    return error if isinstance(error, dict) else {}
+
+
+def is_expired_key_response(response: httpx.Response) -> bool:
+    """True for Stripe's 401 ``api_key_expired`` (the response body must have been read)."""
+    return response.status_code == 401 and error_fields(response).get("code") == "api_key_expired"
 
 
 class TokenAuth(httpx.Auth):
@@ -102,10 +116,11 @@ class TokenAuth(httpx.Auth):
         return current
 
     def _is_fresh(self, tokens: TokenSet) -> bool:
-        return tokens.access_expires_at - self._clock() > self.margin
+        return not tokens.is_due(self._clock(), self.margin, REFRESH_WARNING_WINDOW)
 
     def access_token(self) -> Secret:
-        """A token with more than ``margin`` seconds left, refreshed first if needed."""
+        """A token with more than ``margin`` seconds left (and a refresh token outside its
+        last 30 days), refreshed first if needed."""
         current = self._tokens
         if current is not None and self._is_fresh(current):
             return current.access_token

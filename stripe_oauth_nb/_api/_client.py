@@ -23,9 +23,9 @@ from .._errors import (
     StripeAPIError,
 )
 from .._http import DEFAULT_TIMEOUT, httpx
-from .._masking import mask_text
+from .._masking import clean_server_text, mask_text
 from .._settings import Mode, Settings, key_mode
-from ._auth import DEFAULT_MARGIN, TokenAuth, TokenSource
+from ._auth import DEFAULT_MARGIN, TokenAuth, TokenSource, error_fields
 from ._retry import RetryPolicy, RetryTransport
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +42,8 @@ Params = Mapping[str, str | int | float | bool | None]
 _HAVING = re.compile(r"Having the '([a-z_]+)' permission")
 _PERMISSION = re.compile(r"\b([a-z][a-z_]*_(?:read|write))\b")
 _USER_AGENT = f"stripe-oauth-nb/{__version__}"
+#: How much of Stripe's error message an exception quotes (characters).
+_MAX_MESSAGE = 500
 
 
 class ApiClient:
@@ -150,7 +152,10 @@ class ApiClient:
             ) from None
         if not isinstance(body, dict):
             raise StripeAPIError(
-                f"{method} {path} answered with JSON that is not an object.",
+                f"{method} {path} answered {response.status_code} with JSON that is not an "
+                f"object, which Stripe's API never does. Check that the API base "
+                f"{self.base_url} is Stripe's API (or the sandbox) and that {path} is an API "
+                "path, e.g. /v1/customers.",
                 status=response.status_code,
             )
         return body
@@ -232,22 +237,15 @@ def _clean(params: Params | None) -> dict[str, str] | None:
     return out
 
 
-def _error_fields(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
 def error_from_response(response: httpx.Response) -> StripeAPIError:
     """The typed, masked, what-to-do error for an error answer (status >= 400)."""
     response.read()
     status = response.status_code
-    fields = _error_fields(response)
+    fields = error_fields(response)
     code = fields.get("code") if isinstance(fields.get("code"), str) else None
-    message = mask_text(str(fields.get("message") or response.reason_phrase or "no message"))
+    message = clean_server_text(
+        fields.get("message") or response.reason_phrase or "no message", _MAX_MESSAGE
+    )
     call = f"{response.request.method} {response.request.url.path}"
     if status == 401:
         token = response.request.headers.get("Authorization", "")

@@ -47,7 +47,10 @@ def list_all(
     ``params`` are extra filters (``created[gte]``, ``email``, a ``starting_after`` to resume).
     """
     if not 1 <= limit <= PAGE_LIMIT:
-        raise ValueError(f"limit must be between 1 and {PAGE_LIMIT}, not {limit}")
+        raise ValueError(
+            f"limit must be between 1 and {PAGE_LIMIT}, not {limit}: Stripe pages hold at most "
+            f"{PAGE_LIMIT} objects. Leave limit out (list_all reads every page anyway)."
+        )
     query: dict[str, str | int | float | bool | None] = dict(params or {})
     query["limit"] = limit
     done = 0

@@ -20,7 +20,7 @@ from .._errors import (
     CallbackRequestError,
     CallbackStateError,
 )
-from .._masking import Secret
+from .._masking import Secret, clean_server_text
 
 __all__ = [
     "MAX_DESCRIPTION",
@@ -69,11 +69,8 @@ class CallbackQuery:
 
 
 def clean_description(text: str) -> str:
-    """``error_description`` as safe plain text: control characters replaced, length capped."""
-    cleaned = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
-    if len(cleaned) > MAX_DESCRIPTION:
-        cleaned = cleaned[: MAX_DESCRIPTION - 1] + "…"
-    return cleaned
+    """``error_description`` as safe plain text: one line, secrets masked, length capped."""
+    return clean_server_text(text, MAX_DESCRIPTION)
 
 
 def _query_part(url_or_query: str) -> str:
@@ -193,15 +190,10 @@ def resolve_callback(
     :class:`CallbackError` for any other error Stripe reports; both use the attempt up.
     """
     state = query.state.reveal() if query.state else None
-    attempt = log.find(state)  # constant-time; raises CallbackStateError
-    if redirect_uri is not None and attempt.redirect_uri != redirect_uri:
-        raise CallbackStateError(
-            "The callback's state belongs to an install link built for another redirect URI "
-            f"({attempt.redirect_uri}). Open the install link from this notebook again."
-        )
-    # complete() checks the state again and uses it up atomically (threads and processes), so
-    # of two callbacks racing on one state only one gets past this line.
-    done = log.complete(state)
+    # One locked read: complete() finds the state (constant-time), checks the redirect URI and
+    # uses the attempt up atomically (threads and processes), so of two callbacks racing on one
+    # state only one gets past this line; on a failed check nothing is written.
+    done = log.complete(state, redirect_uri=redirect_uri)
     if query.error is not None:
         detail = f" Stripe said: {query.error_description}." if query.error_description else ""
         if query.error == "access_denied":

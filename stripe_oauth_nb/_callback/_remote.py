@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from .._errors import CallbackError
+from .._masking import mask_text
 
 __all__ = [
     "LOOPBACK_HOSTS",
@@ -58,14 +59,21 @@ def local_endpoint(redirect_uri: str) -> LocalEndpoint:
     over plain HTTP: jupyter-server-proxy strips the prefix and speaks HTTP to the kernel.
     Otherwise ``http(s)://127.0.0.1:PORT/path`` (or ``localhost``) is served directly.
     """
+    shown = repr(mask_text(redirect_uri))  # it may be a pasted landed URL with a code in it
     try:
         parts = urllib.parse.urlsplit(redirect_uri)
         port = parts.port
     except ValueError:
-        raise CallbackError(f"The redirect URI {redirect_uri!r} has an invalid port.") from None
+        raise CallbackError(
+            f"The redirect URI {shown} has an invalid port. Use one of the manifest's "
+            "allowed_redirect_uris, e.g. http://127.0.0.1:8765/callback (a port from 1 to 65535)."
+        ) from None
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
-        raise CallbackError(f"The redirect URI {redirect_uri!r} is not an http(s) URL.")
+        raise CallbackError(
+            f"The redirect URI {shown} is not an http(s) URL. Use one of the manifest's "
+            "allowed_redirect_uris, e.g. http://127.0.0.1:8765/callback."
+        )
     scheme: Literal["http", "https"] = "https" if parts.scheme == "https" else "http"
     match = _PROXY_PATH.fullmatch(parts.path)
     if match and 0 < int(match["port"]) < 65536 and int(match["port"]) != port:
@@ -84,7 +92,7 @@ def local_endpoint(redirect_uri: str) -> LocalEndpoint:
             proxied=False,
         )
     raise CallbackError(
-        f"The redirect URI {redirect_uri!r} does not point at this machine (127.0.0.1) nor "
+        f"The redirect URI {shown} does not point at this machine (127.0.0.1) nor "
         "through jupyter-server-proxy (…/proxy/PORT/path), so the notebook cannot catch the "
         "code there. Paste the URL the browser lands on into the paste box instead."
     )

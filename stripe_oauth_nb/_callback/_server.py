@@ -405,10 +405,6 @@ class CallbackServer:
         """The code or the error that ended the wait; None while waiting."""
         return self._outcome
 
-    @property
-    def seconds_left(self) -> float:
-        return max(0.0, self._deadline_at - time.monotonic()) if self._deadline_at else 0.0
-
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"CallbackServer({self.local_url!r}, {state})"
@@ -495,7 +491,12 @@ class CallbackServer:
         try:
             httpd.serve_forever(poll_interval=_POLL)
         except Exception as exc:  # pragma: no cover - defensive: never die silently
-            self._finish(CallbackError(f"The callback server stopped unexpectedly ({exc!r})."))
+            self._finish(
+                CallbackError(
+                    f"The callback server stopped unexpectedly ({type(exc).__name__}). Build a "
+                    "new install link to start it again, or paste the URL the browser landed on."
+                )
+            )
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.2):
@@ -620,9 +621,7 @@ class CallbackServer:
         """
         until = None if timeout is None else time.monotonic() + timeout
         try:
-            while not self._done.wait(
-                0.25 if until is None else max(0.0, until - time.monotonic())
-            ):
+            while not self._done.wait(_slice(until)):
                 if until is not None and time.monotonic() >= until:
                     self._finish(
                         CallbackTimeoutError(
@@ -654,6 +653,7 @@ def _shutdown_now(httpd: _HTTPServer, port: int) -> None:
 
 
 def _slice(until: float | None) -> float:
+    """How long :meth:`CallbackServer.wait` sleeps before looking again."""
     return 0.25 if until is None else max(0.0, until - time.monotonic())
 
 

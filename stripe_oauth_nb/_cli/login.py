@@ -11,13 +11,15 @@ Where things go: the token store is ``--store`` (like ``tokens --store``), else
 even by another process. With nothing configured an in-process sandbox is started, whose tokens
 die with this command: they go to ``--store`` or a new temporary folder, never to the user's
 real store.
+
+Only ``register`` runs when the parser is built, so this module imports the link, callback,
+attempt and token machinery inside the functions that run the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import tempfile
 import time
@@ -27,13 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._attempts import AttemptLog, AuthorizationCode
-from .._callback import CallbackServer, code_from_pasted_url, detect_remote
 from .._errors import ConfigError, ManifestError, TokenStoreError
-from .._install_link import InstallLink, install_link_from_settings
 from .._settings import Mode, Settings, load_settings
 
 if TYPE_CHECKING:
+    from .._attempts import AttemptLog, AuthorizationCode
+    from .._callback import CallbackServer
+    from .._install_link import InstallLink
     from .._tokenset import TokenSet
 
 __all__ = ["register", "run"]
@@ -92,22 +94,25 @@ class _Target:
 
 
 def _manifest_redirect_uris(path: Path | None) -> list[str] | None:
-    """``allowed_redirect_uris`` of the manifest, read as plain JSON (None: no manifest)."""
+    """``allowed_redirect_uris`` of the manifest (None: no ``--manifest`` and none here).
+
+    Read by :meth:`Manifest.load` (lenient: comments and trailing commas are allowed), whose
+    errors say where the file is broken and how to fix it.
+    """
+    from ..manifest import Manifest
+
     chosen = path if path is not None else Path("stripe-app.json")
-    if not chosen.exists():
-        if path is not None:
-            raise ManifestError(f"{path} does not exist. Give the path of your stripe-app.json.")
+    if path is None and not chosen.exists():
         return None
     try:
-        data = json.loads(chosen.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"{chosen} cannot be read as JSON ({exc}).") from None
-    uris = data.get("allowed_redirect_uris") if isinstance(data, dict) else None
-    return [u for u in uris if isinstance(u, str)] if isinstance(uris, list) else []
+        return Manifest.load(chosen, lenient=True).redirect_uris
+    except ManifestError as exc:
+        raise ManifestError(f"{exc} (Or give the right file with --manifest PATH.)") from None
 
 
 @contextlib.contextmanager
 def _target(args: argparse.Namespace) -> Iterator[_Target]:
+    from .._attempts import AttemptLog
     from .._tokens import default_attempts_path
 
     settings = load_settings()
@@ -169,21 +174,25 @@ def _after_code(code: AuthorizationCode, target: _Target) -> int:
         f"Received authorization code {code.code.masked} ({code.mode} mode, client "
         f"{code.attempt.client_id}). Exchanging it for tokens..."
     )
+    from .._errors import TokenError
+
     with TokenManager(target.settings, attempts=target.log) as manager:
-        before = {tokens.access_token for tokens in manager.all()}
         try:
             tokens = manager.exchange(code)
         except TokenStoreError as exc:
+            if exc.tokens is None:
+                raise
             # Received but not written (a busy lock, a full disk). The manager keeps them in
             # memory, which ends with this command: one more try, then say what to do.
             try:
                 manager.save_pending()
-                tokens = next(t for t in manager.all() if t.access_token not in before)
-            except (TokenStoreError, StopIteration):
+            except TokenError:
                 raise TokenStoreError(
                     f"{exc} Here the session is this login command, which ends now: fix the "
-                    "store (or choose another with --store), then run login again for a new code."
+                    "store (or choose another with --store), then run login again for a new code.",
+                    tokens=exc.tokens,
                 ) from None
+            tokens = exc.tokens
         _summary(tokens, manager.location, target)
     return 0
 
@@ -214,7 +223,9 @@ def _summary(tokens: TokenSet, location: str, target: _Target) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
-        raise ConfigError("--timeout must be positive.")
+        raise ConfigError(
+            "--timeout must be positive: give the seconds to wait, e.g. --timeout 300."
+        )
     with _target(args) as target:
         settings = target.settings
         _say(settings.describe())
@@ -226,19 +237,20 @@ def run(args: argparse.Namespace) -> int:
                 "--approve only works with the sandbox target; with Stripe, open the link in "
                 "a browser and press Accept yourself."
             )
-        redirect_uri = args.redirect_uri or settings.redirect_uri
-        server: CallbackServer | None = None
-        if not args.paste:
-            # The port is checked (and held) before the link is shown.
-            server = CallbackServer(target.log, redirect_uri, deadline=args.timeout).start()
+        from .._authorize import start_authorization
+
+        # The port is checked (and held) before the link is shown; a redirect URI that does
+        # not reach this machine gets no server, and the pasted URL is read instead.
+        link, server = start_authorization(
+            settings,
+            target.log,
+            allowed_redirect_uris=target.allowed_redirect_uris,
+            redirect_uri=args.redirect_uri or settings.redirect_uri,
+            pasted_link=args.dashboard_link,
+            deadline=args.timeout,
+            listen=not args.paste,
+        )
         try:
-            link = install_link_from_settings(
-                settings,
-                target.log,
-                allowed_redirect_uris=target.allowed_redirect_uris,
-                redirect_uri=redirect_uri,
-                pasted_link=args.dashboard_link,
-            )
             code = _collect(link, server, target, args)
         finally:
             if server is not None:
@@ -249,6 +261,8 @@ def run(args: argparse.Namespace) -> int:
 def _collect(
     link: InstallLink, server: CallbackServer | None, target: _Target, args: argparse.Namespace
 ) -> AuthorizationCode:
+    from .._callback import code_from_pasted_url, detect_remote
+
     if server is not None:
         _say(f"Listening on {server.local_url} for {args.timeout:g} s.")
     _say("Open this link in a browser, review the permissions and press Accept:")
@@ -262,6 +276,11 @@ def _collect(
             remote = detect_remote()
             if remote.is_remote:
                 _say(remote.advice())
+            elif not args.paste:
+                _say(
+                    "The redirect URI does not reach this machine, so nothing listens for it: "
+                    "the browser's address after Accept is the way back."
+                )
             _say("Then paste the address the browser landed on (it may fail to load) here:")
             landed = sys.stdin.readline()
         return code_from_pasted_url(landed, link.log)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import StripeOAuthNBError
+from .._settings import DEFAULT_MARGIN
+from .._tokenset import format_remaining
 
 __all__ = ["register"]
 
@@ -41,8 +43,11 @@ def register(subparsers: Any) -> None:
     refresh.add_argument(
         "--margin",
         type=float,
-        default=300.0,
-        help="refresh when the access token has less than this many seconds left (300)",
+        default=DEFAULT_MARGIN,
+        help=(
+            "refresh when the access token has less than this many seconds left "
+            f"({DEFAULT_MARGIN:g})"
+        ),
     )
     refresh.set_defaults(func=_refresh)
 
@@ -57,15 +62,6 @@ def _manager(args: argparse.Namespace) -> Any:
     return TokenManager(settings)
 
 
-def _left(seconds: float) -> str:
-    if seconds <= 0:
-        return "expired"
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    return f"{days}d {hours}h" if days else f"{hours}h {minutes:02d}m"
-
-
 def _status(args: argparse.Namespace) -> int:
     with _manager(args) as manager:
         rows: list[dict[str, Any]] = manager.summary()
@@ -73,14 +69,19 @@ def _status(args: argparse.Namespace) -> int:
             print(json.dumps({"store": manager.location, "tokens": rows}, indent=2))
             return 0
         if not rows:
-            print(f"No tokens stored in {manager.location}.")
+            print(
+                f"No tokens stored in {manager.location}. Run `stripe-oauth-nb login` to "
+                "authorize the app, or pass --store with the file that holds them."
+            )
             return 0
         print(f"Tokens in {manager.location}:")
         for row in rows:
+            access_left = format_remaining(row["access_expires_in"])
+            refresh_left = format_remaining(row["refresh_expires_in"])
             print(
                 f"  {row['account_id']}  {row['mode']:4}  access {row['access_token']} "
-                f"({_left(row['access_expires_in'])})  refresh {row['refresh_token']} "
-                f"({_left(row['refresh_expires_in'])}, until {row['refresh_expires_at']})"
+                f"({access_left})  refresh {row['refresh_token']} "
+                f"({refresh_left}, until {row['refresh_expires_at']})"
                 + ("" if row["state"] == "ok" else f"  [{row['state']}]")
             )
     return 0
@@ -97,7 +98,10 @@ def _refresh(args: argparse.Namespace) -> int:
         ]
         if not targets:
             which = " ".join(filter(None, [args.account, args.mode])) or "any account"
-            print(f"No tokens stored for {which} in {manager.location}.")
+            print(
+                f"No tokens stored for {which} in {manager.location}. Check --account and "
+                "--mode against `stripe-oauth-nb tokens status`, or run `stripe-oauth-nb login`."
+            )
             return 1
         for tokens in targets:
             label = f"{tokens.account_id} {tokens.mode}"
@@ -112,5 +116,6 @@ def _refresh(args: argparse.Namespace) -> int:
             if new.refresh_token != tokens.refresh_token:
                 print(f"{label}: rolled, access token now {new.access_token.masked}")
             else:
-                print(f"{label}: not due (access token valid {_left(new.access_expires_in())})")
+                left = format_remaining(new.access_expires_in())
+                print(f"{label}: not due (access token valid {left})")
     return 1 if failures else 0

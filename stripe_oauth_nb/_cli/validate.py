@@ -13,10 +13,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._api import ApiClient, ProgressCallback, validate
 from .._settings import Mode, load_settings
+
+if TYPE_CHECKING:  # the API client (httpx2) loads only when the command runs
+    from .._api import ProgressCallback
 
 __all__ = ["register", "run"]
 
@@ -70,6 +72,7 @@ def _list_path(name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Validate; with ``--pull``, read the whole list. 0 when everything worked."""
+    from .._api import ApiClient, validate
     from .._tokens import TokenManager
 
     settings = load_settings()

@@ -36,13 +36,14 @@ from .._errors import (
     TokenError,
 )
 from .._http import DEFAULT_TIMEOUT, httpx
-from .._masking import Secret, mask, mask_text
-from .._settings import Mode, Settings, check_key_mode, key_mode
+from .._masking import Secret, clean_server_text, mask
+from .._settings import Mode, Settings, key_mode
 from .._tokenset import TokenSet
 
 __all__ = ["TOKEN_PATH", "TokenClient"]
 
 TOKEN_PATH = "/v1/oauth/token"  # noqa: S105 (a URL path, not a password)
+#: How much of Stripe's error text a message quotes (characters).
 _MAX_DESCRIPTION = 300
 #: Transport errors raised before a single byte of the request left this machine.
 _NOT_SENT: tuple[type[Exception], ...] = (
@@ -52,14 +53,6 @@ _NOT_SENT: tuple[type[Exception], ...] = (
     httpx.UnsupportedProtocol,
 )
 _REQUIRED = ("access_token", "refresh_token", "stripe_user_id", "livemode")
-
-
-def _clean(text: object) -> str:
-    """Server-provided text, as shown to people: masked, one line, capped."""
-    one_line = " ".join(str(text).split())
-    if len(one_line) > _MAX_DESCRIPTION:
-        one_line = one_line[: _MAX_DESCRIPTION - 1] + "…"
-    return mask_text(one_line)
 
 
 def _env_name(mode: Mode) -> str:
@@ -109,10 +102,9 @@ class TokenClient:
 
     # -- local checks (before any request) -----------------------------------------------
     def secret_key(self, mode: Mode) -> Secret:
-        """The developer's secret key for ``mode``; refused unless it is an ``sk_<mode>_`` key."""
-        key = self.settings.credentials(mode).require_secret_key()
-        check_key_mode(key.reveal(), mode, what=f"{mode}-mode secret key ({_env_name(mode)})")
-        return key
+        """The developer's secret key for ``mode`` (``ModeCredentials`` already refused any
+        key that is not an ``sk_<mode>_`` key); a :class:`ConfigError` when none is set."""
+        return self.settings.credentials(mode).require_secret_key()
 
     def check_attempt(self, attempt: Attempt) -> Secret:
         """Refuse a code whose attempt mixes modes; return the key that will exchange it."""
@@ -220,24 +212,22 @@ class TokenClient:
                     "that STRIPE_API_BASE points at Stripe (or the sandbox)."
                 )
             return body
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):  # Stripe's usual API error shape
+            description = error.get("message", "")
+            error = error.get("code") or error.get("type")
+        else:  # the OAuth shape: {"error": "invalid_grant", "error_description": "..."}
+            description = body.get("error_description", "") if isinstance(body, dict) else ""
+        description = clean_server_text(description, _MAX_DESCRIPTION)
+        said = f" Stripe said: {description}" if description else ""
         if status == 401:
-            detail = ""
-            if isinstance(body, dict) and isinstance(body.get("error"), dict):
-                detail = f" Stripe said: {_clean(body['error'].get('message', ''))}"
             key = self.settings.credentials(mode).secret_key
             raise ConfigError(
                 f"The token endpoint refused the {mode}-mode secret key "
-                f"{mask(key.reveal() if key else None)} (HTTP 401).{detail} Check "
+                f"{key.masked if key else mask(None)} (HTTP 401).{said} Check "
                 f"{_env_name(mode)} in your .env: it must be the app developer's sk_{mode}_ key "
                 "of the account that owns the app (Dashboard > Developers > API keys)."
             )
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):  # Stripe's usual API error shape
-            description = _clean(error.get("message", ""))
-            error = error.get("code") or error.get("type")
-        else:
-            description = _clean(body.get("error_description", "")) if body else ""
-        said = f" Stripe said: {description}" if description else ""
         if error == "invalid_grant":
             if grant == "authorization_code":
                 raise CodeAlreadyUsedError(
@@ -262,7 +252,8 @@ class TokenClient:
             )
             raise TokenError(f"The token endpoint failed (HTTP {status}). {what}{said}")
         raise TokenError(
-            f"The token endpoint refused the request (HTTP {status}, {error or 'no error code'})."
+            f"The token endpoint refused the request (HTTP {status}, "
+            f"{clean_server_text(error, 100) if error else 'no error code'})."
             f"{said} This is a bug or a configuration problem: check the settings and report it."
         )
 

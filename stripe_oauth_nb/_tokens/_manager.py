@@ -7,6 +7,10 @@ A refresh (``refresh``, or ``access_token`` when the access token is due) goes:
 3. write the in-flight record durably; 4. POST once; 5. write the new pair durably;
 6. clear the in-flight record; 7. only then return the new access token.
 
+A refresh whose new pair cannot be written raises :class:`TokenStoreError` carrying the new
+set (``.tokens``); it stays usable in this session (``get``, ``access_token``) until
+``save_pending`` writes it.
+
 Warnings: as a stored refresh token nears its one-year end (less than
 :data:`REFRESH_WARNING_WINDOW`), ``get`` and ``access_token`` emit
 :class:`RefreshTokenExpiringWarning` (a ``UserWarning``; filter it with the ``warnings`` module).
@@ -31,11 +35,12 @@ from .._errors import (
     NetworkError,
     RefreshResponseLostError,
     StripeOAuthNBError,
+    TokenLockTimeoutError,
     TokenStoreError,
 )
 from .._http import DEFAULT_TIMEOUT, httpx
 from .._masking import Secret
-from .._settings import Settings
+from .._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW, Settings
 from .._tokenset import TokenSet
 from ._checkpoint import checkpoint
 from ._client import TokenClient
@@ -50,10 +55,6 @@ __all__ = [
     "default_attempts_path",
 ]
 
-#: Refresh the access token when less than this is left (seconds).
-DEFAULT_MARGIN = 300.0
-#: Warn (and let ``access_token`` roll the refresh token) when less than this is left of its year.
-REFRESH_WARNING_WINDOW = 30 * 24 * 3600.0
 #: How long a refresh waits for another one to finish (seconds): longer than one request.
 DEFAULT_LOCK_TIMEOUT = 60.0
 
@@ -103,8 +104,10 @@ class TokenManager:
         self.lock_timeout = lock_timeout
         self.client = TokenClient(settings, http=http, timeout=timeout, clock=clock)
         self._inflight = InflightLog(self.store.inflight_path)
-        #: New tokens whose write to the store failed: still usable in this process.
+        #: New tokens not (yet) in the store, by store key: usable in this process meanwhile.
         self._unsaved: dict[str, TokenSet] = {}
+        #: Keys in ``_unsaved`` that are a new authorization (the most recent one once stored).
+        self._unsaved_authorized: set[str] = set()
 
     def use_settings(self, settings: Settings) -> None:
         """Switch to new settings for the same store (e.g. the app's client ids became known)."""
@@ -140,13 +143,16 @@ class TokenManager:
             ]
             found = matching[-1] if matching else None
         if found is None:
-            which = account_id or "any account"
-            mode = "" if livemode is None else f" ({'live' if livemode else 'test'} mode)"
-            raise AuthorizeAgainError(
-                f"No tokens are stored for {which}{mode} in {self.location}. Authorize the app "
-                "first: open the install link, approve, and exchange the code."
-            )
+            raise self._none_stored(account_id, livemode)
         return found
+
+    def _none_stored(self, account_id: str | None, livemode: bool | None) -> AuthorizeAgainError:
+        which = account_id or "any account"
+        mode = "" if livemode is None else f" ({'live' if livemode else 'test'} mode)"
+        return AuthorizeAgainError(
+            f"No tokens are stored for {which}{mode} in {self.location}. Authorize the app "
+            "first: open the install link, approve, and exchange the code."
+        )
 
     @property
     def location(self) -> str:
@@ -187,19 +193,16 @@ class TokenManager:
 
     def is_due(self, tokens: TokenSet, margin: float = DEFAULT_MARGIN) -> bool:
         """Whether ``tokens`` needs a refresh: access token within ``margin`` of its end, or
-        refresh token within its last 30 days."""
-        now = self.clock()
-        return (
-            tokens.access_expires_in(now) < margin
-            or tokens.refresh_expires_in(now) < REFRESH_WARNING_WINDOW
-        )
+        refresh token within its last 30 days (:meth:`TokenSet.is_due`)."""
+        return tokens.is_due(self.clock(), margin, REFRESH_WARNING_WINDOW)
 
     def summary(self) -> list[dict[str, Any]]:
         """One masked row per stored set, for people (CLI ``tokens status``, the panel)."""
         now = self.clock()
+        records = {record.key: record for record in self._inflight.all()}  # one read
         rows: list[dict[str, Any]] = []
         for tokens in self.all():
-            record = self.inflight(*tokens.key)
+            record = records.get(store_key(*tokens.key))
             if record is not None and record.matches(tokens.refresh_token):
                 state = "lost" if record.confirmed_lost else "refresh in flight or interrupted"
             else:
@@ -224,21 +227,40 @@ class TokenManager:
     # -- writing -------------------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with refresh_lock(self.store.lock_path, f"memory:{id(self.store)}", self.lock_timeout):
+        with (
+            refresh_lock(self.store.lock_path, f"memory:{id(self.store)}", self.lock_timeout),
+            self._inflight.held(),
+        ):
             yield
 
-    def _persist(self, tokens: TokenSet, *, authorized: bool = False) -> None:
+    def _not_stored(self, tokens: TokenSet, why: StripeOAuthNBError) -> TokenStoreError:
+        return TokenStoreError(
+            f"New tokens for {tokens.account_id} ({tokens.mode} mode) were received but "
+            f"could not be stored: {why} They stay usable in this session (get() and "
+            "access_token() return them); fix the store, then call save_pending().",
+            tokens=tokens,
+        )
+
+    def _keep(self, tokens: TokenSet, *, authorized: bool = False) -> str:
+        """Hold ``tokens`` in memory (usable at once) until the store has them; their key."""
         key = store_key(*tokens.key)
+        self._unsaved[key] = tokens
+        if authorized:
+            self._unsaved_authorized.add(key)
+        return key
+
+    def _persist(self, tokens: TokenSet, *, authorized: bool = False) -> None:
+        """Write ``tokens`` (under the lock); until that succeeds they wait in ``_unsaved``.
+
+        A set rotated from a new authorization that was never stored stays the most recent one.
+        """
+        key = self._keep(tokens, authorized=authorized)
         try:
-            self.store.save(tokens, authorized=authorized)
+            self.store.save(tokens, authorized=key in self._unsaved_authorized)
         except StripeOAuthNBError as exc:
-            self._unsaved[key] = tokens
-            raise TokenStoreError(
-                f"New tokens for {tokens.account_id} ({tokens.mode} mode) were received but "
-                f"could not be stored: {exc} They stay usable in this session (get() and "
-                "access_token() return them); fix the store, then call save_pending()."
-            ) from None
+            raise self._not_stored(tokens, exc) from None
         self._unsaved.pop(key, None)
+        self._unsaved_authorized.discard(key)
 
     def save_pending(self) -> int:
         """Write tokens whose earlier write failed; return how many were written."""
@@ -251,19 +273,17 @@ class TokenManager:
     def exchange(self, code: AuthorizationCode) -> TokenSet:
         """Trade ``code`` for tokens (sent at most once, ever), store them, return them."""
         tokens = self.client.exchange(code, self.attempts)
-        key = store_key(*tokens.key)
+        key = self._keep(tokens, authorized=True)  # usable now, whatever happens to the write
         try:
             with self._locked():
-                self._persist(tokens, authorized=True)
-                self._inflight.clear(key)
-        except StripeOAuthNBError as exc:
-            if key not in self._unsaved:  # the lock timed out: keep what Stripe gave
-                self._unsaved[key] = tokens
-                raise TokenStoreError(
-                    f"New tokens for {tokens.account_id} were received but not stored: {exc} "
-                    "They stay usable in this session; call save_pending() later."
-                ) from None
-            raise
+                if self._unsaved.get(key) is tokens:  # else a refresh stored (or rotated) them
+                    self._persist(tokens)
+                    # An old record cannot match the new refresh token, and refresh() drops
+                    # such a record itself: failing to clear it here loses nothing.
+                    with contextlib.suppress(TokenStoreError):
+                        self._inflight.clear(key)
+        except TokenLockTimeoutError as exc:
+            raise self._not_stored(tokens, exc) from None
         return tokens
 
     def access_token(
@@ -300,7 +320,10 @@ class TokenManager:
         ``stale_access_token`` (the token that just failed): when the store already holds
         another one, someone else refreshed, and that set is returned without a request.
         """
-        key = self._select(account_id, livemode).key
+        if account_id is not None and livemode is not None:
+            key = (account_id, livemode)  # re-read under the lock below; no read before it
+        else:
+            key = self._select(account_id, livemode).key
         skey = store_key(*key)
         with self._locked():
             on_disk = self.store.load(*key)
@@ -311,10 +334,7 @@ class TokenManager:
                     on_disk = unsaved
             current = self._unsaved.get(skey) or on_disk
             if current is None:
-                raise AuthorizeAgainError(
-                    f"The tokens of {key[0]} were removed from {self.location} meanwhile. "
-                    "Authorize the app again."
-                )
+                raise self._none_stored(*key)
             record = self._inflight.get(skey)
             if record is not None and (
                 on_disk is None or not record.matches(on_disk.refresh_token)

@@ -103,13 +103,37 @@ class InflightRecord:
 
 
 class InflightLog:
-    """In-flight records by store key, in ``path`` (or in memory). Use under the refresh lock."""
+    """In-flight records by store key, in ``path`` (or in memory). Write under the refresh lock.
+
+    Inside :meth:`held` (entered right after taking the refresh lock) the file is read once and
+    the thread that holds the lock works on that copy: only lock holders write the file, so it
+    cannot change meanwhile. Other threads, and calls outside ``held``, read the file.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._memory: dict[str, InflightRecord] = {}
+        self._held = threading.local()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Read the records once for this thread's locked section (see the class docstring)."""
+        self._held.records = None  # None: not read yet in this section
+        try:
+            yield
+        finally:
+            del self._held.records
 
     def _load(self) -> dict[str, InflightRecord]:
+        cached: dict[str, InflightRecord] | None = getattr(self._held, "records", None)
+        if cached is not None:
+            return dict(cached)
+        records = self._read()
+        if hasattr(self._held, "records"):  # inside held(): keep the copy
+            self._held.records = records
+        return dict(records)
+
+    def _read(self) -> dict[str, InflightRecord]:
         if self.path is None:
             return dict(self._memory)
         try:
@@ -121,6 +145,14 @@ class InflightLog:
             return {}  # unreadable: only the "response lost" wording is at stake
 
     def _save(self, records: dict[str, InflightRecord]) -> None:
+        held = hasattr(self._held, "records")
+        if held:
+            self._held.records = None  # a failed write: read the file again next time
+        self._write(records)
+        if held:
+            self._held.records = dict(records)
+
+    def _write(self, records: dict[str, InflightRecord]) -> None:
         if self.path is None:
             self._memory = records
             return

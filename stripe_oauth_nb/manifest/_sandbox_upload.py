@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from .._errors import ManifestError, NetworkError, SandboxError
+from .._settings import Mode
 from ._checks import check
 from ._document import Manifest
 from ._findings import Finding
 
 __all__ = ["SandboxApp", "register_with_sandbox"]
-
-Mode = Literal["test", "live"]
 
 
 class _HasApiBase(Protocol):
@@ -103,8 +102,11 @@ def register_with_sandbox(
         message = ""
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             message = str(body["error"].get("message", ""))
+        detail = (message or response.text[:200]).strip().rstrip(".")
         raise SandboxError(
-            f"The sandbox refused the app (HTTP {response.status_code}): "
-            f"{message or response.text[:200]}"
+            f"The sandbox refused the app (HTTP {response.status_code}): {detail}. Fix what it "
+            "names in the manifest (manifest.check() lists each problem with a fix) and "
+            "register again; if the URL is not a stripe-oauth-nb sandbox's API base, pass the "
+            "running Sandbox (sb) instead."
         )
     return SandboxApp.from_json(body)

@@ -82,9 +82,16 @@ def approve(
         form.feed(page.text)
         if page.status_code != 200 or form.action is None:
             reason = form.error.strip() or f"HTTP {page.status_code}"
-            raise SandboxError(f"The consent page refused the install link: {mask_text(reason)}")
+            raise SandboxError(
+                f"The consent page refused the install link: {mask_text(reason)}. Build a new "
+                "install link for an app registered with this sandbox (its client id and an "
+                "allowed redirect URI) and approve that one."
+            )
         if decision not in form.decisions:
-            raise SandboxError(f"The consent page offers no {decision!r} button.")
+            raise SandboxError(
+                f"The consent page offers no {decision!r} button. Open the install link in a "
+                "browser to see what the page says, or build a new install link."
+            )
         fields = {**form.fields, "decision": decision}
         if account is not None:
             fields["account"] = account
@@ -94,7 +101,10 @@ def approve(
             form = _ConsentForm()
             form.feed(answer.text)
             reason = form.error.strip() or f"HTTP {answer.status_code}"
-            raise SandboxError(f"The consent form was refused: {mask_text(reason)}")
+            raise SandboxError(
+                f"The consent form was refused: {mask_text(reason)}. Build a new install link "
+                "(each link's form can be answered once) and approve that one."
+            )
         if follow:
             try:
                 client.get(location)

@@ -1,8 +1,9 @@
 """Steps 2 and 3 as a form: build the install link, catch the redirect, or take a pasted URL.
 
-The form reads its inputs, calls the core (:mod:`stripe_oauth_nb._install_link`,
-:mod:`stripe_oauth_nb._callback`) and shows results. Server events arrive on server threads;
-the form only sets widget values from them (never ``with out:``), under a lock.
+The form reads its inputs, calls the core
+(:func:`stripe_oauth_nb._authorize.start_authorization`, :mod:`stripe_oauth_nb._callback`) and
+shows results, masked (:mod:`._common`). Server events arrive on server threads; the form only
+sets widget values from them (never ``with out:``), under a lock.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Final, Literal
 import ipywidgets as widgets
 
 from .._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
+from .._authorize import start_authorization
 from .._callback import (
     CallbackEvent,
     CallbackServer,
@@ -26,12 +28,12 @@ from .._errors import (
     AccessDeniedError,
     CallbackError,
     CallbackTimeoutError,
-    InstallLinkError,
     StripeOAuthNBError,
 )
-from .._install_link import InstallLink, install_link_from_settings
+from .._install_link import InstallLink
 from .._masking import mask_text
 from .._settings import Mode, Settings
+from ._common import safe_text
 
 __all__ = ["CallbackForm"]
 
@@ -92,16 +94,21 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             value=settings.redirect_uri,
             description="Redirect URI",
             layout=widgets.Layout(width="36em"),
+            style={"description_width": "8em"},
         )
         self.redirect_input.add_class("som-redirect-uri")
         self.dashboard_input = widgets.Text(
             placeholder="optional: the install link copied from the Dashboard",
             description="Dashboard link",
             layout=widgets.Layout(width="36em"),
+            style={"description_width": "8em"},
         )
         self.dashboard_input.add_class("som-dashboard-link")
         self.build_button = widgets.Button(
-            description="Build link and listen", button_style="primary", icon="link"
+            description="Build link and listen",
+            button_style="primary",
+            icon="link",
+            layout=widgets.Layout(width="max-content"),
         )
         self.build_button.add_class("som-build-link")
         self.link_html = widgets.HTML()
@@ -114,6 +121,7 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             placeholder="paste the address the browser landed on after Accept",
             description="Landed URL",
             layout=widgets.Layout(width="36em"),
+            style={"description_width": "8em"},
         )
         self.paste_input.add_class("som-paste-url")
         self.paste_button = widgets.Button(description="Use pasted URL", icon="paste")
@@ -122,7 +130,7 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.remote_html.add_class("som-remote-note")
         remote = detect_remote(environ)
         if remote.is_remote:
-            self.remote_html.value = f"<p>{html.escape(remote.advice())}</p>"
+            self.remote_html.value = f"<p>{safe_text(remote.advice())}</p>"
 
         self.build_button.on_click(lambda _button: self.build())
         self.paste_button.on_click(lambda _button: self.submit_paste())
@@ -145,7 +153,7 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     # -- showing -------------------------------------------------------------------------
     def _show(self, kind: Status, message: str, *, raw: bool = False) -> None:
-        text = message if raw else html.escape(message)
+        text = message if raw else safe_text(message)
         with self._lock:
             self.status_kind = kind
             self.status_html.value = (
@@ -231,33 +239,31 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         mode: Mode = "live" if self.mode_input.value == "live" else "test"
         redirect_uri = self.redirect_input.value.strip()
         pasted = self.dashboard_input.value.strip() or None
-        server: CallbackServer | None = None
         try:
-            try:
-                server = CallbackServer(self.attempt_log, redirect_uri, deadline=self.deadline)
-            except CallbackError:
-                server = None  # not reachable from here: the paste box is the way
-            if server is not None:
-                server.add_listener(self._on_event)
-                server.start()  # a taken port fails here, before any link is shown
-            link = install_link_from_settings(
+            link, server = start_authorization(
                 self.settings,
                 self.attempt_log,
                 allowed_redirect_uris=self.allowed_redirect_uris,
                 mode=mode,
                 redirect_uri=redirect_uri,
                 pasted_link=pasted,
+                deadline=self.deadline,
+                listener=self._on_event,
             )
-        except (InstallLinkError, CallbackError) as exc:
-            if server is not None:
-                server.stop()
+        except StripeOAuthNBError as exc:
+            # A landed URL typed into the wrong box must not stay in widget state unmasked.
+            for box in (self.redirect_input, self.dashboard_input):
+                masked = mask_text(box.value)
+                if masked != box.value:
+                    box.value = masked
             self._failed(exc)
             return None
         with self._lock:
             self.server, self.link = server, link
         self.link_html.value = (
             f'<p><a href="{html.escape(link.url, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer">Open the install link ({mode} mode)</a> in a new tab, '
+            'rel="noopener noreferrer" style="color:#0d47a1;text-decoration:underline">'
+            f"Open the install link ({mode} mode)</a> in a new tab, "
             "review the permissions and press Accept.</p>"
         )
         if server is None:

@@ -14,7 +14,9 @@ from typing import Any, Protocol
 
 import ipywidgets as w
 
-from .._errors import ManifestError, ManifestSyntaxError, StripeOAuthNBError
+from .._errors import InstallLinkError, ManifestError, ManifestSyntaxError, StripeOAuthNBError
+from .._install_link import check_not_landed_url
+from .._masking import mask_text
 from .._settings import DEFAULT_REDIRECT_URI
 from ..manifest import (
     Finding,
@@ -26,6 +28,7 @@ from ..manifest import (
     load_catalogue,
     register_with_sandbox,
 )
+from ._common import ERROR_COLOUR, explain, safe_text
 
 __all__ = ["ManifestForm"]
 
@@ -39,13 +42,18 @@ class _HasApiBase(Protocol):
     def api_base(self) -> str: ...
 
 
+# Text, not emoji: a machine without an emoji font would show empty boxes.
+_ERROR_CELL = '<b style="color:#b00020">error</b>'
+_WARNING_CELL = '<span style="color:#8a6d00">warning</span>'
+
+
 def _findings_html(findings: list[Finding]) -> str:
     if not findings:
         return "<b>No problems found.</b> The manifest is ready to upload."
     errors = sum(f.is_error for f in findings)
     rows = "".join(
         "<tr>"
-        f"<td>{'❌ error' if f.is_error else '⚠️ warning'}</td>"
+        f"<td>{_ERROR_CELL if f.is_error else _WARNING_CELL}</td>"
         f"<td><code>{html.escape(f.path)}</code>"
         + (f" (line {f.line}, col {f.column})" if f.line is not None else "")
         + f"</td><td>{html.escape(f.message)}</td><td>{html.escape(f.fix)}</td></tr>"
@@ -245,7 +253,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
                 "JSON.",
             )
         except ManifestError as exc:
-            self._status(str(exc), error=True)
+            self._error(exc)
             return
         self._show_manifest()
 
@@ -264,7 +272,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         try:
             saved = self.manifest.save(Path(raw))
         except StripeOAuthNBError as exc:
-            self._status(str(exc), error=True)
+            self._error(exc)
             return None
         self._refresh()
         if has_errors(self.findings):
@@ -290,7 +298,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         try:
             app = register_with_sandbox(self.manifest, self._sandbox, base_dir=self._base_dir())
         except StripeOAuthNBError as exc:
-            self._status(str(exc), error=True)
+            self._error(exc)
             return None
         self.registered = app
         self._status(
@@ -302,9 +310,11 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
     def _add_redirect(self) -> None:
         uri = self.redirect_input.value.strip() or DEFAULT_REDIRECT_URI
         try:
+            check_not_landed_url(uri)  # a landed URL carries a live code: never keep it
             self.manifest.add_redirect_uri(uri)
-        except ManifestError as exc:
-            self._status(str(exc), error=True)
+        except (InstallLinkError, ManifestError) as exc:
+            self._set_quietly(self.redirect_input, mask_text(self.redirect_input.value))
+            self._error(exc)
             return
         self.redirect_input.value = ""
         self._show_redirects()
@@ -326,7 +336,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         try:
             self.manifest.add_permission(name, self.permission_purpose.value.strip())
         except ManifestError as exc:
-            self._status(str(exc), error=True)
+            self._error(exc)
             return
         self.permission_purpose.value = ""
         self._show_permissions()
@@ -350,9 +360,14 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         finally:
             self._loading = False
 
+    def _error(self, exc: BaseException) -> None:
+        """Show an error from the core: titled, masked and escaped (:func:`._common.explain`)."""
+        self.status.value = explain(exc)
+
     def _status(self, message: str, *, error: bool = False) -> None:
-        colour = "#b00020" if error else "#1b5e20"
-        self.status.value = f'<span style="color:{colour}">{html.escape(message)}</span>'
+        """Show ``message`` (masked and escaped: it may quote what the user typed)."""
+        colour = ERROR_COLOUR if error else "#1b5e20"
+        self.status.value = f'<span style="color:{colour}">{safe_text(message)}</span>'
 
     def _show_manifest(self) -> None:
         data = self.manifest.data

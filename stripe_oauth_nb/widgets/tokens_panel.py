@@ -1,9 +1,11 @@
 """The tokens panel: exchange the code, see the masked tokens and their countdowns, refresh.
 
 It only calls :class:`~stripe_oauth_nb._tokens.TokenManager` (``exchange``, ``refresh``,
-``summary``) and shows what comes back; every error is shown with what to do next. Key widgets
-carry ``som-tokens-…`` CSS classes for browser tests. With ``live=True`` a daemon thread
-re-draws the countdowns every ``interval`` seconds until :meth:`TokensPanel.close`.
+``summary``, ``all``) and shows what comes back; every error is shown with what to do next
+(:func:`~stripe_oauth_nb.widgets._common.explain`). Key widgets carry ``som-tokens-…`` CSS
+classes for browser tests. The store is read on :meth:`TokensPanel.render` (after an exchange
+or a refresh, or when called); with ``live=True`` a daemon thread re-draws the countdowns every
+``interval`` seconds from the token sets last read, until :meth:`TokensPanel.close`.
 """
 
 from __future__ import annotations
@@ -15,55 +17,23 @@ from typing import Any
 import ipywidgets as w
 
 from .._attempts import AuthorizationCode
-from .._errors import (
-    AuthorizeAgainError,
-    CodeAlreadyUsedError,
-    ConfigError,
-    InsecureStoreError,
-    ModeMismatchError,
-    NetworkError,
-    RefreshResponseLostError,
-    StripeOAuthNBError,
-    TokenLockTimeoutError,
-    TokenStoreError,
-)
-from .._masking import mask_text
+from .._errors import CodeAlreadyUsedError, NetworkError, StripeOAuthNBError
 from .._tokens import TokenManager
-from .._tokenset import TokenSet
+from .._tokenset import TokenSet, format_remaining
+from ._common import explain
 
 __all__ = ["TokensPanel", "explain"]
 
-#: What each error means, as a title above its (already actionable) message. First match wins.
-_TITLES: tuple[tuple[type[Exception], str], ...] = (
-    (CodeAlreadyUsedError, "This code cannot be used (again)"),
-    (RefreshResponseLostError, "Token rotated, response lost"),
-    (AuthorizeAgainError, "Authorize the app again"),
-    (ModeMismatchError, "Test and live mode are mixed"),
-    (ConfigError, "A setting needs fixing"),
-    (NetworkError, "Stripe could not be reached"),
-    (TokenLockTimeoutError, "Another refresh is still running"),
-    (InsecureStoreError, "The token store is readable by others"),
-    (TokenStoreError, "The token store cannot be used"),
-    (StripeOAuthNBError, "The token endpoint said no"),
-)
+Key = tuple[str, bool]
 
 
-def explain(exc: BaseException) -> str:
-    """HTML for an error: a title saying what kind of problem, then the masked message."""
-    title = next((t for cls, t in _TITLES if isinstance(exc, cls)), "Unexpected error")
-    text = html.escape(mask_text(str(exc)))
-    return f"<div style='color:#b00020'><b>{html.escape(title)}.</b> {text}</div>"
+def _label(tokens: TokenSet) -> str:
+    return f"{tokens.account_id} {tokens.mode}"
 
 
 def _left(seconds: float) -> str:
-    if seconds <= 0:
-        return "expired"
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h left"
-    return f"{hours}h {minutes:02d}m {secs:02d}s left" if hours else f"{minutes}m {secs:02d}s left"
+    left = format_remaining(seconds, with_seconds=True)
+    return left if left == "expired" else f"{left} left"
 
 
 class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
@@ -83,6 +53,10 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
     ) -> None:
         self.manager = manager
         self._code: AuthorizationCode | None = None
+        #: What the store held at the last :meth:`render`: the sets and their summary rows.
+        self._sets: dict[Key, TokenSet] = {}
+        self._rows: dict[Key, dict[str, Any]] = {}
+        self._draw_lock = threading.RLock()
         self.exchange_button = w.Button(description="Exchange code", icon="key")
         self.exchange_button.add_class("som-tokens-exchange")
         self.refresh_button = w.Button(description="Refresh now", icon="refresh")
@@ -95,7 +69,7 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
         self.details.add_class("som-tokens-details")
         self.exchange_button.on_click(lambda _: self.exchange())
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.account.observe(lambda _: self.render(), names="value")
+        self.account.observe(lambda _: self._draw(), names="value")
         super().__init__(
             children=[
                 w.HBox([self.exchange_button, self.account, self.refresh_button]),
@@ -125,12 +99,9 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
             "Trade the code for tokens (once)" if value else "Get a code in the callback step"
         )
 
-    def _selected(self) -> tuple[str, bool] | None:
+    def _selected(self) -> Key | None:
         value = self.account.value
-        if not value:
-            return None
-        account_id, _, mode = str(value).partition(" ")
-        return account_id, mode == "live"
+        return value if isinstance(value, tuple) else None
 
     # -- actions -------------------------------------------------------------------------
     def exchange(self) -> TokenSet | None:
@@ -173,30 +144,47 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
 
     # -- display -------------------------------------------------------------------------
     def render(self, select: TokenSet | None = None) -> None:
-        """Redraw the account list and the selected set's masked tokens and countdowns."""
+        """Read the store, redraw the account list and the selected set's tokens and countdowns."""
         try:
+            sets = self.manager.all()
             rows = self.manager.summary()
         except StripeOAuthNBError as exc:
             self.details.value = explain(exc)
             return
-        options = [f"{r['account_id']} {r['mode']}" for r in rows]
-        wanted = f"{select.account_id} {select.mode}" if select else self.account.value
-        if list(self.account.options) != options:
-            self.account.options = options
-        if options:
-            self.account.value = wanted if wanted in options else options[-1]
-        self.refresh_button.disabled = not options
-        row = next(
-            (r for r in rows if f"{r['account_id']} {r['mode']}" == self.account.value), None
-        )
-        if row is None:
+        with self._draw_lock:
+            self._sets = {tokens.key: tokens for tokens in sets}
+            self._rows = {(r["account_id"], r["mode"] == "live"): r for r in rows}
+            options = [(_label(tokens), tokens.key) for tokens in sets]
+            keys = [key for _text, key in options]
+            wanted = select.key if select else self._selected()
+            if list(self.account.options) != options:
+                self.account.options = options
+            if keys:
+                self.account.value = wanted if wanted in keys else keys[-1]
+            self.refresh_button.disabled = not keys
+        self._draw()
+
+    def _draw(self) -> None:
+        """Redraw the selected set from what :meth:`render` last read (no store access)."""
+        with self._draw_lock:
+            key = self._selected()
+            tokens = self._sets.get(key) if key is not None else None
+            row = self._rows.get(key) if key is not None else None
+        if tokens is None or row is None:
             self.details.value = "<i>No tokens stored yet.</i>"
             return
+        now = self.manager.clock()
         lines = [
-            ("Account", row["account_id"]),
-            ("Mode", row["mode"]),
-            ("Access token", f"{row['access_token']} ({_left(row['access_expires_in'])})"),
-            ("Refresh token", f"{row['refresh_token']} ({_left(row['refresh_expires_in'])})"),
+            ("Account", tokens.account_id),
+            ("Mode", tokens.mode),
+            (
+                "Access token",
+                f"{row['access_token']} ({_left(round(tokens.access_expires_in(now)))})",
+            ),
+            (
+                "Refresh token",
+                f"{row['refresh_token']} ({_left(round(tokens.refresh_expires_in(now)))})",
+            ),
             ("Access expires", row["access_expires_at"]),
             ("Refresh expires", row["refresh_expires_at"]),
         ]
@@ -214,7 +202,7 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
     def _tick(self, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
-                self.render()
+                self._draw()
             except Exception:  # noqa: S112 (a redraw must never kill the ticker or print)
                 continue
 

@@ -16,7 +16,7 @@ import ipywidgets as w
 
 from .._api import ApiClient, ValidationReport, validate
 from .._errors import StripeOAuthNBError
-from .._masking import mask_text
+from ._common import explain
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -111,7 +111,7 @@ class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
         return self._client
 
     def _show_error(self, exc: BaseException) -> None:
-        self.summary.value = f"<pre style='color:#b00020'>{html.escape(mask_text(str(exc)))}</pre>"
+        self.summary.value = explain(exc)
 
     def validate(self) -> ValidationReport | None:
         """Run :func:`validate`, show its summary, and preview the first rows when it worked."""
@@ -138,7 +138,7 @@ class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
         try:
             page = self.client.get(self.path, {"limit": self.preview_rows})
         except StripeOAuthNBError as exc:
-            self.preview.value = f"<pre>{html.escape(mask_text(str(exc)))}</pre>"
+            self.preview.value = explain(exc)
             return
         rows = [r for r in page.get("data", []) if isinstance(r, dict)]
         columns = [c for c in PREVIEW_COLUMNS if any(c in r for r in rows)] or sorted(
@@ -156,7 +156,7 @@ class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
         try:
             frame = self.client.dataframe(self.path, progress=self.progress)
         except (StripeOAuthNBError, ImportError) as exc:
-            self.preview.value = f"<pre>{html.escape(mask_text(str(exc)))}</pre>"
+            self.preview.value = explain(exc)
             return None
         finally:
             self.load.disabled = False

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import ipywidgets as w
 
-from .._flow import Flow
+from .._flow import Flow, Stage
 from .callback_form import CallbackForm
 from .manifest_form import ManifestForm
 from .tokens_panel import TokensPanel
@@ -33,6 +33,19 @@ STEPS: tuple[tuple[StepName, str], ...] = (
     ("validate", "5. Validate"),
 )
 _MARKS = {"done": "✓", "current": "▶", "locked": "·"}
+#: The four boxes on the page (steps 2 and 3 share one form), their titles, and their steps.
+_SECTIONS: dict[str, str] = {
+    "manifest": "Step 1: the manifest",
+    "link": "Steps 2 and 3: install link and callback",
+    "tokens": "Step 4: tokens",
+    "validate": "Step 5: validate and read data",
+}
+_SECTION_STEPS: dict[str, tuple[StepName, ...]] = {
+    "manifest": ("manifest",),
+    "link": ("link", "callback"),
+    "tokens": ("tokens",),
+    "validate": ("validate",),
+}
 _COLOURS = {"done": "#1b5e20", "current": "#0d47a1", "locked": "#757575"}
 
 _INTRO: dict[StepName, str] = {
@@ -94,12 +107,7 @@ class Walkthrough(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
         self.validate_panel: ValidatePanel | None = None
 
         self.sections: dict[str, w.VBox] = {}
-        for name, title in (
-            ("manifest", "Step 1: the manifest"),
-            ("link", "Steps 2 and 3: install link and callback"),
-            ("tokens", "Step 4: tokens"),
-            ("validate", "Step 5: validate and read data"),
-        ):
+        for name, title in _SECTIONS.items():
             box = w.VBox([w.HTML(f"<h3>{title}</h3>")])
             box.add_class(f"som-step-{name}")
             self.sections[name] = box
@@ -192,7 +200,7 @@ class Walkthrough(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
             if panel is not None and panel.report is not None:
                 flow.validated = panel.report.ok
 
-            stage = flow.stage()
+            stage = flow.stage()  # the one read of the token store per redraw
             if stage != "manifest":
                 self._ensure_link()
             if stage in ("tokens", "validate"):
@@ -203,16 +211,39 @@ class Walkthrough(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
                 if len(self.sections[name].children) == 1:
                     previous = {"link": "step 1", "tokens": "step 3", "validate": "step 4"}
                     self._fill(name, [_locked_note(previous[name])])
-            self.stepper.value = self._stepper_html()
+            self.stepper.value = self._stepper_html(stage)
+            self._show_section_states(self.states(stage))
+
+    def _show_section_states(self, states: dict[StepName, StepState]) -> None:
+        """Each box's title carries its own mark, so the state is visible where the reader is."""
+        for name, title in _SECTIONS.items():
+            steps = [states[step] for step in _SECTION_STEPS[name]]
+            state: StepState = (
+                "done"
+                if all(x == "done" for x in steps)
+                else "current"
+                if "current" in steps
+                else "locked"
+            )
+            header = self.sections[name].children[0]
+            header.value = (
+                f'<h3 style="color:{_COLOURS[state]}">{_MARKS[state]} {html.escape(title)}</h3>'
+            )
 
     # -- where are we ----------------------------------------------------------------------
-    def states(self) -> dict[StepName, StepState]:
-        """Each step: done, current (the first not done) or locked."""
+    def states(self, stage: Stage | None = None) -> dict[StepName, StepState]:
+        """Each step: done, current (the first not done) or locked.
+
+        ``stage``: :meth:`Flow.stage` if the caller has it already (it reads the token store;
+        stored tokens are exactly what makes it ``"validate"``), else it is read once here.
+        """
         flow = self.flow
-        has_tokens = flow.stored_tokens() is not None
+        if stage is None:
+            stage = flow.stage()
+        has_tokens = stage == "validate"
         form = self.callback_form
         done: dict[StepName, bool] = {
-            "manifest": flow.stage() != "manifest",
+            "manifest": stage != "manifest",
             "link": has_tokens
             or flow.code is not None
             or (form is not None and form.link is not None),
@@ -232,13 +263,13 @@ class Walkthrough(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
                 states[name] = "locked"
         return states
 
-    def status_line(self) -> str:
+    def status_line(self, stage: Stage | None = None) -> str:
         """The stepper as plain text, e.g. ``✓ 1. Manifest  ▶ 2. Install link  · 3. Callback …``."""
-        states = self.states()
+        states = self.states(stage)
         return "  ".join(f"{_MARKS[states[name]]} {title}" for name, title in STEPS)
 
-    def _stepper_html(self) -> str:
-        states = self.states()
+    def _stepper_html(self, stage: Stage) -> str:
+        states = self.states(stage)
         items = "".join(
             f'<span class="som-stepper-{name} som-stepper-{states[name]}" '
             f'style="margin-right:1.2em;color:{_COLOURS[states[name]]}">'

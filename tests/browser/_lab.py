@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlsplit
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page, Request
+    from playwright.sync_api import BrowserContext, Locator, Page, Request
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOKS_DIR = HERE / "notebooks"
@@ -60,6 +60,9 @@ CHROMIUM_ARGS = (
 )
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+#: Environment variables the JupyterLab server (and so its kernels) never inherits.
+STRIPPED_ENV_PREFIXES = ("STRIPE_",)
 
 SERVER_START_TIMEOUT = 60.0
 SERVER_STOP_TIMEOUT = 10.0
@@ -177,6 +180,12 @@ def _server_env(work_dir: Path) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     for name in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN", "JPY_SESSION_NAME"):
         env.pop(name, None)
+    # Kernels inherit this environment. The browser does the clicking, like a person, so the
+    # notebooks' "unattended" cells must stay idle (notebooks/conftest.py sets
+    # STRIPE_OAUTH_NB_UNATTENDED=1 in the pytest process), and a developer's own Stripe keys or
+    # target must not turn the sandbox walkthrough into one against real Stripe.
+    for name in [n for n in env if n.startswith(STRIPPED_ENV_PREFIXES)]:
+        del env[name]
     return env
 
 
@@ -421,16 +430,20 @@ def open_notebook(
     *,
     timeout: float = KERNEL_IDLE_TIMEOUT,
     auto_dismiss: bool = True,
+    reset_workspace: bool = False,
 ) -> list[str]:
     """Open ``name`` (relative to the server root) in JupyterLab and wait for an idle kernel.
 
     With ``auto_dismiss`` (the default) dialogs and toasts are closed whenever they get in the
     way for the rest of the page's life (`install_popup_handlers`); they are closed while
     waiting for the kernel either way. Returns the texts of the popups closed while waiting.
+    ``reset_workspace``: forget the tabs earlier tests left open (JupyterLab's ``?reset``),
+    so only this notebook opens and starts a kernel.
     """
     if auto_dismiss:
         install_popup_handlers(page)
-    page.goto(lab.url(f"lab/tree/{quote(name)}"), wait_until="domcontentloaded")
+    query = "?reset" if reset_workspace else ""
+    page.goto(lab.url(f"lab/tree/{quote(name)}{query}"), wait_until="domcontentloaded")
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout * 1000)
     page.evaluate("() => window.jupyterapp.restored")
     return wait_idle(page, timeout, name=name)
@@ -462,8 +475,11 @@ def widget(
     return page.locator(f".{css_class}")
 
 
-def track_external_requests(page: Page) -> list[str]:
-    """Record every request the page makes to a host other than loopback (none expected)."""
+def track_external_requests(page: Page | BrowserContext) -> list[str]:
+    """Record every request made to a host other than loopback (none expected).
+
+    Given a browser context, requests of every page in it count, including tabs opened later.
+    """
     external: list[str] = []
 
     def record(request: Request) -> None:
