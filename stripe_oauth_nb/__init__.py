@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "InstallLink": "._install_link",
     "build_install_link": "._install_link",
     "code_from_pasted_url": "._callback",
+    "detect_remote": "._callback",
     "install_link_from_settings": "._install_link",
     # step 4: tokens
     "FileTokenStore": "._tokens",
@@ -90,7 +91,7 @@ if TYPE_CHECKING:  # pragma: no cover
         validate,
     )
     from ._attempts import Attempt, AttemptLog, AuthorizationCode
-    from ._callback import CallbackServer, code_from_pasted_url
+    from ._callback import CallbackServer, code_from_pasted_url, detect_remote
     from ._errors import (
         AccessDeniedError,
         AuthenticationError,
