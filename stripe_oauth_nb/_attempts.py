@@ -21,9 +21,9 @@ from typing import Any
 from ._errors import CallbackStateError, CodeAlreadyUsedError
 from ._fileio import atomic_write_text
 from ._masking import Secret
-from ._settings import Mode
+from ._settings import Mode, Settings
 
-__all__ = ["Attempt", "AttemptLog", "AuthorizationCode"]
+__all__ = ["Attempt", "AttemptLog", "AuthorizationCode", "default_attempts_path"]
 
 #: How long an attempt stays open for a callback (seconds). Stripe's codes live 5 minutes;
 #: a person may take longer to read the consent page, so attempts live a little longer.
@@ -106,6 +106,15 @@ class AuthorizationCode:
         return f"AuthorizationCode(code={self.code.masked!r}, mode={self.mode!r})"
 
 
+def default_attempts_path(settings: Settings) -> Path:
+    """Where attempts are recorded for ``settings``: ``attempts.json`` beside the token store.
+
+    The install-link step writes here and the token step reads here, so a code caught by one
+    form or command can be exchanged by another, and is never sent twice.
+    """
+    return settings.token_store_path.with_name("attempts.json")
+
+
 class AttemptLog:
     """Attempts by state, in memory, or in a private JSON file when ``path`` is given."""
 
@@ -114,6 +123,11 @@ class AttemptLog:
         self._clock = clock
         self._lock = threading.RLock()
         self._memory: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> AttemptLog:
+        """The shared log of ``settings`` (see :func:`default_attempts_path`)."""
+        return cls(default_attempts_path(settings))
 
     # -- storage -------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]]:

@@ -349,6 +349,167 @@ def test_one_change_gives_exactly_these_findings(
     assert all(f.message and f.fix for f in findings)
 
 
+# --- several fields missing at once: each reported exactly once, in order ---------------------
+
+
+def _drop(*keys: str) -> Callable[[dict[str, Any]], None]:
+    def apply(d: dict[str, Any]) -> None:
+        for key in keys:
+            d.pop(key)
+
+    return apply
+
+
+def _views(*views: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    return _ui(views=list(views))
+
+
+def _several_levels(d: dict[str, Any]) -> None:
+    _drop("version", "name")(d)
+    d["permissions"][1] = {}
+    d["ui_extension"] = {"views": [{}, {"viewport": "settings"}], "content_security_policy": {}}
+
+
+_REQ = "schema.required"
+_TOP = ("version", "name", "icon", "permissions", "ui_extension")
+
+# Lists, not sets: a field reported twice must fail the row.
+MISSING: list[tuple[str, Callable[[dict[str, Any]], None], list[Triple]]] = [
+    (
+        "three-top-level",
+        _drop("version", "name", "icon"),
+        [(E, "/version", _REQ), (E, "/name", _REQ), (E, "/icon", _REQ)],
+    ),
+    ("all-required-but-id", _drop(*_TOP), [(E, f"/{key}", _REQ) for key in _TOP]),
+    (
+        "permission-entry-empty",
+        _perm(0, permission=None, purpose=None),
+        [(E, "/permissions/0/permission", _REQ), (E, "/permissions/0/purpose", _REQ)],
+    ),
+    (
+        "two-permission-entries-empty",
+        _set("permissions", [{}, {}]),
+        [
+            (E, "/permissions/0/permission", _REQ),
+            (E, "/permissions/0/purpose", _REQ),
+            (E, "/permissions/1/permission", _REQ),
+            (E, "/permissions/1/purpose", _REQ),
+        ],
+    ),
+    (
+        "permission-typo-and-missing",
+        _set("permissions", [{"purpuse": "x"}]),
+        [
+            (E, "/permissions/0/purpuse", "schema.unknown-key"),
+            (E, "/permissions/0/permission", _REQ),
+        ],
+    ),
+    (
+        "view-empty",
+        _views({}),
+        [(E, "/ui_extension/views/0/viewport", _REQ), (E, "/ui_extension/views/0/component", _REQ)],
+    ),
+    (
+        "view-typo-and-missing",
+        _views({"viewprt": "settings"}),
+        [
+            (E, "/ui_extension/views/0/viewprt", "schema.unknown-key"),
+            (E, "/ui_extension/views/0/component", _REQ),
+        ],
+    ),
+    (
+        "several-levels",
+        _several_levels,
+        [
+            (E, "/version", _REQ),
+            (E, "/name", _REQ),
+            (E, "/permissions/1/permission", _REQ),
+            (E, "/permissions/1/purpose", _REQ),
+            (E, "/ui_extension/views/0/viewport", _REQ),
+            (E, "/ui_extension/views/0/component", _REQ),
+            (E, "/ui_extension/views/1/component", _REQ),
+            (E, "/ui_extension/content_security_policy/purpose", _REQ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), [(c[1], c[2]) for c in MISSING], ids=[c[0] for c in MISSING]
+)
+def test_each_missing_field_is_reported_once(
+    folder: Path, change: Callable[[dict[str, Any]], None], expected: list[Triple]
+) -> None:
+    document = copy.deepcopy(GOOD)
+    change(document)
+    findings = check(document, base_dir=folder)
+    assert [(f.severity, f.path, f.code) for f in findings] == expected, format_findings(findings)
+
+
+def test_a_bare_id_reports_each_missing_field_once() -> None:
+    findings = check_text('{"id": "x"}')
+    assert [(f.path, f.code) for f in findings] == [
+        *((f"/{key}", _REQ) for key in _TOP),
+        ("/stripe_api_access_type", "oauth.stripe_api_access_type"),
+        ("/distribution_type", "oauth.distribution_type"),
+        ("/allowed_redirect_uris", "oauth.redirect-uris"),
+    ]
+    assert format_findings(findings).count("needs `version`") == 1
+
+
+def _identical(findings: list[Finding]) -> list[tuple[str, str, str]]:
+    """Findings that repeat another one's (path, code, message)."""
+    seen: set[tuple[str, str, str]] = set()
+    repeated: list[tuple[str, str, str]] = []
+    for f in findings:
+        key = (f.path, f.code, f.message)
+        if key in seen:
+            repeated.append(key)
+        seen.add(key)
+    return repeated
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("*.json")), ids=lambda p: p.name)
+def test_no_two_findings_are_identical_in_any_fixture(path: Path) -> None:
+    assert _identical(check_file(path)) == []
+
+
+_BAD_TEXTS = {
+    "empty-object": "{}",
+    "bare-id": '{"id": "x"}',
+    "nested-missing": '{"permissions": [{}, {}, {"purpuse": "x"}], "ui_extension": {"views": '
+    '[{}, {"viewprt": 1}], "content_security_policy": {}}, "post_install_action": '
+    '{"type": "external"}}',
+    "duplicate-keys-and-comment": '{"id": "x", "id": "y", "permissions": '
+    '[{"permission": "a", "permission": "b"}]} // c',
+}
+
+
+@pytest.mark.parametrize("text", list(_BAD_TEXTS.values()), ids=list(_BAD_TEXTS))
+def test_no_two_findings_are_identical_in_bad_text(text: str) -> None:
+    assert _identical(check_text(text)) == []
+
+
+_GOOD_KEYS = sorted(GOOD)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sets(st.sampled_from(_GOOD_KEYS)),
+    st.lists(st.sets(st.sampled_from(["permission", "purpose", "purpuse"])), max_size=3),
+    st.lists(st.sets(st.sampled_from(["viewport", "component", "viewprt"])), max_size=3),
+)
+def test_no_two_findings_are_identical_in_broken_manifests(
+    dropped: set[str], permissions: list[set[str]], views: list[set[str]]
+) -> None:
+    document = {k: copy.deepcopy(v) for k, v in GOOD.items() if k not in dropped}
+    if "permissions" in document:
+        document["permissions"] = [dict.fromkeys(p, "x") for p in permissions]
+    if "ui_extension" in document:
+        document["ui_extension"] = {"views": [dict.fromkeys(v, "App") for v in views]}
+    assert _identical(check(document)) == []
+
+
 @pytest.mark.parametrize(
     ("icon_bytes", "expected"),
     [
@@ -535,6 +696,7 @@ _keys = st.sampled_from(
 def test_checking_never_raises(document: Any) -> None:
     findings = check(document)
     assert all(isinstance(f, Finding) and f.severity in ("error", "warning") for f in findings)
+    assert _identical(findings) == []
 
 
 @settings(max_examples=100, deadline=None)

@@ -105,3 +105,66 @@ def test_widget_names_resolve_lazily() -> None:
     assert views.__all__ == sorted(views.__all__)
     for name in views.__all__:
         assert isinstance(getattr(views, name), type), name
+
+
+def _dist_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _closure(names: set[str]) -> set[str]:
+    """Distributions installed for ``names``, following their unconditional requirements."""
+    from importlib import metadata
+
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo.extend(_dist_name(r) for r in requires if "extra ==" not in r)
+    return seen
+
+
+def test_notebooks_need_only_what_the_readme_installs() -> None:
+    """The README's first command installs the core and the ``data`` extra: nothing more."""
+    import ast
+    from importlib import metadata
+
+    import nbformat
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_dist_name(r) for r in project["dependencies"]}
+    wanted |= {_dist_name(r) for r in project["optional-dependencies"]["data"]}
+    allowed = _closure(wanted) | {"stripe-oauth-nb"}
+    owners = metadata.packages_distributions()
+    missing: list[str] = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            source = "\n".join(
+                line
+                for line in cell.source.splitlines()
+                if not line.lstrip().startswith(("%", "!"))
+            )
+            for node in ast.walk(ast.parse(source)):
+                modules = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom) and not node.level
+                    else []
+                )
+                for module in modules:
+                    top = module.split(".")[0]
+                    if top in sys.stdlib_module_names or top == "stripe_oauth_nb":
+                        continue
+                    dists = {_dist_name(d) for d in owners.get(top, [top])}
+                    if not dists & allowed:
+                        missing.append(f"{path.name}: {module}")
+    assert missing == []

@@ -302,7 +302,9 @@ def test_settings_point_here(sb: Sandbox, mode: Any) -> None:
     assert settings.test.client_id == sb.test.client_id
     assert settings.live.client_id == sb.live.client_id
     assert settings.redirect_uri == DEFAULT_REDIRECT_URI
-    assert settings.token_store_path == default_token_store_path()
+    # Sandbox tokens stay in the sandbox's own folder, never in the user's real store.
+    assert settings.token_store_path == sb.store_dir / "tokens.json"
+    assert settings.token_store_path != default_token_store_path()
     assert sb.test.secret_key not in repr(settings)
 
 

@@ -7,7 +7,7 @@ With the sandbox target, ``--approve`` answers the consent page itself, for demo
 
 Where things go: the token store is ``--store`` (like ``tokens --store``), else
 ``STRIPE_OAUTH_NB_TOKEN_STORE`` or the user's config folder; attempts are recorded beside it
-(``default_attempts_path``), the file the token step reads, so a code is never sent twice, not
+(``AttemptLog.for_settings``), the file the token step reads, so a code is never sent twice, not
 even by another process. With nothing configured an in-process sandbox is started, whose tokens
 die with this command: they go to ``--store`` or a new temporary folder, never to the user's
 real store.
@@ -113,7 +113,6 @@ def _manifest_redirect_uris(path: Path | None) -> list[str] | None:
 @contextlib.contextmanager
 def _target(args: argparse.Namespace) -> Iterator[_Target]:
     from .._attempts import AttemptLog
-    from .._tokens import default_attempts_path
 
     settings = load_settings()
     mode: Mode = args.mode or settings.mode
@@ -129,7 +128,7 @@ def _target(args: argparse.Namespace) -> Iterator[_Target]:
             yield _Target(
                 settings=sandboxed,
                 allowed_redirect_uris=list(sandbox.demo_app.redirect_uris),
-                log=AttemptLog(default_attempts_path(sandboxed)),
+                log=AttemptLog.for_settings(sandboxed),
                 approve=sandbox.approve,
                 in_process=True,
             )
@@ -146,7 +145,7 @@ def _target(args: argparse.Namespace) -> Iterator[_Target]:
         settings=settings,
         allowed_redirect_uris=_manifest_redirect_uris(args.manifest),
         # The file TokenManager reads by default, so the code's "sent" mark is seen by all.
-        log=AttemptLog(default_attempts_path(settings)),
+        log=AttemptLog.for_settings(settings),
         approve=approve,
     )
 

@@ -25,10 +25,9 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from .._attempts import AttemptLog, AuthorizationCode
+from .._attempts import AttemptLog, AuthorizationCode, default_attempts_path
 from .._errors import (
     AuthorizeAgainError,
     ConfigError,
@@ -63,11 +62,6 @@ class RefreshTokenExpiringWarning(UserWarning):
     """A stored refresh token is within 30 days of its one-year end: refresh it to roll it."""
 
 
-def default_attempts_path(settings: Settings) -> Path:
-    """Where attempts are recorded when no ``AttemptLog`` is given: beside the token store."""
-    return settings.token_store_path.with_name("attempts.json")
-
-
 def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
@@ -97,9 +91,7 @@ class TokenManager:
         self.store: TokenStore = (
             store if store is not None else FileTokenStore(settings.token_store_path)
         )
-        self.attempts = (
-            attempts if attempts is not None else AttemptLog(default_attempts_path(settings))
-        )
+        self.attempts = attempts if attempts is not None else AttemptLog.for_settings(settings)
         self.clock = clock
         self.lock_timeout = lock_timeout
         self.client = TokenClient(settings, http=http, timeout=timeout, clock=clock)

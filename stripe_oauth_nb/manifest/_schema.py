@@ -95,6 +95,12 @@ def _type_of(value: Any) -> str:
     return type(value).__name__
 
 
+#: ``(object path, key)`` of every required key already reported. jsonschema raises one
+#: ``required`` error per missing key, each carrying the whole ``required`` list, so without this
+#: a manifest missing five fields got each of them reported five times.
+_Reported = set[tuple[tuple[str | int, ...], str]]
+
+
 def _label(parts: tuple[str | int, ...]) -> str:
     if len(parts) == 2 and parts[0] == "permissions":
         return f"permission entry {parts[1]}"
@@ -111,14 +117,15 @@ def schema_findings(document: Any) -> list[Finding]:
         for guess in _renames(e).values()
     }
     findings: list[Finding] = []
+    reported: _Reported = set()
     for error in errors:
         if error.validator == "required":
             # A missing key that an unknown sibling misspells is reported once, as the rename.
             parts = tuple(error.absolute_path)
             missing = [k for k in error.validator_value if (parts, k) not in renames]
-            findings.extend(_required(error, parts, missing))
+            findings.extend(_required(error, parts, missing, reported))
         else:
-            findings.extend(_translate(error))
+            findings.extend(_translate(error, reported))
     return findings
 
 
@@ -135,7 +142,7 @@ def _renames(error: ValidationError) -> dict[str, str]:
     return found
 
 
-def _translate(error: ValidationError) -> Iterator[Finding]:
+def _translate(error: ValidationError, reported: _Reported) -> Iterator[Finding]:
     parts = tuple(error.absolute_path)
     path = pointer(parts)
     keyword = error.validator
@@ -143,7 +150,7 @@ def _translate(error: ValidationError) -> Iterator[Finding]:
     if keyword == "additionalProperties":
         yield from _unknown_keys(error, parts)
     elif keyword == "required":
-        yield from _required(error, parts, list(error.validator_value))
+        yield from _required(error, parts, list(error.validator_value), reported)
     elif keyword == "type":
         wanted: list[str] = (
             list(error.validator_value)
@@ -172,7 +179,7 @@ def _translate(error: ValidationError) -> Iterator[Finding]:
         if finding is not None:
             yield finding
     elif keyword == "oneOf" and parts == ("post_install_action",):
-        yield from _post_install_action(error)
+        yield from _post_install_action(error, reported)
     else:
         yield Finding(
             path,
@@ -204,13 +211,15 @@ def _unknown_keys(error: ValidationError, parts: tuple[str | int, ...]) -> Itera
 
 
 def _required(
-    error: ValidationError, parts: tuple[str | int, ...], keys: list[str]
+    error: ValidationError, parts: tuple[str | int, ...], keys: list[str], reported: _Reported
 ) -> Iterator[Finding]:
+    """One finding per key of ``keys`` missing from the object, unless already ``reported``."""
     props = error.schema.get("properties", {})
     unknown = [k for k in error.instance if k not in props]
     for key in keys:
-        if key in error.instance:
+        if key in error.instance or (parts, key) in reported:
             continue
+        reported.add((parts, key))
         typo = next((u for u in unknown if closest(u, [key]) == key), None)
         if typo is not None:  # an open object (ui_extension …) with the key misspelled
             yield Finding(
@@ -345,7 +354,7 @@ def _enum(parts: tuple[str | int, ...], value: Any, allowed: list[str]) -> Findi
     )
 
 
-def _post_install_action(error: ValidationError) -> Iterator[Finding]:
+def _post_install_action(error: ValidationError, reported: _Reported) -> Iterator[Finding]:
     value = error.instance
     base = ("post_install_action",)
     if not isinstance(value, dict):
@@ -374,4 +383,4 @@ def _post_install_action(error: ValidationError) -> Iterator[Finding]:
         if sub.relative_schema_path and sub.relative_schema_path[0] == branch:
             if tuple(sub.absolute_path)[-1:] == ("type",):
                 continue
-            yield from _translate(sub)
+            yield from _translate(sub, reported)

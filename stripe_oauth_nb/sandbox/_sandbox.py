@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,7 @@ class Sandbox:
             revoke_family_on_refresh_reuse=revoke_family_on_refresh_reuse,
         )
         self._server = ServerThread(create_app(self.state), port=port)
+        self._store_dir: Path | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -77,8 +80,22 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        """Stop serving and free the port."""
+        """Stop serving and free the port; forget the token folder of :meth:`settings`."""
         self._server.stop()
+        if self._store_dir is not None:
+            shutil.rmtree(self._store_dir, ignore_errors=True)
+            self._store_dir = None
+
+    @property
+    def store_dir(self) -> Path:
+        """A private temporary folder for this sandbox's tokens and attempts (removed on stop).
+
+        Sandbox tokens are only good for the sandbox that issued them, so they never go to the
+        user's real token store.
+        """
+        if self._store_dir is None:
+            self._store_dir = Path(tempfile.mkdtemp(prefix="stripe-oauth-nb-sandbox-"))
+        return self._store_dir
 
     @property
     def running(self) -> bool:
@@ -159,12 +176,14 @@ class Sandbox:
         *,
         token_store_path: str | Path | None = None,
     ) -> Settings:
-        """Settings (target "sandbox") pointing here, with the developer keys and ``app``'s ids."""
+        """Settings (target "sandbox") pointing here, with the developer keys and ``app``'s ids.
+
+        Tokens go to ``token_store_path``, by default a file in :attr:`store_dir`.
+        """
         app = app or self.demo_app
         keys = self.state.developer.secret_keys
-        extra: dict[str, Any] = {}
-        if token_store_path is not None:
-            extra["token_store_path"] = Path(token_store_path)
+        store = Path(token_store_path) if token_store_path is not None else None
+        extra: dict[str, Any] = {"token_store_path": store or self.store_dir / "tokens.json"}
         return Settings(
             target="sandbox",
             mode=mode,

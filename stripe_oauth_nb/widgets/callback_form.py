@@ -31,7 +31,7 @@ from .._errors import (
     StripeOAuthNBError,
 )
 from .._install_link import InstallLink
-from .._masking import mask_text
+from .._masking import clean_server_text, mask_text
 from .._settings import Mode, Settings
 from ._common import safe_text
 
@@ -73,7 +73,8 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         tick: bool = True,
     ) -> None:
         self.settings = settings
-        self.attempt_log = log if log is not None else AttemptLog()
+        # The same log the token step reads by default, so this form's code can be exchanged.
+        self.attempt_log = log if log is not None else AttemptLog.for_settings(settings)
         self.allowed_redirect_uris = allowed_redirect_uris
         self.deadline = deadline
         self.link: InstallLink | None = None
@@ -117,7 +118,9 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.status_html.add_class("som-callback-status")
         self.countdown_html = widgets.HTML()
         self.countdown_html.add_class("som-code-countdown")
-        self.paste_input = widgets.Text(
+        # A Password box: the landed URL carries a live code, which must not show in the
+        # widget's repr or on screen (checklist item 24).
+        self.paste_input = widgets.Password(
             placeholder="paste the address the browser landed on after Accept",
             description="Landed URL",
             layout=widgets.Layout(width="36em"),
@@ -198,7 +201,7 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.refresh_countdown()
         self._start_ticker()
 
-    def _failed(self, exc: StripeOAuthNBError) -> None:
+    def _failed(self, exc: StripeOAuthNBError, *, pasted: str | None = None) -> None:
         with self._lock:
             self.error = exc
         kind: Status = "error"
@@ -206,7 +209,8 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             kind = "refused"
         elif isinstance(exc, CallbackTimeoutError):
             kind = "expired"
-        self._show(kind, str(exc))
+        detail = f" (pasted: {pasted})" if pasted else ""
+        self._show(kind, f"{exc}{detail}")
 
     def _on_event(self, event: CallbackEvent) -> None:
         """From a server thread: set widget values only."""
@@ -288,9 +292,9 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         except StripeOAuthNBError as exc:
             if isinstance(exc, AccessDeniedError | CallbackTimeoutError):
                 self.stop()
-            # Keep what was pasted visible to fix, but never a live code or state in widget state.
-            self.paste_input.value = mask_text(text)
-            self._failed(exc)
+            # Show what was refused, masked, in the status; the box never keeps a live code.
+            self.paste_input.value = ""
+            self._failed(exc, pasted=clean_server_text(text, 160))
             return None
         self.stop()
         self.paste_input.value = ""
