@@ -148,7 +148,7 @@ def test_landed_url_in_the_redirect_box_is_explained_and_masked(
 ) -> None:
     form = form_for()
     redirect = form.redirect_input.value
-    code, state = "ac_Lz9Kq2Wm4Xr7Tb1Nc8Vd3Hf6", "test.Qm3vX9kL2pR7wZ4tY8nB1cD6fG0hJ5sA"
+    code, state = "ac_EXAMPLELz9Kq2Wm4Xr7Tb1Nc8Vd3Hf6", "test.Qm3vX9kL2pR7wZ4tY8nB1cD6fG0hJ5sA"
     form.redirect_input.value = f"{redirect}?code={code}&state={state}"
     assert form.build() is None
     assert form.status_kind == "error"

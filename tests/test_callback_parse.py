@@ -27,7 +27,7 @@ from stripe_oauth_nb._masking import Secret
 
 REDIRECT = "http://127.0.0.1:8765/callback"
 STATE = "test.s7Hq0nY2m1rN0tAReal-State_Value0123456789abcdef"
-CODE = "ac_Q1w2E3r4T5y6U7i8O9p0"
+CODE = "ac_EXAMPLEQ1w2E3r4T5y6U7i8O9p0"
 
 
 def _log(state: str = STATE, mode: str = "test", redirect_uri: str = REDIRECT) -> AttemptLog:

@@ -23,7 +23,7 @@ from stripe_oauth_nb._errors import CallbackError
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._install_link import build_install_link
 
-CODE = "ac_Pr0xyC0de1234567890"
+CODE = "ac_EXAMPLEPr0xyC0de1234567890"
 
 
 def free_port() -> int:

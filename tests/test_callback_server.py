@@ -27,7 +27,7 @@ from stripe_oauth_nb._errors import (
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._install_link import InstallLink, build_install_link
 
-CODE = "ac_Z9y8X7w6V5u4T3s2R1q0"
+CODE = "ac_EXAMPLEZ9y8X7w6V5u4T3s2R1q0"
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from stripe_oauth_nb._errors import (
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._install_link import InstallLink, build_install_link
 
-CODE = "ac_Tls0rPaste1234567890"
+CODE = "ac_EXAMPLETls0rPaste1234567890"
 
 
 def free_port() -> int:

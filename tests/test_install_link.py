@@ -190,7 +190,7 @@ def test_redirect_uri_checks(redirect_uri: str, mode: str, match: str) -> None:
         check_redirect_uri(redirect_uri, ALLOWED, mode="live" if mode == "live" else "test")
 
 
-LANDED_CODE = "ac_Lz9Kq2Wm4Xr7Tb1Nc8Vd3Hf6"
+LANDED_CODE = "ac_EXAMPLELz9Kq2Wm4Xr7Tb1Nc8Vd3Hf6"
 LANDED_STATE = "test.Qm3vX9kL2pR7wZ4tY8nB1cD6fG0hJ5sA"
 
 

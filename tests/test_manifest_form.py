@@ -99,7 +99,7 @@ def test_redirect_uris_add_and_remove(folder: Path) -> None:
 
 def test_landed_url_is_not_added_as_a_redirect_uri(folder: Path) -> None:
     form = ManifestForm(path=folder / "stripe-app.json")
-    code, state = "ac_Lz9Kq2Wm4Xr7Tb1Nc8Vd3Hf6", "test.Qm3vX9kL2pR7wZ4tY8nB1cD6fG0hJ5sA"
+    code, state = "ac_EXAMPLELz9Kq2Wm4Xr7Tb1Nc8Vd3Hf6", "test.Qm3vX9kL2pR7wZ4tY8nB1cD6fG0hJ5sA"
     form.redirect_input.value = f"http://127.0.0.1:8765/callback?code={code}&state={state}"
     form.redirect_add.click()
     assert form.manifest.redirect_uris == ["http://127.0.0.1:8765/callback"]

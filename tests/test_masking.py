@@ -8,20 +8,20 @@ import pytest
 from stripe_oauth_nb._masking import MaskingFilter, Secret, mask, mask_text
 
 SECRETS = [
-    "sk_test_51Habcdefghijklmnopqrstuv1234",
-    "sk_live_51Habcdefghijklmnopqrstuv5678",
-    "rk_test_abcdefghijklmnopqrstuvwx9999",
+    "sk_test_51HEXAMPLEhijklmnopqrstuv1234",
+    "sk_live_51HEXAMPLEhijklmnopqrstuv5678",
+    "rk_test_EXAMPLEhijklmnopqrstuvwx9999",
     "rt_abcdefghijklmnopqrstuvwxyz0000",
-    "ac_abcdefghijklmnopqrstuvwxyz4321",
+    "ac_EXAMPLEhijklmnopqrstuvwxyz4321",
 ]
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("sk_test_51Habcdefghijklmnopqrstuv1234", "sk_test_…1234"),
-        ("rk_live_abcdefghijklmnopqrstuvwx9999", "rk_live_…9999"),
-        ("ac_abcdefghijklmnopqrstuvwxyz4321", "ac_…4321"),
+        ("sk_test_51HEXAMPLEhijklmnopqrstuv1234", "sk_test_…1234"),
+        ("rk_live_EXAMPLEhijklmnopqrstuvwx9999", "rk_live_…9999"),
+        ("ac_EXAMPLEhijklmnopqrstuvwxyz4321", "ac_…4321"),
         ("rt_abcdefghijklmnopqrstuvwxyz0000", "rt_…0000"),
         ("sk_test_short", "sk_test_…"),
         ("plainsecretvalue123456", "…3456"),

@@ -219,7 +219,7 @@ def test_unknown_routes_are_404_in_stripes_shape(
     ("headers", "message"),
     [
         ({}, "You did not provide an API key"),
-        ({"Authorization": "Bearer rk_test_nope00000000000000000000"}, "Invalid API Key provided"),
+        ({"Authorization": "Bearer rk_test_EXAMPLEnope0000000000000"}, "Invalid API Key provided"),
         ({"Authorization": "Bearer rt_nope0000000000000000000000"}, "Invalid API Key provided"),
         ({"Authorization": "Token abc"}, "You did not provide an API key"),
     ],

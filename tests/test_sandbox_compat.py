@@ -98,7 +98,7 @@ def test_expired_token_raises_authentication_error_with_code(
 @pytest.mark.parametrize(
     ("key", "exception", "status"),
     [
-        ("rk_test_doesnotexist0000000000000", stripe.AuthenticationError, 401),
+        ("rk_test_EXAMPLEdoesnotexist000000", stripe.AuthenticationError, 401),
         ("charge_only", stripe.PermissionError, 403),
     ],
     ids=["unknown-key", "missing-permission"],

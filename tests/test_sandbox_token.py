@@ -169,7 +169,7 @@ def test_valid_key_of_the_other_mode_is_invalid_grant(
         ({"grant_type": "refresh_token"}, "invalid_request"),
         ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
         ({"grant_type": "password", "username": "u"}, "unsupported_grant_type"),
-        ({"grant_type": "authorization_code", "code": "ac_unknown000000000000"}, "invalid_grant"),
+        ({"grant_type": "authorization_code", "code": "ac_EXAMPLEunknown00000"}, "invalid_grant"),
         ({"grant_type": "refresh_token", "refresh_token": "rt_unknown0000000000"}, "invalid_grant"),
     ],
     ids=[
