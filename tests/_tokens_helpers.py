@@ -8,7 +8,10 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -17,6 +20,7 @@ from stripe_oauth_nb._attempts import Attempt, AttemptLog, AuthorizationCode
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import Mode
+from stripe_oauth_nb._tokens._refresh import refresh_lock
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
 
@@ -95,3 +99,23 @@ def run_child(
     proc.stdin.close()
     proc.stdin = None  # so that communicate() does not flush it again
     return proc
+
+
+@contextmanager
+def lock_held_elsewhere(lock_path: Path) -> Iterator[None]:
+    """Another thread holds the refresh lock at ``lock_path`` for the duration of the block."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with refresh_lock(lock_path, "x", 5.0):
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from _tokens_helpers import aged, grants, new_code, token_works
+from _tokens_helpers import aged, grants, lock_held_elsewhere, new_code, token_works
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import (
@@ -26,7 +26,6 @@ from stripe_oauth_nb._tokens import (
     TokenManager,
     TokenStore,
 )
-from stripe_oauth_nb._tokens._refresh import refresh_lock
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
 
@@ -237,23 +236,11 @@ def test_refresh_lock_wait_is_bounded(sb: Sandbox, tmp_settings: Settings, tmp_p
     log = AttemptLog(tmp_path / "attempts.json")
     manager = TokenManager(tmp_settings, attempts=log, clock=sb.now, lock_timeout=0.3)
     manager.exchange(new_code(sb, log))
-    held = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with refresh_lock(manager.store.lock_path, "x", 5.0):
-            held.set()
-            release.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-    try:
-        with pytest.raises(TokenLockTimeoutError, match="try again in a minute"):
-            manager.refresh(force=True)
-    finally:
-        release.set()
-        holder.join()
+    with (
+        lock_held_elsewhere(manager.store.lock_path),
+        pytest.raises(TokenLockTimeoutError, match="try again in a minute"),
+    ):
+        manager.refresh(force=True)
     assert grants(sb)["refresh_token"] == 0
 
 

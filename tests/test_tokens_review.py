@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _tokens_helpers import aged, grants, new_code, token_works
+from _tokens_helpers import aged, grants, lock_held_elsewhere, new_code, token_works
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._cli import login
@@ -17,7 +17,7 @@ from stripe_oauth_nb._errors import AuthorizeAgainError, TokenStoreError
 from stripe_oauth_nb._masking import Secret, clean_server_text
 from stripe_oauth_nb._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW, Settings
 from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
-from stripe_oauth_nb._tokens._refresh import InflightLog, refresh_lock
+from stripe_oauth_nb._tokens._refresh import InflightLog
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
 
@@ -121,22 +121,11 @@ def test_an_exchange_whose_lock_wait_times_out_carries_and_keeps_the_tokens(
 ) -> None:
     log = AttemptLog(tmp_path / "attempts.json")
     manager = TokenManager(tmp_settings, attempts=log, clock=sb.now, lock_timeout=0.3)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with refresh_lock(manager.store.lock_path, "x", 5.0):
-            held.set()
-            release.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-    try:
-        with pytest.raises(TokenStoreError, match="save_pending") as info:
-            manager.exchange(new_code(sb, log))
-    finally:
-        release.set()
-        holder.join()
+    with (
+        lock_held_elsewhere(manager.store.lock_path),
+        pytest.raises(TokenStoreError, match="save_pending") as info,
+    ):
+        manager.exchange(new_code(sb, log))
     tokens = info.value.tokens
     assert tokens is not None
     _assert_hidden(info.value, tokens)

@@ -12,7 +12,7 @@ import html
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import ipywidgets as widgets
 
@@ -55,6 +55,18 @@ def _clock_text(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _box(kind: Any, description: str, css: str, **options: Any) -> Any:
+    """A labelled input of the form's width, tagged with ``css`` for browser tests."""
+    box = kind(
+        description=description,
+        layout=widgets.Layout(width="36em"),
+        style={"description_width": "8em"},
+        **options,
+    )
+    box.add_class(css)
+    return box
+
+
 class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """Install link, live callback status with the code's countdown, and the paste box.
 
@@ -91,20 +103,15 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             options=["test", "live"], value=settings.mode, description="Mode"
         )
         self.mode_input.add_class("som-mode")
-        self.redirect_input = widgets.Text(
-            value=settings.redirect_uri,
-            description="Redirect URI",
-            layout=widgets.Layout(width="36em"),
-            style={"description_width": "8em"},
+        self.redirect_input = _box(
+            widgets.Text, "Redirect URI", "som-redirect-uri", value=settings.redirect_uri
         )
-        self.redirect_input.add_class("som-redirect-uri")
-        self.dashboard_input = widgets.Text(
+        self.dashboard_input = _box(
+            widgets.Text,
+            "Dashboard link",
+            "som-dashboard-link",
             placeholder="optional: the install link copied from the Dashboard",
-            description="Dashboard link",
-            layout=widgets.Layout(width="36em"),
-            style={"description_width": "8em"},
         )
-        self.dashboard_input.add_class("som-dashboard-link")
         self.build_button = widgets.Button(
             description="Build link and listen",
             button_style="primary",
@@ -120,13 +127,14 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.countdown_html.add_class("som-code-countdown")
         # A Password box: the landed URL carries a live code, which must not show in the
         # widget's repr or on screen (checklist item 24).
-        self.paste_input = widgets.Password(
+        # A Password box: the landed URL carries a live code, which must not show in the
+        # widget's repr or on screen (checklist item 24).
+        self.paste_input = _box(
+            widgets.Password,
+            "Landed URL",
+            "som-paste-url",
             placeholder="paste the address the browser landed on after Accept",
-            description="Landed URL",
-            layout=widgets.Layout(width="36em"),
-            style={"description_width": "8em"},
         )
-        self.paste_input.add_class("som-paste-url")
         self.paste_button = widgets.Button(description="Use pasted URL", icon="paste")
         self.paste_button.add_class("som-paste-submit")
         self.remote_html = widgets.HTML()
