@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from _postgres import PostgresServer, PostgresUnavailable
 from _sandbox_helpers import token_request
 
 from stripe_oauth_nb._http import httpx
@@ -100,3 +102,23 @@ def exchange(
         return body
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (not root) for the session; ``create_database()`` per test.
+
+    Skipped where the server binaries are missing, except when ``CI`` is set: there a missing
+    database is a failure, so no PostgreSQL test can pass silently in CI.
+    """
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (CI is set, so this is a failure, not a skip)", pytrace=False)
+        pytest.skip(str(exc))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
