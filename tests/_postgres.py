@@ -27,7 +27,7 @@ __all__ = ["PostgresServer", "PostgresUnavailable", "find_bin_dir"]
 
 SUPERUSER = "som_admin"
 #: Made up for a throw-away server on loopback; never a real credential.
-PASSWORD = "EXAMPLE-pg-password"  # noqa: S105
+PASSWORD = "EXAMPLE-pg-password"
 INSTALL_HINT = "apt-get install -y postgresql"
 _NEEDED = ("initdb", "pg_ctl", "postgres", "psql", "pg_dump")
 
@@ -37,7 +37,7 @@ class PostgresUnavailable(RuntimeError):
 
 
 def find_bin_dir() -> Path:
-    """The folder holding ``initdb``, ``pg_ctl`` and the rest: PATH first, then Debian's versioned dirs."""
+    """Where ``initdb``, ``pg_ctl`` and the rest are: PATH, then Debian's versioned dirs."""
     found = shutil.which("pg_ctl")
     candidates = [Path(found).parent] if found else []
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
