@@ -127,7 +127,8 @@ def test_add_permission_uses_the_shown_choice_without_touching_the_picker() -> N
     # The picker must hold a selection of its own: a person types a purpose and clicks.
     form = ManifestForm()
     shown = form.permission_choice.value
-    assert shown is not None and shown in form.permission_choice.options
+    assert shown is not None
+    assert shown in form.permission_choice.options
     form.permission_purpose.value = "Why the app needs it."
     form.permission_add.click()
     assert dict(form.manifest.permissions) == {shown: "Why the app needs it."}
