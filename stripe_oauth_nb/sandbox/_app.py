@@ -386,8 +386,8 @@ class _Routes:
             tree = self._expansions(
                 principal, KIND_OF[resource], params, on_list=True, legacy=call.legacy
             )
+            world = self.state.world(principal.account, principal.mode)
             with self.state.lock:
-                world = self.state.world(principal.account, principal.mode)
                 now = int(self.state.now())
                 positions, has_more = select(world, resource, params, now)
                 renderer = Renderer(world, now=now, legacy=call.legacy, version=call.version)
@@ -410,8 +410,8 @@ class _Routes:
             tree = self._expansions(
                 principal, KIND_OF[resource], params, on_list=False, legacy=call.legacy
             )
+            world = self.state.world(principal.account, principal.mode)
             with self.state.lock:
-                world = self.state.world(principal.account, principal.mode)
                 now = int(self.state.now())
                 try:
                     position = find(world, resource, object_id, "id", now)

@@ -147,7 +147,9 @@ def account_json(account: Account) -> str:
             "external_accounts": Raw(
                 list_body([], False, f"/v1/accounts/{account.id}/external_accounts")
             ),
+            "settings.bacs_debit_payments.display_name": account.name,
             "settings.dashboard.display_name": account.name,
+            "settings.payments.statement_descriptor": account.name.upper()[:22],
             "tos_acceptance": raw({"date": account.created, "ip": None, "user_agent": None}),
         }
     )
@@ -617,12 +619,11 @@ class Renderer:
     def _event(self, row: Event, x: Tree) -> dict[str, Any]:
         snapshot = Renderer(self.w, now=row.created, legacy=False)
         obj = snapshot.render(row.resource, row.row)
-        data = f'{{"object":{obj}}}'
-        if row.before is not None:
-            previous = json.loads(snapshot.render(row.resource, row.before))
-            after = json.loads(obj)
-            changed = {k: v for k, v in previous.items() if after.get(k) != v}
-            data = f'{{"object":{obj},"previous_attributes":{encode(changed)}}}'
+        if row.before is None:
+            data = f'{{"object":{obj}}}'
+        else:
+            previous = snapshot.previous_attributes(row.resource, row.before, row.row)
+            data = f'{{"object":{obj},"previous_attributes":{previous}}}'
         return {
             "id": row.id,
             "api_version": API_VERSION,
@@ -631,6 +632,21 @@ class Renderer:
             "livemode": self.w.livemode,
             "type": row.type,
         }
+
+    def previous_attributes(self, resource: str, before: Any, after: Any) -> str:
+        """The top-level fields of ``before`` that ``after`` changed, with their old values."""
+        fill = self._by_resource[resource]
+        old, new = fill(before, {}), fill(after, {})
+        changed = {name.split(".")[0] for name, value in old.items() if new.get(name) != value}
+        whole: dict[str, Any] | None = None
+        previous: dict[str, Any] = {}
+        for key in sorted(changed):
+            if key in old:
+                previous[key] = json.loads(encode(old[key]))
+            else:  # a field inside a nested object changed: take the whole old object
+                whole = whole or json.loads(self.render(resource, before))
+                previous[key] = whole[key]
+        return encode(previous)
 
 
 def _expandable_on(resource: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +85,10 @@ class Sandbox:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Sandbox:
-        """Start serving (idempotent); returns self."""
+        """Start serving (idempotent); returns self. The default account's test-mode data is
+        made in a background thread meanwhile (requests that need it wait for it)."""
+        if not self._server.running:
+            threading.Thread(target=self.state.prepare, name="sandbox-data", daemon=True).start()
         self._server.start()
         return self
 

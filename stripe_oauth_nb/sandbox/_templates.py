@@ -240,7 +240,9 @@ SLOTS: Final[dict[str, tuple[str, ...]]] = {
         "default_currency",
         "email",
         "external_accounts",
+        "settings.bacs_debit_payments.display_name",
         "settings.dashboard.display_name",
+        "settings.payments.statement_descriptor",
         "tos_acceptance",
     ),
     "customer": (
