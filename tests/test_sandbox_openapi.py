@@ -10,7 +10,6 @@ enums, patterns and nested objects are checked as the schema states them.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
