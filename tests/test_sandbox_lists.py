@@ -165,7 +165,8 @@ def test_balance_transactions_of_a_payout(
 ) -> None:
     payout = everything["payouts"][1]
     txns = walk(api, "/v1/balance_transactions", {"payout": payout["id"]})
-    assert txns and all(t["type"] != "payout" for t in txns)
+    assert txns
+    assert all(t["type"] != "payout" for t in txns)
     assert sum(t["net"] for t in txns) == payout["amount"]
 
 
