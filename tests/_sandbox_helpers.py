@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 from pathlib import Path
@@ -52,7 +53,8 @@ def read_all_app(sb: Sandbox, permissions: tuple[str, ...] = READ_ALL) -> Regist
     """An app (registered with ``sb``) holding ``permissions``."""
     return sb.register_app(
         {
-            "id": "com.example.reads-" + "-".join(sorted(p.split("_")[0] for p in permissions)),
+            "id": "com.example.reads."
+            + hashlib.sha256(repr(sorted(permissions)).encode()).hexdigest()[:16],
             "name": "Reads Everything",
             "permissions": [{"permission": p, "purpose": "Analytics."} for p in permissions],
             "allowed_redirect_uris": ["http://127.0.0.1:8765/callback"],
