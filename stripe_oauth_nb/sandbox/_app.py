@@ -496,6 +496,8 @@ class _Routes:
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         self.state.begin_request("not_found")
+        if self.state.latency and not request.url.path.startswith("/_sandbox/"):
+            await asyncio.sleep(self.state.latency)
         call = _Call(_request_id(), API_VERSION)
         if is_stripe_endpoint(request.url.path) and not request.url.path.startswith("/_sandbox"):
             return self._unserved(request, call)
