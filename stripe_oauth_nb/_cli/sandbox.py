@@ -6,9 +6,14 @@ The first stdout line is one JSON object (``api_base``, ``marketplace_base``, ``
 object is ``GET /_sandbox/info``. Logs go to stderr with secrets masked and query strings
 dropped. SIGINT or SIGTERM stops the server and exits 0.
 
-Signals never take a lock: the handler only sets a flag, which the main thread's wait loop
-reads between short sleeps (an ``Event.set()`` in a handler can deadlock against the
-interrupted ``Event.wait()``, which holds the same lock).
+Signals never take a lock (an ``Event.set()`` in a handler can deadlock against the interrupted
+``Event.wait()``, which holds the same lock). While the command is still importing and building
+the sandbox (only the main thread exists, nothing to clean up), a signal ends it at once; from
+the moment the server thread may exist, the handler only appends to a list, which the start-up
+wait and the serving loop read every few milliseconds. Once the server has stopped and its port
+is free, the process ends at once (``os._exit`` after flushing stdout and stderr): the command
+only ever ends on a signal to its process, and the interpreter's own teardown can take seconds
+on a loaded machine.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from .._masking import MaskingFilter
 
@@ -114,35 +120,46 @@ def _configure_logging() -> None:
         logger.propagate = False
 
 
+class _Interrupted(BaseException):
+    """A signal during start-up, before any server thread exists."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the sandbox, print its connection line, serve until SIGINT/SIGTERM."""
     stop: list[int] = []
+    threads_may_run = [False]
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.append(signum)  # no lock, no I/O: the wait loop below acts on it
+        stop.append(signum)  # no lock, no I/O
+        if not threads_may_run[0]:
+            raise _Interrupted
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        from ..sandbox import Sandbox
-
-        _configure_logging()
-        sandbox = Sandbox(
-            customers=args.customers,
-            port=args.port,
-            seed=args.seed,
-            redirect_uris=args.redirect_uris,
-            start=args.start,
-            rate_limit=args.rate_limit,
-            latency_ms=args.latency_ms,
-        )
-        sandbox.start()
         try:
-            if stop:
-                return 0
-            print(json.dumps(sandbox.connection_info()), flush=True)
-            logging.getLogger("stripe_oauth_nb").info(
-                "sandbox serving on %s (Ctrl-C to stop)", sandbox.api_base
+            from ..sandbox import Sandbox
+
+            _configure_logging()
+            sandbox = Sandbox(
+                customers=args.customers,
+                port=args.port,
+                seed=args.seed,
+                redirect_uris=args.redirect_uris,
+                start=args.start,
+                rate_limit=args.rate_limit,
+                latency_ms=args.latency_ms,
             )
+            threads_may_run[0] = True
+        except _Interrupted:
+            threads_may_run[0] = True
+            _exit_now()
+        sandbox.start(abort=lambda: bool(stop))
+        try:
+            if not stop:
+                print(json.dumps(sandbox.connection_info()), flush=True)
+                logging.getLogger("stripe_oauth_nb").info(
+                    "sandbox serving on %s (Ctrl-C to stop)", sandbox.api_base
+                )
             while not stop:
                 if not sandbox.running:
                     return 1
@@ -152,4 +169,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    _exit_now()
+
+
+def _exit_now() -> NoReturn:
+    """End the process with status 0 now: streams flushed, the server already stopped."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

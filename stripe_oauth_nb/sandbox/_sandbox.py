@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -84,12 +84,16 @@ class Sandbox:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Sandbox:
+    def start(self, *, abort: Callable[[], bool] | None = None) -> Sandbox:
         """Start serving (idempotent); returns self. The default account's test-mode data is
-        made in a background thread meanwhile (requests that need it wait for it)."""
+        then made in a background thread (requests that need it wait for it). ``abort``: asked
+        while the server starts; True gives up at once (the sandbox is then not running)."""
         if not self._server.running:
-            threading.Thread(target=self.state.prepare, name="sandbox-data", daemon=True).start()
-        self._server.start()
+            self._server.start(abort=abort)
+            if self._server.running:
+                threading.Thread(
+                    target=self.state.prepare, name="sandbox-data", daemon=True
+                ).start()
         return self
 
     def stop(self) -> None:

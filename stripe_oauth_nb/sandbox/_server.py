@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -37,8 +38,12 @@ class ServerThread:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, timeout: float = 5.0) -> int:
-        """Bind, start serving, and return the port once the server accepts connections."""
+    def start(self, timeout: float = 5.0, abort: Callable[[], bool] | None = None) -> int:
+        """Bind, start serving, and return the port once the server accepts connections.
+
+        ``abort`` is asked while waiting for the server: when it says True (a signal arrived),
+        the server is stopped at once and ``start`` returns without waiting any longer.
+        """
         if self.running:
             return self.port
         install_log_filters()
@@ -66,6 +71,7 @@ class ServerThread:
             timeout_graceful_shutdown=1,
             server_header=False,
         )
+        config.load()  # the imports it needs happen here, not in the server thread
         server = uvicorn.Server(config)
         self._server = server
         thread = threading.Thread(
@@ -75,6 +81,9 @@ class ServerThread:
         thread.start()
         deadline = time.monotonic() + timeout
         while not server.started:
+            if abort is not None and abort():
+                self.stop()
+                return 0
             if not thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
                 raise SandboxError(
