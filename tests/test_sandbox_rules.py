@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from stripe_oauth_nb import _settings, _tokenset
 from stripe_oauth_nb.sandbox import Sandbox, _rules, approve
@@ -53,5 +56,14 @@ def test_no_sandbox_module_borrows_the_clients_rules() -> None:
         assert ".._settings.Mode" not in imported
 
 
-def test_approve_has_one_implementation() -> None:
-    assert Sandbox.approve is approve
+def test_approve_has_one_implementation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Sandbox.approve`` hands everything to the module's ``approve``."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        "stripe_oauth_nb.sandbox._sandbox.approve",
+        lambda url, **options: calls.append((url, options)) or "http://x/cb?code=1",
+    )
+    got = Sandbox(customers=0).approve("http://x/authorize", "deny", follow=False, account="a")
+    assert got == "http://x/cb?code=1"
+    assert calls == [("http://x/authorize", {"decision": "deny", "follow": False, "account": "a"})]
+    assert approve.__module__ == "stripe_oauth_nb.sandbox._browser"

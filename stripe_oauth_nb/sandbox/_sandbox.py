@@ -230,8 +230,9 @@ class Sandbox:
         """Another installing account (selectable on the consent page); returns its id."""
         return self.state.add_account(name, customers=customers)
 
-    #: Answer the consent page like a browser (see :func:`stripe_oauth_nb.sandbox.approve`).
-    approve = staticmethod(approve)
+    def approve(self, install_url: str, decision: str = "accept", **options: Any) -> str:
+        """:func:`stripe_oauth_nb.sandbox.approve` (the one implementation)."""
+        return approve(install_url, decision=decision, **options)
 
     def mint_tokens(
         self, mode: Mode = "test", app: RegisteredApp | None = None, account_id: str | None = None
