@@ -6,8 +6,9 @@ Run: ``python bench/bench_sandbox.py [--requests 1000] [--clients 4] [--customer
 - start-up with ``--customers`` customers: ``Sandbox(...).start()`` (the server answers), and
   the first ``GET /v1/customers`` (it waits for the data, which is made on first use: here by
   the background thread ``start()`` launches), plus the CPU seconds the data took;
-- list throughput with rate limits off, ``limit=100``, one keep-alive client then several, for
-  customers, charges (bigger objects, expanded on request), and events (snapshots of objects);
+- list throughput with rate limits off, ``limit=100``, one keep-alive client then several
+  (each client in its own process), for customers, charges (bigger objects, also with
+  ``expand[]=data.customer``), invoices (with their lines) and events (snapshots of objects);
 - memory (RSS growth) of one account's data with ``--memory-customers`` customers, and how long
   making it took, measured in a child process so the other figures do not pollute it.
 """
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
@@ -37,9 +39,9 @@ READ_ALL = [
 ]
 
 
-def run_client(
-    base: str, token: str, path: str, params: dict[str, str], count: int, out: list[float]
-) -> None:
+def run_client(base: str, token: str, path: str, params: dict[str, str], count: int) -> list[float]:
+    """(In a client process) ``count`` pages of ``path``, walking on; their latencies."""
+    latencies: list[float] = []
     with httpx.Client(base_url=base, trust_env=False, timeout=120) as client:
         cursor: str | None = None
         for _ in range(count):
@@ -48,29 +50,31 @@ def run_client(
                 query["starting_after"] = cursor
             started = time.perf_counter()
             response = client.get(path, params=query, auth=(token, ""))
-            out.append(time.perf_counter() - started)
+            latencies.append(time.perf_counter() - started)
             if response.status_code != 200:
                 raise SystemExit(f"unexpected answer: {response.status_code} {response.text[:200]}")
             body = response.json()
             cursor = body["data"][-1]["id"] if body["has_more"] else None
+    return latencies
 
 
 def measure(
-    base: str, token: str, path: str, params: dict[str, str], total: int, clients: int
+    pool: ProcessPoolExecutor,
+    base: str,
+    token: str,
+    path: str,
+    params: dict[str, str],
+    total: int,
+    clients: int,
 ) -> tuple[float, list[float]]:
+    """Requests per second with ``clients`` keep-alive clients, each in its own process (so
+    the figure is the server's, not the clients' JSON parsing sharing its interpreter)."""
     per_client = total // clients
-    latencies: list[float] = []
-    threads = [
-        threading.Thread(
-            target=run_client, args=(base, token, path, params, per_client, latencies)
-        )
-        for _ in range(clients)
-    ]
     started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    futures = [
+        pool.submit(run_client, base, token, path, params, per_client) for _ in range(clients)
+    ]
+    latencies = [t for future in futures for t in future.result()]
     return per_client * clients / (time.perf_counter() - started), latencies
 
 
@@ -121,21 +125,26 @@ def main() -> None:
             f"{'list (limit=100, limits off)':<44} {'clients':>7} {'req/s':>7} "
             f"{'objects/s':>10} {'median ms':>9} {'p99 ms':>7}"
         )
+        pool = ProcessPoolExecutor(args.clients, mp_context=multiprocessing.get_context("spawn"))
         for label, path, params in (
             ("GET /v1/customers", "/v1/customers", {}),
             ("GET /v1/charges", "/v1/charges", {}),
             ("GET /v1/charges expand data.customer", "/v1/charges", {"expand[]": "data.customer"}),
+            ("GET /v1/invoices", "/v1/invoices", {}),
             ("GET /v1/events", "/v1/events", {}),
         ):
-            measure(sb.api_base, token, path, params, 40, 1)  # warm-up
+            measure(pool, sb.api_base, token, path, params, 40, 1)  # warm-up
             for clients in (1, args.clients):
-                rps, latencies = measure(sb.api_base, token, path, params, args.requests, clients)
+                rps, latencies = measure(
+                    pool, sb.api_base, token, path, params, args.requests, clients
+                )
                 median = statistics.median(latencies) * 1000
                 p99 = statistics.quantiles(latencies, n=100)[98] * 1000
                 print(
                     f"{label:<44} {clients:>7} {rps:>7.0f} {rps * 100:>10,.0f} "
                     f"{median:>9.2f} {p99:>7.2f}"
                 )
+        pool.shutdown()
         stopping = time.perf_counter()
     print(f"stopped in {time.perf_counter() - stopping:.3f} s")
     child = subprocess.run(
