@@ -17,6 +17,8 @@ __all__ = [
     "fixtures",
     "openapi",
     "read_all_app",
+    "read_everything",
+    "reader",
     "token_request",
     "walk",
 ]
@@ -76,6 +78,29 @@ def walk(
         if not body["has_more"]:
             return seen
         query["starting_after"] = body["data"][-1]["id"]
+
+
+def reader(sb: Sandbox, mode: str = "test", account: str | None = None) -> httpx.Client:
+    """A client holding a fresh token of an app with every read permission."""
+    tokens = sb.mint_tokens(mode, read_all_app(sb), account)  # type: ignore[arg-type]
+    return httpx.Client(
+        base_url=sb.api_base, auth=(tokens["access_token"], ""), trust_env=False, timeout=60
+    )
+
+
+def read_everything(client: httpx.Client) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every object of every list, by resource and id (subscriptions of every status)."""
+    from stripe_oauth_nb.sandbox._world import RESOURCES
+
+    return {
+        resource: {
+            o["id"]: o
+            for o in walk(
+                client, f"/v1/{resource}", {"status": "all"} if resource == "subscriptions" else {}
+            )
+        }
+        for resource in RESOURCES
+    }
 
 
 @cache

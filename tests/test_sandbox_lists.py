@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _sandbox_helpers import openapi, read_all_app, walk
+from _sandbox_helpers import openapi, read_everything, reader, walk
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
@@ -26,22 +26,14 @@ def sb() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def api(sb: Sandbox) -> Iterator[httpx.Client]:
-    token = sb.mint_tokens(app=read_all_app(sb))["access_token"]
-    with httpx.Client(
-        base_url=sb.api_base, auth=(token, ""), trust_env=False, timeout=60
-    ) as client:
+    with reader(sb) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def everything(api: httpx.Client) -> dict[str, list[dict[str, Any]]]:
-    """Every object of every list (subscriptions: of every status)."""
-    return {
-        resource: walk(
-            api, f"/v1/{resource}", {"status": "all"} if resource == "subscriptions" else {}
-        )
-        for resource in RESOURCES
-    }
+    """Every object of every list (subscriptions: of every status), newest first."""
+    return {r: list(objects.values()) for r, objects in read_everything(api).items()}
 
 
 def test_every_list_accepts_exactly_stripes_parameters() -> None:

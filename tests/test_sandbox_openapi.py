@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from _sandbox_helpers import fixtures, openapi, read_all_app, walk
+from _sandbox_helpers import fixtures, openapi, reader, walk
 from jsonschema import Draft7Validator
 
 from stripe_oauth_nb._http import httpx
@@ -167,10 +167,7 @@ def sb() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def api(sb: Sandbox) -> Iterator[httpx.Client]:
-    token = sb.mint_tokens(app=read_all_app(sb))["access_token"]
-    with httpx.Client(
-        base_url=sb.api_base, auth=(token, ""), trust_env=False, timeout=60
-    ) as client:
+    with reader(sb) as client:
         yield client
 
 

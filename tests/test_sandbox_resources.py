@@ -7,12 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _sandbox_helpers import read_all_app, walk
+from _sandbox_helpers import read_everything, reader, walk
 
-from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sandbox._business import TO_USD
-from stripe_oauth_nb.sandbox._world import RESOURCES
 
 START = 1_767_225_600
 PREFIXES = {
@@ -54,16 +52,9 @@ REFERENCES = {
 }
 
 
-def read_everything(sb: Sandbox, mode: str = "test") -> dict[str, dict[str, dict[str, Any]]]:
-    token = sb.mint_tokens(mode, app=read_all_app(sb))["access_token"]  # type: ignore[arg-type]
-    with httpx.Client(base_url=sb.api_base, auth=(token, ""), trust_env=False, timeout=60) as c:
-        return {
-            r: {
-                o["id"]: o
-                for o in walk(c, f"/v1/{r}", {"status": "all"} if r == "subscriptions" else {})
-            }
-            for r in RESOURCES
-        }
+def read_all(sb: Sandbox) -> dict[str, dict[str, dict[str, Any]]]:
+    with reader(sb) as client:
+        return read_everything(client)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +66,7 @@ def sb() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def data(sb: Sandbox) -> dict[str, dict[str, dict[str, Any]]]:
-    return read_everything(sb)
+    return read_all(sb)
 
 
 def test_every_resource_has_objects_with_stripes_prefixes(
@@ -165,8 +156,7 @@ def test_invoices_are_paid_by_their_charges(data: dict[str, dict[str, dict[str, 
 def test_payouts_pay_out_what_became_available(
     sb: Sandbox, data: dict[str, dict[str, dict[str, Any]]]
 ) -> None:
-    token = sb.mint_tokens(app=read_all_app(sb))["access_token"]
-    with httpx.Client(base_url=sb.api_base, auth=(token, ""), trust_env=False, timeout=60) as c:
+    with reader(sb) as c:
         for payout in list(data["payouts"].values())[:5]:
             included = walk(c, "/v1/balance_transactions", {"payout": payout["id"]})
             assert sum(t["net"] for t in included) == payout["amount"] > 0
@@ -199,7 +189,7 @@ def test_same_seed_and_start_same_data() -> None:
     def dump(seed: int) -> dict[str, Any]:
         with Sandbox(customers=40, seed=seed, start=START, rate_limit=False) as sb:
             sb.simulate(3)
-            return read_everything(sb)
+            return read_all(sb)
 
     assert dump(1) == dump(1)
     assert dump(1)["customers"].keys() != dump(2)["customers"].keys()

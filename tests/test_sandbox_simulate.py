@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _sandbox_helpers import read_all_app, walk
+from _sandbox_helpers import read_everything, reader, walk
 
 from stripe_oauth_nb._errors import SandboxError
 from stripe_oauth_nb._http import httpx
@@ -23,30 +23,15 @@ DAY = 86_400
 EVENTED = [r for r in RESOURCES if r not in ("balance_transactions", "events")]
 
 
-def client_for(sb: Sandbox) -> httpx.Client:
-    token = sb.mint_tokens(app=read_all_app(sb))["access_token"]
-    return httpx.Client(base_url=sb.api_base, auth=(token, ""), trust_env=False, timeout=60)
-
-
-def snapshot(client: httpx.Client) -> dict[str, dict[str, dict[str, Any]]]:
-    return {
-        r: {
-            o["id"]: o
-            for o in walk(client, f"/v1/{r}", {"status": "all"} if r == "subscriptions" else {})
-        }
-        for r in RESOURCES
-    }
-
-
 @pytest.fixture(scope="module")
 def played() -> Iterator[tuple[Sandbox, dict[str, Any], dict[str, Any], list[dict[str, Any]]]]:
     """A sandbox read fully, then 12 simulated days later read again, with the events between."""
     with Sandbox(customers=300, start=START, rate_limit=False) as sb:
-        with client_for(sb) as client:
-            before = snapshot(client)
+        with reader(sb) as client:
+            before = read_everything(client)
         sb.simulate(12)
-        with client_for(sb) as client:  # a fresh token: the clock moved 12 days
-            after = snapshot(client)
+        with reader(sb) as client:  # a fresh token: the clock moved 12 days
+            after = read_everything(client)
             events = walk(client, "/v1/events", {"created[gt]": START})
         yield sb, before, after, events
 
@@ -125,7 +110,7 @@ def test_deleted_customers_leave_lists_and_retrieve_as_deleted(
     sb, _, after, events = played
     gone = [e["data"]["object"]["id"] for e in events if e["type"] == "customer.deleted"]
     assert gone
-    with client_for(sb) as client:
+    with reader(sb) as client:
         for customer_id in gone:
             assert customer_id not in after["customers"]
             body = client.get(f"/v1/customers/{customer_id}").json()
@@ -150,12 +135,12 @@ def test_counts_match_what_the_lists_return(
 
 def test_events_older_than_thirty_days_are_gone() -> None:
     with Sandbox(customers=60, start=START, rate_limit=False) as sb:
-        with client_for(sb) as client:
+        with reader(sb) as client:
             first = walk(client, "/v1/events")
             assert all(e["created"] >= START - 30 * DAY for e in first)
             oldest = first[-1]
         sb.simulate(31)
-        with client_for(sb) as client:
+        with reader(sb) as client:
             later = walk(client, "/v1/events")
             assert oldest["id"] not in {e["id"] for e in later}
             assert all(e["created"] >= sb.now() - 30 * DAY for e in later)

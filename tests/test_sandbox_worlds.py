@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from _sandbox_helpers import read_all_app, walk
+from _sandbox_helpers import read_all_app, reader, token_request, walk
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
@@ -19,13 +19,6 @@ START = 1_767_225_600
 def sb() -> Iterator[Sandbox]:
     with Sandbox(customers=40, start=START, rate_limit=False) as sandbox:
         yield sandbox
-
-
-def reader(sb: Sandbox, mode: str = "test", account: str | None = None) -> httpx.Client:
-    tokens = sb.mint_tokens(mode, read_all_app(sb), account)  # type: ignore[arg-type]
-    return httpx.Client(
-        base_url=sb.api_base, auth=(tokens["access_token"], ""), trust_env=False, timeout=60
-    )
 
 
 @pytest.mark.parametrize("resource", ["customers", "charges", "invoices", "events", "products"])
@@ -77,11 +70,9 @@ def test_one_app_installs_on_several_accounts_through_the_consent_page(sb: Sandb
         )
         code = parse_qs(urlsplit(location).query)["code"][0]
         with httpx.Client(base_url=sb.api_base, trust_env=False) as c:
-            body = c.post(
-                "/v1/oauth/token",
-                data={"grant_type": "authorization_code", "code": code},
-                auth=(sb.test.secret_key, ""),
-            ).json()
+            _, body, _ = token_request(
+                c, sb.test.secret_key, grant_type="authorization_code", code=code
+            )
             users.append(body["stripe_user_id"])
             first = c.get("/v1/customers", auth=(body["access_token"], "")).json()["data"][0]
             assert first["id"] in {r.id for r in sb.world(account).customers.rows}
