@@ -442,7 +442,6 @@ class Business:
                 self._charge_again(now, row.payment_intent, succeed),
             )
         attempts = row.attempt_count + 1
-        sub = w.subscriptions.rows[row.subscription]
         if succeed:
             paid = replace(
                 row,
@@ -456,14 +455,7 @@ class Business:
             )
             self._set(now, w.invoices, invoice, paid, "invoice.paid")
             self._event(now, "invoice.payment_succeeded", "invoices", paid)
-            if sub.status == "past_due":
-                self._set(
-                    now,
-                    w.subscriptions,
-                    row.subscription,
-                    replace(sub, status="active"),
-                    "customer.subscription.updated",
-                )
+            self._move_subscription(now, row.subscription, "past_due", "active")
             self._set_delinquent(now, row.customer, False)
             return
         retry = now + RETRY_DELAYS[attempts - 1] if attempts <= len(RETRY_DELAYS) else None
@@ -475,14 +467,7 @@ class Business:
             payment_intent=intent,
         )
         self._set(now, w.invoices, invoice, failed, "invoice.payment_failed")
-        if sub.status == "active":
-            self._set(
-                now,
-                w.subscriptions,
-                row.subscription,
-                replace(sub, status="past_due"),
-                "customer.subscription.updated",
-            )
+        self._move_subscription(now, row.subscription, "active", "past_due")
         self._set_delinquent(now, row.customer, True)
         if retry is not None:
             self._at(retry, self._retry, invoice)
@@ -490,6 +475,15 @@ class Business:
             gone = replace(failed, status="uncollectible", uncollectible_at=now)
             self._set(now, w.invoices, invoice, gone, "invoice.marked_uncollectible")
             self._end_subscription(now, row.subscription, "payment_failed")
+
+    def _move_subscription(self, now: int, subscription: int, was: str, status: str) -> None:
+        """A subscription that is ``was`` becomes ``status`` (with its event)."""
+        row = self.w.subscriptions.rows[subscription]
+        if row.status == was:
+            changed = replace(row, status=status)
+            self._set(
+                now, self.w.subscriptions, subscription, changed, "customer.subscription.updated"
+            )
 
     def _retry(self, now: int, invoice: int) -> None:
         row = self.w.invoices.rows[invoice]
