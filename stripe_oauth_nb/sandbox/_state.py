@@ -250,6 +250,7 @@ class SandboxState:
         # The default account's test-mode customers continue the seed's own stream (the
         # customers every earlier release of the sandbox had).
         self._customer_streams[self.default_account_id] = self._rng.getstate()
+        self._rng.seed(f"{seed}:after-the-default-account")  # nothing else draws from that stream
         for name, share in SAMPLE_ACCOUNTS:
             self.add_account(name, customers=customers // share)
         self._apps: dict[str, RegisteredApp] = {}
