@@ -6,6 +6,7 @@ Run: ``python bench/bench_sandbox.py [--requests 1000] [--clients 4] [--customer
 - start-up with ``--customers`` customers: ``Sandbox(...).start()`` (the server answers), and
   the first ``GET /v1/customers`` (it waits for the data, which is made on first use: here by
   the background thread ``start()`` launches), plus the CPU seconds the data took;
+- the sandbox's own CPU time per list page (its ASGI app called directly, no HTTP client);
 - list throughput with rate limits off, ``limit=100``, one keep-alive client then several
   (each client in its own process), for customers, charges (bigger objects, also with
   ``expand[]=data.customer``), invoices (with their lines) and events (snapshots of objects);
@@ -16,6 +17,8 @@ Run: ``python bench/bench_sandbox.py [--requests 1000] [--clients 4] [--customer
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
 import json
 import multiprocessing
 import resource
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
@@ -78,15 +82,67 @@ def measure(
     return per_client * clients / (time.perf_counter() - started), latencies
 
 
+def server_cpu_per_page(sb: Sandbox, token: str, path: str, query: str, pages: int) -> float:
+    """CPU milliseconds the sandbox spends on one list page, its ASGI app called directly
+    (no HTTP client in the way): authentication, limits, parsing, rendering, the response."""
+    app = sb._server._app  # the served ASGI app
+    auth = b"Basic " + base64.b64encode(f"{token}:".encode())
+
+    async def one() -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "headers": [(b"authorization", auth), (b"host", b"127.0.0.1")],
+            "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 1),
+            "root_path": "",
+        }
+        sent: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        if sent[0]["status"] != 200:
+            raise SystemExit(f"unexpected answer {sent[0]['status']} for {path}?{query}")
+
+    async def run() -> None:
+        for _ in range(pages):
+            await one()
+
+    asyncio.run(run())  # warm-up
+    started = time.process_time()
+    asyncio.run(run())
+    return (time.process_time() - started) / pages * 1000
+
+
 def memory_child(customers: int) -> None:
     """(In a child process) make one account's data; print its RSS growth and time as JSON."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sb = Sandbox(customers=customers, start=1_767_225_600)
+    before = _resident_mb()
     cpu, wall = time.process_time(), time.perf_counter()
     counts = sb.counts()
     made = {"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall}
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"rss_mb": (after - before) / 1024, "objects": sum(counts.values()), **made}))
+    grown = _resident_mb() - before
+    print(json.dumps({"rss_mb": grown, "objects": sum(counts.values()), **made}))
+
+
+def _resident_mb() -> float:
+    """The process's resident memory now (Linux), else its peak so far."""
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])  # noqa: SIM115
+        return pages * resource.getpagesize() / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -121,8 +177,21 @@ def main() -> None:
             f"serving after {up:.3f} s; first page after {first:.3f} s "
             "(the data is made on first use, by a background thread from start())"
         )
+        print(f"{'sandbox CPU per page of 100 (no HTTP)':<44} {'ms':>7}")
+        for label, path, query in (
+            ("GET /v1/customers", "/v1/customers", "limit=100"),
+            ("GET /v1/charges", "/v1/charges", "limit=100"),
+            (
+                "GET /v1/charges expand data.customer",
+                "/v1/charges",
+                "limit=100&expand[]=data.customer",
+            ),
+            ("GET /v1/invoices", "/v1/invoices", "limit=100"),
+            ("GET /v1/events", "/v1/events", "limit=100"),
+        ):
+            print(f"{label:<44} {server_cpu_per_page(sb, token, path, query, 50):>7.2f}")
         print(
-            f"{'list (limit=100, limits off)':<44} {'clients':>7} {'req/s':>7} "
+            f"{'list over HTTP (limit=100, limits off)':<44} {'clients':>7} {'req/s':>7} "
             f"{'objects/s':>10} {'median ms':>9} {'p99 ms':>7}"
         )
         pool = ProcessPoolExecutor(args.clients, mp_context=multiprocessing.get_context("spawn"))
