@@ -20,7 +20,7 @@ from stripe_oauth_nb._attempts import Attempt, AttemptLog, AuthorizationCode
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import Mode
-from stripe_oauth_nb._tokens._refresh import refresh_lock
+from stripe_oauth_nb._tokens import TokenStore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
 
@@ -102,12 +102,12 @@ def run_child(
 
 
 @contextmanager
-def lock_held_elsewhere(lock_path: Path) -> Iterator[None]:
-    """Another thread holds the refresh lock at ``lock_path`` for the duration of the block."""
+def lock_held_elsewhere(store: TokenStore, key: tuple[str, bool]) -> Iterator[None]:
+    """Another thread holds ``key``'s refresh lock in ``store`` for the duration of the block."""
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with refresh_lock(lock_path, "x", 5.0):
+        with store.locked(*key, 5.0):
             held.set()
             release.wait(5)
 
@@ -119,3 +119,25 @@ def lock_held_elsewhere(lock_path: Path) -> Iterator[None]:
     finally:
         release.set()
         holder.join()
+
+
+@contextmanager
+def disk_full(monkeypatch: Any, path: Path, *, times: int = 10**9) -> Iterator[dict[str, int]]:
+    """Writes that replace ``path`` fail with ENOSPC (``times`` times), as on a full disk."""
+    import errno
+
+    from stripe_oauth_nb._fileio import ReservedWrite
+
+    real = ReservedWrite.commit
+    left = {"fails": times}
+
+    def commit(self: ReservedWrite, text: str) -> None:
+        if self.path == path and left["fails"] > 0:
+            left["fails"] -= 1
+            self.discard()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, text)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ReservedWrite, "commit", commit)
+        yield left

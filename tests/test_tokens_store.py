@@ -11,6 +11,7 @@ from pathlib import Path
 import keyring
 import keyring.backend
 import pytest
+from _tokens_helpers import disk_full
 
 from stripe_oauth_nb._errors import InsecureStoreError, TokenStoreError
 from stripe_oauth_nb._masking import Secret
@@ -160,20 +161,15 @@ def test_file_store_removes_leftover_temp_files_of_dead_writers(tmp_path: Path) 
 def test_file_store_write_failure_is_a_store_error_and_keeps_the_old_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import errno
-
-    from stripe_oauth_nb._tokens import _store
-
     store = FileTokenStore(tmp_path / "tokens.json")
     store.save(_set(), authorized=True)
-
-    def full(path: Path, text: str) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(_store, "atomic_write_text", full)
-    with pytest.raises(TokenStoreError, match="could not be written"):
+    with (
+        disk_full(monkeypatch, store.path),
+        pytest.raises(TokenStoreError, match="could not be written"),
+    ):
         store.save(_set(n=1))
     assert store.load("acct_1111111111", False) == _set()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_stores_never_show_secrets(tmp_path: Path, mem_keyring: MemKeyring) -> None:
@@ -198,7 +194,7 @@ def test_keyring_store_stores_json_per_key(tmp_path: Path, mem_keyring: MemKeyri
     assert json.loads(mem_keyring.values[("stripe-oauth-nb", "__index__")]) == [
         "acct_1111111111:test"
     ]
-    assert store.lock_path == tmp_path / "keyring.lock"
+    assert store.lock_path("acct_1111111111", False).parent == tmp_path / "keyring.locks"
 
 
 def test_keyring_store_without_backend_is_a_clear_error(tmp_path: Path) -> None:
