@@ -114,7 +114,12 @@ class TokenManager:
         self.settings = settings
         self.store: TokenStore = store if store is not None else open_store(settings)
         self._owns_store = store is None
-        self.attempts = attempts if attempts is not None else AttemptLog.for_settings(settings)
+        if attempts is None:
+            records = getattr(self.store, "attempt_records", None)  # the database's own table
+            attempts = (
+                AttemptLog(records=records()) if records else AttemptLog.for_settings(settings)
+            )
+        self.attempts = attempts
         self.clock = clock
         self.lock_timeout = lock_timeout
         self.client = TokenClient(
