@@ -123,12 +123,16 @@ class TokenStoreError(TokenError):
 
     ``tokens``: the new token set that was received but could not be stored (it stays usable
     in memory; ``TokenManager.save_pending()`` writes it later), else ``None``. It is kept out
-    of ``args``, and its repr is masked.
+    of ``args``, and its repr is masked. ``kept_at``: where the set is also kept on disk for the
+    next run to store (the in-flight record, a spool file), else ``None``.
     """
 
-    def __init__(self, message: str, *, tokens: TokenSet | None = None) -> None:
+    def __init__(
+        self, message: str, *, tokens: TokenSet | None = None, kept_at: str | None = None
+    ) -> None:
         super().__init__(message)
         self.tokens = tokens
+        self.kept_at = kept_at
 
 
 class InsecureStoreError(TokenStoreError):

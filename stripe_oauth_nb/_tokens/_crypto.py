@@ -203,3 +203,30 @@ def needs_reseal(data: dict[str, Any], cipher: StoreCipher | None) -> bool:
     if cipher is None:
         return any(is_sealed(data.get(name)) for name in _FIELDS)
     return any(cipher.needs_reseal(data.get(name)) for name in _FIELDS)
+
+
+def rewrite_keyring_keys(*, prepend: str | None = None, keep_first_only: bool = False) -> None:
+    """Change the key list kept in the OS keyring: put ``prepend`` first, or keep only the
+    first key (after ``tokens rekey``)."""
+    try:
+        import keyring
+        import keyring.errors
+    except ImportError:
+        raise StoreKeyError(
+            "Keeping the store key in the keyring needs the keyring package: pip install "
+            "'stripe-oauth-nb[keyring]'."
+        ) from None
+    try:
+        current = keyring.get_password(KEYRING_SERVICE, KEYRING_USER) or ""
+        keys = [part.strip() for part in current.split(",") if part.strip()]
+        if prepend is not None:
+            _decode_key(prepend, "The new key")
+            keys = [prepend, *keys]
+        if keep_first_only:
+            keys = keys[:1]
+        keyring.set_password(KEYRING_SERVICE, KEYRING_USER, ",".join(keys))
+    except keyring.errors.KeyringError as exc:
+        raise StoreKeyError(
+            f"The OS keyring does not answer ({type(exc).__name__}): unlock it, or keep the key "
+            f"in {_SETTING} instead."
+        ) from None

@@ -267,6 +267,7 @@ class TokenManager:
             f"could not be stored: {why} They stay usable in this session (get() and "
             "access_token() return them); fix the store, then call save_pending().",
             tokens=tokens,
+            kept_at=getattr(why, "kept_at", None),
         )
 
     def _keep(self, tokens: TokenSet, *, authorized: bool = False) -> str:

@@ -431,12 +431,6 @@ class PostgresTokenStore:
             ).fetchall()
         return [_record(row) for row in rows]
 
-    def put_record(self, record: InflightRecord) -> None:
-        """Store ``record`` as it is (``tokens migrate`` copies records with it)."""
-        account_id, _, mode = record.key.rpartition(":")
-        with self._conn("refused the write") as conn:
-            _put_record(conn, account_id, mode == "live", record)
-
     def rekey(self) -> int:
         """Seal every set again with the first key (or in clear without one); how many."""
         with self._conn("refused the rekey") as conn, conn.transaction():
@@ -729,12 +723,14 @@ class _PgSlot:
                     "could not take the new tokens",
                     f"They could not be kept on this machine either ({spool_exc.strerror}).",
                 ) from None
-            raise self.store._unavailable(
+            error = self.store._unavailable(
                 exc,
                 "could not take the new tokens",
                 f"They are kept in {path} (sealed like the store): the next refresh of this "
                 "account on this machine stores them, so nothing is lost.",
-            ) from None
+            )
+            error.kept_at = str(path)
+            raise error from None
         self._record, self._record_read = None, True
 
     def clear(self) -> None:
@@ -768,6 +764,11 @@ class _PgSlot:
             record.key, record.refresh_sha256, now, record.pid, False, True, record.host
         )
         with self._on_lock("could not mark the set as deauthorized", "Try again.") as conn:
+            _put_record(conn, self.account_id, self.livemode, record)
+        self._record, self._record_read = record, True
+
+    def adopt(self, record: InflightRecord) -> None:
+        with self._on_lock("could not store the in-flight record", "Try again.") as conn:
             _put_record(conn, self.account_id, self.livemode, record)
         self._record, self._record_read = record, True
 

@@ -216,6 +216,9 @@ class RefreshSlot(Protocol):
     def mark_deauthorized(self, tokens: TokenSet, now: float) -> None:
         """Remember that Stripe refused ``tokens``' refresh token with nothing in flight."""
 
+    def adopt(self, record: InflightRecord) -> None:
+        """Store ``record`` as this key's record, as it is (``tokens migrate``)."""
+
 
 # -- the in-flight file ----------------------------------------------------------------------
 class InflightFile:
@@ -433,24 +436,29 @@ class LocalSlot:
         keep, store = self._reserved or [None, None]
         self._reserved = []
         record = self.record()
-        if record is not None and record.matches(rotated_from.refresh_token):
-            kept = replace(record, received=self._seal(tokens))
-            try:  # the second durable place, written before the store
-                self._set_record(kept, keep)
-            except TokenStoreError:
-                if store is not None:
-                    store.discard()
-                self._write(tokens, authorized, None)  # one more chance: the store itself
-                return
-            checkpoint("after-received")
-        elif keep is not None:
-            keep.discard()
+        if record is None or not record.matches(rotated_from.refresh_token):
+            if keep is not None:
+                keep.discard()
+            self._write(tokens, authorized, store)
+            return
+        try:  # the second durable place, written before the store
+            self._set_record(replace(record, received=self._seal(tokens)), keep)
+        except TokenStoreError:
+            if store is not None:
+                store.discard()
+            self._write(tokens, authorized, None)  # one more chance: the store itself
+            return
+        checkpoint("after-received")
         try:
             self._write(tokens, authorized, store)
         except TokenStoreError as exc:
+            if self._records.path is None:
+                raise
+            kept = str(self._records.path)
             raise TokenStoreError(
-                f"{exc} The new tokens are kept in {self._records.path or 'memory'}: the next "
-                "refresh or use of this account stores them, so nothing is lost."
+                f"{exc} The new tokens are kept in {kept}: the next refresh of this account "
+                "stores them, so nothing is lost.",
+                kept_at=kept,
             ) from None
 
     def release(self) -> None:
@@ -470,6 +478,9 @@ class LocalSlot:
         record = self.record()
         if record is not None:
             self._set_record(replace(record, confirmed_lost=True, received=None))
+
+    def adopt(self, record: InflightRecord) -> None:
+        self._set_record(replace(record, received=None))
 
     def mark_deauthorized(self, tokens: TokenSet, now: float) -> None:
         self.release()
