@@ -81,10 +81,16 @@ def aged(tokens: TokenSet, seconds: float = 3700.0) -> TokenSet:
 
 
 def run_child(
-    sb: Sandbox, job: dict[str, Any], *, env: dict[str, str] | None = None, timeout: float = 60
+    sb: Sandbox,
+    job: dict[str, Any],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    keep_stdin: bool = False,
 ) -> subprocess.Popen[str]:
-    """Start ``_tokens_child.py`` with ``job`` (plus the sandbox's keys) on its stdin."""
-    payload = json.dumps({"sandbox": sb.connection_info(), **job})
+    """Start ``_tokens_child.py`` with ``job`` (plus the sandbox's keys) on its stdin; with
+    ``keep_stdin`` the pipe stays open for more lines (the ``host`` job's ``go``)."""
+    payload = json.dumps({"sandbox": sb.connection_info(), **job}) + "\n"
     child_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, str(CHILD)],
@@ -96,6 +102,9 @@ def run_child(
     )
     assert proc.stdin is not None
     proc.stdin.write(payload)
+    if keep_stdin:
+        proc.stdin.flush()
+        return proc
     proc.stdin.close()
     proc.stdin = None  # so that communicate() does not flush it again
     return proc

@@ -160,9 +160,9 @@ def _when(timestamp: float) -> str:
 
 def _check_store(settings: Settings) -> None:
     """Refuse an unreadable or insecure store before the user goes through the consent page."""
-    from .._tokens import FileTokenStore
+    from .._tokens import open_store
 
-    FileTokenStore(settings.token_store_path).all()
+    open_store(settings).all()
 
 
 def _after_code(code: AuthorizationCode, target: _Target) -> int:
