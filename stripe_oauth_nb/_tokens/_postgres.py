@@ -340,7 +340,7 @@ class PostgresTokenStore:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise TokenStoreError(
-                "A row of stripe_oauth_nb.token_sets in {self.location} is damaged "
+                f"A row of {SCHEMA}.token_sets in {self.location} is damaged "
                 f"({type(exc).__name__}: {str(exc)[:80]}). Delete that account's row and "
                 "authorize it again."
             ) from None
@@ -456,7 +456,7 @@ class PostgresTokenStore:
 
         key = store_key(account_id, livemode)
         with thread_lock(f"pg:{self._ident}:{key}", timeout, self.location) as deadline:
-            lock_id = _lock_id("stripe_oauth_nb:{key}")
+            lock_id = _lock_id(f"{SCHEMA}:{key}")
             conn = self._acquire(lock_id, key, timeout, deadline)
             slot = _PgSlot(self, conn, account_id, livemode)
             try:
@@ -804,7 +804,7 @@ class PostgresAttemptRecords:
     def _open(self, text: str) -> dict[str, Any]:
         from ._crypto import is_sealed
 
-        where = "{self.store.location} (stripe_oauth_nb.attempts)"
+        where = f"{self.store.location} ({SCHEMA}.attempts)"
         if is_sealed(text):
             if self.store.cipher is None:
                 raise StoreKeyError(
