@@ -285,9 +285,8 @@ def test_every_store_locks_per_key(store: TokenStore) -> None:
     store.save(a, authorized=True)
     store.save(b, authorized=True)
     with lock_held_elsewhere(store, a.key):
-        with pytest.raises(TokenLockTimeoutError):  # that key is busy ...
-            with store.locked(*a.key, 0.0):
-                pass
+        with pytest.raises(TokenLockTimeoutError), store.locked(*a.key, 0.0):  # that key: busy
+            pass
         with store.locked(*b.key, 0.0) as slot:  # ... the others are not
             assert slot.load() == b
     with store.locked(*a.key, 0.0) as slot:  # and it is free again once let go
