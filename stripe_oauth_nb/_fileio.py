@@ -107,7 +107,11 @@ def _advice_for_folder(folder: Path, info: os.stat_result, store_name: str) -> s
             f"{head} stripe-oauth-nb made this folder: run `chmod 700 {folder}` and try again; "
             "if others may have read the tokens, authorize the app again to get new ones."
         )
-    shared = not mine or bool(mode & 0o022) or folder == Path(folder.anchor)
+    try:
+        in_home = folder.resolve().is_relative_to(Path.home().resolve())
+    except (RuntimeError, OSError):
+        in_home = False
+    shared = not mine or bool(mode & 0o022) or not in_home
     suggestion = default_token_store_path() if shared else folder / OWN_FOLDER / store_name
     return (
         f"{head} stripe-oauth-nb did not make it and leaves its permissions alone (other things "
@@ -203,7 +207,10 @@ def read_json_file(path: Path, *, limit: int = MAX_FILE_BYTES) -> Any | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DamagedFile("it is not UTF-8 text") from None
-    return parse_json(text)
+    value = parse_json(text)
+    if value is None:  # never written by the toolkit; and None means "no file" to callers
+        raise DamagedFile("it holds only null")
+    return value
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -208,6 +209,16 @@ class FileTokenStore:
 
     # -- reading -------------------------------------------------------------------------
     def _check(self) -> None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            info = None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise TokenStoreError(
+                f"The token store {self.path} is not a regular file (a folder, FIFO or device), "
+                "so it is neither read nor written. Give a file path such as "
+                "~/.config/stripe-oauth-nb/tokens.json."
+            )
         check_private(self.path.parent, store_name=self.path.name)
         check_private(self.path)
 
