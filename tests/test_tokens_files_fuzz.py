@@ -118,7 +118,8 @@ def _read_is_clean(reader: Callable[[Path], Any], path: Path) -> None:
         reader(path)
     except StripeOAuthNBError as exc:
         message = str(exc)
-        assert message and "\n" not in message
+        assert message
+        assert "\n" not in message
         assert "Traceback" not in message
     assert path.read_bytes() == before  # refused or read: never rewritten, never emptied
 
@@ -170,7 +171,7 @@ def test_a_path_that_is_not_a_regular_file_is_refused_without_blocking(
         path.mkdir(mode=0o700)
     else:
         path = Path("/dev/null")
-    with pytest.raises(StripeOAuthNBError, match="not a regular file|is a folder|cannot be read"):
+    with pytest.raises(StripeOAuthNBError, match=r"not a regular file|is a folder|cannot be read"):
         reader(path)
     if kind == "fifo":
         assert stat.S_ISFIFO(path.stat().st_mode)
@@ -245,7 +246,8 @@ def test_cli_on_a_damaged_store_exits_1_with_one_message_and_leaves_it(
     code = main(["tokens", "--store", str(path), *action])
     out, err = capsys.readouterr()
     assert code == 1
-    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
     assert "Traceback" not in out + err
     assert path.read_bytes() == content
 
