@@ -131,17 +131,22 @@ def lock_held_elsewhere(store: TokenStore, key: tuple[str, bool]) -> Iterator[No
 
 
 @contextmanager
-def disk_full(monkeypatch: Any, path: Path, *, times: int = 10**9) -> Iterator[dict[str, int]]:
-    """Writes that replace ``path`` fail with ENOSPC (``times`` times), as on a full disk."""
+def disk_full(
+    monkeypatch: Any, path: Path, *, times: int = 10**9, skip: int = 0
+) -> Iterator[dict[str, int]]:
+    """Writes that replace ``path`` fail with ENOSPC (``times`` times, after ``skip`` writes
+    that work), as on a full disk."""
     import errno
 
     from stripe_oauth_nb._fileio import ReservedWrite
 
     real = ReservedWrite.commit
-    left = {"fails": times}
+    left = {"fails": times, "skip": skip}
 
     def commit(self: ReservedWrite, text: str) -> None:
-        if self.path == path and left["fails"] > 0:
+        if self.path == path and left["skip"] > 0:
+            left["skip"] -= 1
+        elif self.path == path and left["fails"] > 0:
             left["fails"] -= 1
             self.discard()
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
