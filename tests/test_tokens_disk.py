@@ -119,7 +119,7 @@ def test_a_disk_that_fills_while_the_request_is_out_still_takes_the_answer(
     def refresh_then_fill(tokens: TokenSet) -> TokenSet:
         new = real(tokens)
         _fill(small)  # someone else takes every block meanwhile
-        with pytest.raises(OSError) as full:
+        with pytest.raises(OSError, match="No space left") as full:
             (small / "probe").write_bytes(b"x" * 8192)
         assert full.value.errno == errno.ENOSPC
         return new
