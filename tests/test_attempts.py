@@ -204,11 +204,12 @@ def test_an_unwritable_attempt_log_is_an_attempt_log_error_and_records_nothing(
     from stripe_oauth_nb._errors import AttemptLogError
 
     path = tmp_path / "attempts.json"
-    log = AttemptLog(path)
-    kept = log.record(_attempt(Clock()))
+    clock = Clock()
+    log = AttemptLog(path, clock=clock)
+    kept = log.record(_attempt(clock))
     before = path.read_bytes()
     with disk_full(monkeypatch, path), pytest.raises(AttemptLogError, match="nothing was recorded"):
-        log.record(_attempt(Clock()))
+        log.record(_attempt(clock))
     assert path.read_bytes() == before
     assert [a.state for a in log.all()] == [kept.state]
 
@@ -220,6 +221,6 @@ def test_a_damaged_attempt_log_is_refused_like_a_damaged_token_store(tmp_path: P
     path.write_text('{"attempts": {"x": {"state": 1}}}')
     log = AttemptLog(path)
     for action in (log.all, lambda: log.find("x"), lambda: log.record(_attempt(Clock()))):
-        with pytest.raises(AttemptLogError, match="damaged.*Move it aside"):
+        with pytest.raises(AttemptLogError, match=r"damaged.*Move it aside"):
             action()
     assert path.read_text() == '{"attempts": {"x": {"state": 1}}}'  # never emptied
