@@ -25,6 +25,7 @@ from typing import Literal
 
 from ._errors import ConfigError, ModeMismatchError
 from ._masking import Secret, mask, mask_text
+from ._modes import MODES, Mode
 
 __all__ = [
     "DEFAULT_MARGIN",
@@ -40,9 +41,7 @@ __all__ = [
     "load_settings",
 ]
 
-Mode = Literal["test", "live"]
 Target = Literal["sandbox", "stripe"]
-MODES: tuple[Mode, Mode] = ("test", "live")
 
 STRIPE_API_BASE = "https://api.stripe.com"
 STRIPE_MARKETPLACE_BASE = "https://marketplace.stripe.com"
