@@ -1,4 +1,4 @@
-"""Stripe's two worlds: test mode and live mode (every key, token and object is one or the other)."""
+"""Stripe's two worlds, test mode and live mode: every key, token and object is in one."""
 
 from __future__ import annotations
 
