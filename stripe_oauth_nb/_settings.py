@@ -30,6 +30,7 @@ from ._modes import MODES, Mode
 __all__ = [
     "DEFAULT_MARGIN",
     "DEFAULT_REDIRECT_URI",
+    "MODES",
     "REFRESH_WARNING_WINDOW",
     "STRIPE_API_BASE",
     "STRIPE_MARKETPLACE_BASE",
