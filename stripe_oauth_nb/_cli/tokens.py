@@ -24,6 +24,7 @@ from .._settings import DEFAULT_MARGIN
 from .._tokenset import format_remaining
 
 if TYPE_CHECKING:
+    from .._settings import Settings
     from .._tokens import RefreshOutcome, TokenManager, TokenStore
 
 __all__ = ["register"]
@@ -100,34 +101,51 @@ def register(subparsers: Any) -> None:
     new_key.set_defaults(func=_new_key)
 
 
-def _settings() -> Any:
-    from .._settings import load_settings
+def _settings(store: str | None = None) -> Settings:
+    """The settings, with ``store`` (``--store``: a path or a DSN) as the token store."""
+    from .._fileio import user_path
+    from .._masking import Secret
+    from .._settings import is_dsn, load_settings
 
-    return load_settings()
-
-
-def _store(settings: Any, location: str | None) -> TokenStore:
-    from .._tokens import open_store
-
-    if location is not None and not location.strip():
+    settings = load_settings()
+    if store is None:
+        return settings
+    if not store.strip():
         raise ConfigError(
             "--store is empty. Give a file path (e.g. ~/.config/stripe-oauth-nb/tokens.json) or "
             "a postgresql:// DSN, or leave --store out for STRIPE_OAUTH_NB_TOKEN_STORE."
         )
+    if is_dsn(store):
+        return settings.with_changes(token_store_dsn=Secret(store), token_store_configured=True)
+    return settings.with_changes(
+        token_store_path=user_path(store, what="--store"),
+        token_store_dsn=None,
+        token_store_configured=True,
+    )
+
+
+def _store(settings: Settings, location: str) -> TokenStore:
+    from .._tokens import open_store
+
+    if not location.strip():
+        raise ConfigError("--from and --to need a file path or a postgresql:// DSN each.")
     return open_store(settings, location)
 
 
-def _manager(args: argparse.Namespace) -> TokenManager:
+def _manager(args: argparse.Namespace, *, target_needed: bool) -> TokenManager:
+    """The token manager; with ``target_needed``, over the target's settings (a sandbox given by
+    ``STRIPE_OAUTH_NB_SANDBOX_URL`` brings its keys and token folder), else over the store only."""
+    from .._target import Target
     from .._tokens import TokenManager
 
-    settings = _settings()
-    if args.store is None:
-        return TokenManager(settings)
-    return TokenManager(settings, _store(settings, args.store))
+    settings = _settings(args.store)
+    if target_needed or settings.sandbox_url is not None:
+        settings = Target.open(settings, start_sandbox=False).settings
+    return TokenManager(settings)
 
 
 def _status(args: argparse.Namespace) -> int:
-    with _manager(args) as manager:
+    with _manager(args, target_needed=False) as manager:
         rows: list[dict[str, Any]] = manager.summary()
         if args.json:
             print(json.dumps({"store": manager.location, "tokens": rows}, indent=2))
@@ -152,7 +170,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with _manager(args) as manager:
+    with _manager(args, target_needed=False) as manager:
         rows = [r for r in manager.summary() if args.mode is None or r["mode"] == args.mode]
         sealed = getattr(manager.store, "cipher", None) is not None
         if args.json:
@@ -183,7 +201,7 @@ def _say_failure(label: str, exc: StripeOAuthNBError) -> None:
 
 def _refresh(args: argparse.Namespace) -> int:
     failures = 0
-    with _manager(args) as manager:
+    with _manager(args, target_needed=True) as manager:
         if args.all:
             return _refresh_all(manager, args)
         targets = [
@@ -280,10 +298,10 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _rekey(args: argparse.Namespace) -> int:
+    from .._tokens import open_store
     from .._tokens._crypto import rewrite_keyring_keys
 
-    settings = _settings()
-    store = _store(settings, args.store)
+    store = open_store(_settings(args.store))
     rekey = getattr(store, "rekey", None)
     if rekey is None:
         raise ConfigError(f"{store.location} has no keys to rotate (the OS keyring seals itself).")
