@@ -146,14 +146,20 @@ def default_attempts_path(settings: Settings) -> Path:
 
 
 class AttemptRecords(Protocol):
-    """Where an :class:`AttemptLog` keeps its records (``state`` -> the attempt's JSON form)."""
+    """Where an :class:`AttemptLog` keeps its records (``state`` -> the attempt's JSON form).
+
+    A change is ``with records.locked(): r = records.read(); ...; records.write(r)``: exclusive
+    across threads, processes (and hosts, for the database); ``write`` only inside ``locked``.
+    """
 
     def read(self) -> dict[str, dict[str, Any]]:
         """Every record, as stored."""
 
-    def update(self) -> AbstractContextManager[dict[str, dict[str, Any]]]:
-        """Read, let the caller change the dict, write it back: atomic across processes.
-        Nothing is written when the block raises."""
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the log's write lock."""
+
+    def write(self, records: dict[str, dict[str, Any]]) -> None:
+        """Replace every record, durably (inside :meth:`locked`)."""
 
 
 class MemoryAttemptRecords:
@@ -165,14 +171,15 @@ class MemoryAttemptRecords:
     def read(self) -> dict[str, dict[str, Any]]:
         return {k: dict(v) for k, v in self._records.items()}
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        yield  # the AttemptLog's own lock is enough for one process
+
+    def write(self, records: dict[str, dict[str, Any]]) -> None:
+        self._records = {k: dict(v) for k, v in records.items()}
+
     def __repr__(self) -> str:
         return "MemoryAttemptRecords()"
-
-    @contextmanager
-    def update(self) -> Iterator[dict[str, dict[str, Any]]]:
-        records = self.read()
-        yield records
-        self._records = records
 
 
 #: How long an attempt-log write waits for another process's write (seconds).
@@ -222,7 +229,7 @@ class FileAttemptRecords:
         return raw
 
     @contextmanager
-    def update(self) -> Iterator[dict[str, dict[str, Any]]]:
+    def locked(self) -> Iterator[None]:
         from filelock import FileLock, Timeout
 
         lock_path = self.path.with_name(self.path.name + ".lock")
@@ -242,18 +249,19 @@ class FileAttemptRecords:
                 "another place with STRIPE_OAUTH_NB_TOKEN_STORE."
             ) from None
         try:
-            records = self.read()
-            yield records
-            try:
-                atomic_write_text(self.path, json.dumps({"attempts": records}, indent=2) + "\n")
-            except OSError as exc:
-                raise AttemptLogError(
-                    f"The attempt log {self.path} could not be written ({exc.strerror or exc}); "
-                    "nothing was recorded. Free some space or fix the folder's permissions, "
-                    "then try again."
-                ) from None
+            yield
         finally:
             lock.release()
+
+    def write(self, records: dict[str, dict[str, Any]]) -> None:
+        try:
+            atomic_write_text(self.path, json.dumps({"attempts": records}, indent=2) + "\n")
+        except OSError as exc:
+            raise AttemptLogError(
+                f"The attempt log {self.path} could not be written ({exc.strerror or exc}); "
+                "nothing was recorded. Free some space or fix the folder's permissions, then "
+                "try again."
+            ) from None
 
 
 class AttemptLog:
@@ -294,11 +302,15 @@ class AttemptLog:
 
     @contextmanager
     def _locked(self) -> Iterator[dict[str, dict[str, Any]]]:
-        with self._lock, self.records.update() as records:
+        """Read under the log's lock, let the caller change the records, write them back
+        (nothing is written when the block raises); records older than a week are dropped."""
+        with self._lock, self.records.locked():
+            records = self._load()
             yield records
             now = self._clock()
             for key in [k for k, v in records.items() if v.get("created_at", 0) <= now - _KEEP]:
                 del records[key]
+            self.records.write(records)
 
     # -- API -----------------------------------------------------------------------------
     def record(self, attempt: Attempt) -> Attempt:

@@ -95,10 +95,10 @@ def user_path(text: str, *, what: str = "The token store path") -> Path:
         ) from None
 
 
-def _advice_for_folder(folder: Path, info: os.stat_result, store_name: str) -> str:
+def _advice_for_folder(
+    folder: Path, info: os.stat_result, store_name: str, default_store: Path | None
+) -> str:
     """What to do about a folder others can open: never ``chmod`` a folder that is not ours."""
-    from ._settings import default_token_store_path
-
     mode = stat.S_IMODE(info.st_mode)
     mine = os.name == "posix" and info.st_uid == os.getuid()
     head = f"{folder} can be opened by other users (mode {mode:o}), so tokens cannot be kept in it."
@@ -112,7 +112,8 @@ def _advice_for_folder(folder: Path, info: os.stat_result, store_name: str) -> s
     except (RuntimeError, OSError):
         in_home = False
     shared = not mine or bool(mode & 0o022) or not in_home
-    suggestion = default_token_store_path() if shared else folder / OWN_FOLDER / store_name
+    home = "a folder of your own under your home, such as ~/.config/stripe-oauth-nb/tokens.json"
+    suggestion = (default_store or home) if shared else folder / OWN_FOLDER / store_name
     return (
         f"{head} stripe-oauth-nb did not make it and leaves its permissions alone (other things "
         "may need them). Keep the tokens in a private folder of their own instead: set "
@@ -121,7 +122,9 @@ def _advice_for_folder(folder: Path, info: os.stat_result, store_name: str) -> s
     )
 
 
-def check_private(path: Path, *, store_name: str = "tokens.json") -> None:
+def check_private(
+    path: Path, *, store_name: str = "tokens.json", default_store: Path | None = None
+) -> None:
     """Refuse a file or folder that group or others can read or write (POSIX only).
 
     A file gets ``chmod 600`` as its fix (it is the toolkit's own file). A folder gets
@@ -139,7 +142,7 @@ def check_private(path: Path, *, store_name: str = "tokens.json") -> None:
     if not mode & 0o077:
         return
     if stat.S_ISDIR(info.st_mode):
-        raise InsecureStoreError(_advice_for_folder(path, info, store_name))
+        raise InsecureStoreError(_advice_for_folder(path, info, store_name, default_store))
     if stat.S_ISREG(info.st_mode):
         if info.st_uid != os.getuid():
             raise InsecureStoreError(

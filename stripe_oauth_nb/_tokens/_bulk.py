@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from .._errors import (
     AuthorizeAgainError,
@@ -38,10 +38,25 @@ from .._errors import (
 )
 from .._settings import DEFAULT_MARGIN
 from .._tokenset import TokenSet
-from ._store import store_key
+from ._refresh import RefreshSlot, store_key
+from ._store import TokenStore
 
-if TYPE_CHECKING:
-    from ._manager import TokenManager
+
+class TokenManager(Protocol):
+    """What this module uses of :class:`~._manager.TokenManager`."""
+
+    store: TokenStore
+
+    def all(self) -> list[TokenSet]: ...
+
+    def state(self, tokens: TokenSet) -> str: ...
+
+    def is_due(self, tokens: TokenSet, margin: float = ...) -> bool: ...
+
+    def refresh_locked(
+        self, slot: RefreshSlot, key: tuple[str, bool], *, force: bool = ..., margin: float = ...
+    ) -> TokenSet: ...
+
 
 __all__ = ["STRIPE_TOKEN_RATES", "RateLimiter", "RefreshOutcome", "refresh_all"]
 

@@ -52,7 +52,7 @@ from .._fileio import DamagedFile, atomic_write_text, read_json_file
 from .._masking import mask_text
 from .._tokenset import TokenSet
 from ._crypto import StoreCipher, open_fields, seal_fields
-from ._refresh import InflightRecord, fingerprint, thread_lock
+from ._refresh import InflightRecord, fingerprint, store_key, thread_lock
 
 if TYPE_CHECKING:
     import psycopg
@@ -452,7 +452,6 @@ class PostgresTokenStore:
 
     @contextlib.contextmanager
     def locked(self, account_id: str, livemode: bool, timeout: float) -> Iterator[_PgSlot]:
-        from ._store import store_key
 
         key = store_key(account_id, livemode)
         with thread_lock(f"pg:{self._ident}:{key}", timeout, self.location) as deadline:
@@ -555,7 +554,6 @@ class PostgresTokenStore:
 
 
 def _record(row: tuple[Any, ...]) -> InflightRecord:
-    from ._store import store_key
 
     account_id, livemode, sha, started, pid, lost, deauthorized, host = row
     return InflightRecord(
@@ -599,7 +597,6 @@ class _PgSlot:
         account_id: str,
         livemode: bool,
     ) -> None:
-        from ._store import store_key
 
         self.store = store
         self.conn = conn
@@ -780,23 +777,23 @@ class PostgresAttemptRecords:
     """The attempt log in ``stripe_oauth_nb.attempts`` (an :class:`AttemptRecords`).
 
     Rows are keyed by a SHA-256 of the state; the record (state, redirect URI, ...) is sealed
-    like the tokens when a store key is set. ``update`` runs in one transaction under an
-    advisory lock, so ``complete`` and ``mark_code_sent`` are atomic between hosts.
+    like the tokens when a store key is set. ``locked`` is one transaction under an advisory
+    lock (reads and the write inside it use it), so ``complete`` and ``mark_code_sent`` are
+    atomic between hosts.
     """
 
     def __init__(self, store: PostgresTokenStore) -> None:
         self.store = store
+        self._held = threading.local()  # the connection of this thread's locked(), if any
 
     @classmethod
     def for_settings(cls, settings: Settings) -> PostgresAttemptRecords:
-        from ._store import open_store
-
-        store = open_store(settings)
-        if not isinstance(store, PostgresTokenStore):
+        if settings.token_store_dsn is None:
             raise ConfigError(
                 "The attempt log goes in the database only with a postgresql:// store."
             )
-        return cls(store)
+        cipher = StoreCipher.from_setting(settings.token_store_key)
+        return cls(PostgresTokenStore(settings.token_store_dsn.reveal(), cipher=cipher))
 
     def __repr__(self) -> str:
         return f"PostgresAttemptRecords({self.store.location!r})"
@@ -838,31 +835,46 @@ class PostgresAttemptRecords:
         return records
 
     def read(self) -> dict[str, dict[str, Any]]:
+        held = getattr(self._held, "conn", None)
+        if held is not None:  # inside locked(): the transaction's own view
+            records = self._rows(held)
+            self._held.before = records
+            return {key: dict(value) for key, value in records.items()}
         with self.store._conn("could not be read") as conn:
             return self._rows(conn)
 
     @contextlib.contextmanager
-    def update(self) -> Iterator[dict[str, dict[str, Any]]]:
+    def locked(self) -> Iterator[None]:
         with self.store._conn("refused the write") as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [_ATTEMPTS_LOCK])
+            self._held.conn, self._held.before = conn, None
+            try:
+                yield
+            finally:
+                self._held.conn = None
+
+    def write(self, records: dict[str, dict[str, Any]]) -> None:
+        conn = getattr(self._held, "conn", None)
+        if conn is None:
+            raise RuntimeError("write() belongs inside locked()")
+        before: dict[str, dict[str, Any]] = self._held.before
+        if before is None:
             before = self._rows(conn)
-            records = {key: dict(value) for key, value in before.items()}
-            yield records
-            for state in set(before) - set(records):
-                conn.execute(
-                    "DELETE FROM stripe_oauth_nb.attempts WHERE state_sha256 = %s", [_sha(state)]
-                )
-            for state, record in records.items():
-                if before.get(state) == record:
-                    continue
-                conn.execute(
-                    """
-                    INSERT INTO stripe_oauth_nb.attempts (state_sha256, created_at, record)
-                    VALUES (%s, %s, %s)
-                    ON CONFLICT (state_sha256) DO UPDATE SET record = EXCLUDED.record
-                    """,
-                    [_sha(state), float(record.get("created_at", 0.0)), self._seal(record)],
-                )
+        for state in set(before) - set(records):
+            conn.execute(
+                "DELETE FROM stripe_oauth_nb.attempts WHERE state_sha256 = %s", [_sha(state)]
+            )
+        for state, record in records.items():
+            if before.get(state) == record:
+                continue
+            conn.execute(
+                """
+                INSERT INTO stripe_oauth_nb.attempts (state_sha256, created_at, record)
+                VALUES (%s, %s, %s)
+                ON CONFLICT (state_sha256) DO UPDATE SET record = EXCLUDED.record
+                """,
+                [_sha(state), float(record.get("created_at", 0.0)), self._seal(record)],
+            )
 
 
 def _sha(text: str) -> str:

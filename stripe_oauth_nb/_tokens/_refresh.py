@@ -64,6 +64,7 @@ __all__ = [
     "RefreshSlot",
     "fingerprint",
     "lock_file",
+    "store_key",
     "thread_lock",
 ]
 
@@ -73,6 +74,11 @@ _REGISTRY = threading.Lock()
 _RESERVE = 16 * 1024
 #: How long writers of the in-flight file wait for each other (seconds).
 _WRITE_LOCK_TIMEOUT = 30.0
+
+
+def store_key(account_id: str, livemode: bool) -> str:
+    """The string form of a store key: ``acct_…:test`` or ``acct_…:live``."""
+    return f"{account_id}:{'live' if livemode else 'test'}"
 
 
 def fingerprint(token: Secret) -> str:

@@ -39,7 +39,15 @@ from .._fileio import (
 )
 from .._tokenset import TokenSet
 from ._crypto import StoreCipher, open_fields, seal_fields
-from ._refresh import InflightFile, InflightRecord, LocalSlot, RefreshSlot, lock_file, thread_lock
+from ._refresh import (
+    InflightFile,
+    InflightRecord,
+    LocalSlot,
+    RefreshSlot,
+    lock_file,
+    store_key,
+    thread_lock,
+)
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -58,11 +66,6 @@ _FORMAT_VERSION = 1
 _WRITE_LOCK_TIMEOUT = 30.0
 #: Room reserved for the store's next write on top of its size (bytes), before a refresh.
 _RESERVE = 16 * 1024
-
-
-def store_key(account_id: str, livemode: bool) -> str:
-    """The string form of a store key: ``acct_…:test`` or ``acct_…:live``."""
-    return f"{account_id}:{'live' if livemode else 'test'}"
 
 
 def _lock_name(key: str) -> str:
@@ -219,7 +222,11 @@ class FileTokenStore:
                 "so it is neither read nor written. Give a file path such as "
                 "~/.config/stripe-oauth-nb/tokens.json."
             )
-        check_private(self.path.parent, store_name=self.path.name)
+        from .._settings import default_token_store_path
+
+        check_private(
+            self.path.parent, store_name=self.path.name, default_store=default_token_store_path()
+        )
         check_private(self.path)
 
     def _damaged(self, why: str) -> TokenStoreError:
