@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._errors import AttemptLogError, CallbackStateError, CodeAlreadyUsedError
-from ._fileio import DamagedFile, atomic_write_text, ensure_private_dir, read_json_file
+from ._fileio import DamagedFile, atomic_write_text, ensure_private_dir, read_section
 from ._masking import Secret
 from ._settings import Mode, Settings
 
@@ -206,7 +206,7 @@ class FileAttemptRecords:
 
     def read(self) -> dict[str, dict[str, Any]]:
         try:
-            data = read_json_file(self.path)
+            raw = read_section(self.path, "attempts")
         except DamagedFile as exc:
             raise self._damaged(str(exc)) from None
         except OSError as exc:
@@ -214,11 +214,6 @@ class FileAttemptRecords:
                 f"The attempt log {self.path} cannot be read ({exc.strerror or exc}). Check that "
                 "it is a file of yours (mode 600) in a folder you can write, or move it aside."
             ) from None
-        if data is None:
-            return {}
-        raw = data.get("attempts") if isinstance(data, dict) else None
-        if not isinstance(raw, dict):
-            raise self._damaged("no attempts in it")
         for state, record in raw.items():
             try:
                 Attempt.from_json(record)

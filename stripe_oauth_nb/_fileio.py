@@ -35,6 +35,7 @@ __all__ = [
     "check_private",
     "ensure_private_dir",
     "read_json_file",
+    "read_section",
     "remove_stale_temps",
     "stale_temps",
     "user_path",
@@ -214,6 +215,20 @@ def read_json_file(path: Path, *, limit: int = MAX_FILE_BYTES) -> Any | None:
     if value is None:  # never written by the toolkit; and None means "no file" to callers
         raise DamagedFile("it holds only null")
     return value
+
+
+def read_section(path: Path, name: str) -> dict[str, Any]:
+    """The object under ``name`` in the state file ``path`` (``{}`` when there is no file):
+    the one reading rule of the token store, its in-flight records and the attempt log.
+    Raises what :func:`read_json_file` raises, and :class:`DamagedFile` when the file has no
+    such object."""
+    data = read_json_file(path)
+    if data is None:
+        return {}
+    section = data.get(name) if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        raise DamagedFile(f"it holds no {name}")
+    return section
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import StripeOAuthNBError
 from stripe_oauth_nb._tokens import FileTokenStore
 from stripe_oauth_nb._tokens._refresh import InflightFile
+from stripe_oauth_nb.sandbox import Sandbox
 
 GOOD_SET = {
     "access_token": "rk_test_EXAMPLE" + "a" * 30,
@@ -228,12 +229,15 @@ def test_any_json_in_any_field_never_escapes_the_error_tree(
 
 # -- through the command line -----------------------------------------------------------------
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> Path:
+    """A folder to run the CLI in, with the module's sandbox configured as the target."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
-        if name.startswith(("STRIPE_", "STRIPE_OAUTH_NB_")):
+        if name.startswith("STRIPE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("STRIPE_OAUTH_NB_TARGET", "sandbox")
+    monkeypatch.setenv("STRIPE_API_BASE", sandbox.api_base)
+    monkeypatch.setenv("STRIPE_SECRET_KEY_TEST", sandbox.test.secret_key)
     return tmp_path
 
 

@@ -51,7 +51,7 @@ from .._fileio import (
     ReservedWrite,
     atomic_write_text,
     ensure_private_dir,
-    read_json_file,
+    read_section,
 )
 from .._masking import Secret
 from .._tokenset import TokenSet
@@ -250,12 +250,7 @@ class InflightFile:
             with self._memory_lock:
                 return dict(self._memory)
         try:
-            data = read_json_file(self.path)
-            if data is None:
-                return {}
-            raw = data["inflight"]
-            if not isinstance(raw, dict):
-                raise TypeError("inflight is not an object")
+            raw = read_section(self.path, "inflight")
             records = {key: InflightRecord.from_json(value) for key, value in raw.items()}
             if any(key != record.key for key, record in records.items()):
                 raise ValueError("a record is filed under another key")

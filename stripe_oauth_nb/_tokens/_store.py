@@ -33,7 +33,7 @@ from .._fileio import (
     DamagedFile,
     ReservedWrite,
     check_private,
-    read_json_file,
+    read_section,
     remove_stale_temps,
     user_path,
 )
@@ -240,7 +240,7 @@ class FileTokenStore:
         """The stored entries, checked for shape (tokens still sealed)."""
         self._check()
         try:
-            data = read_json_file(self.path)
+            raw = read_section(self.path, "tokens")
         except DamagedFile as exc:
             raise self._damaged(str(exc)) from None
         except OSError as exc:
@@ -249,11 +249,6 @@ class FileTokenStore:
                 "it is a file of yours (mode 600), or choose another path with "
                 "STRIPE_OAUTH_NB_TOKEN_STORE."
             ) from None
-        if data is None:
-            return {}
-        raw = data.get("tokens") if isinstance(data, dict) else None
-        if not isinstance(raw, dict):
-            raise self._damaged("no token sets in it")
         if not all(isinstance(value, dict) for value in raw.values()):
             raise self._damaged("a token set is not an object")
         return raw
