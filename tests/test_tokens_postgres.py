@@ -395,3 +395,29 @@ def test_the_attempt_log_lives_in_the_database(
     with pytest.raises(CodeAlreadyUsedError):
         elsewhere.mark_code_sent(code.attempt.state.reveal())
     assert not (tmp_path / "attempts.json").exists()  # nothing on this machine's disk
+
+
+def test_a_connection_dropped_in_the_middle_of_a_refresh_loses_nothing(
+    postgres: PostgresServer, sb: Sandbox, manager: TokenManager, dsn: str
+) -> None:
+    old = manager.get()
+    sb.inject_fault("token", "delay", seconds=2.0)
+    killer = threading.Timer(
+        0.7,
+        postgres.psql,
+        args=[
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'stripe-oauth-nb' AND pid <> pg_backend_pid()",
+            _dbname(dsn),
+        ],
+    )
+    killer.start()  # the refresh's lock session is cut while Stripe answers
+    try:
+        new = manager.refresh(force=True)
+    finally:
+        killer.join()
+    assert new.refresh_token != old.refresh_token
+    assert manager.store.load(*old.key) == new
+    assert manager.inflight(*old.key) is None
+    assert token_works(sb, new.access_token)
+    assert manager.refresh() == new  # and the store works on, through fresh connections

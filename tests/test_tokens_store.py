@@ -291,3 +291,48 @@ def test_every_store_locks_per_key(store: TokenStore) -> None:
             assert slot.load() == b
     with store.locked(*a.key, 0.0) as slot:  # and it is free again once let go
         assert slot.load() == a
+
+
+def test_a_store_key_kept_in_the_keyring_rotates_with_rekey(
+    tmp_path: Path,
+    mem_keyring: MemKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from stripe_oauth_nb._cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STRIPE_OAUTH_NB_TARGET", "sandbox")
+    monkeypatch.setenv("STRIPE_OAUTH_NB_STORE_KEY", "keyring")
+    path = tmp_path / "cfg" / "tokens.json"
+    with pytest.raises(StoreKeyError, match="holds no 'store-key'"):
+        StoreCipher.from_setting("keyring")
+    assert main(["tokens", "new-key", "--keyring"]) == 0
+    first = StoreCipher.from_setting("keyring")
+    assert first is not None
+    FileTokenStore(path, cipher=first).save(_set(), authorized=True)
+    assert main(["tokens", "new-key", "--keyring"]) == 0  # a new key first, the old one kept
+    both = StoreCipher.from_setting("keyring")
+    assert both is not None
+    assert both.key_ids[1:] == [first.primary]
+    capsys.readouterr()
+    assert main(["tokens", "--store", str(path), "rekey"]) == 0
+    out = capsys.readouterr().out
+    assert f"sealed with key {both.primary}" in out
+    assert "removed from the keyring" in out
+    only = StoreCipher.from_setting("keyring")
+    assert only is not None
+    assert only.key_ids == [both.primary]
+    assert FileTokenStore(path, cipher=only).all() == [_set()]
+    stored = mem_keyring.values[("stripe-oauth-nb", "store-key")]
+    assert stored not in out
+
+
+def test_new_key_prints_a_key_that_opens(capsys: pytest.CaptureFixture[str]) -> None:
+    from stripe_oauth_nb._cli import main
+
+    assert main(["tokens", "new-key"]) == 0
+    key = capsys.readouterr().out.strip()
+    cipher = StoreCipher.from_setting(key)
+    assert cipher is not None
+    assert cipher.open(cipher.seal("rt_EXAMPLE", "ctx"), "ctx", "here") == "rt_EXAMPLE"
