@@ -8,6 +8,7 @@ buttons, links that lead nowhere, secrets in the page, two date formats side by 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,11 +134,10 @@ def open_and_run_all(page: Page, lab: _lab.LabServer, notebook: str, name: str) 
     for leftover in WRITTEN_NEXT_TO_NOTEBOOKS:
         path = lab.root_dir / leftover
         if path.is_dir():
-            import shutil
-
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+    shutil.copytree(REPO_NOTEBOOKS / "data", lab.root_dir / "data", dirs_exist_ok=True)
     lab.copy_notebook(REPO_NOTEBOOKS / notebook, name)
     _lab.open_notebook(page, lab, name, timeout=NOTEBOOK_TIMEOUT, reset_workspace=True)
     _lab.run_all(page)
