@@ -331,7 +331,7 @@ def test_paste_fallback_in_the_browser(page: Page, lab: _lab.LabServer) -> None:
     expect(paste).to_have_attribute("type", "password")  # the code never shows on screen
     paste.fill(forged)
     _lab.widget(page, "som-paste-submit", "button").click()
-    expect(status).to_contain_text("Error")
+    expect(status).to_contain_text("The callback was refused")
     expect(status).to_contain_text("does not match any install link built here")
     expect(status).to_contain_text("Open the install link from this notebook again")
     expect(status).not_to_contain_text("Received")
