@@ -144,3 +144,21 @@ def open_and_run_all(page: Page, lab: _lab.LabServer, notebook: str, name: str) 
     _lab.wait_idle(page, NOTEBOOK_TIMEOUT, name=name)
     expect(page.get_by_text("Loading widget")).to_have_count(0)
     expect(page.get_by_text("Error displaying widget")).to_have_count(0)
+
+
+def accept_in_new_tab(page: Page, link: Locator, app_name: str | None = None) -> None:
+    """Click the install ``link``, press Accept on the sandbox's consent page in the tab it
+    opens, see the callback server's answer there, and close the tab."""
+    from playwright.sync_api import expect
+
+    with page.context.expect_page() as opened:
+        link.click()
+    consent = opened.value
+    consent.wait_for_load_state("domcontentloaded")
+    expect(consent.locator(".sandbox-banner")).to_contain_text("Stripe sandbox")
+    if app_name is not None:
+        expect(consent.locator(".sandbox-app-name")).to_have_text(app_name)
+    consent.locator("#sandbox-accept").click()
+    expect(consent.locator("h1")).to_have_text("Authorization received")
+    consent.close()
+    page.bring_to_front()

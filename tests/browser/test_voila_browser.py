@@ -95,14 +95,7 @@ def test_walkthrough_in_voila(page: Page, tmp_path: Path) -> None:
         expect(callback).to_contain_text("Listening on http://127.0.0.1:")
         link = page.locator(".som-install-link a")
         expect(link).to_contain_text("Open the install link (test mode)")
-        with page.context.expect_page() as opened:
-            link.click()
-        consent = opened.value
-        consent.wait_for_load_state("domcontentloaded")
-        expect(consent.locator(".sandbox-app-name")).to_have_text("Demo Reports")
-        consent.locator("#sandbox-accept").click()
-        expect(consent.locator("h1")).to_have_text("Authorization received")
-        consent.close()
+        _person.accept_in_new_tab(page, link, app_name="Demo Reports")
         expect(callback).to_contain_text("Received")
         expect(page.locator(".som-install-link a")).to_have_count(0)
         problems = _person.screen_problems(page, page.locator("body"))
