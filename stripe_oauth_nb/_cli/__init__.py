@@ -4,23 +4,53 @@ Each sub-command lives in its own module in this package and exposes
 ``register(subparsers) -> None``, which adds its parser and sets ``func`` (a callable taking the
 parsed namespace and returning an exit code). Modules are found by name, so adding a command is
 adding a file.
+
+Whatever goes wrong, the user sees one message and no traceback: argparse's usage error (exit 2,
+with any key or token in the echoed argument masked), the toolkit's own error (exit 1), a system
+error such as a full disk (exit 1), or, for a bug, one line saying so (exit 70). Set
+``STRIPE_OAUTH_NB_TRACEBACK=1`` to see the traceback of the last kind.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .._errors import StripeOAuthNBError
+from .._masking import mask_text
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_BUG", "build_parser", "main"]
+
+#: Exit code of an unexpected error (a bug): sysexits' EX_SOFTWARE.
+EXIT_BUG = 70
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with any secret in an echoed argument masked (``--mode sk_test_…``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {_masked(message)}\n")
+
+
+def _masked(message: str) -> str:
+    """``message`` with argparse's quoted values masked when they look like secrets."""
+    from .._masking import looks_secret, mask
+
+    def quoted(part: str) -> str:
+        return mask(part) if looks_secret(part) else part
+
+    pieces = message.split("'")
+    return mask_text("'".join(quoted(p) if i % 2 else p for i, p in enumerate(pieces)))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stripe-oauth-nb",
         description="Stripe Apps OAuth, step by step: manifest, install link, callback, tokens.",
     )
@@ -42,7 +72,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except StripeOAuthNBError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # the system refused: a full disk, a missing folder, a permission
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"error: {exc.strerror or type(exc).__name__}{where}. Fix that (free space, "
+            "permissions, the path) and run the command again.",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception as exc:
+        if os.environ.get("STRIPE_OAUTH_NB_TRACEBACK"):
+            raise
+        print(
+            f"error: unexpected {type(exc).__name__} in stripe-oauth-nb {args.command}: "
+            f"{mask_text(str(exc))[:300]}. This is a bug: please report it (run again with "
+            "STRIPE_OAUTH_NB_TRACEBACK=1 for the details).",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
