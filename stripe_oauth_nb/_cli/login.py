@@ -29,8 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._attempts import ATTEMPT_TTL
 from .._errors import ConfigError, ManifestError, TokenStoreError
 from .._settings import Mode, Settings, load_settings
+from ._args import seconds
 
 if TYPE_CHECKING:
     from .._attempts import AttemptLog, AuthorizationCode
@@ -70,7 +72,11 @@ def register(subparsers: Any) -> None:
         help="sandbox only: accept the consent page automatically",
     )
     parser.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds to wait for the redirect"
+        "--timeout",
+        type=seconds(most=ATTEMPT_TTL),
+        default=300.0,
+        help=f"seconds to wait for the redirect (default 300, at most {ATTEMPT_TTL}: an install "
+        "link is good for that long)",
     )
     parser.add_argument(
         "--store",
@@ -221,10 +227,6 @@ def _summary(tokens: TokenSet, location: str, target: _Target) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
-        raise ConfigError(
-            "--timeout must be positive: give the seconds to wait, e.g. --timeout 300."
-        )
     with _target(args) as target:
         settings = target.settings
         _say(settings.describe())
