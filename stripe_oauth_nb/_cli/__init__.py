@@ -5,6 +5,11 @@ Each sub-command lives in its own module in this package and exposes
 parsed namespace and returning an exit code). Modules are found by name, so adding a command is
 adding a file.
 
+Everything a command prints passes through a filter that masks keys, tokens and codes (so a
+secret typed as a path or an account id is never echoed whole) and writes undecodable
+characters as escapes; a command that must print secrets (the sandbox's connection line, made-up
+keys) sets ``reveals_secrets=True`` on its parser.
+
 Whatever goes wrong, the user sees one message and no traceback: argparse's usage error (exit 2,
 with any key or token in the echoed argument masked), the toolkit's own error (exit 1), a system
 error such as a full disk (exit 1), or, for a bug, one line saying so (exit 70). Set
@@ -14,15 +19,17 @@ error such as a full disk (exit 1), or, for a bug, one line saying so (exit 70).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import os
 import pkgutil
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn, TextIO
 
 from .._errors import StripeOAuthNBError
-from .._masking import mask_text
+from .._masking import SECRET_PATTERN, mask, mask_text
 
 __all__ = ["EXIT_BUG", "build_parser", "main"]
 
@@ -49,6 +56,43 @@ def _masked(message: str) -> str:
     return mask_text("'".join(quoted(p) if i % 2 else p for i, p in enumerate(pieces)))
 
 
+class _MaskedOutput(io.TextIOBase):
+    """A text stream that masks keys, tokens and codes and escapes what cannot be encoded."""
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        safe = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        self._inner.write(SECRET_PATTERN.sub(lambda m: mask(m.group(0)), safe))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@contextlib.contextmanager
+def _masked_output() -> Iterator[None]:
+    with (
+        contextlib.redirect_stdout(_MaskedOutput(sys.stdout)),
+        contextlib.redirect_stderr(_MaskedOutput(sys.stderr)),
+    ):
+        yield
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stripe-oauth-nb",
@@ -69,8 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    output = contextlib.nullcontext() if getattr(args, "reveals_secrets", False) else None
     try:
-        return int(args.func(args))
+        with output or _masked_output():
+            return int(args.func(args))
     except StripeOAuthNBError as exc:
         print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return 1
