@@ -198,3 +198,83 @@ def test_a_bom_is_accepted(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_bytes("\ufeffSTRIPE_OAUTH_NB_MODE=live\n".encode())
     assert load_settings(env_file=env, environ={}).mode == "live"
+
+
+# -- refused before any request, end to end ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv", [["tokens", "refresh", "--force"], ["validate"], ["tokens", "status"]]
+)
+def test_a_plain_http_api_base_gets_no_request_at_all(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    """The name resolves to a live listener here, so a request would be seen if one were sent."""
+    import socket
+    import threading
+
+    from stripe_oauth_nb._cli import main
+    from stripe_oauth_nb._masking import Secret
+    from stripe_oauth_nb._tokens import FileTokenStore
+    from stripe_oauth_nb._tokenset import TokenSet
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                seen.append(conn.recv(65536))
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    real = socket.getaddrinfo
+
+    def resolve(host: object, *args: object, **kwargs: object) -> object:
+        return real("127.0.0.1" if host == "stripe-api.example" else host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.chdir(tmp_path)
+    # Stored tokens, so each command would call the API (or the token endpoint) if it could.
+    FileTokenStore(tmp_path / "tokens.json").save(
+        TokenSet(
+            access_token=Secret("rk_test_EXAMPLEplainhttp000000000001"),
+            refresh_token=Secret("rt_EXAMPLEplainhttp00000000000000001"),
+            account_id="acct_EXAMPLEplain01",
+            livemode=False,
+            obtained_at=time.time(),
+        ),
+        authorized=True,
+    )
+    for name, value in {
+        "STRIPE_OAUTH_NB_TARGET": "stripe",
+        "STRIPE_SECRET_KEY_TEST": TEST_KEY,
+        "STRIPE_CLIENT_ID_TEST": "ca_abc123",
+        "STRIPE_API_BASE": f"http://stripe-api.example:{port}",
+        "STRIPE_OAUTH_NB_TOKEN_STORE": str(tmp_path / "tokens.json"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        assert main(argv) == 1
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    err = capsys.readouterr().err
+    assert "plain http" in err
+    assert "STRIPE_API_BASE" in err
+    assert TEST_KEY not in err
+    assert seen == []
