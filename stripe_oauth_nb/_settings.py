@@ -10,6 +10,7 @@ With nothing configured the target is the embedded sandbox. Real Stripe is confi
     STRIPE_REDIRECT_URI=http://127.0.0.1:8765/callback
     STRIPE_OAUTH_NB_MODE=test              # which mode the notebooks use
     STRIPE_OAUTH_NB_TOKEN_STORE=~/.config/stripe-oauth-nb/tokens.json
+    STRIPE_OAUTH_NB_SANDBOX_URL=http://127.0.0.1:PORT   # a running `stripe-oauth-nb sandbox`
 
 Environment variables win over ``.env``; ``.env`` is looked up from the working folder upwards.
 """
@@ -25,12 +26,14 @@ from typing import Literal
 
 from ._errors import ConfigError, ModeMismatchError
 from ._masking import Secret, mask, shown
+from ._modes import MODES, Mode
 from ._textfile import read_small_text
-from ._urls import base_url_problem
+from ._urls import base_url_problem, is_loopback_host, split_url
 
 __all__ = [
     "DEFAULT_MARGIN",
     "DEFAULT_REDIRECT_URI",
+    "MODES",
     "REFRESH_WARNING_WINDOW",
     "STRIPE_API_BASE",
     "STRIPE_MARKETPLACE_BASE",
@@ -42,9 +45,7 @@ __all__ = [
     "load_settings",
 ]
 
-Mode = Literal["test", "live"]
 Target = Literal["sandbox", "stripe"]
-MODES: tuple[Mode, Mode] = ("test", "live")
 
 STRIPE_API_BASE = "https://api.stripe.com"
 STRIPE_MARKETPLACE_BASE = "https://marketplace.stripe.com"
@@ -152,6 +153,11 @@ class Settings:
     live: ModeCredentials = field(default_factory=lambda: ModeCredentials("live"))
     redirect_uri: str = DEFAULT_REDIRECT_URI
     token_store_path: Path = field(default_factory=default_token_store_path)
+    #: A sandbox running in another process (``stripe-oauth-nb sandbox``) to talk to: its
+    #: address; :class:`~stripe_oauth_nb._target.Target` reads its keys from it.
+    sandbox_url: str | None = None
+    #: Whether ``token_store_path`` was configured (else it is the default location).
+    token_store_configured: bool = False
 
     def __post_init__(self) -> None:
         # Every way of making settings (load_settings, with_changes, a sandbox, by hand) ends
@@ -187,6 +193,26 @@ class Settings:
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _loopback_base(url: str, name: str) -> str:
+    """``http://LOOPBACK:PORT``, without a trailing slash; else ConfigError."""
+    parts = split_url(url)
+    if (
+        parts is None
+        or parts.scheme != "http"
+        or not is_loopback_host(parts.hostname)
+        or parts.port is None
+        or parts.path.strip("/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigError(
+            f"{name}={shown(url)} is not a sandbox address: use the address "
+            "`stripe-oauth-nb sandbox` prints, e.g. http://127.0.0.1:8700."
+        )
+    return f"http://{parts.netloc}"
 
 
 def _read(source: Mapping[str, str | None], name: str) -> str | None:
@@ -262,6 +288,16 @@ def load_settings(
     chosen_mode: Mode = "live" if mode_raw == "live" else "test"
 
     store = _read(source, f"{_ENV_PREFIX}TOKEN_STORE")
+    sandbox_url = _read(source, f"{_ENV_PREFIX}SANDBOX_URL")
+    if sandbox_url is not None:
+        if target_raw == "stripe":
+            raise ConfigError(
+                f"{_ENV_PREFIX}SANDBOX_URL points at a sandbox, but the target is Stripe (keys "
+                f"or {_ENV_PREFIX}TARGET=stripe are set). Remove {_ENV_PREFIX}SANDBOX_URL to use "
+                f"Stripe, or the keys and {_ENV_PREFIX}TARGET to use the sandbox."
+            )
+        target = "sandbox"
+        sandbox_url = _loopback_base(sandbox_url, f"{_ENV_PREFIX}SANDBOX_URL")
     redirect_uri = _read(source, "STRIPE_REDIRECT_URI") or DEFAULT_REDIRECT_URI
     settings = Settings(
         target=target,
@@ -274,6 +310,8 @@ def load_settings(
         live=credentials["live"],
         redirect_uri=redirect_uri,
         token_store_path=Path(store).expanduser() if store else default_token_store_path(),
+        sandbox_url=sandbox_url,
+        token_store_configured=store is not None,
     )
     if target == "stripe":
         settings.credentials().require_secret_key()

@@ -92,6 +92,16 @@ def _masked_output() -> Iterator[None]:
     ):
         yield
 
+#: Optional libraries and the extra that installs each (see pyproject.toml).
+_EXTRAS = {
+    "starlette": "server",
+    "uvicorn": "server",
+    "ipywidgets": "lab",
+    "pandas": "data",
+    "stripe": "data",
+    "keyring": "keyring",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -120,6 +130,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StripeOAuthNBError as exc:
         print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            return _bug(exc, args)
+        print(
+            f"error: this command needs {exc.name}, which the core install leaves out: "
+            f"pip install 'stripe-oauth-nb[{extra}]'",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
     except OSError as exc:  # the system refused: a full disk, a missing folder, a permission
@@ -131,12 +151,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except Exception as exc:
-        if os.environ.get("STRIPE_OAUTH_NB_TRACEBACK"):
-            raise
-        print(
-            f"error: unexpected {type(exc).__name__} in stripe-oauth-nb {args.command}: "
-            f"{mask_text(str(exc))[:300]}. This is a bug: please report it (run again with "
-            "STRIPE_OAUTH_NB_TRACEBACK=1 for the details).",
-            file=sys.stderr,
-        )
-        return EXIT_BUG
+        return _bug(exc, args)
+
+
+def _bug(exc: Exception, args: argparse.Namespace) -> int:
+    """One line for an error no command expected (the traceback with STRIPE_OAUTH_NB_TRACEBACK)."""
+    if os.environ.get("STRIPE_OAUTH_NB_TRACEBACK"):
+        raise exc
+    print(
+        f"error: unexpected {type(exc).__name__} in stripe-oauth-nb {args.command}: "
+        f"{mask_text(str(exc))[:300]}. This is a bug: please report it (run again with "
+        "STRIPE_OAUTH_NB_TRACEBACK=1 for the details).",
+        file=sys.stderr,
+    )
+    return EXIT_BUG

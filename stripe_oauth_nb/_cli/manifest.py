@@ -165,7 +165,7 @@ def run_new(args: argparse.Namespace) -> int:
         write_placeholder_icon(icon)
         print(f"Wrote {icon} (a 300x300 placeholder: replace it with your app's icon).")
         findings = manifest.check()
-    if findings:  # nothing blocking is left here (it returned above); warnings, the icon
+    if findings:  # nothing blocking is left (that returned above): the icon at most
         print(format_findings(findings))
     if not has_errors(findings):
         print("Next: `stripe apps upload` in that folder (or register it with the sandbox).")

@@ -110,12 +110,13 @@ def _write_lines(rows: Iterable[dict[str, Any]], output: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     """Validate; with ``--pull``, read the whole list. 0 when everything worked."""
     from .._api import ApiClient, validate
+    from .._target import Target
     from .._tokens import TokenManager
 
+    path = _list_path(args.pull) if args.pull else None
     settings = load_settings()
     mode: Mode = args.mode or settings.mode
-    settings = settings.with_changes(mode=mode)
-    path = _list_path(args.pull) if args.pull else None
+    settings = Target.open(settings.with_changes(mode=mode), start_sandbox=False).settings
     with (
         TokenManager(settings) as tokens,
         ApiClient.from_settings(settings, tokens, account_id=args.account, mode=mode) as client,
