@@ -92,6 +92,7 @@ def _masked_output() -> Iterator[None]:
     ):
         yield
 
+
 #: Optional libraries and the extra that installs each (see pyproject.toml).
 _EXTRAS = {
     "starlette": "server",
