@@ -26,10 +26,12 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from starlette.types import ASGIApp
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 __all__ = ["ServerThread", "bind"]
 
