@@ -9,11 +9,6 @@ The runs are in-process (``main(argv)``) so Hypothesis can try many; the cases t
 subprocess with a timeout. Nothing reaches the network: the API and marketplace bases are a
 closed loopback port, and ``login`` always reads the landed URL from an empty stdin
 (``--paste``), so it never listens or waits.
-
-The token store, the attempt log and the ``tokens`` command belong to the token step, whose
-hardening lands from its own branch: their tests are marked ``xfail(strict=True)`` with the
-reason, run deterministically, and turn red (XPASS) once that branch is merged, which is the
-signal to remove the marks.
 """
 
 from __future__ import annotations
@@ -226,11 +221,6 @@ OPTIONS: dict[str, tuple[list[str], dict[str, st.SearchStrategy[str] | None]]] =
     ),
 }
 TOKEN_STEP = frozenset({"tokens status", "tokens refresh"})
-PENDING_TOKENS_BRANCH = pytest.mark.xfail(
-    strict=True,
-    reason="token step hardening (store paths such as --store '' and ~nosuchuser/, damaged "
-    "store and attempt files, masked --account) lands from the tokens branch",
-)
 POSITIONAL: dict[str, st.SearchStrategy[str]] = {
     "manifest check": st.one_of(PATHS, WORDS),
     "manifest new": st.one_of(PATHS, st.sampled_from(["new/stripe-app.json", "new.json"])),
@@ -289,7 +279,6 @@ def test_command_arguments(argv: list[str]) -> None:
     _arguments(argv)
 
 
-@PENDING_TOKENS_BRANCH
 @FUZZ
 @given(argv=command_lines(TOKEN_STEP))
 @example(argv=["tokens", "--store", "", "status"])
@@ -379,7 +368,6 @@ def test_settings_and_manifest_files(kind: str, content: bytes, which: int) -> N
     _file(kind, content, which)
 
 
-@PENDING_TOKENS_BRANCH
 @FUZZ
 @given(kind=st.sampled_from(["attempts", "store"]), content=CONTENTS, which=st.integers(0, 3))
 @example(kind="store", content=b"[" * 100_000 + b"]" * 100_000, which=0)
