@@ -23,7 +23,7 @@
     │   │   └── StoreUnavailableError  the shared (PostgreSQL) store cannot be reached or used
     │   └── TokenLockTimeoutError      another process held the refresh lock too long
     ├── AttemptLogError                the record of install links cannot be read or written
-    ├── StripeAPIError                 an API call answered with an error (carries .status, .code)
+    ├── StripeAPIError                 an API call failed (carries .status, .code, .request_id)
     │   ├── AuthenticationError        401: bad key, or an expired token that could not be refreshed
     │   └── PermissionDeniedError      403: the app lacks a permission (carries .permission)
     ├── NetworkError                   Stripe (or the sandbox) could not be reached in time
@@ -156,12 +156,24 @@ class AttemptLogError(StripeOAuthNBError):
 
 
 class StripeAPIError(StripeOAuthNBError):
-    """A Stripe API call answered with an error."""
+    """A Stripe API call answered with an error.
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+    ``request_id``: Stripe's ``Request-Id`` of the answer (``req_…``), which Stripe support asks
+    for; the message quotes it too.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.request_id = request_id
 
 
 class AuthenticationError(StripeAPIError):
@@ -178,8 +190,9 @@ class PermissionDeniedError(StripeAPIError):
         status: int | None = 403,
         code: str | None = None,
         permission: str | None = None,
+        request_id: str | None = None,
     ) -> None:
-        super().__init__(message, status=status, code=code)
+        super().__init__(message, status=status, code=code, request_id=request_id)
         self.permission = permission
 
 

@@ -18,6 +18,7 @@ Environment variables win over ``.env``; ``.env`` is looked up from the working 
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -25,8 +26,10 @@ from pathlib import Path
 from typing import Literal
 
 from ._errors import ConfigError, ModeMismatchError
-from ._masking import Secret, mask, mask_text
+from ._masking import Secret, mask, shown
 from ._modes import MODES, Mode
+from ._textfile import read_small_text
+from ._urls import base_url_problem, is_loopback_host, split_url
 
 __all__ = [
     "DEFAULT_MARGIN",
@@ -58,6 +61,8 @@ DEFAULT_MARGIN = 300.0
 REFRESH_WARNING_WINDOW = 30 * 24 * 3600.0
 
 _ENV_PREFIX = "STRIPE_OAUTH_NB_"
+#: Largest ``.env`` file read (bytes); a settings file is a few hundred.
+MAX_ENV_FILE = 1024 * 1024
 
 
 def default_token_store_path() -> Path:
@@ -160,6 +165,20 @@ class Settings:
     #: Whether ``token_store_path`` was configured (else it is the default location).
     token_store_configured: bool = False
 
+    def __post_init__(self) -> None:
+        # Every way of making settings (load_settings, with_changes, a sandbox, by hand) ends
+        # here, so no request can go to a base URL this refuses.
+        for name, value, default in (
+            ("STRIPE_API_BASE", self.api_base, STRIPE_API_BASE),
+            ("STRIPE_MARKETPLACE_BASE", self.marketplace_base, STRIPE_MARKETPLACE_BASE),
+        ):
+            problem = base_url_problem(value)
+            if problem is not None:
+                raise ConfigError(
+                    f"{name}={shown(value)} {problem}. Use {default}, or the sandbox's "
+                    "http://127.0.0.1:PORT (plain http only to this machine)."
+                )
+
     def credentials(self, mode: Mode | None = None) -> ModeCredentials:
         """The credentials of ``mode`` (default: the configured mode)."""
         return self.live if (mode or self.mode) == "live" else self.test
@@ -188,27 +207,23 @@ def is_dsn(text: str) -> bool:
 
 
 def _loopback_base(url: str, name: str) -> str:
-    """``http://127.0.0.1:PORT`` (or localhost), without a trailing slash; else ConfigError."""
-    import urllib.parse
-
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError:
-        port = None
-        parts = urllib.parse.urlsplit("")
+    """``http://LOOPBACK:PORT``, without a trailing slash; else ConfigError."""
+    parts = split_url(url)
     if (
-        parts.scheme != "http"
-        or parts.hostname not in ("127.0.0.1", "localhost")
-        or port is None
+        parts is None
+        or parts.scheme != "http"
+        or not is_loopback_host(parts.hostname)
+        or parts.port is None
         or parts.path.strip("/")
         or parts.query
+        or parts.fragment
+        or parts.username is not None
     ):
         raise ConfigError(
-            f"{name}={mask_text(url)!r} is not a sandbox address: use the address "
+            f"{name}={shown(url)} is not a sandbox address: use the address "
             "`stripe-oauth-nb sandbox` prints, e.g. http://127.0.0.1:8700."
         )
-    return f"http://{parts.hostname}:{port}"
+    return f"http://{parts.netloc}"
 
 
 def _read(source: Mapping[str, str | None], name: str) -> str | None:
@@ -219,6 +234,33 @@ def _read(source: Mapping[str, str | None], name: str) -> str | None:
     return value or None
 
 
+def _find_env_file() -> str:
+    """The nearest ``.env`` from the working folder upwards ('' when there is none)."""
+    from dotenv import find_dotenv
+
+    try:
+        return find_dotenv(usecwd=True)
+    except OSError:  # the working folder was deleted, or a parent is unreadable
+        return ""
+
+
+def _read_env_file(path: str) -> dict[str, str | None]:
+    """The values of the ``.env`` file at ``path`` ({} when there is none)."""
+    from dotenv import dotenv_values
+
+    try:
+        text = read_small_text(path, limit=MAX_ENV_FILE)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        reason = exc if isinstance(exc, ValueError) else f"cannot be read: {exc.strerror or exc}"
+        raise ConfigError(
+            f"The settings file {path} {reason}. Save it as UTF-8 text with one NAME=value per "
+            "line, or move it away to run without it."
+        ) from None
+    return dict(dotenv_values(stream=io.StringIO(text)))
+
+
 def load_settings(
     env_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -227,10 +269,8 @@ def load_settings(
 
     ``env_file`` defaults to the nearest ``.env`` from the working folder upwards.
     """
-    from dotenv import dotenv_values, find_dotenv
-
-    path = str(env_file) if env_file is not None else find_dotenv(usecwd=True)
-    file_values: dict[str, str | None] = dict(dotenv_values(path)) if path else {}
+    path = str(env_file) if env_file is not None else _find_env_file()
+    file_values = _read_env_file(path) if path else {}
     source: dict[str, str | None] = {**file_values, **(os.environ if environ is None else environ)}
 
     credentials: dict[Mode, ModeCredentials] = {}
@@ -248,11 +288,13 @@ def load_settings(
     target_raw = _read(source, f"{_ENV_PREFIX}TARGET") or ("stripe" if any_key else "sandbox")
     if target_raw not in ("sandbox", "stripe"):
         raise ConfigError(
-            f"{_ENV_PREFIX}TARGET={target_raw!r} is not known: use 'sandbox' or 'stripe'."
+            f"{_ENV_PREFIX}TARGET={shown(target_raw)} is not known: use 'sandbox' or 'stripe'."
         )
     mode_raw = _read(source, f"{_ENV_PREFIX}MODE") or "test"
     if mode_raw not in MODES:
-        raise ConfigError(f"{_ENV_PREFIX}MODE={mode_raw!r} is not known: use 'test' or 'live'.")
+        raise ConfigError(
+            f"{_ENV_PREFIX}MODE={shown(mode_raw)} is not known: use 'test' or 'live'."
+        )
     target: Target = "stripe" if target_raw == "stripe" else "sandbox"
     chosen_mode: Mode = "live" if mode_raw == "live" else "test"
 

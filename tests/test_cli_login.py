@@ -164,13 +164,16 @@ def test_login_timeout(capsys: pytest.CaptureFixture[str]) -> None:
     assert "No redirect arrived" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "1e400"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "1e400", "901", "soon"])
 def test_login_refuses_a_timeout_that_is_not_a_positive_number(
     value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["login", "--timeout", value]) == 1
+    with pytest.raises(SystemExit) as caught:  # refused while the command line is read
+        main(["login", "--timeout", value])
+    assert caught.value.code == 2
     err = capsys.readouterr().err
-    assert "--timeout must be a positive number of seconds" in err
+    assert "argument --timeout: expected" in err
+    assert "seconds" in err
     assert "Traceback" not in err
 
 

@@ -20,13 +20,14 @@ attempt and token machinery inside the function that runs the command.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError, ManifestError
+from .._attempts import ATTEMPT_TTL
+from .._errors import ManifestError
+from ._args import seconds
 
 __all__ = ["register", "run"]
 
@@ -63,7 +64,11 @@ def register(subparsers: Any) -> None:
         "--account", help="sandbox only, with --approve: the sample account to install on"
     )
     parser.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds to wait for the redirect (300)"
+        "--timeout",
+        type=seconds(most=ATTEMPT_TTL),
+        default=300.0,
+        help=f"seconds to wait for the redirect (300; at most {ATTEMPT_TTL}, an install link's "
+        "lifetime)",
     )
     parser.add_argument(
         "--store", type=Path, help="token store file (default: STRIPE_OAUTH_NB_TOKEN_STORE)"
@@ -97,8 +102,6 @@ def run(args: argparse.Namespace) -> int:
     from .._target import Target
     from .._tokens import TokenManager, open_store
 
-    if not (math.isfinite(args.timeout) and args.timeout > 0):
-        raise ConfigError("--timeout must be a positive number of seconds, e.g. --timeout 300.")
     settings = load_settings()
     if args.mode:
         settings = settings.with_changes(mode=args.mode)

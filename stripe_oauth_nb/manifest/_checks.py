@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .._errors import ManifestError
 from ._findings import Finding
-from ._jsontext import parse_text
+from ._jsontext import parse_text, read_text
 from ._rules import run_rules
 from ._schema import schema_findings
 
@@ -72,14 +71,5 @@ def check_text(text: str, *, base_dir: Path | None = None, oauth: bool = True) -
 def check_file(path: str | Path, *, oauth: bool = True) -> list[Finding]:
     """Check a manifest file; raises :class:`ManifestError` only if the file cannot be read."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"{path} does not exist. Check the path.") from None
-    except IsADirectoryError:
-        raise ManifestError(
-            f"{path} is a folder: pass the manifest file, e.g. {path / 'stripe-app.json'}."
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path} cannot be read ({exc}). Save it as UTF-8 text.") from exc
+    text = read_text(path)
     return check_text(text, base_dir=path.parent, oauth=oauth)

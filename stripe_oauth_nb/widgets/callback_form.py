@@ -23,6 +23,7 @@ from .._callback import (
     CallbackServer,
     code_from_pasted_url,
     detect_remote,
+    outcome_of,
     parse_callback_url,
 )
 from .._errors import (
@@ -213,11 +214,10 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def _failed(self, exc: StripeOAuthNBError, *, pasted: str | None = None) -> None:
         with self._lock:
             self.error = exc
-            kind: Status = "error"
-            if isinstance(exc, AccessDeniedError):
-                kind = "refused"
-            elif isinstance(exc, CallbackTimeoutError):
-                kind = "expired"
+            found = outcome_of(exc).kind  # the server's table: refused, expired, else an error
+            kind: Status = (
+                "refused" if found == "refused" else "expired" if found == "expired" else "error"
+            )
             self.status_kind = kind
         shown = f"<p class='som-pasted'>Pasted: {safe_text(pasted)}</p>" if pasted else ""
         self.status_html.value = explain(exc) + shown
