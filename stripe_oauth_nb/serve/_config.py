@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from .._attempts import AttemptLog
-from .._errors import ConfigError
+from .._errors import ConfigError, InstallLinkError
 from .._install_link import check_redirect_uri
 from .._masking import Secret, mask_text
-from .._settings import Mode, Settings
+from .._settings import MODES, Mode, Settings
 from .._tokens import FileTokenStore, TokenStore
 from ..manifest import Manifest
 from ..manifest._rules import is_loopback_host
@@ -155,8 +155,16 @@ class ServeConfig:
         )
 
     def modes(self) -> list[Mode]:
-        """The modes whose client id is configured (the install page offers these)."""
-        return [m for m in ("test", "live") if self.settings.credentials(m).client_id]
+        """The modes an install can use here (a client id, and a callback that mode allows);
+        the install page offers these."""
+        usable: list[Mode] = []
+        for mode in MODES:
+            try:
+                self.check_mode(mode)
+            except (ConfigError, InstallLinkError):
+                continue
+            usable.append(mode)
+        return usable
 
     def check_mode(self, mode: Mode) -> str:
         """The client id of ``mode``, after the redirect-URI rules for that mode."""
