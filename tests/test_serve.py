@@ -31,6 +31,7 @@ from stripe_oauth_nb.serve import (
     InstallServer,
     ServeConfig,
     sandbox_settings,
+    visit,
 )
 
 KEY = "EXAMPLE-signing-key-for-tests-0123456789"
@@ -651,3 +652,27 @@ def test_restarting_on_the_same_port_stops_the_old_server(
     finally:
         new.stop()
     assert not new.running
+
+
+# --- the scripted visitor and the sandbox shortcut ---------------------------------------------
+
+
+def test_visit_installs_through_the_page_like_one_browser(sb: Sandbox, tmp_path: Path) -> None:
+    port = free_port()
+    manifest = manifest_for(tmp_path / "app", f"http://127.0.0.1:{port}/callback")
+    store = MemoryTokenStore()
+    config = ServeConfig.for_sandbox(
+        sb, manifest, port=port, signing_key=KEY, store=store, attempts=AttemptLog()
+    )
+    account = sb.create_account("Corner Shop")
+    with InstallServer(config) as server:
+        done = visit(server.url + "/", account=account)
+        declined = visit(server.url + "/", decision="deny")
+    assert done.connected
+    assert str(done) == f"200 Reports Sync is connected, account {account}"
+    assert (declined.status, declined.title, declined.connected) == (
+        200,
+        "Install cancelled",
+        False,
+    )
+    assert [t.account_id for t in store.all()] == [account]

@@ -17,6 +17,9 @@ Several processes behind a load balancer: give each the same ``STRIPE_OAUTH_NB_S
 file store; put both on storage every process sees). A code is then sent at most once whichever
 process receives the redirect. See the README's "Publishing" section.
 
+:func:`visit` goes through the page like one browser (the sandbox's consent page answered by
+script), for demos and smoke tests.
+
 Only this package imports Starlette and uvicorn (``import stripe_oauth_nb`` stays light).
 """
 
@@ -27,6 +30,7 @@ from ._codes import UsedCodes
 from ._config import CALLBACK_PATH, SECRET_ENV, ServeConfig
 from ._server import InstallServer
 from ._target import SANDBOX_URL_ENV, ServeTarget, sandbox_settings, serve_target
+from ._visitor import Visit, visit
 
 __all__ = [
     "CALLBACK_PATH",
@@ -37,7 +41,9 @@ __all__ = [
     "ServeConfig",
     "ServeTarget",
     "UsedCodes",
+    "Visit",
     "create_app",
     "sandbox_settings",
     "serve_target",
+    "visit",
 ]

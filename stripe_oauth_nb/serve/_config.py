@@ -23,7 +23,7 @@ import secrets
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final, Protocol
 
 from .._attempts import AttemptLog
 from .._errors import ConfigError, InstallLinkError
@@ -50,6 +50,22 @@ SECRET_ENV: Final = "STRIPE_OAUTH_NB_SERVE_SECRET"  # noqa: S105 (a variable nam
 _MIN_SECRET: Final = 32
 
 logger = logging.getLogger("stripe_oauth_nb.serve")
+
+
+class _Keys(Protocol):
+    @property
+    def secret_key(self) -> str: ...
+
+
+class _SandboxLike(Protocol):
+    """What :meth:`ServeConfig.for_sandbox` reads from a ``Sandbox``."""
+
+    @property
+    def api_base(self) -> str: ...
+    @property
+    def test(self) -> _Keys: ...
+    @property
+    def live(self) -> _Keys: ...
 
 
 def normalise_public_url(public_url: str) -> str:
@@ -214,6 +230,18 @@ class ServeConfig:
         )
         config.check_mode(chosen)
         return config
+
+    @classmethod
+    def for_sandbox(cls, sandbox: _SandboxLike, manifest: Manifest, **options: Any) -> ServeConfig:
+        """:meth:`create` against ``sandbox`` (a started ``Sandbox``): the manifest is registered
+        there, and the developer keys and the app's client ids come from it. ``options`` are
+        those of :meth:`create`; ``settings`` (default ``Settings()``) gives the token path."""
+        from ._target import sandbox_settings
+
+        base: Settings = options.pop("settings", None) or Settings()
+        keys: dict[Mode, str] = {m: getattr(sandbox, m).secret_key for m in MODES}
+        settings = sandbox_settings(sandbox.api_base, manifest, keys=keys, settings=base)
+        return cls.create(settings, manifest, **options)
 
     def __repr__(self) -> str:
         return (
