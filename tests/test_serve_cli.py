@@ -218,3 +218,15 @@ def test_without_a_shared_key_another_process_refuses_the_cookie(
     assert "signed by another server key" in page.text
     assert sb.stats()["grants"]["authorization_code"] == 0
     assert "STRIPE_OAUTH_NB_SERVE_SECRET is not set" in second.stop()
+
+
+def test_serve_help_names_every_option() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stripe_oauth_nb", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--public-url", "--manifest", "--mode", "--store"):
+        assert option in result.stdout
