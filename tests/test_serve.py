@@ -631,7 +631,7 @@ def test_a_taken_port_fails_at_start(
         port = holder.getsockname()[1]
         manifest = manifest_for(tmp_path, f"http://127.0.0.1:{port}/callback")
         config = ServeConfig.create(settings_for(manifest), manifest, port=port, signing_key=KEY)
-        with pytest.raises(ConfigError, match="Another program uses that port"):
+        with pytest.raises(ConfigError, match="another program uses that port"):
             InstallServer(config).start()
 
 

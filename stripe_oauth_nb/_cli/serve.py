@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
-from .._masking import MaskingFilter
+from .sandbox import _configure_logging  # one logging set-up for the server commands
 
 __all__ = ["register", "run"]
 
@@ -74,17 +73,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    handler.addFilter(MaskingFilter())
-    for name in ("uvicorn.error", "uvicorn.access", "stripe_oauth_nb"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
 def run(args: argparse.Namespace) -> int:
     from dotenv import find_dotenv, load_dotenv
 
@@ -111,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
             mode=mode,
             description=args.description,
         )
-        server = InstallServer(config)
-        server.bind()  # a taken port fails before anything is announced
+        server = InstallServer(config).start()  # a taken port fails before anything is announced
         line = {
             "url": server.url,
             "public_url": config.public_url,

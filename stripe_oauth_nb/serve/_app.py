@@ -81,6 +81,11 @@ class _Refusal(Exception):
         self.status, self.title, self.message, self.action = status, title, message, action
 
 
+def _try_again(message: str) -> _Refusal:
+    """503: something of ours (the store, the attempt log) did not answer."""
+    return _Refusal(503, "Please try again in a minute", message)
+
+
 def _html(content: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status, headers=dict(PAGE_HEADERS))
 
@@ -107,13 +112,10 @@ class _InstallApp:
             self.config.store.load(_PROBE_ACCOUNT, False)
         except (StripeOAuthNBError, OSError) as exc:
             logger.error("token store unreachable before a callback: %s", mask_text(str(exc)))
-            raise _Refusal(
-                503,
-                "Please try again in a minute",
+            raise _try_again(
                 "The connection could not be saved right now: our storage is not answering. "
                 "Nothing was stored and your authorization was not used: reload this page in "
-                "a minute to try again, or start again.",
-                action="Start again",
+                "a minute to try again, or start again."
             ) from None
 
     # -- routes --------------------------------------------------------------------------
@@ -154,12 +156,9 @@ class _InstallApp:
         except OSError as exc:  # the attempt log could not be written
             logger.error("attempt log unavailable: %s", mask_text(str(exc)))
             return self._problem(
-                _Refusal(
-                    503,
-                    "Please try again in a minute",
+                _try_again(
                     "The install could not be started: our storage is not answering. Nothing "
-                    "was changed; try again in a minute.",
-                    "Try again",
+                    "was changed; try again in a minute."
                 )
             )
         states = [s for s in request.session.get("states", []) if isinstance(s, str)]
@@ -297,11 +296,9 @@ class _InstallApp:
             raise _Refusal(400, "Stripe reported a problem", str(exc)) from None
         except OSError as exc:  # the attempt log could not be written: nothing was used
             logger.error("attempt log unavailable: %s", mask_text(str(exc)))
-            raise _Refusal(
-                503,
-                "Please try again in a minute",
+            raise _try_again(
                 "Our storage is not answering. Nothing was stored and your authorization was "
-                "not used: reload this page in a minute to try again.",
+                "not used: reload this page in a minute to try again."
             ) from None
         self._forget(request, state)
         if not self.codes.claim(code.code):
@@ -331,12 +328,10 @@ class _InstallApp:
                     return exc.tokens
                 except TokenError:
                     pass
-            raise _Refusal(
-                503,
-                "Please try again in a minute",
+            raise _try_again(
                 "Stripe accepted the install, but the connection could not be saved: our "
                 "storage is not answering. Nothing was stored. Please start the install again "
-                "in a minute.",
+                "in a minute."
             ) from None
         except CodeAlreadyUsedError:
             raise _Refusal(
@@ -422,6 +417,5 @@ def create_app(config: ServeConfig, *, http: httpx.Client | None = None) -> Star
     starlette = Starlette(
         routes=routes, middleware=middleware, exception_handlers=handlers_by_status
     )
-    starlette.state.http = client
-    starlette.state.owns_http = http is None
+    starlette.state.http = client  # closed by whoever runs the app (InstallServer.stop)
     return starlette
