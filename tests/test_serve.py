@@ -84,8 +84,11 @@ def make_server(
         public_url: str | None = None,
         key: str = KEY,
         manifest: Manifest | None = None,
+        prefix: str = "",
     ) -> tuple[InstallServer, ServeConfig]:
         port = free_port()
+        if prefix:
+            public_url = f"http://127.0.0.1:{port}{prefix}"
         callback = (public_url or f"http://127.0.0.1:{port}") + "/callback"
         manifest = manifest or manifest_for(tmp_path / "app", callback)
         keys = {"test": sb.test.secret_key, "live": sb.live.secret_key}
@@ -255,6 +258,23 @@ def test_decline_gets_a_clear_page_with_a_way_back(
     assert f'<a class="button" id="back" href="{config.public_url}/">' in page.text
     assert store.all() == []
     assert grants(sb) == 0
+
+
+def test_a_public_url_with_a_path_prefix_serves_under_it(
+    make_server: Callable[..., tuple[InstallServer, ServeConfig]], sb: Sandbox
+) -> None:
+    store = MemoryTokenStore()
+    server, config = make_server(store=store, prefix="/stripe")
+    assert config.callback_url == f"{server.url}/stripe/callback"
+    with browser() as b:
+        home = b.get(server.url + "/stripe/")
+        _, page = install(b, server.url + "/stripe", None)
+        outside = b.get(server.url + "/install")
+    assert title(home) == "Install Reports Sync"
+    assert f'href="{server.url}/stripe/install"' in home.text
+    assert page.status_code == 200
+    assert len(store.all()) == 1
+    assert outside.status_code == 404
 
 
 # --- refusals: 400, and no token request -----------------------------------------------------

@@ -230,3 +230,13 @@ def test_serve_help_names_every_option() -> None:
     assert result.returncode == 0
     for option in ("--host", "--port", "--public-url", "--manifest", "--mode", "--store"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize(
+    "url", ["http://sandbox.example.com:8000", "https://127.0.0.1:9", "http://127.0.0.1:9/?x=1"]
+)
+def test_a_sandbox_url_must_be_plain_http_on_this_machine(tmp_path: Path, url: str) -> None:
+    manifest_for(tmp_path / "app", "http://127.0.0.1:8765/callback")
+    result = _run(cwd=tmp_path / "app", env=_env(STRIPE_OAUTH_NB_SANDBOX_URL=url))
+    assert result.returncode == 1
+    assert "not a sandbox address on this machine" in result.stderr

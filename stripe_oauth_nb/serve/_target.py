@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError, NetworkError, SandboxError
-from .._masking import Secret
+from .._masking import Secret, mask_text
 from .._settings import MODES, Mode, ModeCredentials, Settings
 from ..manifest import Manifest, register_with_sandbox
 
@@ -47,6 +47,23 @@ class ServeTarget:
                 "(its tokens stop working when it stops)."
             )
         return self.settings.describe()
+
+
+def _check_sandbox_url(url: str) -> None:
+    """A sandbox speaks plain HTTP, so it must be on this machine (plain HTTP only to loopback)."""
+    import urllib.parse
+
+    from ..manifest._rules import is_loopback_host
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        parts = urllib.parse.urlsplit("")
+    if parts.scheme != "http" or not is_loopback_host(parts.hostname or "") or parts.query:
+        raise ConfigError(
+            f"{SANDBOX_URL_ENV}={mask_text(url)!r} is not a sandbox address on this machine: "
+            "give the http://127.0.0.1:PORT that `stripe-oauth-nb sandbox` printed."
+        )
 
 
 def _info_keys(base: str) -> dict[Mode, str]:
@@ -116,9 +133,7 @@ def serve_target(
         settings = settings.with_changes(token_store_path=store_path)
     url = (env.get(SANDBOX_URL_ENV) or "").strip().rstrip("/")
     if url:
-        from .._install_link import check_not_landed_url
-
-        check_not_landed_url(url)
+        _check_sandbox_url(url)
         given = {
             m: c.secret_key.reveal() for m in MODES if (c := settings.credentials(m)).secret_key
         }
