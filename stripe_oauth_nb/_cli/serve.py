@@ -70,6 +70,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--description", default="", help="one paragraph for the page: what the app does"
     )
+    parser.add_argument(
+        "--token-rate",
+        type=float,
+        default=22.5,
+        help=(
+            "token requests a second from this process (default 22.5, under Stripe's 25); "
+            "with N processes give each 22.5/N"
+        ),
+    )
     parser.set_defaults(func=run)
 
 
@@ -98,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             mode=mode,
             description=args.description,
+            token_rate=args.token_rate,
         )
         server = InstallServer(config).start()  # a taken port fails before anything is announced
         line = {

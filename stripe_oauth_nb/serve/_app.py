@@ -13,9 +13,10 @@
 Order of the callback's checks, so that nothing is spent on a bad request: strict parse ->
 the cookie holds this state (else 400, nothing used) -> the store answers (else 503 "try
 again", the attempt stays open, so reloading works) -> the attempt log uses the state up
-(once, across processes) -> the code was never sent before (else 400) -> one token request
--> the token set stored (else 503 "try again", nothing stored). Handlers are plain functions
-(Starlette runs them in its thread pool) over the synchronous core.
+(once, across processes) -> the code was never sent before (else 400) -> its turn under the
+token endpoint's rate limit (:mod:`._pacing`) -> one token request -> the token set stored
+(else 503 "try again", nothing stored). Handlers are plain functions (Starlette runs them in
+its thread pool) over the synchronous core.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from .._tokenset import TokenSet
 from ..manifest._rules import is_loopback_host
 from ._codes import UsedCodes
 from ._config import ServeConfig
+from ._pacing import Pacer
 from ._pages import PAGE_HEADERS, onboarding_page, problem_page, success_page
 
 __all__ = ["COOKIE_NAME", "create_app"]
@@ -97,6 +99,7 @@ class _InstallApp:
         self.config = config
         self.http = http
         self.codes = UsedCodes.beside(config.attempts)
+        self.pacer = Pacer(config.token_rate)
         self.home = config.public_url + "/"
 
     # -- helpers -------------------------------------------------------------------------
@@ -319,6 +322,7 @@ class _InstallApp:
             http=self.http,
         )
         try:
+            self.pacer.wait(code.mode)
             return manager.exchange(code)
         except (TokenStoreError, TokenLockTimeoutError) as exc:
             logger.error("token set not stored: %s", mask_text(str(exc)))

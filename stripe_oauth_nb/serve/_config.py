@@ -33,6 +33,7 @@ from .._settings import MODES, Mode, Settings
 from .._tokens import FileTokenStore, TokenStore
 from ..manifest import Manifest
 from ..manifest._rules import is_loopback_host
+from ._pacing import DEFAULT_TOKEN_RATE
 
 __all__ = [
     "CALLBACK_PATH",
@@ -145,6 +146,8 @@ class ServeConfig:
     port: int = 8765
     #: One paragraph for the onboarding page: what the app does (default: built from the name).
     description: str = ""
+    #: Token requests a second, per mode, from this process (see :mod:`._pacing`).
+    token_rate: float = DEFAULT_TOKEN_RATE
     #: Extra host names accepted in the ``Host`` header on a loopback bind (DNS rebinding).
     extra_hosts: tuple[str, ...] = field(default=())
 
@@ -202,6 +205,7 @@ class ServeConfig:
         store: TokenStore | None = None,
         attempts: AttemptLog | None = None,
         description: str = "",
+        token_rate: float = DEFAULT_TOKEN_RATE,
     ) -> ServeConfig:
         """Check everything that can be checked before serving, and build the config.
 
@@ -227,7 +231,12 @@ class ServeConfig:
             host=host,
             port=port,
             description=description,
+            token_rate=token_rate,
         )
+        if not token_rate > 0:
+            raise ConfigError(
+                f"The token request rate must be positive (requests a second), not {token_rate}."
+            )
         config.check_mode(chosen)
         return config
 
