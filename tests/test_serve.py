@@ -696,3 +696,16 @@ def test_visit_installs_through_the_page_like_one_browser(sb: Sandbox, tmp_path:
         False,
     )
     assert [t.account_id for t in store.all()] == [account]
+
+
+def test_a_mode_the_page_does_not_offer_is_refused(
+    make_server: Callable[..., tuple[InstallServer, ServeConfig]],
+) -> None:
+    server, _ = make_server()  # plain HTTP on loopback: live mode (HTTPS only) is not offered
+    with browser() as b:
+        page = b.get(server.url + "/install?mode=live")
+        home = b.get(server.url + "/")
+    assert page.status_code == 400
+    assert title(page) == "That mode is not available here"
+    assert "test mode" in page.text
+    assert "mode=live" not in home.text

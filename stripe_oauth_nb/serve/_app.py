@@ -151,10 +151,16 @@ class _InstallApp:
             )
         except _Refusal as refusal:
             return self._problem(refusal)
-        except (ConfigError, InstallLinkError) as exc:
-            logger.error("install link refused: %s", mask_text(str(exc)))
+        except (ConfigError, InstallLinkError) as exc:  # only a mode other than the page's
+            logger.warning("install link refused: %s", mask_text(str(exc)))
+            offered = " or ".join(self.config.modes())
             return self._problem(
-                _Refusal(500, "This install page is not set up for that", str(exc), "Back")
+                _Refusal(
+                    400,
+                    "That mode is not available here",
+                    f"This page installs the app in {offered} mode. Start from the install page.",
+                    "Back",
+                )
             )
         except OSError as exc:  # the attempt log could not be written
             logger.error("attempt log unavailable: %s", mask_text(str(exc)))
@@ -383,7 +389,7 @@ class _InstallApp:
 
 def _allowed_hosts(config: ServeConfig) -> list[str]:
     public = urllib.parse.urlsplit(config.public_url).hostname or ""
-    return sorted({public, config.host, "127.0.0.1", "localhost", "[::1]", *config.extra_hosts})
+    return sorted({public, config.host, "127.0.0.1", "localhost", "[::1]"})
 
 
 def create_app(config: ServeConfig, *, http: httpx.Client | None = None) -> Starlette:

@@ -22,7 +22,7 @@ import os
 import secrets
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from .._attempts import AttemptLog
@@ -148,8 +148,6 @@ class ServeConfig:
     description: str = ""
     #: Token requests a second, per mode, from this process (see :mod:`._pacing`).
     token_rate: float = DEFAULT_TOKEN_RATE
-    #: Extra host names accepted in the ``Host`` header on a loopback bind (DNS rebinding).
-    extra_hosts: tuple[str, ...] = field(default=())
 
     @property
     def callback_url(self) -> str:
