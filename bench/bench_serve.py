@@ -71,7 +71,12 @@ def one_run(accounts: int, stored: str, rate: float) -> tuple[float, list[float]
             token_rate=rate,
         )
         with InstallServer(config) as server:
-            browsers = [httpx.Client(timeout=120, trust_env=False) for _ in ids]
+            browsers = [
+                httpx.Client(
+                    timeout=120, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+                )
+                for _ in ids
+            ]
             landed = []
             for browser, account in zip(browsers, ids, strict=True):
                 location = browser.get(server.url + "/install").headers["location"]

@@ -10,6 +10,7 @@ With nothing configured the target is the embedded sandbox. Real Stripe is confi
     STRIPE_REDIRECT_URI=http://127.0.0.1:8765/callback
     STRIPE_OAUTH_NB_MODE=test              # which mode the notebooks use
     STRIPE_OAUTH_NB_TOKEN_STORE=~/.config/stripe-oauth-nb/tokens.json
+    STRIPE_OAUTH_NB_SANDBOX_URL=http://127.0.0.1:PORT   # a running `stripe-oauth-nb sandbox`
 
 Environment variables win over ``.env``; ``.env`` is looked up from the working folder upwards.
 """
@@ -23,11 +24,13 @@ from pathlib import Path
 from typing import Literal
 
 from ._errors import ConfigError, ModeMismatchError
-from ._masking import Secret, mask
+from ._masking import Secret, mask, mask_text
+from ._modes import MODES, Mode
 
 __all__ = [
     "DEFAULT_MARGIN",
     "DEFAULT_REDIRECT_URI",
+    "MODES",
     "REFRESH_WARNING_WINDOW",
     "STRIPE_API_BASE",
     "STRIPE_MARKETPLACE_BASE",
@@ -39,9 +42,7 @@ __all__ = [
     "load_settings",
 ]
 
-Mode = Literal["test", "live"]
 Target = Literal["sandbox", "stripe"]
-MODES: tuple[Mode, Mode] = ("test", "live")
 
 STRIPE_API_BASE = "https://api.stripe.com"
 STRIPE_MARKETPLACE_BASE = "https://marketplace.stripe.com"
@@ -147,6 +148,11 @@ class Settings:
     live: ModeCredentials = field(default_factory=lambda: ModeCredentials("live"))
     redirect_uri: str = DEFAULT_REDIRECT_URI
     token_store_path: Path = field(default_factory=default_token_store_path)
+    #: A sandbox running in another process (``stripe-oauth-nb sandbox``) to talk to: its
+    #: address; :class:`~stripe_oauth_nb._target.Target` reads its keys from it.
+    sandbox_url: str | None = None
+    #: Whether ``token_store_path`` was configured (else it is the default location).
+    token_store_configured: bool = False
 
     def credentials(self, mode: Mode | None = None) -> ModeCredentials:
         """The credentials of ``mode`` (default: the configured mode)."""
@@ -168,6 +174,30 @@ class Settings:
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _loopback_base(url: str, name: str) -> str:
+    """``http://127.0.0.1:PORT`` (or localhost), without a trailing slash; else ConfigError."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = urllib.parse.urlsplit("")
+    if (
+        parts.scheme != "http"
+        or parts.hostname not in ("127.0.0.1", "localhost")
+        or port is None
+        or parts.path.strip("/")
+        or parts.query
+    ):
+        raise ConfigError(
+            f"{name}={mask_text(url)!r} is not a sandbox address: use the address "
+            "`stripe-oauth-nb sandbox` prints, e.g. http://127.0.0.1:8700."
+        )
+    return f"http://{parts.hostname}:{port}"
 
 
 def _read(source: Mapping[str, str | None], name: str) -> str | None:
@@ -216,6 +246,16 @@ def load_settings(
     chosen_mode: Mode = "live" if mode_raw == "live" else "test"
 
     store = _read(source, f"{_ENV_PREFIX}TOKEN_STORE")
+    sandbox_url = _read(source, f"{_ENV_PREFIX}SANDBOX_URL")
+    if sandbox_url is not None:
+        if target_raw == "stripe":
+            raise ConfigError(
+                f"{_ENV_PREFIX}SANDBOX_URL points at a sandbox, but the target is Stripe (keys "
+                f"or {_ENV_PREFIX}TARGET=stripe are set). Remove {_ENV_PREFIX}SANDBOX_URL to use "
+                f"Stripe, or the keys and {_ENV_PREFIX}TARGET to use the sandbox."
+            )
+        target = "sandbox"
+        sandbox_url = _loopback_base(sandbox_url, f"{_ENV_PREFIX}SANDBOX_URL")
     redirect_uri = _read(source, "STRIPE_REDIRECT_URI") or DEFAULT_REDIRECT_URI
     settings = Settings(
         target=target,
@@ -228,6 +268,8 @@ def load_settings(
         live=credentials["live"],
         redirect_uri=redirect_uri,
         token_store_path=Path(store).expanduser() if store else default_token_store_path(),
+        sandbox_url=sandbox_url,
+        token_store_configured=store is not None,
     )
     if target == "stripe":
         settings.credentials().require_secret_key()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._masking import Secret
-from ._settings import Mode
+from ._modes import Mode
 
 __all__ = ["ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "TokenSet", "format_remaining"]
 

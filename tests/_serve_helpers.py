@@ -11,9 +11,20 @@ from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.manifest import Manifest, write_placeholder_icon
 from stripe_oauth_nb.sandbox import approve
 
-__all__ = ["Visit", "free_port", "install", "manifest_for", "start_install"]
+__all__ = ["Visit", "browser", "free_port", "install", "manifest_for", "start_install"]
 
 PURPOSE = "List your <customers> & their emails for the monthly report."
+
+
+def browser(timeout: float = 30) -> httpx.Client:
+    """One browser: its own cookie jar. No keep-alive: a test may leave a browser idle longer
+    than the server keeps a connection open, and a real browser would retry such a GET."""
+    return httpx.Client(
+        timeout=timeout,
+        trust_env=False,
+        follow_redirects=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
 
 def free_port() -> int:

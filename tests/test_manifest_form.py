@@ -37,8 +37,9 @@ def test_new_form_starts_oauth_ready_and_shows_what_is_missing(folder: Path) -> 
     assert form.access.value == "oauth"
     assert form.distribution.value == "public"
     assert form.redirect_list.options == ("http://127.0.0.1:8765/callback",)
-    assert "`id` is empty" in form.findings_html.value
-    assert "`name` is empty" in form.findings_html.value
+    assert "<code>id</code> is empty" in form.findings_html.value
+    assert "<code>name</code> is empty" in form.findings_html.value
+    assert "`" not in form.findings_html.value  # backticks show as code, not as backticks
 
 
 def test_findings_update_as_you_type(folder: Path) -> None:
@@ -123,6 +124,39 @@ def test_permission_rows_edit_purpose_and_remove(folder: Path) -> None:
     assert "asks for no permissions" in form.findings_html.value
 
 
+def test_add_permission_uses_the_shown_choice_without_touching_the_picker() -> None:
+    # The picker must hold a selection of its own: a person types a purpose and clicks.
+    form = ManifestForm()
+    shown = form.permission_choice.value
+    assert shown is not None
+    assert shown in form.permission_choice.options
+    form.permission_purpose.value = "Why the app needs it."
+    form.permission_add.click()
+    assert dict(form.manifest.permissions) == {shown: "Why the app needs it."}
+    assert f"Added {shown}" in form.status.value
+    assert shown in str(form.permission_rows.children)
+
+
+def test_add_permission_after_choosing_another_object() -> None:
+    form = ManifestForm()
+    form.permission_group.value = "Customer"
+    assert form.permission_choice.value in form.permission_choice.options
+    form.permission_choice.value = "customer_read"
+    form.permission_purpose.value = "List customers."
+    form.permission_add.click()
+    assert form.manifest.permissions["customer_read"] == "List customers."
+    assert "customer_read" in form.preview.value
+
+
+def test_add_permission_with_nothing_chosen_says_so() -> None:
+    form = ManifestForm()
+    form.permission_choice.value = None
+    form.permission_purpose.value = "Why."
+    form.permission_add.click()
+    assert dict(form.manifest.permissions) == {}
+    assert "Choose an object and one of its permissions" in form.status.value
+
+
 def test_permission_picker_is_grouped_by_object() -> None:
     form = ManifestForm()
     form.permission_group.value = "Shipping rate"
@@ -149,7 +183,7 @@ def test_open_the_seed_example_shows_its_findings(folder: Path) -> None:
     shutil.copy(DATA / "seed_completed.json", path)
     form = ManifestForm(path=path)
     assert "Comments and trailing commas were dropped" in form.status.value
-    assert "did you mean `distribution_type`?" in form.findings_html.value
+    assert "did you mean <code>distribution_type</code>?" in form.findings_html.value
     assert form.distribution.value == "(not set)"
     form.distribution.value = "public"  # the form writes the right key; the misspelling stays
     assert "disribution_type" in form.findings_html.value

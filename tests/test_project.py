@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
@@ -16,10 +17,36 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "stripe_oauth_nb"
 
 
-def test_public_names_are_sorted_and_resolve() -> None:
-    assert stripe_oauth_nb.__all__ == sorted(stripe_oauth_nb.__all__)
-    for name in stripe_oauth_nb.__all__:
-        assert getattr(stripe_oauth_nb, name) is not None, name
+def test_root_names_are_a_literal_list_in_step_with_the_lazy_map() -> None:
+    import ast
+
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    literal = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+    )
+    assert isinstance(literal, ast.List)  # written out, not computed
+    names = [ast.literal_eval(element) for element in literal.elts]
+    assert names == stripe_oauth_nb.__all__
+    assert set(names) == set(stripe_oauth_nb._EXPORTS)
+    assert len(names) <= 14  # a small front door; the rest lives in submodules
+    for name in names:
+        module = importlib.import_module(stripe_oauth_nb._EXPORTS[name], "stripe_oauth_nb")
+        assert getattr(stripe_oauth_nb, name) is getattr(module, name), name
+
+
+def test_every_error_is_public_in_the_errors_module() -> None:
+    from stripe_oauth_nb import _errors, errors
+
+    defined = {
+        name
+        for name, value in vars(_errors).items()
+        if isinstance(value, type) and issubclass(value, Exception)
+    }
+    assert defined == set(errors.__all__)
+    assert not defined & set(stripe_oauth_nb.__all__)  # errors are not at the root
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
@@ -77,9 +104,11 @@ def test_core_never_imports_widgets() -> None:
 def test_environment_yml_adds_only_python_and_pip() -> None:
     text = (ROOT / "environment.yml").read_text()
     deps = re.findall(r"^\s*-\s+(.+?)\s*$", text, re.MULTILINE)
-    assert deps == ["conda-forge", "python>=3.11", "pip", "pip:", "-e .[test]"]
+    # Binder and conda users get what the notebooks need, not the test tools.
+    assert deps == ["conda-forge", "python>=3.11", "pip", "pip:", "-e .[notebooks]"]
+    assert _extra_closure("notebooks") == _readme_extras()
+    assert not {"pytest", "playwright", "mypy", "ruff"} & _extra_requirements("notebooks")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert "test" in project["optional-dependencies"]
     assert project["requires-python"] == ">=3.11"
 
 
@@ -107,6 +136,48 @@ def test_widget_names_resolve_lazily() -> None:
         assert isinstance(getattr(views, name), type), name
 
 
+def _extras_of(requirement: str) -> list[str]:
+    match = re.match(r"stripe-oauth-nb\[([^\]]+)\]", requirement)
+    return [e.strip() for e in match.group(1).split(",")] if match else []
+
+
+def _extra_closure(extra: str) -> set[str]:
+    """``extra`` and every extra of this project it pulls in (``stripe-oauth-nb[...]``)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    seen: set[str] = set()
+    todo = [extra]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            for requirement in extras[name]:
+                todo.extend(_extras_of(requirement))
+    return seen
+
+
+def _extra_requirements(extra: str) -> set[str]:
+    """The distributions ``extra`` asks for, through the project's own extras."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    return {
+        _dist_name(r)
+        for name in _extra_closure(extra)
+        for r in extras[name]
+        if not r.startswith("stripe-oauth-nb")
+    }
+
+
+def _readme_extras() -> set[str]:
+    """The extras (and those they pull in) of the README's first command."""
+    opens = _readme_commands()[0]
+    match = re.search(r'-e "\.\[([^\]]+)\]"', opens)
+    assert match, opens
+    return set().union(*(_extra_closure(e.strip()) for e in match.group(1).split(",")))
+
+
 def _dist_name(requirement: str) -> str:
     return re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
@@ -131,7 +202,7 @@ def _closure(names: set[str]) -> set[str]:
 
 
 def test_notebooks_need_only_what_the_readme_installs() -> None:
-    """The README's first command installs the core and the ``data`` extra: nothing more."""
+    """The README's first command installs the core and its extras: nothing more."""
     import ast
     from importlib import metadata
 
@@ -139,7 +210,8 @@ def test_notebooks_need_only_what_the_readme_installs() -> None:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_dist_name(r) for r in project["dependencies"]}
-    wanted |= {_dist_name(r) for r in project["optional-dependencies"]["data"]}
+    for extra in _readme_extras():
+        wanted |= _extra_requirements(extra)
     allowed = _closure(wanted) | {"stripe-oauth-nb"}
     owners = metadata.packages_distributions()
     missing: list[str] = []

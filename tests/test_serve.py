@@ -15,12 +15,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from _serve_helpers import PURPOSE, free_port, install, manifest_for, start_install
+from _serve_helpers import PURPOSE, browser, free_port, install, manifest_for, start_install
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import ConfigError, InstallLinkError, TokenStoreError
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._settings import Settings
+from stripe_oauth_nb._target import Target
 from stripe_oauth_nb._tokens import FileTokenStore, MemoryTokenStore, TokenStore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.manifest import Manifest
@@ -30,7 +31,7 @@ from stripe_oauth_nb.serve import (
     SECRET_ENV,
     InstallServer,
     ServeConfig,
-    sandbox_settings,
+    app_settings,
     visit,
 )
 
@@ -91,11 +92,8 @@ def make_server(
             public_url = f"http://127.0.0.1:{port}{prefix}"
         callback = (public_url or f"http://127.0.0.1:{port}") + "/callback"
         manifest = manifest or manifest_for(tmp_path / "app", callback)
-        keys = {"test": sb.test.secret_key, "live": sb.live.secret_key}
-        base = Settings(token_store_path=tmp_path / "tokens.json")
-        settings = sandbox_settings(sb.api_base, manifest, keys=keys, settings=base)
-        config = ServeConfig.create(
-            settings,
+        config = ServeConfig.for_sandbox(
+            sb,
             manifest,
             public_url=public_url,
             port=port,
@@ -110,10 +108,6 @@ def make_server(
     yield make
     for server in started:
         server.stop()
-
-
-def browser() -> httpx.Client:
-    return httpx.Client(timeout=30, trust_env=False, follow_redirects=False)
 
 
 def title(page: httpx.Response) -> str:
@@ -548,8 +542,7 @@ def test_a_foreign_host_header_is_refused_on_loopback(
 @pytest.fixture
 def settings_for(sb: Sandbox, tmp_path: Path) -> Callable[[Manifest], Settings]:
     def make(manifest: Manifest) -> Settings:
-        keys = {"test": sb.test.secret_key, "live": sb.live.secret_key}
-        return sandbox_settings(sb.api_base, manifest, keys=keys, settings=Settings())
+        return app_settings(Target.for_sandbox(sb), manifest)
 
     return make
 

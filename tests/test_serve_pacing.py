@@ -6,11 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
-from _serve_helpers import free_port, manifest_for, start_install
+from _serve_helpers import browser, free_port, manifest_for, start_install
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import ConfigError
-from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._tokens import MemoryTokenStore
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.serve import InstallServer, ServeConfig
@@ -61,7 +60,7 @@ def test_installs_faster_than_the_rate_wait_for_their_turn(tmp_path: Path) -> No
             token_rate=5.0,
         )
         with InstallServer(config) as server:
-            browsers = [httpx.Client(timeout=30, trust_env=False) for _ in range(5)]
+            browsers = [browser() for _ in range(5)]
             try:
                 visits = [start_install(b, server.url, None) for b in browsers]
                 started = time.monotonic()

@@ -12,7 +12,6 @@ import pytest
 from _tokens_helpers import aged, grants, lock_held_elsewhere, new_code, token_works
 
 from stripe_oauth_nb._attempts import AttemptLog
-from stripe_oauth_nb._cli import login
 from stripe_oauth_nb._errors import AuthorizeAgainError, TokenStoreError
 from stripe_oauth_nb._masking import Secret, clean_server_text
 from stripe_oauth_nb._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW, Settings
@@ -165,43 +164,6 @@ def _assert_hidden(exc: TokenStoreError, tokens: TokenSet) -> None:
     for secret in secrets:
         assert all(secret not in text for text in shown)
     assert exc.args == (str(exc),)
-
-
-@pytest.mark.parametrize("fails", [1, 99])
-def test_login_after_code_uses_the_tokens_carried_by_the_error(
-    sb: Sandbox,
-    tmp_settings: Settings,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fails: int,
-) -> None:
-    log = AttemptLog(tmp_settings.token_store_path.with_name("attempts.json"))
-    code = new_code(sb, log)
-    real_save = FileTokenStore.save
-    left = {"fails": fails}
-
-    def flaky(self: FileTokenStore, tokens: TokenSet, *, authorized: bool = False) -> None:
-        if left["fails"] > 0:
-            left["fails"] -= 1
-            raise TokenStoreError("disk full")
-        real_save(self, tokens, authorized=authorized)
-
-    monkeypatch.setattr(FileTokenStore, "save", flaky)
-    target = login._Target(tmp_settings, None, log, None)
-    if fails == 1:  # the second try (save_pending) works
-        assert login._after_code(code, target) == 0
-        out = capsys.readouterr().out
-        stored = FileTokenStore(tmp_settings.token_store_path).all()
-        assert len(stored) == 1
-        assert stored[0].access_token.masked in out
-        assert stored[0].access_token.reveal() not in out
-    else:
-        with pytest.raises(TokenStoreError, match="run login again") as info:
-            login._after_code(code, target)
-        assert info.value.tokens is not None
-        _assert_hidden(info.value, info.value.tokens)
-    assert grants(sb)["authorization_code"] == 1
 
 
 # -- finding 2: one freshness rule -----------------------------------------------------------

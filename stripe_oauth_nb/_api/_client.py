@@ -199,6 +199,11 @@ class ApiClient:
         return to_dataframe(rows, columns=columns)
 
     # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (a closed client sends nothing)."""
+        return bool(self._http.is_closed)
+
     def close(self) -> None:
         self._http.close()
 

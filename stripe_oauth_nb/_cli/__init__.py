@@ -18,6 +18,17 @@ from .._errors import StripeOAuthNBError
 
 __all__ = ["build_parser", "main"]
 
+#: Optional libraries and the extra that installs each (see pyproject.toml).
+_EXTRAS = {
+    "starlette": "server",
+    "uvicorn": "server",
+    "itsdangerous": "server",
+    "ipywidgets": "lab",
+    "pandas": "data",
+    "stripe": "data",
+    "keyring": "keyring",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -43,6 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except StripeOAuthNBError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"error: this command needs {exc.name}, which the core install leaves out: "
+            f"pip install 'stripe-oauth-nb[{extra}]'",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 130

@@ -180,10 +180,9 @@ def run_new(args: argparse.Namespace) -> int:
         write_placeholder_icon(icon)
         print(f"Wrote {icon} (a 300x300 placeholder: replace it with your app's icon).")
         findings = manifest.check()
-    remaining = [f for f in findings if f not in blocking]
-    if remaining:
-        print(format_findings(remaining))
-    if not has_errors(remaining):
+    if findings:  # nothing blocking is left (that returned above): the icon at most
+        print(format_findings(findings))
+    if not has_errors(findings):
         print("Next: `stripe apps upload` in that folder (or register it with the sandbox).")
     else:
         print(f"Next: fix the errors above, then `stripe-oauth-nb manifest check {path}`.")

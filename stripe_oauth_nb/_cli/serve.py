@@ -10,7 +10,8 @@ Start-up refuses, with a message saying what to change: a non-loopback ``--host`
 ``https://`` ``--public-url`` (a reverse proxy terminates TLS in production), a callback URL
 (``{public-url}/callback``) missing from the manifest's ``allowed_redirect_uris``, a mode
 without a client id. With nothing configured it starts a sandbox in this process and registers
-the manifest with it; ``STRIPE_OAUTH_NB_SANDBOX_URL`` points it at a running one instead.
+the manifest with it; ``STRIPE_OAUTH_NB_SANDBOX_URL`` points it at a running one instead (the
+target rules of :class:`~stripe_oauth_nb._target.Target`).
 
 Only ``register`` runs when the parser is built; Starlette and uvicorn load in ``run``.
 """
@@ -87,8 +88,9 @@ def run(args: argparse.Namespace) -> int:
 
     from .._errors import ConfigError
     from .._settings import load_settings
+    from .._target import Target
     from ..manifest import Manifest
-    from ..serve import InstallServer, ServeConfig, serve_target
+    from ..serve import InstallServer, ServeConfig, app_settings
 
     _configure_logging()
     if not 0 < args.port < 65536:
@@ -97,10 +99,12 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     manifest = Manifest.load(args.manifest, lenient=True)
     mode = args.mode or settings.mode
-    store = args.store.expanduser() if args.store is not None else None
-    with serve_target(settings, manifest, mode=mode, store_path=store) as target:
+    with Target.open(settings.with_changes(mode=mode), customers=5) as target:
+        served = app_settings(target, manifest)
+        if args.store is not None:
+            served = served.with_changes(token_store_path=args.store.expanduser())
         config = ServeConfig.create(
-            target.settings,
+            served,
             manifest,
             public_url=args.public_url,
             host=args.host,
@@ -116,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             "callback_url": config.callback_url,
             "mode": config.mode,
             "api_base": config.settings.api_base,
-            "sandbox": target.sandbox is not None,
+            "sandbox": target.kind == "sandbox",
         }
         print(json.dumps(line), flush=True)
         log = logging.getLogger("stripe_oauth_nb.serve")

@@ -52,18 +52,31 @@ def register(subparsers: Any) -> None:
     refresh.set_defaults(func=_refresh)
 
 
-def _manager(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> Any:
     from .._settings import load_settings
-    from .._tokens import TokenManager
 
     settings = load_settings()
     if args.store is not None:
-        settings = settings.with_changes(token_store_path=args.store.expanduser())
+        settings = settings.with_changes(
+            token_store_path=args.store.expanduser(), token_store_configured=True
+        )
+    return settings
+
+
+def _manager(args: argparse.Namespace, *, target_needed: bool) -> Any:
+    """The token manager; with ``target_needed``, over the target's settings (a sandbox given by
+    ``STRIPE_OAUTH_NB_SANDBOX_URL`` brings its keys and token folder), else over the store only."""
+    from .._target import Target
+    from .._tokens import TokenManager
+
+    settings = _settings(args)
+    if target_needed or settings.sandbox_url is not None:
+        settings = Target.open(settings, start_sandbox=False).settings
     return TokenManager(settings)
 
 
 def _status(args: argparse.Namespace) -> int:
-    with _manager(args) as manager:
+    with _manager(args, target_needed=False) as manager:
         rows: list[dict[str, Any]] = manager.summary()
         if args.json:
             print(json.dumps({"store": manager.location, "tokens": rows}, indent=2))
@@ -89,7 +102,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _refresh(args: argparse.Namespace) -> int:
     failures = 0
-    with _manager(args) as manager:
+    with _manager(args, target_needed=True) as manager:
         targets = [
             t
             for t in manager.all()

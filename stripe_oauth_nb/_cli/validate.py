@@ -73,11 +73,12 @@ def _list_path(name: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Validate; with ``--pull``, read the whole list. 0 when everything worked."""
     from .._api import ApiClient, validate
+    from .._target import Target
     from .._tokens import TokenManager
 
     settings = load_settings()
     mode: Mode = args.mode or settings.mode
-    settings = settings.with_changes(mode=mode)
+    settings = Target.open(settings.with_changes(mode=mode), start_sandbox=False).settings
     with (
         TokenManager(settings) as tokens,
         ApiClient.from_settings(settings, tokens, account_id=args.account, mode=mode) as client,

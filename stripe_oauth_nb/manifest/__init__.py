@@ -20,6 +20,7 @@ from ._catalogue import Permission, PermissionCatalogue, PermissionGroup, load_c
 from ._checks import check, check_file, check_text
 from ._document import Manifest
 from ._findings import Finding, Severity, format_findings, has_errors
+from ._opening import Opened, open_for_editing
 from ._png import png_size, write_placeholder_icon
 from ._publish import check_publish, check_publish_file
 from ._sandbox_upload import SandboxApp, register_with_sandbox
@@ -28,6 +29,7 @@ from ._schema import load_schema
 __all__ = [
     "Finding",
     "Manifest",
+    "Opened",
     "Permission",
     "PermissionCatalogue",
     "PermissionGroup",
@@ -42,6 +44,7 @@ __all__ = [
     "has_errors",
     "load_catalogue",
     "load_schema",
+    "open_for_editing",
     "png_size",
     "register_with_sandbox",
     "write_placeholder_icon",

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .._errors import ManifestError
-from ._document import Manifest
 from ._findings import Finding
 from ._jsontext import parse_text
 from ._rules import run_rules
@@ -25,8 +24,19 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: 0 if f.is_error else 1)
 
 
+@runtime_checkable
+class Document(Protocol):
+    """What :func:`check` reads of a document (a :class:`~._document.Manifest` is one)."""
+
+    @property
+    def data(self) -> Any: ...
+
+    @property
+    def path(self) -> Path | None: ...
+
+
 def check(
-    manifest: Manifest | Mapping[str, Any],
+    manifest: Document | Mapping[str, Any],
     *,
     base_dir: Path | None = None,
     oauth: bool = True,
@@ -37,7 +47,7 @@ def check(
     of ``manifest.path``. Without either, the icon file is not looked at. ``oauth=False`` leaves
     out the OAuth readiness rules (for apps using other access types).
     """
-    if isinstance(manifest, Manifest):
+    if isinstance(manifest, Document):
         data: Any = manifest.data
         if base_dir is None and manifest.path is not None:
             base_dir = manifest.path.parent

@@ -23,10 +23,6 @@ class ParsedText:
     data: Any
     findings: list[Finding] = field(default_factory=list)
 
-    @property
-    def readable(self) -> bool:
-        return self.data is not None
-
 
 def _line_col(text: str, index: int) -> tuple[int, int]:
     line = text.count("\n", 0, index) + 1

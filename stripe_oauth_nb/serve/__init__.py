@@ -29,21 +29,18 @@ from ._app import COOKIE_NAME, create_app
 from ._codes import UsedCodes
 from ._config import CALLBACK_PATH, SECRET_ENV, ServeConfig
 from ._server import InstallServer
-from ._target import SANDBOX_URL_ENV, ServeTarget, sandbox_settings, serve_target
+from ._target import app_settings
 from ._visitor import Visit, visit
 
 __all__ = [
     "CALLBACK_PATH",
     "COOKIE_NAME",
-    "SANDBOX_URL_ENV",
     "SECRET_ENV",
     "InstallServer",
     "ServeConfig",
-    "ServeTarget",
     "UsedCodes",
     "Visit",
+    "app_settings",
     "create_app",
-    "sandbox_settings",
-    "serve_target",
     "visit",
 ]

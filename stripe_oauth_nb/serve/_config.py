@@ -23,17 +23,21 @@ import secrets
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from .._attempts import AttemptLog
 from .._errors import ConfigError, InstallLinkError
 from .._install_link import check_redirect_uri
 from .._masking import Secret, mask_text
-from .._settings import MODES, Mode, Settings
+from .._modes import MODES, Mode
+from .._settings import Settings
 from .._tokens import FileTokenStore, TokenStore
 from ..manifest import Manifest
 from ..manifest._rules import is_loopback_host
 from ._pacing import DEFAULT_TOKEN_RATE
+
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox
 
 __all__ = [
     "CALLBACK_PATH",
@@ -51,22 +55,6 @@ SECRET_ENV: Final = "STRIPE_OAUTH_NB_SERVE_SECRET"  # noqa: S105 (a variable nam
 _MIN_SECRET: Final = 32
 
 logger = logging.getLogger("stripe_oauth_nb.serve")
-
-
-class _Keys(Protocol):
-    @property
-    def secret_key(self) -> str: ...
-
-
-class _SandboxLike(Protocol):
-    """What :meth:`ServeConfig.for_sandbox` reads from a ``Sandbox``."""
-
-    @property
-    def api_base(self) -> str: ...
-    @property
-    def test(self) -> _Keys: ...
-    @property
-    def live(self) -> _Keys: ...
 
 
 def normalise_public_url(public_url: str) -> str:
@@ -239,16 +227,16 @@ class ServeConfig:
         return config
 
     @classmethod
-    def for_sandbox(cls, sandbox: _SandboxLike, manifest: Manifest, **options: Any) -> ServeConfig:
-        """:meth:`create` against ``sandbox`` (a started ``Sandbox``): the manifest is registered
-        there, and the developer keys and the app's client ids come from it. ``options`` are
-        those of :meth:`create`; ``settings`` (default ``Settings()``) gives the token path."""
-        from ._target import sandbox_settings
+    def for_sandbox(cls, sandbox: Sandbox, manifest: Manifest, **options: Any) -> ServeConfig:
+        """:meth:`create` against ``sandbox`` (a started ``Sandbox``, which the caller stops):
+        the manifest is registered there, and the developer keys and the app's client ids come
+        from it. ``options`` are those of :meth:`create`."""
+        from .._target import Target
+        from ._target import app_settings
 
-        base: Settings = options.pop("settings", None) or Settings()
-        keys: dict[Mode, str] = {m: getattr(sandbox, m).secret_key for m in MODES}
-        settings = sandbox_settings(sandbox.api_base, manifest, keys=keys, settings=base)
-        return cls.create(settings, manifest, **options)
+        mode: Mode = options.get("mode") or "test"
+        target = Target.for_sandbox(sandbox, mode=mode)
+        return cls.create(app_settings(target, manifest), manifest, **options)
 
     def __repr__(self) -> str:
         return (

@@ -11,10 +11,9 @@ import pytest
 from _serve_helpers import free_port, manifest_for
 
 from stripe_oauth_nb._attempts import AttemptLog
-from stripe_oauth_nb._settings import Settings
 from stripe_oauth_nb._tokens import FileTokenStore
 from stripe_oauth_nb.sandbox import Sandbox
-from stripe_oauth_nb.serve import InstallServer, ServeConfig, sandbox_settings
+from stripe_oauth_nb.serve import InstallServer, ServeConfig
 
 from . import _lab
 
@@ -28,12 +27,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, 
     port = free_port()
     manifest = manifest_for(folder / "app", f"http://127.0.0.1:{port}/callback")
     with Sandbox(customers=3) as sb:
-        keys = {"test": sb.test.secret_key, "live": sb.live.secret_key}
-        settings = sandbox_settings(
-            sb.api_base, manifest, keys=keys, settings=Settings(token_store_path=folder / "t.json")
-        )
-        config = ServeConfig.create(
-            settings,
+        config = ServeConfig.for_sandbox(
+            sb,
             manifest,
             port=port,
             signing_key="EXAMPLE-browser-test-signing-key-0123456789",
