@@ -9,7 +9,8 @@ With nothing configured the target is the embedded sandbox. Real Stripe is confi
     STRIPE_CLIENT_ID_LIVE=ca_...           # ... and live mode (optional)
     STRIPE_REDIRECT_URI=http://127.0.0.1:8765/callback
     STRIPE_OAUTH_NB_MODE=test              # which mode the notebooks use
-    STRIPE_OAUTH_NB_TOKEN_STORE=~/.config/stripe-oauth-nb/tokens.json
+    STRIPE_OAUTH_NB_TOKEN_STORE=~/.config/stripe-oauth-nb/tokens.json   # or postgresql://...
+    STRIPE_OAUTH_NB_STORE_KEY=...          # encrypt stored tokens (`tokens new-key`), optional
     STRIPE_OAUTH_NB_SANDBOX_URL=http://127.0.0.1:PORT   # a running `stripe-oauth-nb sandbox`
 
 Environment variables win over ``.env``; ``.env`` is looked up from the working folder upwards.
@@ -39,6 +40,7 @@ __all__ = [
     "Settings",
     "Target",
     "default_token_store_path",
+    "is_dsn",
     "load_settings",
 ]
 
@@ -148,6 +150,10 @@ class Settings:
     live: ModeCredentials = field(default_factory=lambda: ModeCredentials("live"))
     redirect_uri: str = DEFAULT_REDIRECT_URI
     token_store_path: Path = field(default_factory=default_token_store_path)
+    #: A PostgreSQL DSN (``postgresql://...``): the shared token store, instead of the file.
+    token_store_dsn: Secret | None = None
+    #: ``STRIPE_OAUTH_NB_STORE_KEY``: key(s) that encrypt stored tokens (``_tokens._crypto``).
+    token_store_key: Secret | None = None
     #: A sandbox running in another process (``stripe-oauth-nb sandbox``) to talk to: its
     #: address; :class:`~stripe_oauth_nb._target.Target` reads its keys from it.
     sandbox_url: str | None = None
@@ -174,6 +180,11 @@ class Settings:
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def is_dsn(text: str) -> bool:
+    """Whether a token store setting names a PostgreSQL database rather than a file."""
+    return text.strip().lower().startswith(("postgresql://", "postgres://"))
 
 
 def _loopback_base(url: str, name: str) -> str:
@@ -245,7 +256,11 @@ def load_settings(
     target: Target = "stripe" if target_raw == "stripe" else "sandbox"
     chosen_mode: Mode = "live" if mode_raw == "live" else "test"
 
+    from ._fileio import user_path
+
     store = _read(source, f"{_ENV_PREFIX}TOKEN_STORE")
+    dsn = Secret(store) if store and is_dsn(store) else None
+    store_key = _read(source, f"{_ENV_PREFIX}STORE_KEY")
     sandbox_url = _read(source, f"{_ENV_PREFIX}SANDBOX_URL")
     if sandbox_url is not None:
         if target_raw == "stripe":
@@ -267,7 +282,13 @@ def load_settings(
         test=credentials["test"],
         live=credentials["live"],
         redirect_uri=redirect_uri,
-        token_store_path=Path(store).expanduser() if store else default_token_store_path(),
+        token_store_path=(
+            user_path(store, what=f"{_ENV_PREFIX}TOKEN_STORE")
+            if store and dsn is None
+            else default_token_store_path()
+        ),
+        token_store_dsn=dsn,
+        token_store_key=Secret(store_key) if store_key else None,
         sandbox_url=sandbox_url,
         token_store_configured=store is not None,
     )

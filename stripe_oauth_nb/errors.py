@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._errors import (
     AccessDeniedError,
+    AttemptLogError,
     AuthenticationError,
     AuthorizeAgainError,
     CallbackError,
@@ -28,15 +29,19 @@ from ._errors import (
     PermissionDeniedError,
     RefreshResponseLostError,
     SandboxError,
+    StoreKeyError,
+    StoreUnavailableError,
     StripeAPIError,
     StripeOAuthNBError,
     TokenError,
     TokenLockTimeoutError,
+    TokenRateLimitError,
     TokenStoreError,
 )
 
 __all__ = [
     "AccessDeniedError",
+    "AttemptLogError",
     "AuthenticationError",
     "AuthorizeAgainError",
     "CallbackError",
@@ -55,9 +60,12 @@ __all__ = [
     "PermissionDeniedError",
     "RefreshResponseLostError",
     "SandboxError",
+    "StoreKeyError",
+    "StoreUnavailableError",
     "StripeAPIError",
     "StripeOAuthNBError",
     "TokenError",
     "TokenLockTimeoutError",
+    "TokenRateLimitError",
     "TokenStoreError",
 ]

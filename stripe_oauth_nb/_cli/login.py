@@ -92,9 +92,10 @@ def _when(timestamp: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from .._connect import TerminalPresenter, authorize
+    from .._fileio import user_path
     from .._settings import load_settings
     from .._target import Target
-    from .._tokens import FileTokenStore, TokenManager
+    from .._tokens import TokenManager, open_store
 
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise ConfigError("--timeout must be a positive number of seconds, e.g. --timeout 300.")
@@ -103,12 +104,12 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.with_changes(mode=args.mode)
     if args.store is not None:
         settings = settings.with_changes(
-            token_store_path=args.store.expanduser(), token_store_configured=True
+            token_store_path=user_path(str(args.store)), token_store_configured=True
         )
     with Target.open(settings, start_sandbox=False) as target:
         settings = target.settings
         print(target.describe(), flush=True)
-        FileTokenStore(settings.token_store_path).all()  # unreadable or insecure: say so now
+        open_store(settings).all()  # unreadable or insecure: say so now
         allowed = _manifest_redirect_uris(args.manifest)
         if allowed is None:
             print("No stripe-app.json here: the redirect URI is not checked locally.")
