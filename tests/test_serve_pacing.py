@@ -1,4 +1,5 @@
-"""Token requests of one serve process are spaced under the token endpoint's rate limit."""
+"""Token requests of one serve process are spaced under the token endpoint's rate limit (the
+token step's ``RateLimiter``, tested there; here: that serve uses it)."""
 
 from __future__ import annotations
 
@@ -13,35 +14,6 @@ from stripe_oauth_nb._errors import ConfigError
 from stripe_oauth_nb._tokens import MemoryTokenStore
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.serve import InstallServer, ServeConfig
-from stripe_oauth_nb.serve._pacing import Pacer
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 6))
-
-
-def test_requests_of_one_mode_are_spaced_by_one_over_the_rate() -> None:
-    fake = FakeTime()
-    pacer = Pacer(10.0, clock=fake.clock, sleep=fake.sleep)
-    waits = [pacer.wait("test") for _ in range(4)]
-    assert [round(w, 6) for w in waits] == [0.0, 0.1, 0.2, 0.3]
-    assert fake.slept == [0.1, 0.2, 0.3]
-    assert pacer.wait("live") == 0.0  # each mode has its own turn
-    fake.now += 10  # later requests find the road clear
-    assert pacer.wait("test") == 0.0
-
-
-def test_a_rate_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="positive"):
-        Pacer(0)
 
 
 def test_installs_faster_than_the_rate_wait_for_their_turn(tmp_path: Path) -> None:

@@ -74,10 +74,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--token-rate",
         type=float,
-        default=22.5,
         help=(
-            "token requests a second from this process (default 22.5, under Stripe's 25); "
-            "with N processes give each 22.5/N"
+            "token requests a second from this process (default: Stripe's limits, 25 in test "
+            "and 100 in live mode); with N processes give each its share"
         ),
     )
     parser.set_defaults(func=run)

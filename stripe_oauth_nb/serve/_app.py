@@ -14,7 +14,8 @@ Order of the callback's checks, so that nothing is spent on a bad request: stric
 the cookie holds this state (else 400, nothing used) -> the store answers (else 503 "try
 again", the attempt stays open, so reloading works) -> the attempt log uses the state up
 (once, across processes) -> the code was never sent before (else 400) -> its turn under the
-token endpoint's rate limit (:mod:`._pacing`) -> one token request -> the token set stored
+token endpoint's rate limit (the token step's ``RateLimiter``: a code that meets a 429 cannot
+be sent again) -> one token request -> the token set stored
 (else 503 "try again", nothing stored). Handlers are plain functions (Starlette runs them in
 its thread pool) over the synchronous core.
 """
@@ -39,6 +40,7 @@ from .._attempts import ATTEMPT_TTL, AuthorizationCode
 from .._callback import parse_callback_query, resolve_callback
 from .._errors import (
     AccessDeniedError,
+    AttemptLogError,
     CallbackError,
     CallbackRequestError,
     CallbackStateError,
@@ -56,11 +58,11 @@ from .._install_link import build_install_link, mask_state
 from .._masking import mask_text
 from .._settings import Mode
 from .._tokens import TokenManager
+from .._tokens._bulk import STRIPE_TOKEN_RATES, RateLimiter
 from .._tokenset import TokenSet
 from ..manifest._rules import is_loopback_host
 from ._codes import UsedCodes
 from ._config import ServeConfig
-from ._pacing import Pacer
 from ._pages import PAGE_HEADERS, onboarding_page, problem_page, success_page
 
 __all__ = ["COOKIE_NAME", "create_app"]
@@ -99,7 +101,10 @@ class _InstallApp:
         self.config = config
         self.http = http
         self.codes = UsedCodes.beside(config.attempts)
-        self.pacer = Pacer(config.token_rate)
+        rate = config.token_rate
+        self.limiter = RateLimiter(
+            STRIPE_TOKEN_RATES if rate is None else dict.fromkeys(STRIPE_TOKEN_RATES, rate)
+        )
         self.home = config.public_url + "/"
 
     # -- helpers -------------------------------------------------------------------------
@@ -162,7 +167,7 @@ class _InstallApp:
                     "Back",
                 )
             )
-        except OSError as exc:  # the attempt log could not be written
+        except (AttemptLogError, TokenStoreError, OSError) as exc:  # the attempt log failed
             logger.error("attempt log unavailable: %s", mask_text(str(exc)))
             return self._problem(
                 _try_again(
@@ -303,14 +308,22 @@ class _InstallApp:
         except CallbackError as exc:
             self._forget(request, state)
             raise _Refusal(400, "Stripe reported a problem", str(exc)) from None
-        except OSError as exc:  # the attempt log could not be written: nothing was used
+        except (AttemptLogError, TokenStoreError, OSError) as exc:  # nothing was used
             logger.error("attempt log unavailable: %s", mask_text(str(exc)))
             raise _try_again(
                 "Our storage is not answering. Nothing was stored and your authorization was "
                 "not used: reload this page in a minute to try again."
             ) from None
         self._forget(request, state)
-        if not self.codes.claim(code.code):
+        try:
+            fresh = self.codes.claim(code.code)
+        except OSError as exc:  # the ledger's folder or lock: send nothing rather than risk it
+            logger.error("used-code ledger unavailable: %s", mask_text(str(exc)))
+            raise _try_again(
+                "Our storage is not answering, so the code was not sent. Nothing was stored; "
+                "please start the install again in a minute."
+            ) from None
+        if not fresh:
             raise _Refusal(
                 400,
                 "This authorization code was already used",
@@ -328,7 +341,7 @@ class _InstallApp:
             http=self.http,
         )
         try:
-            self.pacer.wait(code.mode)
+            self.limiter.wait(code.mode)
             return manager.exchange(code)
         except (TokenStoreError, TokenLockTimeoutError) as exc:
             logger.error("token set not stored: %s", mask_text(str(exc)))
@@ -339,9 +352,8 @@ class _InstallApp:
                 except TokenError:
                     pass
             raise _try_again(
-                "Stripe accepted the install, but the connection could not be saved: our "
-                "storage is not answering. Nothing was stored. Please start the install again "
-                "in a minute."
+                "The connection could not be completed: our storage is not answering. Please "
+                "start the install again in a minute."
             ) from None
         except CodeAlreadyUsedError:
             raise _Refusal(

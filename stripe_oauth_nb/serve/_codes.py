@@ -41,7 +41,9 @@ class UsedCodes:
 
     @classmethod
     def beside(cls, attempts: AttemptLog) -> UsedCodes:
-        """The ledger shared by everyone who shares ``attempts`` (``used-codes.json`` beside it)."""
+        """The ledger shared by everyone who shares ``attempts``: ``used-codes.json`` beside a
+        file log. For a log kept elsewhere (the PostgreSQL store's table) it is per process;
+        the per-state guarantee between hosts is then the attempt log's own."""
         if attempts.path is None:
             return cls()
         return cls(attempts.path.with_name("used-codes.json"))

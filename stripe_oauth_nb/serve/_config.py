@@ -31,10 +31,9 @@ from .._install_link import check_redirect_uri
 from .._masking import Secret, mask_text
 from .._modes import MODES, Mode
 from .._settings import Settings
-from .._tokens import FileTokenStore, TokenStore
+from .._tokens import TokenStore, open_store
 from ..manifest import Manifest
 from ..manifest._rules import is_loopback_host
-from ._pacing import DEFAULT_TOKEN_RATE
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
@@ -134,8 +133,9 @@ class ServeConfig:
     port: int = 8765
     #: One paragraph for the onboarding page: what the app does (default: built from the name).
     description: str = ""
-    #: Token requests a second, per mode, from this process (see :mod:`._pacing`).
-    token_rate: float = DEFAULT_TOKEN_RATE
+    #: Token requests a second, per mode, from this process; None: Stripe's limits (25 test,
+    #: 100 live), as ``tokens refresh --all`` uses them.
+    token_rate: float | None = None
 
     @property
     def callback_url(self) -> str:
@@ -191,14 +191,15 @@ class ServeConfig:
         store: TokenStore | None = None,
         attempts: AttemptLog | None = None,
         description: str = "",
-        token_rate: float = DEFAULT_TOKEN_RATE,
+        token_rate: float | None = None,
     ) -> ServeConfig:
         """Check everything that can be checked before serving, and build the config.
 
         ``public_url`` defaults to ``http://{host}:{port}`` (loopback only). ``store`` defaults
-        to the file store of ``settings``; ``attempts`` to the attempt log beside it
-        (:meth:`AttemptLog.for_settings`): the places every process behind a load balancer
-        must share. ``signing_key`` defaults to :func:`signing_key_from_env`.
+        to the store ``settings`` name (a file, or a PostgreSQL DSN); ``attempts`` to its
+        attempt log (:meth:`AttemptLog.for_settings`: beside the file, or in the database):
+        the places every process behind a load balancer must share. ``signing_key``
+        defaults to :func:`signing_key_from_env`.
         """
         if mode not in (None, "test", "live"):
             raise ConfigError(f"Mode {mode!r} is not known: use 'test' or 'live'.")
@@ -212,14 +213,14 @@ class ServeConfig:
             public_url=url,
             mode=chosen,
             signing_key=key,
-            store=store if store is not None else FileTokenStore(settings.token_store_path),
+            store=store if store is not None else open_store(settings),
             attempts=attempts if attempts is not None else AttemptLog.for_settings(settings),
             host=host,
             port=port,
             description=description,
             token_rate=token_rate,
         )
-        if not token_rate > 0:
+        if token_rate is not None and not token_rate > 0:
             raise ConfigError(
                 f"The token request rate must be positive (requests a second), not {token_rate}."
             )
