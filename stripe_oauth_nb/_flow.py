@@ -7,7 +7,9 @@ stored tokens (step 4) and the validation report (step 5). The steps report to i
 :meth:`Flow.use_app`, :meth:`Flow.link_built`, :meth:`Flow.code_received` and
 :meth:`Flow.validated`; :meth:`Flow.steps` derives from that state alone which step is done,
 which comes next and which are locked, so reopening a flow whose store already holds tokens
-starts at the end. Views (the walkthrough widget) only show :meth:`Flow.steps`.
+starts at the end. Tokens stored while the flow is open count only once they follow this flow's
+own code: a ``connect()`` further down the same notebook does not tick off steps a person has
+not done yet. Views (the walkthrough widget) only show :meth:`Flow.steps`.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class Flow:
         self.link: InstallLink | None = None
         self.code: AuthorizationCode | None = None
         self.report: ValidationReport | None = None
+        #: Tokens were stored before this flow opened: it starts at the end (reopening).
+        self._tokens_at_open = self.stored_tokens() is not None
 
     def close(self) -> None:
         """Close the HTTP clients (the target stays open: its opener closes it)."""
@@ -152,8 +156,13 @@ class Flow:
             return None
 
     def stage(self) -> Stage:
-        """The next step to do, derived from the state: stored tokens mean validation is next."""
-        if self.stored_tokens() is not None:
+        """The next step to do, derived from the state: stored tokens mean validation is next
+        (tokens that were there when the flow opened, or obtained after this flow's code)."""
+        tokens = self.stored_tokens()
+        if tokens is not None and (
+            self._tokens_at_open
+            or (self.code is not None and tokens.obtained_at >= self.code.received_at)
+        ):
             return "validate"
         if self.code is not None:
             return "tokens"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import ConfigError, SandboxError
 from ._masking import Secret
-from ._settings import Mode, ModeCredentials, Settings, load_settings
+from ._settings import DEFAULT_REDIRECT_URI, Mode, ModeCredentials, Settings, load_settings
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -92,6 +92,8 @@ class Target:
         from .sandbox import Sandbox
 
         redirect_uri = settings.redirect_uri
+        if redirect_uri == DEFAULT_REDIRECT_URI:  # not configured: a port no other kernel uses
+            redirect_uri = f"http://127.0.0.1:{_free_port()}/callback"
         sandbox = Sandbox(customers=customers, redirect_uris=[redirect_uri]).start()
         local = sandbox.settings(mode=settings.mode, redirect_uri=redirect_uri)
         return cls(local, kind="sandbox", sandbox=sandbox)
@@ -153,6 +155,16 @@ class Target:
 
     def __repr__(self) -> str:
         return f"Target({self.kind!r}, api_base={self.settings.api_base!r})"
+
+
+def _free_port() -> int:
+    """A loopback TCP port that was free a moment ago (the callback server binds it later)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _attach(settings: Settings, url: str) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,46 @@ def test_closing_a_flow_leaves_the_target_to_its_opener(target: Target, tmp_path
     assert target.sandbox.running
     target.close()
     assert not target.sandbox.running
+
+
+def test_tokens_stored_by_someone_else_while_the_flow_is_open_tick_off_nothing(
+    target: Target, tmp_path: Path
+) -> None:
+    """A ``connect()`` further down the notebook stores tokens: the walkthrough stays where the
+    person is, and the flow's own code, once exchanged, still moves it to the end."""
+    from stripe_oauth_nb import connect
+    from stripe_oauth_nb._connect import TerminalPresenter
+
+    flow = Flow(target, workdir=tmp_path)
+    quiet = TerminalPresenter(open_browser=False, read_stdin=False)
+    with connect(target=target, approve=True, presenter=quiet):
+        pass
+    assert flow.stored_tokens() is not None
+    assert flow.stage() == "manifest"
+    assert target.sandbox is not None
+    app = target.sandbox.demo_app
+    flow.use_app(app.client_ids, app.redirect_uris)
+    link, server = start_authorization(flow.settings, flow.attempts, allowed_redirect_uris=None)
+    assert server is not None
+    target.approve(link.url)
+    flow.code_received(server.wait(10))
+    assert flow.stage() == "tokens"  # the earlier tokens are not this code's
+    flow.tokens.exchange(flow.code)  # type: ignore[arg-type]
+    assert flow.stage() == "validate"
+    assert Flow(target, workdir=tmp_path).stage() == "validate"  # reopened: at the end
+
+
+def test_a_sandbox_started_here_listens_on_a_free_port(tmp_path: Path) -> None:
+    """Two kernels with nothing configured do not fight over one callback port."""
+    settings = load_settings(env_file=tmp_path / "none.env", environ={})
+    with Target.open(settings, customers=1) as one, Target.open(settings, customers=1) as two:
+        uris = {one.settings.redirect_uri, two.settings.redirect_uri}
+        assert len(uris) == 2
+        for uri in uris:
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/callback", uri)
+    pinned = load_settings(
+        env_file=tmp_path / "none.env",
+        environ={"STRIPE_REDIRECT_URI": "http://127.0.0.1:8799/callback"},
+    )
+    with Target.open(pinned, customers=1) as configured:
+        assert configured.settings.redirect_uri == "http://127.0.0.1:8799/callback"

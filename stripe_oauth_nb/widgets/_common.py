@@ -119,10 +119,21 @@ def ticker(on_tick: Callable[[], object], *, interval_ms: int = 1000) -> Any:
         max=10**9,
         step=1,
         interval=interval_ms,
-        playing=True,
+        playing=False,
         show_repeat=False,
         layout=w.Layout(display="none"),
     )
     play.add_class("som-ticker")
     play.observe(lambda _change: on_tick(), names="value")
+
+    def start(change: dict[str, Any]) -> None:
+        # A Play view starts its timer only when ``playing`` turns true after the view exists
+        # (ipywidgets 8.1): a Play created playing never ticks. The front-end counts its views
+        # in ``_view_count``; each new one gets the off-on edge it needs.
+        if (change["new"] or 0) > (change["old"] or 0):
+            play.playing = False
+            play.playing = True
+
+    play.observe(start, names="_view_count")
+    play._view_count = 0  # opt in: the front-end reports its views
     return play

@@ -31,7 +31,7 @@ from ..manifest import (
     register_with_sandbox,
 )
 from ._common import explain, on_click, safe_text
-from ._style import COLOURS, status_html, text_layout
+from ._style import COLOURS, TEXT_WIDTH, status_html, text_layout
 
 __all__ = ["ManifestForm"]
 
@@ -406,7 +406,12 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
     def _show_permissions(self) -> None:
         rows = []
         for name, purpose in self.manifest.permissions.items():
-            box = w.Text(value=purpose, placeholder="Why the app needs it")
+            # As wide as the other boxes: a purpose is a sentence, and a cut one cannot be read.
+            box = w.Text(
+                value=purpose,
+                placeholder="Why the app needs it",
+                layout=w.Layout(width=TEXT_WIDTH),
+            )
             box.add_class("som-manifest-permission-row-purpose")
             box.observe(lambda change, n=name: self._set_purpose(n, change["new"]), "value")
             remove = w.Button(description="Remove")

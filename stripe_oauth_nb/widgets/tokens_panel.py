@@ -16,6 +16,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from .._api._table import format_cell
 from .._attempts import AuthorizationCode
 from .._errors import CodeAlreadyUsedError, NetworkError, StripeOAuthNBError
 from .._tokens import TokenManager
@@ -188,8 +189,9 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
                 "Refresh token",
                 f"{row['refresh_token']} ({_left(round(tokens.refresh_expires_in(now)))})",
             ),
-            ("Access expires", row["access_expires_at"]),
-            ("Refresh expires", row["refresh_expires_at"]),
+            # One format for times in every table (as the data previews show them).
+            ("Access expires", format_cell("access_expires_at", tokens.access_expires_at)),
+            ("Refresh expires", format_cell("refresh_expires_at", tokens.refresh_expires_at)),
         ]
         if row["state"] != "ok":
             lines.append(("Refresh state", row["state"]))
