@@ -148,6 +148,25 @@ def _sandbox_approve(sb: Sandbox, tmp: Path, link: str) -> None:
     sb.approve(link, follow=False, timeout=7.5)
 
 
+def _serve_app(sb: Sandbox, tmp: Path, link: str) -> None:
+    from stripe_oauth_nb.manifest import Manifest
+    from stripe_oauth_nb.serve import ServeConfig, create_app
+
+    write_placeholder_icon(tmp / "icon.png")
+    manifest = Manifest(GOOD_MANIFEST, path=tmp / "stripe-app.json")
+    settings = sb.settings(token_store_path=tmp / "tokens.json")
+    config = ServeConfig.create(
+        settings, manifest, public_url="https://reports.example.com/stripe", signing_key="k" * 40
+    )
+    create_app(config).state.http.close()
+
+
+def _serve_visitor(sb: Sandbox, tmp: Path, link: str) -> None:
+    from stripe_oauth_nb.serve import visit
+
+    visit(sb.api_base + "/")  # no Install button there: the visit ends on the first page
+
+
 def _target_attach(sb: Sandbox, tmp: Path, link: str) -> None:
     settings = load_settings(
         env_file=tmp / "none.env", environ={"STRIPE_OAUTH_NB_SANDBOX_URL": sb.api_base}
@@ -170,6 +189,13 @@ SITES = [
     ),
     Site("approve", "sandbox/_browser.py", _approve, httpx.Timeout(5.0)),
     Site("sandbox-approve", "sandbox/_browser.py", _sandbox_approve, httpx.Timeout(7.5)),
+    Site("serve-app", "serve/_app.py", _serve_app, DEFAULT_TIMEOUT),
+    Site(
+        "serve-visitor",
+        "serve/_visitor.py",
+        _serve_visitor,
+        httpx.Timeout(30.0, connect=DEFAULT_TIMEOUT.connect),
+    ),
     Site("target-attach", "_target.py", _target_attach, httpx.Timeout(5.0)),
 ]
 

@@ -97,6 +97,7 @@ def _masked_output() -> Iterator[None]:
 _EXTRAS = {
     "starlette": "server",
     "uvicorn": "server",
+    "itsdangerous": "server",
     "ipywidgets": "lab",
     "pandas": "data",
     "stripe": "data",

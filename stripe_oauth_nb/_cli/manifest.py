@@ -40,6 +40,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="skip the OAuth readiness rules (for apps that do not use OAuth)",
     )
+    check.add_argument(
+        "--publish",
+        action="store_true",
+        help="also check readiness for Stripe's review (HTTPS only, icon, install URL)",
+    )
+    check.add_argument("--install-url", help="with --publish: the Marketplace install URL")
     check.set_defaults(func=run_check)
 
     new = verbs.add_parser(
@@ -93,7 +99,12 @@ def run_check(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     try:
-        findings = check_file(path, oauth=not args.no_oauth)
+        if args.publish:
+            from ..manifest import check_publish_file
+
+            findings = check_publish_file(path, install_url=args.install_url)
+        else:
+            findings = check_file(path, oauth=not args.no_oauth)
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -103,6 +114,10 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{path}: {format_findings(findings)}")
     else:
         print(f"{path}: no problems found.")
+    if args.publish and not has_errors(findings) and not args.json:
+        print(
+            f"Ready for review. Marketplace install URL for the submission form: {args.install_url}"
+        )
     return EXIT_ERRORS if has_errors(findings) else EXIT_OK
 
 
