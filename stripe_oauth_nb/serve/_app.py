@@ -60,7 +60,7 @@ from .._settings import Mode
 from .._tokens import TokenManager
 from .._tokens._bulk import STRIPE_TOKEN_RATES, RateLimiter
 from .._tokenset import TokenSet
-from ..manifest._rules import is_loopback_host
+from .._urls import is_loopback_host
 from ._codes import UsedCodes
 from ._config import ServeConfig
 from ._pages import PAGE_HEADERS, onboarding_page, problem_page, success_page

@@ -33,7 +33,7 @@ from .._modes import MODES, Mode
 from .._settings import Settings
 from .._tokens import TokenStore, open_store
 from ..manifest import Manifest
-from ..manifest._rules import is_loopback_host
+from .._urls import is_loopback_host
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
