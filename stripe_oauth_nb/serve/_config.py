@@ -32,8 +32,8 @@ from .._masking import Secret, mask_text
 from .._modes import MODES, Mode
 from .._settings import Settings
 from .._tokens import TokenStore, open_store
-from ..manifest import Manifest
 from .._urls import is_loopback_host
+from ..manifest import Manifest
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
