@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stripe_oauth_nb import _settings, _tokenset
+from stripe_oauth_nb import _modes, _tokenset
 from stripe_oauth_nb.sandbox import Sandbox, _rules, approve
 
 SANDBOX = Path(__file__).parents[1] / "stripe_oauth_nb" / "sandbox"
@@ -42,18 +42,17 @@ def test_the_client_agrees_with_the_sandbox() -> None:
     """The client's own constants, checked against the sandbox's statement of Stripe's rules."""
     assert _tokenset.ACCESS_TOKEN_LIFETIME == _rules.ACCESS_TOKEN_LIFETIME
     assert _tokenset.REFRESH_TOKEN_LIFETIME == _rules.REFRESH_TOKEN_LIFETIME
-    assert tuple(_settings.MODES) == _rules.MODES
+    assert tuple(_modes.MODES) == _rules.MODES
 
 
 def test_no_sandbox_module_borrows_the_clients_rules() -> None:
     for path in sorted(SANDBOX.glob("*.py")):
         imported = imports_of(path)
         assert not {i for i in imported if i.startswith("..") and "_tokenset" in i}, path.name
+        assert not {i for i in imported if i.startswith(".._modes")}, path.name
         from_settings = {i for i in imported if i.startswith(".._settings.")}
         # only the bridge that builds the client's Settings object may name it
         assert from_settings <= {".._settings.ModeCredentials", ".._settings.Settings"}, path.name
-        assert ".._settings.MODES" not in imported
-        assert ".._settings.Mode" not in imported
 
 
 def test_approve_has_one_implementation(monkeypatch: pytest.MonkeyPatch) -> None:

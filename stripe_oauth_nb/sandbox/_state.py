@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import secrets
 import string
 import threading
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from .._errors import SandboxError
+from .._urls import matches_manifest_redirect_pattern
 from ._business import DAY, Business
 from ._failures import APIFailure, ConsentFailure, OAuthFailure, stripe_mask
 from ._limits import RateLimiter, Refusal
@@ -77,7 +77,6 @@ FAULT_KINDS: Final = ("delay", "error", "rate_limit", "drop")
 GRANT_TYPES: Final = ("authorization_code", "refresh_token")
 
 _ALNUM: Final = string.ascii_letters + string.digits
-_REDIRECT_PATTERN: Final = re.compile(r"^https?://.*/.+")
 #: The sample accounts the consent page offers besides the default one, and their share of
 #: its customers.
 SAMPLE_ACCOUNTS: Final = (("Northwind Traders", 2), ("Globex Retail", 5))
@@ -405,7 +404,7 @@ class SandboxState:
                 "callback URL, e.g. http://127.0.0.1:8765/callback."
             )
         for uri in uris:
-            if not isinstance(uri, str) or not _REDIRECT_PATTERN.match(uri):
+            if not matches_manifest_redirect_pattern(uri):
                 raise SandboxError(
                     f"allowed_redirect_uris entry {uri!r} must be an http(s) URL with a path "
                     "(https://example.com/callback, not https://example.com)."
