@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ManifestError
+from .._urls import is_loopback_host
 from ._checks import check, check_file
 from ._document import Manifest
 from ._findings import Finding, pointer
-from ._rules import is_loopback_host
 
 __all__ = ["check_publish", "check_publish_file"]
 
