@@ -179,7 +179,9 @@ class Sandbox:
 
     def connection_info(self) -> dict[str, Any]:
         """What a separate process needs (holds the sandbox's secret keys); also served as
-        ``GET /_sandbox/info``."""
+        ``GET /_sandbox/info``. ``token_store``: where commands keep this sandbox's tokens (in
+        :attr:`store_dir`, removed when the sandbox stops: its tokens are good for nothing else).
+        """
         return {
             "api_base": self.api_base,
             "marketplace_base": self.marketplace_base,
@@ -187,6 +189,7 @@ class Sandbox:
             "account_id": self.account_id,
             "account_ids": self.account_ids,
             "developer_account_id": self.developer_account_id,
+            "token_store": str(self.store_dir / "tokens.json"),
             **{
                 mode: {"secret_key": keys.secret_key, "client_id": keys.client_id}
                 for mode, keys in (("test", self.test), ("live", self.live))
