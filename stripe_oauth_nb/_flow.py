@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ._attempts import AttemptLog, AuthorizationCode
 from ._errors import StripeOAuthNBError
+from ._modes import Mode
 from ._settings import ModeCredentials, Settings
 from ._tokenset import TokenSet
 
@@ -115,7 +116,7 @@ class Flow:
             write_placeholder_icon(icon)
         return manifest
 
-    def use_app(self, client_ids: Mapping[str, str], redirect_uris: Sequence[str]) -> None:
+    def use_app(self, client_ids: Mapping[Mode, str], redirect_uris: Sequence[str]) -> None:
         """Point the next steps at an app: its client ids (per mode) and allowed redirect URIs.
 
         The first allowed redirect URI becomes the default one, as on Stripe.

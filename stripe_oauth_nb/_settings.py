@@ -34,7 +34,6 @@ from ._urls import base_url_problem, is_loopback_host, split_url
 __all__ = [
     "DEFAULT_MARGIN",
     "DEFAULT_REDIRECT_URI",
-    "MODES",
     "REFRESH_WARNING_WINDOW",
     "STRIPE_API_BASE",
     "STRIPE_MARKETPLACE_BASE",

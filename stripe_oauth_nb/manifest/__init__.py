@@ -23,7 +23,7 @@ from ._findings import Finding, Severity, format_findings, has_errors
 from ._opening import Opened, open_for_editing
 from ._png import png_size, write_placeholder_icon
 from ._publish import check_publish, check_publish_file
-from ._sandbox_upload import SandboxApp, register_with_sandbox
+from ._sandbox_upload import register_with_sandbox
 from ._schema import load_schema
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "Permission",
     "PermissionCatalogue",
     "PermissionGroup",
-    "SandboxApp",
     "Severity",
     "check",
     "check_file",

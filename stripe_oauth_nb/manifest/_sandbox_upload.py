@@ -8,52 +8,21 @@ Stripe's ``stripe apps upload`` gives an app its OAuth client ids; the sandbox's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .._app_record import RegisteredApp
 from .._errors import ManifestError, NetworkError, SandboxError
-from .._settings import Mode
 from ._checks import check
 from ._document import Manifest
 from ._findings import Finding
 
-__all__ = ["SandboxApp", "register_with_sandbox"]
+__all__ = ["register_with_sandbox"]
 
 
 class _HasApiBase(Protocol):
     @property
     def api_base(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class SandboxApp:
-    """An app as the sandbox registered it: its id, name and one client id per mode."""
-
-    id: str
-    name: str
-    client_ids: dict[str, str]
-    redirect_uris: tuple[str, ...]
-    permissions: tuple[str, ...]
-
-    def client_id(self, mode: Mode = "test") -> str:
-        return self.client_ids[mode]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SandboxApp:
-        try:
-            return cls(
-                id=str(data.get("id", "")),
-                name=str(data["name"]),
-                client_ids={str(k): str(v) for k, v in data["client_ids"].items()},
-                redirect_uris=tuple(data.get("redirect_uris", ())),
-                permissions=tuple(data.get("permissions", ())),
-            )
-        except (KeyError, AttributeError, TypeError) as exc:
-            raise SandboxError(
-                f"The sandbox answered without the app's client ids ({exc!r}); is the URL a "
-                "stripe-oauth-nb sandbox?"
-            ) from exc
 
 
 def _summary(errors: list[Finding]) -> str:
@@ -68,7 +37,7 @@ def register_with_sandbox(
     *,
     base_dir: Path | None = None,
     timeout: float = 10.0,
-) -> SandboxApp:
+) -> RegisteredApp:
     """Register ``manifest`` with the sandbox at ``sandbox`` (a ``Sandbox`` or its API base URL).
 
     Refuses a manifest with errors (raises :class:`ManifestError` naming them), exactly as real
@@ -109,4 +78,4 @@ def register_with_sandbox(
             "register again; if the URL is not a stripe-oauth-nb sandbox's API base, pass the "
             "running Sandbox (sb) instead."
         )
-    return SandboxApp.from_json(body)
+    return RegisteredApp.from_json(body)

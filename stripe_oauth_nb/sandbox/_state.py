@@ -23,9 +23,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
+from .._app_record import RegisteredApp
 from .._errors import SandboxError
 from .._urls import matches_manifest_redirect_pattern
 from ._business import DAY, Business
@@ -92,30 +93,6 @@ def _token(prefix: str, length: int = 32) -> str:
 def _secret(prefix: str, length: int = 32) -> str:
     """A :func:`_token` that is a credential (key, code, token): the leak test's hook sees it."""
     return record_secret(_token(prefix, length))
-
-
-@dataclass(frozen=True, eq=False)
-class RegisteredApp:
-    """An app as the sandbox knows it after "upload": one client id per mode."""
-
-    id: str
-    name: str
-    client_ids: Mapping[Mode, str]
-    redirect_uris: tuple[str, ...]
-    permissions: tuple[str, ...]
-    purposes: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    def client_id(self, mode: Mode) -> str:
-        return self.client_ids[mode]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "client_ids": dict(self.client_ids),
-            "redirect_uris": list(self.redirect_uris),
-            "permissions": list(self.permissions),
-        }
 
 
 @dataclass(frozen=True)

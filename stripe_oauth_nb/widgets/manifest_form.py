@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import ipywidgets as w
 
+from .._app_record import RegisteredApp
 from .._errors import InstallLinkError, ManifestError, StripeOAuthNBError
 from .._install_link import check_not_landed_url
 from .._masking import mask_text
@@ -23,7 +24,6 @@ from .._settings import DEFAULT_REDIRECT_URI
 from ..manifest import (
     Finding,
     Manifest,
-    SandboxApp,
     check,
     has_errors,
     load_catalogue,
@@ -90,7 +90,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
     ) -> None:
         self.manifest = Manifest.new(name="", id="", redirect_uris=[DEFAULT_REDIRECT_URI])
         self.findings: list[Finding] = []
-        self.registered: SandboxApp | None = None
+        self.registered: RegisteredApp | None = None
         self._sandbox = sandbox
         self._loading = False
         catalogue = load_catalogue()
@@ -292,7 +292,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         )
         return saved
 
-    def register(self) -> SandboxApp | None:
+    def register(self) -> RegisteredApp | None:
         """Register the manifest with the sandbox; shows the client ids (or why not)."""
         if self._sandbox is None:
             self._status("No sandbox: create the form with sandbox=sb.", error=True)
