@@ -13,7 +13,9 @@ The one HTTP server stack of the package: the sandbox and the callback server bo
   and connections get ``grace`` seconds to finish.
 
 Accepted connections get TCP_NODELAY (the socket is made with ``IPPROTO_TCP``, which asyncio
-needs to set it), so answers do not wait on Nagle's algorithm.
+needs to set it), so answers do not wait on Nagle's algorithm. Uvicorn's own loggers get the
+package's log hygiene before any server starts: secrets masked, query strings (which carry codes
+and states) cut from access-log paths.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import socket
 import ssl
@@ -33,7 +36,36 @@ import uvicorn
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
-__all__ = ["ServerThread", "bind"]
+from ._masking import MaskingFilter
+
+__all__ = ["ServerThread", "bind", "install_log_filters"]
+
+
+class _AccessLogFilter(logging.Filter):
+    """Strip query strings from access-log paths (tokens and codes can travel there)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+_log_lock = threading.Lock()
+_log_filters_installed = False
+
+
+def install_log_filters() -> None:
+    """Mask secrets in uvicorn's logs and cut query strings from its access log (once)."""
+    global _log_filters_installed
+    with _log_lock:
+        if _log_filters_installed:
+            return
+        access = logging.getLogger("uvicorn.access")
+        access.addFilter(_AccessLogFilter())
+        access.addFilter(MaskingFilter())
+        logging.getLogger("uvicorn.error").addFilter(MaskingFilter())
+        _log_filters_installed = True
 
 
 def bind(host: str, port: int, *, backlog: int = 128) -> socket.socket:
@@ -205,6 +237,7 @@ class ServerThread:
         """
         if self._thread is not None:
             return
+        install_log_filters()
         thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread = thread
         thread.start()

@@ -1,7 +1,8 @@
-"""Log hygiene for the sandbox's server: no secrets, no query strings, no expected noise.
+"""The sandbox's own log filter: no noise for a response it cuts short on purpose.
 
-Filters sit on uvicorn's own loggers (``uvicorn.access``, ``uvicorn.error``), so they apply
-whatever handlers the host process configured; installing them twice is harmless.
+(Masking and query stripping, which every server of the package needs, are installed by
+:mod:`stripe_oauth_nb._serving`.) The filter sits on uvicorn's own ``uvicorn.error`` logger, so it
+applies whatever handlers the host process configured; installing it twice is harmless.
 """
 
 from __future__ import annotations
@@ -9,21 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from .._masking import MaskingFilter
-
 __all__ = ["expect_drop", "install_log_filters"]
 
 _DROP_MESSAGE = "ASGI callable returned without completing response."
-
-
-class _AccessLogFilter(logging.Filter):
-    """Strip query strings from access-log paths (tokens and codes can travel there)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
-        return True
 
 
 class _ExpectedDropFilter(logging.Filter):
@@ -59,15 +48,11 @@ def expect_drop() -> None:
 
 
 def install_log_filters() -> None:
-    """Put the masking, query-stripping and drop filters on uvicorn's loggers (once)."""
+    """Put the drop filter on uvicorn's error log (once); the masking and query-stripping
+    filters every server gets come from :mod:`stripe_oauth_nb._serving`."""
     global _installed
     with _install_lock:
         if _installed:
             return
-        access = logging.getLogger("uvicorn.access")
-        access.addFilter(_AccessLogFilter())
-        access.addFilter(MaskingFilter())
-        error = logging.getLogger("uvicorn.error")
-        error.addFilter(_DROPS)
-        error.addFilter(MaskingFilter())
+        logging.getLogger("uvicorn.error").addFilter(_DROPS)
         _installed = True

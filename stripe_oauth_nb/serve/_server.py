@@ -2,7 +2,7 @@
 
 The thread, the early bind (a taken port fails at once with a clear error; port 0 gets a free
 one without a race) and the log filters on uvicorn's loggers (query strings dropped, secrets
-masked) are the sandbox's :class:`~stripe_oauth_nb.sandbox._server.ServerThread`, shared.
+masked) are the package's one server stack, :mod:`stripe_oauth_nb._serving`.
 Starting a server on a port where this process already serves one stops the old one first (a
 re-run notebook cell).
 """
@@ -14,8 +14,8 @@ import threading
 from types import FrameType, TracebackType
 from typing import ClassVar
 
-from .._errors import ConfigError, SandboxError
-from ..sandbox._server import ServerThread
+from .._errors import ConfigError
+from .._serving import ServerThread, bind
 from ._app import create_app
 from ._config import ServeConfig
 
@@ -60,16 +60,18 @@ class InstallServer:
         if previous is not None:
             previous.stop()
         app = create_app(self.config)
-        thread = ServerThread(app, host=self.config.host, port=self.config.port)
         try:
-            self.port = thread.start(timeout=10.0)
-        except SandboxError:
+            sock = bind(self.config.host, self.config.port)
+            thread = ServerThread(app, sock, name=f"stripe-oauth-nb-serve:{sock.getsockname()[1]}")
+            thread.start(timeout=10.0)
+        except (OSError, TimeoutError):
             app.state.http.close()
             raise ConfigError(
                 f"Cannot serve on {self.config.host}:{self.config.port}: another program uses "
                 "that port (or the address is not this machine's). Stop it, or pick another "
                 "--port (and list the new callback URL in allowed_redirect_uris)."
             ) from None
+        self.port = thread.port
         self._thread, self._app = thread, app
         with self._registry_lock:
             self._running[(self.config.host, self.port)] = self
