@@ -247,3 +247,12 @@ def test_the_certificate_is_made_for_loopback_only(tmp_path: Path) -> None:
     # A client trusting only this authority accepts the leaf for 127.0.0.1 (the TLS tests
     # above) and the authority's key is nowhere on disk.
     assert pem.count(b"PRIVATE KEY-----") == 2  # BEGIN and END of the leaf key only
+
+
+@pytest.mark.parametrize("pasted", ["garbage", "hello world", "ac_EXAMPLEcode", ""])
+def test_pasted_text_that_is_no_address_says_what_to_copy(pasted: str) -> None:
+    with pytest.raises(CallbackRequestError) as caught:
+        code_from_pasted_url(pasted, AttemptLog())
+    message = str(caught.value)
+    assert "copy the whole address from the browser's address bar" in message
+    assert "field" not in message  # not the parser's words about query fields

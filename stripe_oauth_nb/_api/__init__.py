@@ -7,14 +7,13 @@ checklist item 25; ``list_all``/``to_dataframe`` read whole lists; ``validate`` 
 
 from __future__ import annotations
 
-from ._auth import DEFAULT_MARGIN, TokenAuth, TokenSource, is_expired_key_response
+from ._auth import TokenAuth, TokenSource, is_expired_key_response
 from ._client import ApiClient, error_from_response
 from ._pagination import PAGE_LIMIT, ProgressCallback, list_all, to_dataframe
 from ._retry import RetryPolicy, RetryTransport
 from ._validate import CheckResult, ValidationReport, validate
 
 __all__ = [
-    "DEFAULT_MARGIN",
     "PAGE_LIMIT",
     "ApiClient",
     "CheckResult",

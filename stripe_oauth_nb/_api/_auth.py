@@ -30,7 +30,6 @@ from .._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW
 from .._tokenset import TokenSet
 
 __all__ = [
-    "DEFAULT_MARGIN",
     "TokenAuth",
     "TokenSource",
     "error_fields",

@@ -25,9 +25,9 @@ from .._errors import (
 )
 from .._http import DEFAULT_TIMEOUT, deadline, httpx, transport
 from .._masking import clean_server_text, mask_text, shown
-from .._settings import Mode, Settings, key_mode
+from .._settings import DEFAULT_MARGIN, Mode, Settings, key_mode
 from .._urls import base_url_problem, is_loopback_host
-from ._auth import DEFAULT_MARGIN, TokenAuth, TokenSource, error_fields
+from ._auth import TokenAuth, TokenSource, error_fields
 from ._retry import RetryPolicy, RetryTransport
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -164,19 +164,19 @@ class ApiClient:
                     f"{method} {path} did not finish in time: {self.base_url} answered too "
                     f"slowly ({type(exc).__name__} at the deadline; a call may take "
                     f"{self.call_deadline:g} s in all, retries included). Check your connection "
-                    "and that the server is up, then run the cell again."
+                    "and that the server is up, then try again."
                 ) from None
             raise NetworkError(
                 f"{method} {path} timed out after {self.retry.max_retries} retries "
                 f"({type(exc).__name__}). Check your connection and that {self.base_url} is "
-                "up, then run the cell again."
+                "up, then try again."
             ) from None
         except httpx.TransportError as exc:
             raise NetworkError(
                 f"{method} {path} could not reach {self.base_url} after "
                 f"{self.retry.max_retries} retries ({type(exc).__name__}: "
                 f"{mask_text(str(exc))}). Check your connection (or that the sandbox is "
-                "running), then run the cell again."
+                "running), then try again."
             ) from None
         if response.status_code >= 400:
             raise error_from_response(response)
@@ -323,7 +323,8 @@ def error_from_response(response: httpx.Response) -> StripeAPIError:
         if permission:
             hint = (
                 f"Add the '{permission}' permission to the app's manifest (stripe-app.json), "
-                "upload the new version, and install the app again so the account grants it."
+                "upload it (`stripe apps upload`; with the sandbox, register it again) and "
+                "install the app again so the account grants it."
             )
         else:
             hint = "The app lacks a permission for this call: check the manifest's permissions."
@@ -336,7 +337,7 @@ def error_from_response(response: httpx.Response) -> StripeAPIError:
     if status == 429:
         hint = (
             "Stripe is rate-limiting these calls and retries did not get through: wait a "
-            "minute and run the cell again (test mode allows 25 reads per second)."
+            "minute and try again (test mode allows 25 reads per second)."
         )
     elif status >= 500:
         hint = "Stripe had a problem and retries did not help: try again in a few minutes."

@@ -88,7 +88,8 @@ class ValidationReport:
             lines.append(
                 "Missing permission(s): "
                 + ", ".join(missing)
-                + ". Add them to stripe-app.json, upload the app again and reinstall it."
+                + ". Add them to stripe-app.json, upload it (`stripe apps upload`; with the "
+                "sandbox, register it again) and install the app again."
             )
         auth_failed = [c for c in self.checks if c.status == 401]
         if auth_failed:

@@ -23,11 +23,19 @@ def code_from_pasted_url(text: str, log: AttemptLog) -> AuthorizationCode:
     for an address other than the attempt's redirect URI), :class:`AccessDeniedError` or
     :class:`CallbackError`.
     """
-    query = parse_callback_url(text)
-    if not text.strip().lower().startswith(("http://", "https://")):
+    stripped = text.strip() if isinstance(text, str) else ""
+    if not stripped.lower().startswith(("http://", "https://")):
+        looks_like_query = "code=" in stripped or "error=" in stripped
         raise CallbackRequestError(
-            "Paste the whole address the browser landed on after Accept (it starts with "
-            "http:// or https://), not only its query string: the address is checked against "
-            "the install link's redirect URI."
+            (
+                "Paste the whole address the browser landed on after Accept (it starts with "
+                "http:// or https://), not only its query string: the address is checked "
+                "against the install link's redirect URI."
+            )
+            if looks_like_query
+            else "That is not the address the browser landed on. After pressing Accept, copy "
+            "the whole address from the browser's address bar (it starts with http:// or "
+            "https:// and holds ?code=...&state=...; the page itself may fail to load) and "
+            "paste it here."
         )
-    return resolve_callback(query, log, landed=text)
+    return resolve_callback(parse_callback_url(stripped), log, landed=stripped)

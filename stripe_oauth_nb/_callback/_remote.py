@@ -154,7 +154,7 @@ class RemoteEnvironment:
         )
         return (
             f"This kernel runs on JupyterHub with jupyter-server-proxy: add {uri} to the "
-            "manifest's allowed_redirect_uris (and upload the app again), then use it as the "
+            "manifest's allowed_redirect_uris (`stripe apps upload` again), then use it as the "
             "redirect URI. The hub sends each logged-in user to their own server, so one URI "
             "serves everyone. If it cannot be added, use the paste box."
         )

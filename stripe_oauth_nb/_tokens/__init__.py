@@ -17,8 +17,6 @@ from ._bulk import RefreshOutcome
 from ._client import DEFAULT_DEADLINE, TokenClient
 from ._manager import (
     DEFAULT_LOCK_TIMEOUT,
-    DEFAULT_MARGIN,
-    REFRESH_WARNING_WINDOW,
     RefreshTokenExpiringWarning,
     TokenManager,
     default_attempts_path,
@@ -32,8 +30,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DEADLINE",
     "DEFAULT_LOCK_TIMEOUT",
-    "DEFAULT_MARGIN",
-    "REFRESH_WARNING_WINDOW",
     "FileTokenStore",
     "InflightRecord",
     "KeyringTokenStore",

@@ -57,8 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
-    "DEFAULT_MARGIN",
-    "REFRESH_WARNING_WINDOW",
     "RefreshTokenExpiringWarning",
     "TokenManager",
     "default_attempts_path",
