@@ -6,7 +6,10 @@ for its connection timeout, that timeout is set far above the bound the test ass
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import re
 import signal
 import socket
 import threading
@@ -529,13 +532,21 @@ def test_every_page_is_self_contained_with_the_security_headers(setup: Setup, ki
     assert status in {200, 400, 403, 404, 405, 414, 431}
     assert headers["cache-control"] == "no-store"
     assert headers["referrer-policy"] == "no-referrer"
-    assert headers["content-security-policy"].startswith("default-src 'none'")
+    policy = headers["content-security-policy"]
+    assert policy.startswith("default-src 'none'")
+    assert "unsafe-inline" not in policy
+    assert re.search(r"style-src 'sha256-[A-Za-z0-9+/=]+'", policy)  # its one style sheet
     assert headers["content-type"] == "text/html; charset=utf-8"
     assert headers["x-content-type-options"] == "nosniff"
     assert int(headers["content-length"]) == len(body)
     lowered = body.lower()
-    for external in (b"src=", b"href=", b"<link", b"<script", b"<style", b"url(", b"@import"):
+    for external in (b"src=", b"href=", b"<link", b"<script", b"url(", b"@import"):
         assert external not in lowered
+    assert lowered.count(b"<style") == 1  # the style sheet the policy's hash allows
+    sheet = re.search(rb"<style>(.*?)</style>", body, re.DOTALL)
+    assert sheet is not None
+    digest = base64.b64encode(hashlib.sha256(sheet.group(1)).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in policy  # a browser applies it
 
 
 # -- 11: arbitrary queries against the running server ----------------------------------------

@@ -54,6 +54,7 @@ from .._errors import (
     CallbackStateError,
     CallbackTimeoutError,
 )
+from .._html import PAGE_HEADERS, page
 from .._serving import ServerThread, bind
 from ._outcome import EventKind, outcome_of
 from ._parse import parse_callback_query, resolve_callback
@@ -88,12 +89,6 @@ CONNECTION_TIMEOUT: Final = 5.0
 _LINGER_BYTES: Final = 65536
 _LINGER_SECONDS: Final = 0.5
 
-_CSP: Final = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-_PAGE: Final = (
-    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-    "<title>{title}</title></head>\n<body><h1>{title}</h1>\n<p>{message}</p>\n"
-    "<p><small>stripe-oauth-nb</small></p></body></html>\n"
-)
 _TOKEN: Final = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _REQUEST_LINE: Final = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
 _HEADER_LINE: Final = re.compile(rb"(" + _TOKEN + rb"):[ \t]*(.*?)[ \t]*")
@@ -144,19 +139,28 @@ class _Answer:
 
 
 def _answer(
-    status: int, title: str, message: str, extra: Sequence[tuple[str, str]] = ()
+    status: int,
+    title: str,
+    message: str,
+    extra: Sequence[tuple[str, str]] = (),
+    *,
+    ok: bool = False,
 ) -> _Answer:
-    """Every answer of the server: a small page that loads nothing, with the security headers."""
-    body = _PAGE.format(title=html.escape(title), message=html.escape(message)).encode()
+    """Every answer of the server: a page in the toolkit's look that loads nothing but its own
+    style sheet, with the security headers. ``ok``: the good news (a code arrived)."""
+    tone = "ok" if ok else "error"
+    role = "status" if ok else "alert"
+    body = page(
+        title,
+        f"<h1>{html.escape(title)}</h1>"
+        f'<p class="notice {tone}" role="{role}">{html.escape(message)}</p>',
+        footer="stripe-oauth-nb: the notebook's callback, on this computer only.",
+    ).encode()
     headers = (
         ("Content-Type", "text/html; charset=utf-8"),
         ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
+        *PAGE_HEADERS.items(),
         ("Pragma", "no-cache"),
-        ("Referrer-Policy", "no-referrer"),
-        ("Content-Security-Policy", _CSP),
-        ("X-Content-Type-Options", "nosniff"),
-        ("X-Frame-Options", "DENY"),
         ("Connection", "close"),
         *extra,
     )
@@ -607,7 +611,7 @@ class CallbackServer:
                     "The notebook has the authorization code. You can close this tab and "
                     "return to the notebook."
                 )
-                return _answer(shown.status, shown.title, message), code
+                return _answer(shown.status, shown.title, message, ok=True), code
         self._emit(CallbackEvent("rejected", str(refused), error=refused))
         shown = outcome_of(refused)
         return _answer(shown.status, shown.title, str(refused)), None
