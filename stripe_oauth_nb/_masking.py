@@ -17,6 +17,7 @@ __all__ = [
     "clean_server_text",
     "looks_secret",
     "mask",
+    "mask_html",
     "mask_text",
     "shown",
 ]
@@ -57,6 +58,14 @@ def mask_text(text: str) -> str:
     """
     text = SECRET_PATTERN.sub(lambda m: mask(m.group(0)), text)
     return _STATE_PARAM.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+
+
+def mask_html(text: str) -> str:
+    """``text`` masked (keys, codes, tokens, ``state=`` values), then HTML-escaped: what every
+    form and page shows of a message that may quote what someone typed or pasted."""
+    import html
+
+    return html.escape(mask_text(text))
 
 
 def clean_server_text(text: object, limit: int) -> str:

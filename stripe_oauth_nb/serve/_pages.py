@@ -1,10 +1,8 @@
 """The install app's pages: onboarding, success, and one page for every refusal.
 
 The look and the headers are the toolkit's one page style (:mod:`stripe_oauth_nb._html`).
-Every value is escaped; messages go
-through the error renderer the forms use (:func:`~stripe_oauth_nb.widgets._common.safe_text`:
-masked, then escaped). Pages are readable without CSS, keyboard-usable (a visible focus ring),
-and state their language.
+Every value is escaped; messages are masked, then escaped
+(:func:`~stripe_oauth_nb._masking.mask_html`, as in the forms).
 """
 
 from __future__ import annotations
@@ -13,8 +11,8 @@ from collections.abc import Sequence
 from html import escape
 
 from .._html import PAGE_HEADERS, page
+from .._masking import mask_html
 from .._tokenset import TokenSet
-from ..widgets._common import safe_text
 
 __all__ = [
     "PAGE_HEADERS",
@@ -100,7 +98,7 @@ def problem_page(*, title: str, message: str, home: str, action: str = "Start ag
     """A refusal or failure: what happened (masked, escaped), and the way back to the start."""
     body = (
         f'<h1 id="result-title">{escape(title)}</h1>'
-        f'<p class="notice error" role="alert" id="result">{safe_text(message)}</p>'
+        f'<p class="notice error" role="alert" id="result">{mask_html(message)}</p>'
         f'<a class="button" id="back" href="{escape(home)}">{escape(action)}</a>'
     )
     return _page(title, body)

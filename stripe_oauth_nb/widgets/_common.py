@@ -8,7 +8,6 @@ exception with a title saying what kind of problem it is. No form builds error H
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -35,7 +34,7 @@ from .._errors import (
     TokenLockTimeoutError,
     TokenStoreError,
 )
-from .._masking import mask_text
+from .._masking import mask_html
 from ._style import status_html
 
 __all__ = ["error_title", "explain", "on_click", "safe_text", "ticker"]
@@ -68,7 +67,7 @@ _TITLES: Final[tuple[tuple[type[BaseException], str], ...]] = (
 
 def safe_text(text: str) -> str:
     """``text`` masked (keys, codes, tokens, ``state=`` values) and then HTML-escaped."""
-    return html.escape(mask_text(text))
+    return mask_html(text)
 
 
 def error_title(exc: BaseException) -> str:
