@@ -1,0 +1,335 @@
+"""``sync()``: every connected account's Stripe data into SQL tables, incremental, at the limit.
+
+For each (account, mode) a :class:`~._reader.Reader` reads the planned resources with its own
+API client and rate limiter, in a thread of its own (accounts load in parallel: each has its own
+limits). Resources are loaded in this thread, one dlt load each, as soon as they are complete.
+
+A resource gets a *full pass* the first time, with ``full=True``, when the app cannot read
+events, or when its event cursor is older than Stripe's 30 days of events (measured against the
+newest event the account has); otherwise an *incremental* one: objects created since its last
+run, plus the changes and deletions of the events since then.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .._errors import (
+    PermissionDeniedError,
+    StripeAPIError,
+    StripeOAuthNBError,
+    SyncConfigError,
+)
+from .._masking import Secret
+from .._settings import Mode, Settings
+from .._tokenset import TokenSet
+from ._destination import Destination, open_destination
+from ._limiter import LimitedTransport, RateLimiter, RequestStats
+from ._load import Loader
+from ._reader import Plan, Reader
+from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
+from ._resources import Resource, select
+from ._spill import Spill
+
+__all__ = ["EVENT_RETENTION", "sync"]
+
+#: How long Stripe lists events (seconds), less an hour of margin.
+EVENT_RETENTION = 30 * 86400 - 3600
+#: Retries per request (429s and 5xx), each waiting longer (see RetryPolicy).
+MAX_RETRIES = 8
+
+
+def sync(
+    settings: Settings,
+    tokens: Any,
+    *,
+    db: str | Path | None = None,
+    destination: Any = None,
+    dsn: str | Secret | None = None,
+    dataset: str = "stripe",
+    resources: Sequence[str] | None = None,
+    accounts: Sequence[str] | Literal["all"] | None = None,
+    mode: Mode | None = None,
+    full: bool = False,
+    work_dir: str | Path | None = None,
+    rate_limit: bool = True,
+    workers: int = 24,
+    max_windows: int = 6,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Load Stripe data of the connected accounts into SQL tables; return what was done.
+
+    ``tokens`` is a :class:`~stripe_oauth_nb.TokenManager` (tokens refresh mid-load through
+    it). The destination is the DuckDB file ``db`` (default ``stripe.duckdb``), PostgreSQL
+    (``destination="postgres"``, ``dsn=...``) or any dlt destination object. ``resources``:
+    table names (default all); ``accounts``: account ids, ``"all"`` for every stored token set,
+    or None for the default one; ``mode``: test or live (default: the settings' mode; with
+    ``"all"``, None means both); ``full``: read everything again.
+    """
+    started = time.monotonic()
+    chosen = select(resources)
+    token_sets = _token_sets(tokens, accounts, mode if accounts == "all" else mode or settings.mode)
+    with open_destination(
+        db=db, destination=destination, dsn=dsn, work_dir=work_dir, dataset=dataset
+    ) as dest:
+        report = SyncReport(destination=dest.description, dataset=dataset)
+        run = _Run(
+            settings,
+            tokens,
+            dest,
+            Loader(dest, dataset),
+            chosen,
+            full,
+            rate_limit,
+            workers,
+            max_windows,
+            progress or (lambda p: None),
+            report,
+        )
+        run.go(token_sets)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _token_sets(
+    tokens: Any, accounts: Sequence[str] | Literal["all"] | None, mode: Mode | None
+) -> list[TokenSet]:
+    livemode = None if mode is None else mode == "live"
+    if accounts == "all":
+        found = [t for t in tokens.all() if livemode is None or t.livemode == livemode]
+        if not found:
+            which = "" if mode is None else f" in {mode} mode"
+            raise SyncConfigError(
+                f"No tokens are stored{which}: install the app on an account first "
+                "(`stripe-oauth-nb login`), then sync."
+            )
+        return found
+    if isinstance(accounts, str):
+        accounts = [accounts]
+    if not accounts:
+        return [tokens.get(None, livemode)]
+    return [tokens.get(account, livemode) for account in dict.fromkeys(accounts)]
+
+
+@dataclass
+class _Account:
+    tokens: TokenSet
+    reader: Reader | None = None
+    stats: RequestStats = field(default_factory=RequestStats)
+    result: AccountResult | None = None
+    newest_event: int | None = None
+    thread: threading.Thread | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class _Run:
+    """One sync: readers in threads, loads here."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tokens: Any,
+        dest: Destination,
+        loader: Loader,
+        resources: tuple[Resource, ...],
+        full: bool,
+        rate_limit: bool,
+        workers: int,
+        max_windows: int,
+        progress: ProgressCallback,
+        report: SyncReport,
+    ) -> None:
+        self.settings = settings
+        self.tokens = tokens
+        self.dest = dest
+        self.loader = loader
+        self.resources = resources
+        self.full = full
+        self.rate_limit = rate_limit
+        self.workers = workers
+        self.max_windows = max_windows
+        self.progress = progress
+        self.report = report
+        self.ready: queue.Queue[tuple[_Account, str] | None] = queue.Queue()
+        self.spill_root = dest.work_dir / "spill"
+
+    def go(self, token_sets: list[TokenSet]) -> None:
+        accounts = [_Account(t) for t in token_sets]
+        states = {
+            (a.tokens.account_id, a.tokens.livemode, r.name): self.loader.state(
+                a.tokens.account_id, a.tokens.livemode, r.name
+            )
+            for a in accounts
+            for r in self.resources
+        }
+        for account in accounts:
+            account.result = AccountResult(account.tokens.account_id, account.tokens.livemode)
+            self.report.accounts.append(account.result)
+            account.thread = threading.Thread(
+                target=self._read,
+                args=(account, states),
+                daemon=True,
+                name=f"sync-{account.tokens.account_id}",
+            )
+            account.thread.start()
+        running = len(accounts)
+        while running:
+            item = self.ready.get()
+            if item is None:
+                running -= 1
+                continue
+            self._load(*item)
+        for account in accounts:
+            assert account.thread is not None
+            account.thread.join()
+
+    # -- reading (one thread per account) -------------------------------------------------
+    def _client(self, account: _Account) -> Any:
+        from .._api import ApiClient, RetryPolicy
+        from .._api._client import _env_proxy
+        from .._http import httpx
+
+        limiter = RateLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
+        pool = self.workers + 4
+        inner = httpx.HTTPTransport(
+            proxy=_env_proxy(self.settings.api_base),
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        )
+        return ApiClient.from_settings(
+            self.settings,
+            self.tokens,
+            account_id=account.tokens.account_id,
+            mode="live" if account.tokens.livemode else "test",
+            transport=LimitedTransport(inner, limiter, account.stats),
+            retry=RetryPolicy(max_retries=MAX_RETRIES),
+        )
+
+    def _read(self, account: _Account, states: dict[tuple[str, bool, str], dict[str, Any]]) -> None:
+        result = account.result
+        assert result is not None
+        acct, live = account.tokens.account_id, account.tokens.livemode
+        try:
+            with self._client(account) as client:
+                events_ok = True
+                try:
+                    probe = client.get("/v1/events", {"limit": 1})
+                    data = probe.get("data") or []
+                    account.newest_event = int(data[0]["created"]) if data else None
+                except PermissionDeniedError as exc:
+                    events_ok = False
+                    result.note = (
+                        f"the app cannot read events (needs '{exc.permission or 'event_read'}'), "
+                        "so every resource was read in full"
+                    )
+                except StripeAPIError as exc:
+                    if exc.status != 404:
+                        raise
+                    events_ok = False
+                    result.note = "this API does not serve /v1/events: every resource read in full"
+                plans: dict[str, Plan] = {}
+                for resource in self.resources:
+                    plans[resource.name] = self._plan(
+                        resource,
+                        states[(acct, live, resource.name)],
+                        events_ok,
+                        account.newest_event,
+                    )
+                incremental = [p.events_since for p in plans.values() if not p.full]
+                events_since = min((s or 0) for s in incremental) if incremental else None
+                spills = {
+                    name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name) for name in plans
+                }
+                counts: dict[str, int] = dict.fromkeys(plans, 0)
+
+                def on_rows(name: str, n: int) -> None:
+                    counts[name] += n
+                    self.progress(Progress(acct, live, name, "reading", counts[name]))
+
+                for name in plans:
+                    self.progress(Progress(acct, live, name, "reading", 0))
+                reader = Reader(
+                    client,
+                    acct,
+                    live,
+                    plans,
+                    spills,
+                    events_since,
+                    workers=self.workers,
+                    max_windows=self.max_windows,
+                    on_ready=lambda name: self.ready.put((account, name)),
+                    on_rows=on_rows,
+                )
+                account.reader = reader
+                reader.run()
+        except StripeOAuthNBError as exc:
+            result.error = str(exc)
+        except Exception as exc:  # a bug must not hang the loader: report it
+            result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            result.requests = account.stats.total
+            result.rate_limited = account.stats.rate_limited
+            result.event_requests = account.stats.requests.get("/v1/events", 0)
+            self.ready.put(None)
+
+    def _plan(
+        self, resource: Resource, cursors: dict[str, Any], events_ok: bool, newest: int | None
+    ) -> Plan:
+        created = cursors.get("created")
+        events = cursors.get("events")
+        if self.full or not events_ok or created is None or events is None:
+            return Plan(resource)
+        if newest is not None and int(events) < newest - EVENT_RETENTION:
+            return Plan(resource)  # events since the cursor may be gone: read everything
+        return Plan(resource, since=int(created), events_since=int(events))
+
+    # -- loading (this thread) ------------------------------------------------------------
+    def _load(self, account: _Account, name: str) -> None:
+        reader = account.reader
+        assert reader is not None
+        acct, live = account.tokens.account_id, account.tokens.livemode
+        plan = reader.plans[name]
+        read = reader.results[name]
+        spill = reader.spills[name]
+        table = TableResult(name, acct, live, "loaded", full=plan.full, requests=read.requests)
+        self.report.tables.append(table)
+        started = time.monotonic()
+        try:
+            if read.permission:
+                table.status, table.permission = "skipped", read.permission
+                self.progress(Progress(acct, live, name, "skipped", spill.rows))
+                return
+            error = read.error or (None if plan.full else reader.events_error)
+            if error:
+                table.status, table.error = "failed", error
+                self.progress(Progress(acct, live, name, "failed", spill.rows))
+                return
+            self.progress(Progress(acct, live, name, "loading", spill.rows))
+            newest_created = read.newest if read.newest is not None else plan.since
+            cursors = {
+                "created": newest_created if newest_created is not None else 0,
+                "events": account.newest_event
+                if account.newest_event is not None
+                else (plan.events_since or newest_created or 0),
+            }
+            try:
+                counts = self.loader.load(acct, live, name, spill, cursors, full=plan.full)
+            except StripeOAuthNBError as exc:
+                table.status, table.error = "failed", str(exc)
+                self.progress(Progress(acct, live, name, "failed", spill.rows))
+                return
+            table.inserted, table.updated = counts.inserted, counts.updated
+            table.deleted, table.rows = counts.deleted, counts.rows
+            self.progress(Progress(acct, live, name, "loaded", counts.rows))
+        finally:
+            table.seconds = time.monotonic() - started
+            spill.remove()
+
+
+def _mode(livemode: bool) -> str:
+    return "live" if livemode else "test"

@@ -1,0 +1,105 @@
+"""The sync's reader: concurrent ``created`` windows read every object exactly once."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _fake_lists import FakeLists
+
+from stripe_oauth_nb._api import ApiClient
+from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb.sync._reader import Plan, Reader
+from stripe_oauth_nb.sync._resources import select
+from stripe_oauth_nb.sync._spill import Spill
+
+pytest.importorskip("pyarrow")
+
+
+def objects(kind: str, n: int, created: list[int]) -> list[dict[str, Any]]:
+    return [
+        {"id": f"{kind[:3]}_{i:06d}", "object": kind, "created": c, "metadata": {"n": i}}
+        for i, c in enumerate(created)
+    ]
+
+
+def read(
+    fake: FakeLists, tmp_path: Path, names: list[str], **options: Any
+) -> tuple[Reader, dict[str, Spill]]:
+    client = ApiClient(
+        httpx.Auth(), base_url="http://fake", transport=httpx.MockTransport(fake.handler)
+    )
+    plans = {r.name: Plan(r) for r in select(names)}
+    spills = {name: Spill(tmp_path / name) for name in plans}
+    ready: list[str] = []
+    reader = Reader(
+        client, "acct_EXAMPLE", False, plans, spills, None, on_ready=ready.append, **options
+    )
+    reader.run()
+    assert sorted(ready) == sorted(names)
+    return reader, spills
+
+
+def spilled_ids(spill: Spill) -> list[str]:
+    return [i for t in spill.tables() for i in t.column("id").to_pylist()]
+
+
+rng = random.Random(7)
+DISTRIBUTIONS = {
+    "uniform over a year": sorted(
+        rng.randrange(1_700_000_000, 1_731_536_000) for _ in range(2_345)
+    ),
+    "all in one second": [1_700_000_000] * 1_234,
+    "growing": sorted(1_731_536_000 - int(rng.expovariate(1 / 86_400)) for _ in range(2_000)),
+    "two clusters": [1_600_000_000 + i % 7 for i in range(900)]
+    + [1_730_000_000 + i for i in range(900)],
+    "empty": [],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DISTRIBUTIONS))
+def test_every_object_is_read_once(shape: str, tmp_path: Path) -> None:
+    created = DISTRIBUTIONS[shape]
+    fake = FakeLists({"charges": objects("charge", len(created), created)})
+    reader, spills = read(fake, tmp_path, ["charges"], workers=8, max_windows=6)
+    ids = spilled_ids(spills["charges"])
+    assert len(ids) == len(created)
+    assert len(set(ids)) == len(created)
+    result = reader.results["charges"]
+    assert result.error is None
+    # at most one partly filled page per window, plus the first page
+    needed = max(-(-len(created) // 100), 1)
+    assert result.requests <= needed + result.windows + 1
+    if shape == "uniform over a year":
+        assert result.windows > 1  # the resource was read as concurrent windows
+        assert result.newest == max(created)
+
+
+def test_resources_are_read_together_and_rows_carry_account_and_mode(tmp_path: Path) -> None:
+    fake = FakeLists(
+        {
+            "customers": objects("customer", 250, list(range(1_700_000_000, 1_700_000_250))),
+            "prices": objects("price", 3, [1_700_000_000, 1_700_000_001, 1_700_000_002]),
+            "subscriptions": objects("subscription", 0, []),
+        }
+    )
+    _, spills = read(fake, tmp_path, ["customers", "prices", "subscriptions"])
+    assert len(spilled_ids(spills["customers"])) == 250
+    table = next(spills["prices"].tables())
+    assert set(table.column("account_id").to_pylist()) == {"acct_EXAMPLE"}
+    assert set(table.column("livemode").to_pylist()) == {False}
+    assert table.column("metadata").to_pylist()[0].startswith("{")
+    assert "metadata" in spills["prices"].json_columns
+    assert list(spills["subscriptions"].tables()) == []
+
+
+def test_a_failing_resource_is_reported_and_the_others_load(tmp_path: Path) -> None:
+    fake = FakeLists(
+        {"customers": objects("customer", 120, [1_700_000_000 + i for i in range(120)])}
+    )
+    reader, spills = read(fake, tmp_path, ["customers", "disputes"])
+    assert len(spilled_ids(spills["customers"])) == 120
+    assert reader.results["disputes"].error is not None
+    assert "404" in (reader.results["disputes"].error or "")
