@@ -123,6 +123,39 @@ def test_permission_rows_edit_purpose_and_remove(folder: Path) -> None:
     assert "asks for no permissions" in form.findings_html.value
 
 
+def test_add_permission_uses_the_shown_choice_without_touching_the_picker() -> None:
+    # The picker must hold a selection of its own: a person types a purpose and clicks.
+    form = ManifestForm()
+    shown = form.permission_choice.value
+    assert shown is not None
+    assert shown in form.permission_choice.options
+    form.permission_purpose.value = "Why the app needs it."
+    form.permission_add.click()
+    assert dict(form.manifest.permissions) == {shown: "Why the app needs it."}
+    assert f"Added {shown}" in form.status.value
+    assert shown in str(form.permission_rows.children)
+
+
+def test_add_permission_after_choosing_another_object() -> None:
+    form = ManifestForm()
+    form.permission_group.value = "Customer"
+    assert form.permission_choice.value in form.permission_choice.options
+    form.permission_choice.value = "customer_read"
+    form.permission_purpose.value = "List customers."
+    form.permission_add.click()
+    assert form.manifest.permissions["customer_read"] == "List customers."
+    assert "customer_read" in form.preview.value
+
+
+def test_add_permission_with_nothing_chosen_says_so() -> None:
+    form = ManifestForm()
+    form.permission_choice.value = None
+    form.permission_purpose.value = "Why."
+    form.permission_add.click()
+    assert dict(form.manifest.permissions) == {}
+    assert "Choose an object and one of its permissions" in form.status.value
+
+
 def test_permission_picker_is_grouped_by_object() -> None:
     form = ManifestForm()
     form.permission_group.value = "Shipping rate"

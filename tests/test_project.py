@@ -77,9 +77,11 @@ def test_core_never_imports_widgets() -> None:
 def test_environment_yml_adds_only_python_and_pip() -> None:
     text = (ROOT / "environment.yml").read_text()
     deps = re.findall(r"^\s*-\s+(.+?)\s*$", text, re.MULTILINE)
-    assert deps == ["conda-forge", "python>=3.11", "pip", "pip:", "-e .[test]"]
+    # Binder and conda users get what the notebooks need, not the test tools.
+    assert deps == ["conda-forge", "python>=3.11", "pip", "pip:", "-e .[notebooks]"]
+    assert _extra_closure("notebooks") == _readme_extras()
+    assert not {"pytest", "playwright", "mypy", "ruff"} & _extra_requirements("notebooks")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert "test" in project["optional-dependencies"]
     assert project["requires-python"] == ">=3.11"
 
 
@@ -107,6 +109,48 @@ def test_widget_names_resolve_lazily() -> None:
         assert isinstance(getattr(views, name), type), name
 
 
+def _extras_of(requirement: str) -> list[str]:
+    match = re.match(r"stripe-oauth-nb\[([^\]]+)\]", requirement)
+    return [e.strip() for e in match.group(1).split(",")] if match else []
+
+
+def _extra_closure(extra: str) -> set[str]:
+    """``extra`` and every extra of this project it pulls in (``stripe-oauth-nb[...]``)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    seen: set[str] = set()
+    todo = [extra]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            for requirement in extras[name]:
+                todo.extend(_extras_of(requirement))
+    return seen
+
+
+def _extra_requirements(extra: str) -> set[str]:
+    """The distributions ``extra`` asks for, through the project's own extras."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    return {
+        _dist_name(r)
+        for name in _extra_closure(extra)
+        for r in extras[name]
+        if not r.startswith("stripe-oauth-nb")
+    }
+
+
+def _readme_extras() -> set[str]:
+    """The extras (and those they pull in) of the README's first command."""
+    opens = _readme_commands()[0]
+    match = re.search(r'-e "\.\[([^\]]+)\]"', opens)
+    assert match, opens
+    return set().union(*(_extra_closure(e.strip()) for e in match.group(1).split(",")))
+
+
 def _dist_name(requirement: str) -> str:
     return re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
@@ -131,7 +175,7 @@ def _closure(names: set[str]) -> set[str]:
 
 
 def test_notebooks_need_only_what_the_readme_installs() -> None:
-    """The README's first command installs the core and the ``data`` extra: nothing more."""
+    """The README's first command installs the core and its extras: nothing more."""
     import ast
     from importlib import metadata
 
@@ -139,7 +183,8 @@ def test_notebooks_need_only_what_the_readme_installs() -> None:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_dist_name(r) for r in project["dependencies"]}
-    wanted |= {_dist_name(r) for r in project["optional-dependencies"]["data"]}
+    for extra in _readme_extras():
+        wanted |= _extra_requirements(extra)
     allowed = _closure(wanted) | {"stripe-oauth-nb"}
     owners = metadata.packages_distributions()
     missing: list[str] = []

@@ -215,7 +215,11 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
 
     def _on_group(self, change: dict[str, Any]) -> None:
         group = self._groups[change["new"]]
-        self.permission_choice.options = tuple(p.name for p in group.preferred())
+        names = tuple(p.name for p in group.preferred())
+        self.permission_choice.options = names
+        # A Dropdown whose options are replaced keeps no selection (ipywidgets 8.1): choose the
+        # first permission of the object, so "Add permission" always has one to add.
+        self.permission_choice.value = names[0] if names else None
         self.permission_help.value = html.escape(group.description)
 
     def _on_choice(self, change: dict[str, Any]) -> None:
@@ -332,6 +336,10 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
     def _add_permission(self) -> None:
         name = self.permission_choice.value
         if not name:
+            self._status(
+                "Choose an object and one of its permissions first, then click Add permission.",
+                error=True,
+            )
             return
         try:
             self.manifest.add_permission(name, self.permission_purpose.value.strip())
@@ -341,6 +349,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         self.permission_purpose.value = ""
         self._show_permissions()
         self._refresh()
+        self._status(f"Added {name}.")
 
     def _remove_permission(self, name: str) -> None:
         self.manifest.remove_permission(name)

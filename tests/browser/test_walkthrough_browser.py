@@ -172,6 +172,17 @@ def _header_and_manifest(
     preview = page.locator(".som-manifest-preview textarea")
     expect(preview).to_have_value(re.compile(rf'"name": "{APP_NAME}"'))
 
+    # Add a permission as a person would: choose the object and the permission, type why.
+    page.locator(".som-manifest-permission-group select").select_option("Charge")
+    choice = page.locator(".som-manifest-permission-name select")
+    expect(choice).to_have_value("charge_read")
+    _lab.widget(page, "som-manifest-permission-purpose", "text").fill("Chart your charges.")
+    _lab.widget(page, "som-manifest-permission-add", "button").click()
+    expect(page.locator(".som-manifest-permissions")).to_contain_text("charge_read")
+    expect(_lab.widget(page, "som-manifest-status", "html")).to_contain_text("Added charge_read")
+    expect(preview).to_have_value(re.compile(r'"permission": "charge_read"'))
+    expect(findings).to_contain_text("0 error(s)")
+
     if redirect_uri_to_add is not None:
         uri_box = _lab.widget(page, "som-manifest-redirect-input", "text")
         uri_box.fill(redirect_uri_to_add)
