@@ -61,6 +61,8 @@ class Destination:
     dlt_destination: Any
     description: str
     work_dir: Path
+    #: The schema the tables go to unless one is named: DuckDB's own ``main``, else ``stripe``.
+    default_dataset: str = "stripe"
     _secrets: tuple[str, ...] = ()
     _release: list[Any] = field(default_factory=list)
 
@@ -90,7 +92,7 @@ def open_destination(
     destination: Any = None,
     dsn: str | Secret | None = None,
     work_dir: str | Path | None = None,
-    dataset: str = "stripe",
+    dataset: str | None = None,
 ) -> Destination:
     """Check the destination and take the sync lock (release it with ``close``)."""
     dsn_text = dsn.reveal() if isinstance(dsn, Secret) else dsn
@@ -111,13 +113,13 @@ def open_destination(
                 "PostgreSQL needs a DSN: --dsn postgresql://USER:PASSWORD@HOST:5432/DATABASE "
                 "(or set it in the environment and pass it in)."
             )
-        return _postgres(dsn_text, work_dir, dataset)
+        return _postgres(dsn_text, work_dir, dataset or "stripe")
     if isinstance(destination, str):
         raise SyncConfigError(
             f"Unknown destination {destination!r}: use 'duckdb' or 'postgres' here, or pass any "
             "dlt destination object (dlt.destinations.*) from Python."
         )
-    return _other(destination, work_dir, dataset)
+    return _other(destination, work_dir, dataset or "stripe")
 
 
 def _lock_file(path: Path, what: str) -> Any:
@@ -164,6 +166,7 @@ def _duckdb(path: Path, work_dir: str | Path | None) -> Destination:
         dlt_destination=dlt.destinations.duckdb(str(path)),
         description=f"duckdb:{path}",
         work_dir=work,
+        default_dataset="main",
         _release=[lock.release],
     )
 

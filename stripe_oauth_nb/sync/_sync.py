@@ -52,7 +52,7 @@ def sync(
     db: str | Path | None = None,
     destination: Any = None,
     dsn: str | Secret | None = None,
-    dataset: str = "stripe",
+    dataset: str | None = None,
     resources: Sequence[str] | None = None,
     accounts: Sequence[str] | Literal["all"] | None = None,
     mode: Mode | None = None,
@@ -67,10 +67,13 @@ def sync(
 
     ``tokens`` is a :class:`~stripe_oauth_nb.TokenManager` (tokens refresh mid-load through
     it). The destination is the DuckDB file ``db`` (default ``stripe.duckdb``), PostgreSQL
-    (``destination="postgres"``, ``dsn=...``) or any dlt destination object. ``resources``:
-    table names (default all); ``accounts``: account ids, ``"all"`` for every stored token set,
-    or None for the default one; ``mode``: test or live (default: the settings' mode; with
-    ``"all"``, None means both); ``full``: read everything again.
+    (``destination="postgres"``, ``dsn=...``) or any dlt destination object. ``dataset`` is the
+    schema of the tables: by default DuckDB's ``main`` (so ``SELECT * FROM charges`` works as
+    soon as the file is open) and ``stripe`` elsewhere. ``resources``: table names (default
+    all); ``accounts``: account ids, ``"all"`` for every stored token set, or None for the
+    default one; ``mode``: test or live (default: the settings' mode; with ``"all"``, None
+    means both); ``full``: read everything again. ``rate_limit=False`` turns the client-side
+    limiter off (requests are still counted); ``progress`` receives a :class:`Progress` per step.
     """
     started = time.monotonic()
     chosen = select(resources)
@@ -78,6 +81,7 @@ def sync(
     with open_destination(
         db=db, destination=destination, dsn=dsn, work_dir=work_dir, dataset=dataset
     ) as dest:
+        dataset = dataset or dest.default_dataset
         report = SyncReport(destination=dest.description, dataset=dataset)
         run = _Run(
             settings,
