@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from stripe_oauth_nb.sync._destination import Destination, open_destination
-from stripe_oauth_nb.sync._load import Loader
+from stripe_oauth_nb.sync._load import Batch, Counts, Loader
 from stripe_oauth_nb.sync._spill import Spill
 
 pytest.importorskip("dlt")
@@ -46,10 +46,23 @@ def destination(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dest
 
 
 def rows(loader: Loader, sql: str) -> list[tuple[Any, ...]]:
-    pipeline = loader.pipeline(ACCT, False, "customers")
+    pipeline = loader.pipeline(ACCT, False)
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name("customers")
         return [tuple(r) for r in client.execute_sql(sql.format(table=table))]
+
+
+def load(
+    loader: Loader,
+    spill: Spill,
+    cursors: dict[str, int] | None = None,
+    *,
+    full: bool,
+    account: str = ACCT,
+    live: bool = False,
+) -> Counts:
+    batch = Batch("customers", spill, cursors or {}, full)
+    return loader.load(account, live, [batch])["customers"]
 
 
 def spill_of(tmp_path: Path, objects: list[dict[str, Any]], deletes: list[str] = ()) -> Spill:
@@ -66,11 +79,11 @@ def test_full_then_incremental_with_updates_and_deletions(
     destination: Destination, tmp_path: Path
 ) -> None:
     loader = Loader(destination, destination.default_dataset)
-    assert loader.state(ACCT, False, "customers") == {}
+    assert loader.states(ACCT, False) == {}
     spill = spill_of(tmp_path, [customer(i) for i in range(50)])
-    counts = loader.load(ACCT, False, "customers", spill, {"created": 5, "events": 7}, full=True)
+    counts = load(loader, spill, {"created": 5, "events": 7}, full=True)
     assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (50, 0, 0, 50)
-    assert loader.state(ACCT, False, "customers") == {"created": 5, "events": 7}
+    assert loader.states(ACCT, False) == {"customers": {"created": 5, "events": 7}}
 
     # an event's older version (seq 0) loses to the list's version of the same object
     spill = Spill(tmp_path / "spill2")
@@ -78,44 +91,34 @@ def test_full_then_incremental_with_updates_and_deletions(
     spill.add([customer(3, "new name"), customer(60), customer(61)], ACCT, False, seq=1)
     spill.delete(["cus_0007", "cus_9999"], ACCT, False)  # one existing, one never loaded
     spill.close()
-    counts = loader.load(ACCT, False, "customers", spill, {"created": 9, "events": 9}, full=False)
+    counts = load(loader, spill, {"created": 9, "events": 9}, full=False)
     assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (2, 1, 1, 51)
     assert rows(loader, "SELECT name FROM {table} WHERE id = 'cus_0003'") == [("new name",)]
     assert rows(loader, "SELECT count(*) FROM {table} WHERE id = 'cus_0007'") == [(0,)]
     assert rows(loader, "SELECT count(*), count(DISTINCT id) FROM {table}") == [(51, 51)]
-    assert loader.state(ACCT, False, "customers") == {"created": 9, "events": 9}
+    assert loader.states(ACCT, False) == {"customers": {"created": 9, "events": 9}}
 
 
 def test_nested_objects_are_json_columns(destination: Destination, tmp_path: Path) -> None:
     loader = Loader(destination, destination.default_dataset)
-    loader.load(ACCT, False, "customers", spill_of(tmp_path, [customer(1)]), {}, full=True)
-    if destination.kind == "duckdb":
-        sql = "SELECT address->>'city', metadata->>'n' FROM {table}"
-    else:
-        sql = "SELECT address->>'city', metadata->>'n' FROM {table}"
-    assert rows(loader, sql) == [("Paris", "1")]
+    load(loader, spill_of(tmp_path, [customer(1)]), full=True)
+    # the same SQL in DuckDB and PostgreSQL
+    assert rows(loader, "SELECT address->>'city', metadata->>'n' FROM {table}") == [("Paris", "1")]
 
 
 def test_a_full_pass_removes_objects_gone_from_the_api(
     destination: Destination, tmp_path: Path
 ) -> None:
     loader = Loader(destination, destination.default_dataset)
-    loader.load(
-        ACCT,
-        False,
-        "customers",
-        spill_of(tmp_path, [customer(i) for i in range(10)]),
-        {},
-        full=True,
-    )
+    load(loader, spill_of(tmp_path, [customer(i) for i in range(10)]), full=True)
     other = Spill(tmp_path / "other")
     other.add([customer(1)], "acct_EXAMPLE2", True, seq=1)
     other.close()
-    Loader(destination, destination.default_dataset).load(
-        "acct_EXAMPLE2", True, "customers", other, {}, full=True
-    )
-    again = spill_of(tmp_path, [customer(i) for i in range(3, 12)])
-    counts = loader.load(ACCT, False, "customers", again, {}, full=True)
+    load(loader, other, full=True, account="acct_EXAMPLE2", live=True)
+    again = Spill(tmp_path / "again")
+    again.add([customer(i) for i in range(3, 12)], ACCT, False, seq=1)
+    again.close()
+    counts = load(loader, again, full=True)
     assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (2, 7, 3, 9)
     # the other account and mode are untouched
     assert rows(loader, "SELECT count(*) FROM {table} WHERE account_id = 'acct_EXAMPLE2'") == [(1,)]

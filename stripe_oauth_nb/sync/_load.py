@@ -1,12 +1,12 @@
-"""Load one resource of one account into its table with dlt, and keep its cursors in dlt's state.
+"""Load resources of one account into their tables with dlt; keep their cursors in dlt's state.
 
-Every (account, mode, resource) is its own dlt pipeline, so each resource is loaded (and its
-state committed) as soon as it is read, while the others are still being read, and each load
-package holds one resource of one account:
+Each (account, mode) is one dlt pipeline; each resource is one of its dlt resources with its own
+state. Resources are loaded as soon as they are read, while the others are still being read
+(several that are ready together share one load):
 
-- the table is ``merge`` (``delete-insert``) on ``(id, account_id, livemode)``; dlt runs the
-  delete and the insert in one transaction, so readers see a resource before or after a load,
-  never half of it, and never a row twice;
+- each table is ``merge`` (``delete-insert``) on ``(id, account_id, livemode)``; dlt runs a
+  table's delete and insert in one transaction, so readers see a resource before or after a
+  load, never half of it, and never a row twice;
 - rows that delete an object carry ``_sync_deleted`` (dlt's ``hard_delete``), so deletions are
   applied in the same transaction; ``_sync_seq`` (dlt's ``dedup_sort``) makes the list's version
   of an object win over an event's in one load;
@@ -18,7 +18,6 @@ package holds one resource of one account:
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,14 +29,24 @@ from ._spill import DELETED, SEQ, Spill
 if TYPE_CHECKING:  # pragma: no cover
     import dlt
 
-__all__ = ["Counts", "Loader", "pipeline_name"]
+__all__ = ["Batch", "Counts", "Loader", "pipeline_name"]
 
 PRIMARY_KEY = ("id", "account_id", "livemode")
 _IN_BATCH = 500
 
 
-def pipeline_name(account_id: str, livemode: bool, resource: str) -> str:
-    return f"stripe_{account_id.lower()}_{'live' if livemode else 'test'}_{resource}"
+def pipeline_name(account_id: str, livemode: bool) -> str:
+    return f"stripe_{account_id.lower()}_{'live' if livemode else 'test'}"
+
+
+@dataclass
+class Batch:
+    """One resource ready to load: its rows, the cursors to keep, whether it was a full pass."""
+
+    resource: str
+    spill: Spill
+    cursors: Mapping[str, Any]
+    full: bool
 
 
 @dataclass
@@ -50,185 +59,92 @@ class Counts:
     rows: int = 0
 
 
-def _quiet_dlt() -> None:
-    """dlt's warnings about columns that are empty so far are expected here: keep logs clean."""
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+def _configure_dlt() -> None:
+    """Quiet logs (dlt warns about columns that are empty so far, which is expected here), the
+    load id on Arrow rows (it counts what a load wrote), and no extra round trips."""
+    import dlt
+
     logging.getLogger("dlt").setLevel(logging.ERROR)
+    dlt.config["runtime.log_level"] = "ERROR"
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    dlt.config["normalize.workers"] = 1
+    # state() restores from the database itself when the work folder has none
+    dlt.config["restore_from_destination"] = False
 
 
 class Loader:
     """dlt pipelines for one destination and dataset."""
 
     def __init__(self, destination: Destination, dataset: str) -> None:
-        import dlt
-
-        _quiet_dlt()
-        # Arrow rows get dlt's load id column too: it counts what a load wrote.
-        dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+        _configure_dlt()
         self.destination = destination
         self.dataset = dataset
         self.pipelines_dir = destination.work_dir / "pipelines"
 
-    def pipeline(self, account_id: str, livemode: bool, resource: str) -> dlt.Pipeline:
+    def pipeline(self, account_id: str, livemode: bool) -> dlt.Pipeline:
         import dlt
 
         return dlt.pipeline(
-            pipeline_name=pipeline_name(account_id, livemode, resource),
+            pipeline_name=pipeline_name(account_id, livemode),
             destination=self.destination.dlt_destination,
             dataset_name=self.dataset,
             pipelines_dir=str(self.pipelines_dir),
         )
 
-    def state(self, account_id: str, livemode: bool, resource: str) -> dict[str, Any]:
-        """The resource's cursors from its last committed load ({} when never loaded)."""
-        pipeline = self.pipeline(account_id, livemode, resource)
+    def states(self, account_id: str, livemode: bool) -> dict[str, dict[str, Any]]:
+        """Each resource's cursors from its last load (absent when never loaded).
+
+        The pipeline's local state is used when there is one (it is at least as new as the
+        database's: a package it describes but that did not load is loaded first by the next
+        run); otherwise dlt restores it from the database (a new machine, a deleted work folder).
+        """
+        pipeline = self.pipeline(account_id, livemode)
+        if not pipeline.state.get("sources"):
+            try:
+                pipeline.sync_destination()
+            except Exception as exc:
+                raise self._failed("read the sync state from", exc) from None
+        source = pipeline.state.get("sources", {}).get(pipeline.pipeline_name, {})
+        return {
+            name: dict(state.get("cursors", {}))
+            for name, state in source.get("resources", {}).items()
+            if state.get("cursors")
+        }
+
+    def load(self, account_id: str, livemode: bool, batches: list[Batch]) -> dict[str, Counts]:
+        """Load the batches as one package (one transaction per table); the counts per table."""
+
+        pipeline = self.pipeline(account_id, livemode)
+        key = (account_id, livemode)
+        before: dict[str, tuple[int, int]] = {}
         try:
-            pipeline.sync_destination()
-        except Exception as exc:
-            raise self._failed("read the sync state from", exc) from None
-        sources = pipeline.state.get("sources", {})
-        found = sources.get(pipeline.pipeline_name, {}).get("resources", {}).get(resource, {})
-        return dict(found.get("cursors", {}))
-
-    def load(
-        self,
-        account_id: str,
-        livemode: bool,
-        resource: str,
-        spill: Spill,
-        cursors: Mapping[str, Any],
-        *,
-        full: bool,
-    ) -> Counts:
-        """Load the spill as one package (one transaction per table); return the counts."""
-        import dlt
-
-        pipeline = self.pipeline(account_id, livemode, resource)
-        try:
-            before = self._count(pipeline, resource, account_id, livemode)
-            if full and before:
-                gone = self._ids(pipeline, resource, account_id, livemode) - spill.ids()
-                spill.delete(sorted(gone), account_id, livemode)
-                spill.close()
-            tombstones = self._tombstones(spill)
-            deleted = self._existing(pipeline, resource, account_id, livemode, tombstones)
-
-            def rows() -> Iterator[Any]:
-                yield from spill.tables()
-                dlt.current.resource_state()["cursors"] = dict(cursors)
-
-            columns: dict[str, Any] = {
-                name: {"data_type": "json"} for name in sorted(spill.json_columns)
-            }
-            columns.update(
-                {
-                    "id": {"data_type": "text", "nullable": False},
-                    "account_id": {"data_type": "text", "nullable": False},
-                    "livemode": {"data_type": "bool", "nullable": False},
-                    SEQ: {"data_type": "bigint", "dedup_sort": "desc"},
-                    DELETED: {"data_type": "bool", "hard_delete": True},
-                }
-            )
-            source = dlt.resource(
-                rows,
-                name=resource,
-                table_name=resource,
-                write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-                primary_key=PRIMARY_KEY,
-                columns=columns,
-            )
-            info = pipeline.run(source)
-            load_ids = list(info.loads_ids)
-            after = self._count(pipeline, resource, account_id, livemode)
-            written = self._written(pipeline, resource, account_id, livemode, load_ids)
+            for batch in batches:
+                with _Counter(pipeline, batch.resource, key) as counter:
+                    rows = counter.rows()
+                    if batch.full and rows:
+                        gone = counter.ids() - batch.spill.ids()
+                        batch.spill.delete(sorted(gone), account_id, livemode)
+                        batch.spill.close()
+                    before[batch.resource] = (rows, counter.existing(_tombstones(batch.spill)))
+            info = pipeline.run([_resource(batch) for batch in batches])
+            counts: dict[str, Counts] = {}
+            for batch in batches:
+                with _Counter(pipeline, batch.resource, key) as counter:
+                    after = counter.rows()
+                    written = counter.written(list(info.loads_ids))
+                rows, deleted = before[batch.resource]
+                inserted = max(after - rows + deleted, 0)
+                counts[batch.resource] = Counts(
+                    inserted=inserted,
+                    updated=max(written - inserted, 0),
+                    deleted=deleted,
+                    rows=after,
+                )
         except DestinationError:
             raise
         except Exception as exc:
             raise self._failed("load into", exc) from None
-        inserted = max(after - before + deleted, 0)
-        return Counts(
-            inserted=inserted, updated=max(written - inserted, 0), deleted=deleted, rows=after
-        )
-
-    # -- counting ------------------------------------------------------------------------
-    def _table(self, pipeline: dlt.Pipeline, resource: str) -> str | None:
-        with pipeline.sql_client() as client:
-            if not client.has_dataset():
-                return None
-            name = client.make_qualified_table_name(resource)
-            try:
-                client.execute_sql(f"SELECT 1 FROM {name} WHERE 1 = 0")  # noqa: S608 - our names
-            except Exception:
-                return None
-            return str(name)
-
-    def _count(self, pipeline: dlt.Pipeline, resource: str, account_id: str, live: bool) -> int:
-        table = self._table(pipeline, resource)
-        if table is None:
-            return 0
-        sql = f"SELECT count(*) FROM {table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
-        with pipeline.sql_client() as client:
-            rows = client.execute_sql(sql, account_id, live)
-        return int(rows[0][0]) if rows else 0
-
-    def _ids(self, pipeline: dlt.Pipeline, resource: str, account_id: str, live: bool) -> set[str]:
-        table = self._table(pipeline, resource)
-        if table is None:
-            return set()
-        sql = f"SELECT id FROM {table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
-        with pipeline.sql_client() as client:
-            return {str(row[0]) for row in client.execute_sql(sql, account_id, live) or []}
-
-    def _tombstones(self, spill: Spill) -> list[str]:
-        if not spill.deletes:
-            return []
-        found: list[str] = []
-        for table in spill.tables():
-            if DELETED not in table.column_names:
-                continue
-            ids = table.column("id").to_pylist()
-            flags = table.column(DELETED).to_pylist()
-            found.extend(str(i) for i, flag in zip(ids, flags, strict=True) if flag)
-        return sorted(set(found))
-
-    def _existing(
-        self, pipeline: dlt.Pipeline, resource: str, account_id: str, live: bool, ids: list[str]
-    ) -> int:
-        table = self._table(pipeline, resource) if ids else None
-        if table is None:
-            return 0
-        total = 0
-        with pipeline.sql_client() as client:
-            for start in range(0, len(ids), _IN_BATCH):
-                chunk = ids[start : start + _IN_BATCH]
-                marks = ", ".join(["%s"] * len(chunk))
-                sql = (
-                    f"SELECT count(*) FROM {table} WHERE account_id = %s AND livemode = %s "  # noqa: S608
-                    f"AND id IN ({marks})"
-                )
-                rows = client.execute_sql(sql, account_id, live, *chunk)
-                total += int(rows[0][0]) if rows else 0
-        return total
-
-    def _written(
-        self,
-        pipeline: dlt.Pipeline,
-        resource: str,
-        account_id: str,
-        live: bool,
-        load_ids: list[str],
-    ) -> int:
-        table = self._table(pipeline, resource)
-        if table is None or not load_ids:
-            return 0
-        marks = ", ".join(["%s"] * len(load_ids))
-        sql = (
-            f"SELECT count(*) FROM {table} WHERE account_id = %s AND livemode = %s "  # noqa: S608
-            f"AND _dlt_load_id IN ({marks})"
-        )
-        with pipeline.sql_client() as client:
-            rows = client.execute_sql(sql, account_id, live, *load_ids)
-        return int(rows[0][0]) if rows else 0
+        return counts
 
     def _failed(self, what: str, exc: Exception) -> DestinationError:
         reason = exc
@@ -239,3 +155,98 @@ class Loader:
             f"Could not {what} {self.destination.description}: {text}. What was loaded before "
             "is unchanged; fix the cause and sync again (an interrupted load is finished first)."
         )
+
+
+def _resource(batch: Batch) -> Any:
+    """The dlt resource of one batch: its Arrow tables, then its new cursors into dlt's state."""
+    import dlt
+
+    def rows() -> Iterator[Any]:
+        yield from batch.spill.tables()
+        dlt.current.resource_state()["cursors"] = dict(batch.cursors)
+
+    columns: dict[str, Any] = {
+        name: {"data_type": "json"} for name in sorted(batch.spill.json_columns)
+    }
+    columns.update(
+        {
+            "id": {"data_type": "text", "nullable": False},
+            "account_id": {"data_type": "text", "nullable": False},
+            "livemode": {"data_type": "bool", "nullable": False},
+            SEQ: {"data_type": "bigint", "dedup_sort": "desc"},
+            DELETED: {"data_type": "bool", "hard_delete": True},
+        }
+    )
+    return dlt.resource(
+        rows,
+        name=batch.resource,
+        table_name=batch.resource,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key=PRIMARY_KEY,
+        columns=columns,
+    )
+
+
+def _tombstones(spill: Spill) -> list[str]:
+    """Ids of the objects the spill deletes."""
+    if not spill.deletes:
+        return []
+    found: set[str] = set()
+    for table in spill.tables():
+        if DELETED not in table.column_names:
+            continue
+        ids = table.column("id").to_pylist()
+        flags = table.column(DELETED).to_pylist()
+        found.update(str(i) for i, flag in zip(ids, flags, strict=True) if flag)
+    return sorted(found)
+
+
+class _Counter:
+    """Counts one account's rows of one table, over one connection."""
+
+    def __init__(self, pipeline: dlt.Pipeline, resource: str, key: tuple[str, bool]) -> None:
+        self._client = pipeline.sql_client()
+        self._resource = resource
+        self._key = key
+        self._table: str | None = None
+
+    def __enter__(self) -> _Counter:
+        self._client.open_connection()
+        name = self._client.make_qualified_table_name(self._resource)
+        try:
+            self._client.execute_sql(f"SELECT 1 FROM {name} WHERE 1 = 0")  # noqa: S608
+        except Exception:
+            return self  # no table yet: every count is 0
+        self._table = str(name)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close_connection()
+
+    def _where(self, sql: str, *args: Any) -> int:
+        if self._table is None:
+            return 0
+        query = f"SELECT count(*) FROM {self._table} WHERE account_id = %s AND livemode = %s{sql}"  # noqa: S608
+        rows = self._client.execute_sql(query, *self._key, *args)
+        return int(rows[0][0]) if rows else 0
+
+    def rows(self) -> int:
+        return self._where("")
+
+    def ids(self) -> set[str]:
+        if self._table is None:
+            return set()
+        query = f"SELECT id FROM {self._table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
+        return {str(row[0]) for row in self._client.execute_sql(query, *self._key) or []}
+
+    def existing(self, ids: list[str]) -> int:
+        total = 0
+        for start in range(0, len(ids), _IN_BATCH):
+            chunk = ids[start : start + _IN_BATCH]
+            total += self._where(f" AND id IN ({', '.join(['%s'] * len(chunk))})", *chunk)
+        return total
+
+    def written(self, load_ids: list[str]) -> int:
+        if not load_ids:
+            return 0
+        return self._where(f" AND _dlt_load_id IN ({', '.join(['%s'] * len(load_ids))})", *load_ids)

@@ -31,7 +31,7 @@ from .._settings import Mode, Settings
 from .._tokenset import TokenSet
 from ._destination import Destination, open_destination
 from ._limiter import LimitedTransport, RateLimiter, RequestStats
-from ._load import Loader
+from ._load import Batch, Loader
 from ._reader import Plan, Reader
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import Resource, select
@@ -166,11 +166,10 @@ class _Run:
     def go(self, token_sets: list[TokenSet]) -> None:
         accounts = [_Account(t) for t in token_sets]
         states = {
-            (a.tokens.account_id, a.tokens.livemode, r.name): self.loader.state(
-                a.tokens.account_id, a.tokens.livemode, r.name
+            (a.tokens.account_id, a.tokens.livemode): self.loader.states(
+                a.tokens.account_id, a.tokens.livemode
             )
             for a in accounts
-            for r in self.resources
         }
         for account in accounts:
             account.result = AccountResult(account.tokens.account_id, account.tokens.livemode)
@@ -184,11 +183,19 @@ class _Run:
             account.thread.start()
         running = len(accounts)
         while running:
-            item = self.ready.get()
-            if item is None:
-                running -= 1
-                continue
-            self._load(*item)
+            items = [self.ready.get()]
+            while True:  # everything ready now loads together (one load per account)
+                try:
+                    items.append(self.ready.get_nowait())
+                except queue.Empty:
+                    break
+            running -= sum(1 for item in items if item is None)
+            groups: dict[int, list[tuple[_Account, str]]] = {}
+            for item in items:
+                if item is not None:
+                    groups.setdefault(id(item[0]), []).append(item)
+            for group in groups.values():
+                self._load(group[0][0], [name for _, name in group])
         for account in accounts:
             assert account.thread is not None
             account.thread.join()
@@ -214,7 +221,9 @@ class _Run:
             retry=RetryPolicy(max_retries=MAX_RETRIES),
         )
 
-    def _read(self, account: _Account, states: dict[tuple[str, bool, str], dict[str, Any]]) -> None:
+    def _read(
+        self, account: _Account, states: dict[tuple[str, bool], dict[str, dict[str, Any]]]
+    ) -> None:
         result = account.result
         assert result is not None
         acct, live = account.tokens.account_id, account.tokens.livemode
@@ -240,7 +249,7 @@ class _Run:
                 for resource in self.resources:
                     plans[resource.name] = self._plan(
                         resource,
-                        states[(acct, live, resource.name)],
+                        states[(acct, live)].get(resource.name, {}),
                         events_ok,
                         account.newest_event,
                     )
@@ -293,46 +302,62 @@ class _Run:
         return Plan(resource, since=int(created), events_since=int(events))
 
     # -- loading (this thread) ------------------------------------------------------------
-    def _load(self, account: _Account, name: str) -> None:
+    def _load(self, account: _Account, names: list[str]) -> None:
+        """Load the resources of one account that are ready (one dlt load for all of them)."""
         reader = account.reader
         assert reader is not None
         acct, live = account.tokens.account_id, account.tokens.livemode
-        plan = reader.plans[name]
-        read = reader.results[name]
-        spill = reader.spills[name]
-        table = TableResult(name, acct, live, "loaded", full=plan.full, requests=read.requests)
-        self.report.tables.append(table)
         started = time.monotonic()
-        try:
+        batches: list[Batch] = []
+        tables: dict[str, TableResult] = {}
+        for name in names:
+            plan, read, spill = reader.plans[name], reader.results[name], reader.spills[name]
+            table = TableResult(name, acct, live, "loaded", full=plan.full, requests=read.requests)
+            self.report.tables.append(table)
+            error = read.error or (None if plan.full else reader.events_error)
             if read.permission:
                 table.status, table.permission = "skipped", read.permission
                 self.progress(Progress(acct, live, name, "skipped", spill.rows))
-                return
-            error = read.error or (None if plan.full else reader.events_error)
-            if error:
+            elif error:
                 table.status, table.error = "failed", error
                 self.progress(Progress(acct, live, name, "failed", spill.rows))
-                return
-            self.progress(Progress(acct, live, name, "loading", spill.rows))
-            newest_created = read.newest if read.newest is not None else plan.since
-            cursors = {
-                "created": newest_created if newest_created is not None else 0,
-                "events": account.newest_event
-                if account.newest_event is not None
-                else (plan.events_since or newest_created or 0),
-            }
-            try:
-                counts = self.loader.load(acct, live, name, spill, cursors, full=plan.full)
-            except StripeOAuthNBError as exc:
+            else:
+                tables[name] = table
+                batches.append(Batch(name, spill, self._cursors(account, plan, read), plan.full))
+                self.progress(Progress(acct, live, name, "loading", spill.rows))
+        try:
+            if batches:
+                counts = self.loader.load(acct, live, batches)
+                for name, table in tables.items():
+                    c = counts[name]
+                    table.inserted, table.updated, table.deleted, table.rows = (
+                        c.inserted,
+                        c.updated,
+                        c.deleted,
+                        c.rows,
+                    )
+                    self.progress(Progress(acct, live, name, "loaded", c.rows))
+        except StripeOAuthNBError as exc:
+            for name, table in tables.items():
                 table.status, table.error = "failed", str(exc)
-                self.progress(Progress(acct, live, name, "failed", spill.rows))
-                return
-            table.inserted, table.updated = counts.inserted, counts.updated
-            table.deleted, table.rows = counts.deleted, counts.rows
-            self.progress(Progress(acct, live, name, "loaded", counts.rows))
+                self.progress(Progress(acct, live, name, "failed", reader.spills[name].rows))
         finally:
-            table.seconds = time.monotonic() - started
-            spill.remove()
+            seconds = time.monotonic() - started
+            for name in names:
+                reader.spills[name].remove()
+            for table in tables.values():
+                table.seconds = seconds
+
+    @staticmethod
+    def _cursors(account: _Account, plan: Plan, read: Any) -> dict[str, int]:
+        """Where the next run starts: newest ``created`` read, and the newest event."""
+        created = read.newest if read.newest is not None else plan.since
+        created = created if created is not None else 0
+        if account.newest_event is not None:
+            events = account.newest_event
+        else:
+            events = plan.events_since if plan.events_since is not None else created
+        return {"created": created, "events": events}
 
 
 def _mode(livemode: bool) -> str:
