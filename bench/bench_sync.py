@@ -240,8 +240,8 @@ def main() -> int:
     if not (same_full and same_after):
         for r in RESOURCES:
             print(
-                f"    {r.name:<21} sandbox {before.get(r.name, 0):>7,} -> {after.get(r.name, 0):>7,}"
-                f"  tables {loaded[r.name]:>7,} -> {reloaded[r.name]:>7,}"
+                f"    {r.name:<21} sandbox {before.get(r.name, 0):>7,} -> "
+                f"{after.get(r.name, 0):>7,}  tables {loaded[r.name]:>7,} -> {reloaded[r.name]:>7,}"
             )
     if small is not None:
         print(
