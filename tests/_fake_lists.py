@@ -1,13 +1,15 @@
 """A tiny in-memory stand-in for Stripe's list rules, for unit tests of the sync's reader.
 
-Newest first (``created`` desc, then insertion order), ``limit``, ``starting_after``,
+Newest first (``created`` desc, then the newest added first), ``limit``, ``starting_after``,
 ``created[gte]``/``created[lte]``, ``has_more``; served through ``httpx.MockTransport`` so the
-reader's windows can be checked on any distribution of ``created`` without a server. The
+reader's windows can be checked on any distribution of ``created`` without a server. Objects
+are serialized once, and ranges found by bisection, so the fake costs little per request. The
 end-to-end tests use the real sandbox.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 from typing import Any
 
@@ -16,31 +18,40 @@ from stripe_oauth_nb._http import httpx
 
 class FakeLists:
     def __init__(self, objects: dict[str, list[dict[str, Any]]]) -> None:
-        # newest first, stable: sort by created desc keeping insertion order (later = newer)
-        self.objects = {
-            name: [o for _, o in sorted(enumerate(rows), key=lambda p: (-p[1]["created"], -p[0]))]
-            for name, rows in objects.items()
-        }
         self.requests: list[str] = []
+        self.objects: dict[str, list[dict[str, Any]]] = {}
+        self._keys: dict[str, list[int]] = {}
+        self._text: dict[str, list[str]] = {}
+        self._index: dict[str, dict[str, int]] = {}
+        for name, rows in objects.items():
+            self.set(name, rows)
+
+    def set(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Replace a resource's objects (in the order they were created: later = newer)."""
+        ordered = [o for _, o in sorted(enumerate(rows), key=lambda p: (-p[1]["created"], -p[0]))]
+        self.objects[name] = ordered
+        self._keys[name] = [-o["created"] for o in ordered]  # ascending, for bisect
+        self._text[name] = [json.dumps(o) for o in ordered]
+        self._index[name] = {o["id"]: i for i, o in enumerate(ordered)}
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         name = request.url.path.removeprefix("/v1/")
         self.requests.append(name)
         if name not in self.objects:
-            body = {
-                "error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}
-            }
+            body = {"error": {"type": "invalid_request_error", "message": "Unrecognized URL"}}
             return httpx.Response(404, json=body)
         q = request.url.params
-        rows = self.objects[name]
-        if "created[gte]" in q:
-            rows = [o for o in rows if o["created"] >= int(q["created[gte]"])]
+        keys = self._keys[name]
+        start, stop = 0, len(keys)
         if "created[lte]" in q:
-            rows = [o for o in rows if o["created"] <= int(q["created[lte]"])]
+            start = bisect.bisect_left(keys, -int(q["created[lte]"]))
+        if "created[gte]" in q:
+            stop = bisect.bisect_right(keys, -int(q["created[gte]"]))
         if "starting_after" in q:
-            ids = [o["id"] for o in rows]
-            rows = rows[ids.index(q["starting_after"]) + 1 :]
+            start = max(start, self._index[name][q["starting_after"]] + 1)
         limit = int(q.get("limit", 10))
-        page = rows[:limit]
-        body = {"object": "list", "data": page, "has_more": len(rows) > limit, "url": f"/v1/{name}"}
-        return httpx.Response(200, content=json.dumps(body).encode())
+        end = min(start + limit, stop)
+        data = ",".join(self._text[name][start:end])
+        more = "true" if end < stop else "false"
+        body = f'{{"object":"list","url":"/v1/{name}","has_more":{more},"data":[{data}]}}'
+        return httpx.Response(200, content=body.encode())

@@ -63,8 +63,11 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         on_retry: Callable[[httpx.Request, str, float], None] | None = None,
+        loads: Callable[[bytes], Any] = json.loads,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: The JSON decoder of answers (the sync passes a faster one for big pages).
+        self.loads = loads
         self.auth = auth
         self.mode = mode
         inner = (
@@ -143,7 +146,7 @@ class ApiClient:
         if response.status_code >= 400:
             raise error_from_response(response)
         try:
-            body = json.loads(response.content)
+            body = self.loads(response.content)
         except ValueError:
             raise StripeAPIError(
                 f"{method} {path} answered {response.status_code} with something that is not "

@@ -36,10 +36,12 @@ def to_row(
 ) -> dict[str, Any]:
     """One table row: scalars as they are, nested objects and lists as JSON text (their names
     are added to ``json_names``)."""
+    import orjson  # the sql extra (sync() checks it is there)
+
     row: dict[str, Any] = {}
     for name, value in obj.items():
         if isinstance(value, dict | list):
-            row[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            row[name] = orjson.dumps(value).decode()
             json_names.add(name)
         else:
             row[name] = value

@@ -76,6 +76,7 @@ def sync(
     limiter off (requests are still counted); ``progress`` receives a :class:`Progress` per step.
     """
     started = time.monotonic()
+    _require_extra(destination)
     chosen = select(resources)
     token_sets = _token_sets(tokens, accounts, mode if accounts == "all" else mode or settings.mode)
     with open_destination(
@@ -99,6 +100,24 @@ def sync(
         run.go(token_sets)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _require_extra(destination: Any) -> None:
+    """A clear error when the sql (or postgres) extra is not installed."""
+    import importlib.util
+
+    needed = ["dlt", "duckdb", "pyarrow", "orjson"]
+    extra = "sql"
+    if destination == "postgres":
+        needed.append("psycopg2")
+        extra = "postgres"
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SyncConfigError(
+            f"Syncing into SQL tables needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: "
+            f"pip install 'stripe-oauth-nb[{extra}]'"
+        )
 
 
 def _token_sets(
@@ -202,6 +221,8 @@ class _Run:
 
     # -- reading (one thread per account) -------------------------------------------------
     def _client(self, account: _Account) -> Any:
+        import orjson
+
         from .._api import ApiClient, RetryPolicy
         from .._api._client import _env_proxy
         from .._http import httpx
@@ -219,6 +240,7 @@ class _Run:
             mode="live" if account.tokens.livemode else "test",
             transport=LimitedTransport(inner, limiter, account.stats),
             retry=RetryPolicy(max_retries=MAX_RETRIES),
+            loads=orjson.loads,
         )
 
     def _read(
