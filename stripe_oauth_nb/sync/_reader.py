@@ -3,8 +3,9 @@
 A resource is read as windows of ``created`` (newest first, 100 objects a request, the cursor
 ``starting_after``). It starts as one window over everything (or everything created since the
 last run); the window holding the oldest, still unread, part (the *tail*) hands a chunk of about
-:data:`CHUNK_PAGES` pages above its boundary to a new window whenever a worker is idle, sized from
-how many objects a second of ``created`` held so far. So a resource spreads over up to
+:data:`CHUNK_PAGES` pages above its boundary to a new window while the resource has fewer than
+``max_windows`` open, sized from how many objects a second of ``created`` held so far. So a
+resource spreads over up to
 ``max_windows`` concurrent windows whatever the shape of its history, each window costing at most
 one extra, partly filled page. All windows of all resources share one worker pool and one
 :class:`~._limiter.RateLimiter`, so the account runs at its limit, not at the round trip.
@@ -111,7 +112,6 @@ class Reader:
         self._seen_events: set[tuple[str, str]] = set()
         self._stopped: set[str] = set()
         self._ready: set[str] = set()
-        self._busy = 0
         self._events_done = False
         for name in self.plans:
             self.results[name] = ResourceResult()
@@ -146,15 +146,11 @@ class Reader:
             window = self._queue.get()
             if window is None:
                 return
-            with self._lock:
-                self._busy += 1
             try:
                 follow = self._step(window)
             except Exception as exc:  # recorded per resource: the others go on
                 self._stop(window.name, exc)
                 follow = []
-            with self._lock:
-                self._busy -= 1
             for nxt in follow:
                 self._add(nxt)
             self._finish(window.name)
@@ -261,7 +257,7 @@ class Reader:
             self.spills[name].delete(ids, self.account_id, self.livemode)
 
     def _split(self, nxt: Window, count: int, data: list[dict[str, Any]]) -> list[Window]:
-        """The window's continuation, and a new tail window when a worker is idle."""
+        """The window's continuation, and a new tail window while the resource has room."""
         if nxt.name == EVENTS:
             return [nxt]  # events are applied newest first: one window, in order
         newest = int(data[0]["created"])
@@ -269,10 +265,9 @@ class Reader:
             density = self._density.setdefault(nxt.name, _Density())
             density.objects += count
             density.seconds += max(newest - int(nxt.hi or newest), 0) + 1
-            idle = self._busy + self._queue.qsize() < self.workers
             room = self._open.get(nxt.name, 0) < self.max_windows
             per_second = density.objects / density.seconds
-        if not (nxt.tail and idle and room and nxt.hi is not None):
+        if not (nxt.tail and room and nxt.hi is not None):
             return [nxt]
         span = max(int(CHUNK_PAGES * PAGE / max(per_second, 1e-9)), 1)
         boundary = nxt.hi - span

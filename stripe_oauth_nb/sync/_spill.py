@@ -117,7 +117,8 @@ class Spill:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         import pyarrow as pa
 
-        names = list(dict.fromkeys(name for row in rows for name in row))
+        names = dict.fromkeys(rows[0])  # the rows of a resource mostly share their fields
+        names.update(dict.fromkeys(set().union(*rows) - names.keys()))
         columns: dict[str, pa.Array] = {}
         as_text: set[str] = set()
         for name in names:
