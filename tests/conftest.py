@@ -21,7 +21,7 @@ from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     """A started sandbox with 25 seeded customers, shared by the tests of one module."""
-    with Sandbox(customers=25) as sb:
+    with Sandbox(customers=25, rate_limit=False) as sb:
         yield sb
 
 

@@ -1,7 +1,8 @@
 """The sandbox's HTTP face: Stripe's consent page, token endpoint and API, plus ``/_sandbox/``.
 
-Routes only translate between HTTP and :class:`~._state.SandboxState`; the rules live there.
-JSON answers carry ``Request-Id`` and ``Stripe-Version`` like Stripe's.
+Routes only translate between HTTP and :class:`~._state.SandboxState` (the rules live there and
+in the modules it uses). Every API answer carries ``Request-Id`` (``req_…``) and
+``Stripe-Version``; every API error carries ``request_log_url`` once the caller is known.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import secrets
 import string
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -24,46 +27,88 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._errors import SandboxError
+from ._expand import KIND_OF, ExpandError, plan_expansions
+from ._failures import APIFailure, ConsentFailure, OAuthFailure
+from ._lists import find, missing, select
 from ._logs import expect_drop
 from ._pages import PAGE_HEADERS, consent_page, error_page
-from ._state import (
-    APIFailure,
-    ConsentFailure,
-    Fault,
-    OAuthFailure,
-    Principal,
-    SandboxState,
-)
+from ._query import LIST_PARAMS, RETRIEVE_PARAMS, Params, parse_params
+from ._render import Renderer, account_json, list_body
+from ._rules import MODES, Mode
+from ._state import Fault, Principal, SandboxState
+from ._stripe_paths import is_stripe_endpoint
+from ._versions import API_VERSION, is_legacy, valid_version
+from ._world import RESOURCES
 
-__all__ = ["API_VERSION", "create_app"]
+__all__ = ["create_app"]
 
-#: The API version the sandbox answers with when the request names none.
-API_VERSION: Final = "2025-06-30.basil"
+_log = logging.getLogger("stripe_oauth_nb.sandbox")
+
 _MAX_BODY: Final = 64 * 1024
 _ALNUM: Final = string.ascii_letters + string.digits
-_LIST_PARAMS: Final = frozenset({"limit", "starting_after", "ending_before", "email"})
-_Handler = Callable[[Request], Awaitable[Response]]
+#: Resources with a Search API on Stripe (``/v1/<resource>/search``), which the sandbox lacks.
+_SEARCHABLE: Final = frozenset(
+    {"charges", "customers", "invoices", "payment_intents", "prices", "products", "subscriptions"}
+)
+_SERVED: Final = (
+    "POST /v1/oauth/token, GET /v1/account, and GET /v1/<resource> and /v1/<resource>/<id> for "
+    + ", ".join(RESOURCES)
+)
+
+
+@dataclass
+class _Call:
+    """One API request as the handlers see it."""
+
+    request_id: str
+    version: str
+    mode: Mode | None = None
+
+    @property
+    def legacy(self) -> bool:
+        return is_legacy(self.version)
+
+    def log_url(self) -> str | None:
+        if self.mode is None:
+            return None
+        where = "test/" if self.mode == "test" else ""
+        return f"https://dashboard.stripe.com/{where}logs/{self.request_id}"
+
+
+_Handler = Callable[[Request, _Call], Awaitable[Response]]
 
 
 def _request_id() -> str:
     return "req_" + "".join(secrets.choice(_ALNUM) for _ in range(14))
 
 
-def _json(request: Request, body: Any, status: int = 200, **headers: str) -> Response:
-    """A JSON answer with Stripe's headers (``headers`` use ``_`` for ``-``)."""
-    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+def _json(
+    body: Any,
+    status: int = 200,
+    *,
+    call: _Call | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A JSON answer with Stripe's headers."""
+    if isinstance(body, str):
+        payload = body.encode()
+    elif isinstance(body, bytes):
+        payload = body
+    else:
+        payload = json.dumps(body).encode()
     response = Response(payload, status_code=status, media_type="application/json")
-    response.headers["Request-Id"] = _request_id()
-    response.headers["Stripe-Version"] = request.headers.get("stripe-version", API_VERSION)
+    response.headers["Request-Id"] = call.request_id if call else _request_id()
+    response.headers["Stripe-Version"] = call.version if call else API_VERSION
     response.headers["Cache-Control"] = "no-cache, no-store"
-    for name, value in headers.items():
-        response.headers[name.replace("_", "-")] = value
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
     return response
 
 
-def _failure(request: Request, failure: APIFailure | OAuthFailure) -> Response:
-    status = failure.status if isinstance(failure, APIFailure) else 400
-    return _json(request, failure.body(), status)
+def _failure(failure: APIFailure | OAuthFailure, call: _Call) -> Response:
+    if isinstance(failure, OAuthFailure):
+        return _json(failure.body(), 400, call=call)
+    return _json(failure.body(call.log_url()), failure.status, call=call, headers=failure.headers)
 
 
 def _html(content: str, status: int = 200) -> HTMLResponse:
@@ -124,12 +169,43 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+def _query_pairs(request: Request) -> list[tuple[str, str]]:
+    return list(request.query_params.multi_items())
+
+
+def _rate_limited(reason: str | None, retry_after: int) -> APIFailure:
+    """Stripe's 429; ``reason`` (``global-rate``, ``endpoint-rate``) None for an injected one."""
+    headers = {"Retry-After": str(retry_after), "Stripe-Should-Retry": "true"}
+    if reason is not None:
+        headers["Stripe-Rate-Limited-Reason"] = reason
+    return APIFailure(
+        429,
+        "Too many requests hit the API too quickly. We recommend an exponential backoff of "
+        "your requests.",
+        code="rate_limit",
+        headers=headers,
+    )
+
+
 class _Routes:
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, info: Callable[[], dict[str, Any]]) -> None:
         self.state = state
+        self.info = info
 
     async def _run(self, request: Request, endpoint: str, handler: _Handler) -> Response:
-        """Count the request, apply a pending fault, run the handler."""
+        """Latency, stats, a pending fault, the version check, then the handler."""
+        call = _Call(_request_id(), API_VERSION)
+        latency = self.state.latency if endpoint != "authorize" else 0.0
+        if latency:
+            await asyncio.sleep(latency / 2)
+        response = await self._answer(request, endpoint, handler, call)
+        if latency:
+            await asyncio.sleep(latency / 2)
+        return response
+
+    async def _answer(
+        self, request: Request, endpoint: str, handler: _Handler, call: _Call
+    ) -> Response:
         fault = self.state.begin_request(endpoint)
         if fault is not None:
             if fault.kind == "delay":
@@ -141,27 +217,34 @@ class _Routes:
                         "message": "An unexpected error occurred (sandbox fault injection).",
                     }
                 }
-                return _json(request, body, fault.status)
+                return _json(body, fault.status, call=call)
             elif fault.kind == "rate_limit":
-                body = {
-                    "error": {
-                        "type": "invalid_request_error",
-                        "code": "rate_limit",
-                        "message": "Too many requests hit the API too quickly. We recommend an "
-                        "exponential backoff of your requests.",
-                    }
-                }
-                return _json(
-                    request,
-                    body,
-                    429,
-                    Retry_After=str(fault.retry_after),
-                    Stripe_Should_Retry="true",
-                )
+                limited = _rate_limited(None, fault.retry_after)
+                return _json(limited.body(), 429, call=call, headers=limited.headers)
         try:
-            response = await handler(request)
+            version = request.headers.get("stripe-version")
+            if version is not None and endpoint != "authorize":
+                if not valid_version(version):
+                    raise APIFailure(
+                        400,
+                        f"Invalid Stripe API version: {version[:60]}. Use a version from "
+                        "https://docs.stripe.com/upgrades (this sandbox's objects follow "
+                        f"{API_VERSION}).",
+                    )
+                call.version = version
+            response = await handler(request, call)
         except (APIFailure, OAuthFailure) as failure:
-            response = _failure(request, failure)
+            response = _failure(failure, call)
+        except Exception:  # a sandbox bug: answer like Stripe's 500, keep serving
+            _log.exception("The sandbox failed on %s %s", request.method, request.url.path)
+            body = {
+                "error": {
+                    "type": "api_error",
+                    "message": "The sandbox failed on this request (a bug in the sandbox; its "
+                    "log has the details).",
+                }
+            }
+            response = _json(body, 500, call=call)
         if fault is not None and fault.kind == "drop":
             return _DroppedResponse(response)
         return response
@@ -174,7 +257,7 @@ class _Routes:
             raise HTTPException(404)
         return await self._run(request, "authorize", self._authorize)
 
-    async def _authorize(self, request: Request) -> Response:
+    async def _authorize(self, request: Request, call: _Call) -> Response:
         try:
             if request.method == "GET":
                 params: dict[str, str] = {}
@@ -231,9 +314,13 @@ class _Routes:
     async def token(self, request: Request) -> Response:
         return await self._run(request, "token", self._token)
 
-    async def _token(self, request: Request) -> Response:
+    async def _token(self, request: Request, call: _Call) -> Response:
         key = _api_key(request)
-        self.state.developer_key_mode(key)  # 401 before anything else, like Stripe
+        mode = self.state.developer_key_mode(key)  # 401 before anything else, like Stripe
+        call.mode = mode
+        refusal = self.state.admit_developer(mode, "POST /v1/oauth/token")
+        if refusal is not None:
+            raise _rate_limited(refusal.reason, refusal.retry_after)
         try:
             fields = await _form(request)
         except APIFailure as failure:
@@ -258,92 +345,86 @@ class _Routes:
                 f"Unsupported grant type: {grant_type[:40]!r}. Use authorization_code or "
                 "refresh_token.",
             )
-        return _json(request, body)
+        return _json(body, call=call)
 
     # --- API ---------------------------------------------------------------------------------
 
-    def _principal(self, request: Request) -> Principal:
-        return self.state.authenticate(_api_key(request))
+    def _caller(self, request: Request, call: _Call, endpoint: str) -> Principal:
+        """Authenticate (401), then count the request against its account's rate limits."""
+        principal = self.state.authenticate(_api_key(request))
+        call.mode = principal.mode
+        refusal = self.state.admit(principal, endpoint)
+        if refusal is not None:
+            raise _rate_limited(refusal.reason, refusal.retry_after)
+        return principal
+
+    def _expansions(
+        self, principal: Principal, kind: str, params: Params, *, on_list: bool, legacy: bool
+    ) -> dict[str, Any]:
+        try:
+            tree, reads = plan_expansions(kind, params.expand, on_list=on_list, legacy=legacy)
+        except ExpandError as error:
+            raise APIFailure(error.status, error.message, param="expand") from None
+        for resource in sorted(reads):
+            self.state.require(principal, resource)
+        return tree
 
     async def account(self, request: Request) -> Response:
         return await self._run(request, "account", self._account)
 
-    async def _account(self, request: Request) -> Response:
-        principal = self._principal(request)
-        return _json(request, principal.account.to_object(livemode=principal.livemode))
+    async def _account(self, request: Request, call: _Call) -> Response:
+        principal = self._caller(request, call, "GET /v1/account")
+        params = parse_params(_query_pairs(request), RETRIEVE_PARAMS["account"])
+        self._expansions(principal, "account", params, on_list=False, legacy=call.legacy)
+        return _json(account_json(principal.account), call=call)
 
-    async def customers(self, request: Request) -> Response:
-        return await self._run(request, "customers", self._customers)
-
-    async def _customers(self, request: Request) -> Response:
-        principal = self._principal(request)
-        self.state.require(principal, "customer_read")
-        query = request.query_params
-        for name in query:
-            if name not in _LIST_PARAMS:
-                raise APIFailure(
-                    400,
-                    f"Received unknown parameter: {name[:60]}",
-                    code="parameter_unknown",
-                    param=name[:60],
-                )
-        limit = _limit(query.get("limit"))
-        after, before = query.get("starting_after"), query.get("ending_before")
-        if after and before:
-            raise APIFailure(
-                400,
-                "You may only specify one of these parameters: ending_before, starting_after.",
-                param="ending_before",
+    def lister(self, resource: str) -> Callable[[Request], Awaitable[Response]]:
+        async def handler(request: Request, call: _Call) -> Response:
+            principal = self._caller(request, call, f"GET /v1/{resource}")
+            self.state.require(principal, resource)
+            params = parse_params(_query_pairs(request), LIST_PARAMS[resource])
+            tree = self._expansions(
+                principal, KIND_OF[resource], params, on_list=True, legacy=call.legacy
             )
-        account = principal.account
-        # Positions into account.customers, newest first (all of them, or the email matches).
-        rows: range | list[int] = range(len(account.customers))
-        index = account.index
-        email = query.get("email")
-        if email is not None:
-            rows = [i for i, c in enumerate(account.customers) if c["email"] == email]
-            index = {account.customers[i]["id"]: n for n, i in enumerate(rows)}
-        if after or before:
-            cursor = after or before
-            param = "starting_after" if after else "ending_before"
-            position = index.get(cursor or "")
-            if position is None:
-                raise APIFailure(
-                    400,
-                    f"No such customer: '{(cursor or '')[:60]}'",
-                    code="resource_missing",
-                    param=param,
-                )
-            if after:
-                page, has_more = (
-                    rows[position + 1 : position + 1 + limit],
-                    position + 1 + limit < len(rows),
-                )
-            else:
-                start = max(0, position - limit)
-                page, has_more = rows[start:position], start > 0
-        else:
-            page, has_more = rows[:limit], limit < len(rows)
-        data = b",".join(account.customer_json(i, livemode=principal.livemode) for i in page)
-        more = b"true" if has_more else b"false"
-        body = b'{"object":"list","data":[%s],"has_more":%s,"url":"/v1/customers"}' % (data, more)
-        return _json(request, body)
+            with self.state.lock:
+                world = self.state.world(principal.account, principal.mode)
+                now = int(self.state.now())
+                positions, has_more = select(world, resource, params, now)
+                renderer = Renderer(world, now=now, legacy=call.legacy, version=call.version)
+                data = [renderer.at(resource, p, tree) for p in positions]
+            return _json(list_body(data, has_more, f"/v1/{resource}"), call=call)
 
-    async def customer(self, request: Request) -> Response:
-        return await self._run(request, "customers", self._customer)
+        async def route(request: Request) -> Response:
+            return await self._run(request, resource, handler)
 
-    async def _customer(self, request: Request) -> Response:
-        principal = self._principal(request)
-        self.state.require(principal, "customer_read")
-        customer_id = request.path_params["customer_id"]
-        position = principal.account.index.get(customer_id)
-        if position is None:
-            raise APIFailure(
-                404, f"No such customer: '{customer_id[:60]}'", code="resource_missing", param="id"
+        return route
+
+    def retriever(self, resource: str) -> Callable[[Request], Awaitable[Response]]:
+        async def handler(request: Request, call: _Call) -> Response:
+            object_id = request.path_params["object_id"]
+            if object_id == "search" and resource in _SEARCHABLE:
+                return self._unserved(request, call)
+            principal = self._caller(request, call, f"GET /v1/{resource}/{{id}}")
+            self.state.require(principal, resource)
+            params = parse_params(_query_pairs(request), RETRIEVE_PARAMS[resource])
+            tree = self._expansions(
+                principal, KIND_OF[resource], params, on_list=False, legacy=call.legacy
             )
-        return _json(
-            request, principal.account.customer_json(position, livemode=principal.livemode)
-        )
+            with self.state.lock:
+                world = self.state.world(principal.account, principal.mode)
+                now = int(self.state.now())
+                try:
+                    position = find(world, resource, object_id, "id", now)
+                except APIFailure:
+                    raise missing(resource, object_id, "id", status=404) from None
+                renderer = Renderer(world, now=now, legacy=call.legacy, version=call.version)
+                body = renderer.at(resource, position, tree)
+            return _json(body, call=call)
+
+        async def route(request: Request) -> Response:
+            return await self._run(request, resource, handler)
+
+        return route
 
     # --- controls ----------------------------------------------------------------------------
 
@@ -351,23 +432,43 @@ class _Routes:
         name = request.path_params["name"]
         try:
             body = await _control_body(request)
-            result = self._control(request.method, name, body)
+            result = self._control(request.method, name, body, dict(request.query_params))
         except SandboxError as exc:
-            return _json(
-                request, {"error": {"type": "invalid_request_error", "message": str(exc)}}, 400
-            )
+            return _json({"error": {"type": "invalid_request_error", "message": str(exc)}}, 400)
         if result is None:
             raise HTTPException(404)
-        return _json(request, result)
+        return _json(result)
 
-    def _control(self, method: str, name: str, body: dict[str, Any]) -> Any:
+    def _control(self, method: str, name: str, body: dict[str, Any], query: dict[str, str]) -> Any:
         state = self.state
         if name == "stats" and method == "GET":
             return state.stats()
+        if name == "info" and method == "GET":
+            return self.info()
         if name == "clock":
             if method == "POST":
                 state.advance_clock(body.get("seconds", 0))
             return {"now": state.now()}
+        if name == "simulate" and method == "POST":
+            _only(body, {"days"})
+            return state.simulate(body.get("days"))  # type: ignore[arg-type]
+        if name == "counts" and method == "GET":
+            _only(query, {"account", "mode"})
+            mode = query.get("mode", "test")
+            if mode not in MODES:
+                raise SandboxError(f"mode must be 'test' or 'live', not {mode!r}.")
+            account = state.account(query.get("account"))
+            counts = state.counts(account.id, mode)
+            return {"account": account.id, "mode": mode, "now": state.now(), "counts": counts}
+        if name == "accounts":
+            if method == "POST":
+                _only(body, {"name", "customers"})
+                account_id = state.add_account(
+                    body.get("name", ""), customers=body.get("customers", 0)
+                )
+                return asdict(state.account(account_id))
+            accounts = [asdict(state.account(a)) for a, _ in state.installing_accounts()]
+            return {"accounts": accounts}
         if name == "faults":
             if method == "POST":
                 state.add_fault(_fault_from(body))
@@ -383,32 +484,34 @@ class _Routes:
 
     # --- fallbacks ---------------------------------------------------------------------------
 
+    def _unserved(self, request: Request, call: _Call) -> Response:
+        path = request.url.path[:200]
+        message = (
+            f"The sandbox does not serve {request.method} {path}: it is a Stripe endpoint, but "
+            f"the sandbox answers only {_SERVED}. Use real Stripe for it."
+        )
+        return _json(
+            {"error": {"type": "invalid_request_error", "message": message}}, 404, call=call
+        )
+
     async def not_found(self, request: Request, exc: Exception) -> Response:
         self.state.begin_request("not_found")
+        call = _Call(_request_id(), API_VERSION)
+        if is_stripe_endpoint(request.url.path) and not request.url.path.startswith("/_sandbox"):
+            return self._unserved(request, call)
         message = (
             f"Unrecognized request URL ({request.method}: {request.url.path[:200]}). Please see "
             "https://stripe.com/docs or we can help at https://support.stripe.com/."
         )
-        return _json(request, {"error": {"type": "invalid_request_error", "message": message}}, 404)
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return 10
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise APIFailure(
-            400, f"Invalid integer: {raw[:40]}", code="parameter_invalid_integer", param="limit"
-        ) from None
-    if not 1 <= limit <= 100:
-        raise APIFailure(
-            400,
-            f"This value must be between 1 and 100 (it currently is '{limit}').",
-            code="parameter_invalid_integer",
-            param="limit",
+        return _json(
+            {"error": {"type": "invalid_request_error", "message": message}}, 404, call=call
         )
-    return limit
+
+
+def _only(fields: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise SandboxError(f"Unknown fields {sorted(unknown)}; use {sorted(allowed)}.")
 
 
 async def _control_body(request: Request) -> dict[str, Any]:
@@ -434,18 +537,22 @@ def _fault_from(body: dict[str, Any]) -> Fault:
     return Fault(**body)
 
 
-def create_app(state: SandboxState) -> Starlette:
-    """The ASGI app serving ``state`` (marketplace and API on one origin)."""
-    routes = _Routes(state)
-    return Starlette(
-        routes=[
-            Route("/oauth/v2/authorize", routes.authorize, methods=["GET", "POST"]),
-            Route("/oauth/v2/{link}/authorize", routes.authorize, methods=["GET", "POST"]),
-            Route("/v1/oauth/token", routes.token, methods=["POST"]),
-            Route("/v1/account", routes.account, methods=["GET"]),
-            Route("/v1/customers", routes.customers, methods=["GET"]),
-            Route("/v1/customers/{customer_id}", routes.customer, methods=["GET"]),
-            Route("/_sandbox/{name}", routes.control, methods=["GET", "POST"]),
-        ],
-        exception_handlers={404: routes.not_found, 405: routes.not_found},
-    )
+def create_app(state: SandboxState, info: Callable[[], dict[str, Any]]) -> Starlette:
+    """The ASGI app serving ``state`` (marketplace and API on one origin); ``info`` answers
+    ``GET /_sandbox/info``."""
+    routes = _Routes(state, info)
+    table = [
+        Route("/oauth/v2/authorize", routes.authorize, methods=["GET", "POST"]),
+        Route("/oauth/v2/{link}/authorize", routes.authorize, methods=["GET", "POST"]),
+        Route("/v1/oauth/token", routes.token, methods=["POST"]),
+        Route("/v1/account", routes.account, methods=["GET"]),
+        Route("/_sandbox/{name}", routes.control, methods=["GET", "POST"]),
+    ]
+    for resource in RESOURCES:
+        table.append(Route(f"/v1/{resource}", routes.lister(resource), methods=["GET"]))
+        table.append(
+            Route(f"/v1/{resource}/{{object_id}}", routes.retriever(resource), methods=["GET"])
+        )
+    app = Starlette(routes=table, exception_handlers={404: routes.not_found, 405: routes.not_found})
+    app.router.redirect_slashes = False  # Stripe answers /v1/customers/ with 404
+    return app

@@ -12,9 +12,10 @@ from typing import Any
 
 from .._errors import SandboxError
 from .._masking import Secret, mask
-from .._settings import Mode, ModeCredentials, Settings
+from .._settings import ModeCredentials, Settings
 from ._app import create_app
-from ._browser import approve as _approve
+from ._browser import approve
+from ._rules import Mode
 from ._server import ServerThread
 from ._state import (
     DEFAULT_REDIRECT_URIS,
@@ -24,6 +25,7 @@ from ._state import (
     RegisteredApp,
     SandboxState,
 )
+from ._world import World
 
 __all__ = ["ModeKeys", "Sandbox"]
 
@@ -48,10 +50,13 @@ class ModeKeys:
 class Sandbox:
     """A local stand-in for marketplace.stripe.com and api.stripe.com, on 127.0.0.1.
 
-    ``customers``: seeded customers of the default installing account (deterministic from
-    ``seed``). ``redirect_uris``: the demo app's allowed redirect URIs. ``port``: 0 picks a free
-    one. ``revoke_family_on_refresh_reuse``: also revoke every token of an install when an
-    already-rotated refresh token is replayed (Stripe does not document this; off by default).
+    ``customers``: customers of the default installing account (two sample accounts get a half
+    and a fifth as many); every other object scales from them. ``seed``: same seed, same data.
+    ``start``: when the seeded history ends (Unix seconds); given, the clock stands still there
+    until :meth:`advance_clock` or :meth:`simulate` moves it, so data and timestamps repeat
+    exactly. ``rate_limit``: Stripe's per-account limits (429 beyond them). ``latency_ms``: a
+    round trip added to every API answer. ``redirect_uris``: the demo app's allowed redirect
+    URIs. ``port``: 0 picks a free one.
     """
 
     def __init__(
@@ -61,15 +66,19 @@ class Sandbox:
         redirect_uris: Sequence[str] | None = None,
         seed: int = 0,
         port: int = 0,
-        revoke_family_on_refresh_reuse: bool = False,
+        start: float | None = None,
+        rate_limit: bool = True,
+        latency_ms: float = 0.0,
     ) -> None:
         self.state = SandboxState(
             customers=customers,
             seed=seed,
             redirect_uris=tuple(redirect_uris or DEFAULT_REDIRECT_URIS),
-            revoke_family_on_refresh_reuse=revoke_family_on_refresh_reuse,
+            start=start,
+            rate_limit=rate_limit,
+            latency=latency_ms / 1000,
         )
-        self._server = ServerThread(create_app(self.state), port=port)
+        self._server = ServerThread(create_app(self.state, self.connection_info), port=port)
         self._store_dir: Path | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -147,8 +156,13 @@ class Sandbox:
 
     @property
     def account_id(self) -> str:
-        """The default installing account (``acct_…``); its customers are the seeded ones."""
+        """The default installing account (``acct_…``), the consent page's first choice."""
         return self.state.default_account_id
+
+    @property
+    def account_ids(self) -> list[str]:
+        """Every installing account, the default first (the consent page offers them all)."""
+        return [account_id for account_id, _ in self.state.installing_accounts()]
 
     @property
     def developer_account_id(self) -> str:
@@ -156,12 +170,15 @@ class Sandbox:
         return self.state.developer.account.id
 
     def connection_info(self) -> dict[str, Any]:
-        """What a separate process needs (holds the sandbox's secret keys)."""
+        """What a separate process needs (holds the sandbox's secret keys); also served as
+        ``GET /_sandbox/info``."""
         return {
             "api_base": self.api_base,
             "marketplace_base": self.marketplace_base,
             "redirect_uris": list(self.demo_app.redirect_uris),
             "account_id": self.account_id,
+            "account_ids": self.account_ids,
+            "developer_account_id": self.developer_account_id,
             **{
                 mode: {"secret_key": keys.secret_key, "client_id": keys.client_id}
                 for mode, keys in (("test", self.test), ("live", self.live))
@@ -205,25 +222,22 @@ class Sandbox:
         """Another installing account (selectable on the consent page); returns its id."""
         return self.state.add_account(name, customers=customers)
 
-    def approve(
-        self,
-        install_url: str,
-        decision: str = "accept",
-        follow: bool = True,
-        *,
-        account: str | None = None,
-        timeout: float = 5.0,
-    ) -> str:
-        """Answer the consent page like a browser; return the redirect Location."""
-        return _approve(
-            install_url, decision=decision, follow=follow, account=account, timeout=timeout
-        )
+    #: Answer the consent page like a browser (see :func:`stripe_oauth_nb.sandbox.approve`).
+    approve = staticmethod(approve)
 
     def mint_tokens(
         self, mode: Mode = "test", app: RegisteredApp | None = None, account_id: str | None = None
     ) -> dict[str, Any]:
         """Shortcut: the token endpoint's answer for a fresh install (no HTTP, no stats)."""
         return self.state.mint_tokens(mode, app, account_id)
+
+    def world(self, account_id: str | None = None, mode: Mode = "test") -> World:
+        """The rows behind an account's data in one mode (for tests and benchmarks)."""
+        return self.state.world(self.state.account(account_id), mode)
+
+    def counts(self, account_id: str | None = None, mode: Mode = "test") -> dict[str, int]:
+        """Objects per resource that a client can read (``GET /_sandbox/counts``)."""
+        return self.state.counts(account_id, mode)
 
     # --- controls ----------------------------------------------------------------------------
 
@@ -233,6 +247,12 @@ class Sandbox:
     def advance_clock(self, seconds: float) -> float:
         """Move the sandbox clock forward (codes and tokens age); returns the new time."""
         return self.state.advance_clock(seconds)
+
+    def simulate(self, days: int) -> dict[str, Any]:
+        """Move the clock ``days`` forward and play that many days of business in every
+        account and mode (new customers, renewals, failures, refunds, disputes, payouts,
+        deletions), each change with its event; returns ``{"now", "days"}``."""
+        return self.state.simulate(days)
 
     def inject_fault(
         self,
@@ -251,7 +271,8 @@ class Sandbox:
         return self.state.stats()
 
     def reset(self) -> None:
-        """Forget codes, tokens, faults, stats and clock moves; keys, apps, accounts stay."""
+        """Forget codes, tokens, faults, stats, clock moves, simulated days and rate-limit
+        counts; keys, apps and accounts stay."""
         self.state.reset()
 
     def __repr__(self) -> str:

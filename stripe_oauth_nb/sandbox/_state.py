@@ -1,10 +1,11 @@
 """The sandbox's world and Stripe's rules, without HTTP.
 
-Holds the developer account (a secret key per mode), registered apps, installing accounts with
-their customers, authorization codes, grants and tokens, the sandbox clock, injected faults and
-request statistics. Every public method takes the one lock, so the HTTP handlers (in the server
-thread) and in-process calls (any thread) see consistent state; a refresh token can therefore be
-rotated exactly once, however many threads race for it.
+Holds the developer account (a secret key per mode), registered apps, installing accounts and
+their worlds (one per account and mode, built on first use), authorization codes, grants and
+tokens, the sandbox clock, injected faults, rate limits and request statistics. Every public
+method takes the one lock, so the HTTP handlers (in the server thread) and in-process calls (any
+thread) see consistent state; a refresh token can therefore be rotated exactly once, however many
+threads race for it.
 
 Rule outcomes a client must see are raised as :class:`OAuthFailure` (the token endpoint's
 ``{"error": ..., "error_description": ...}`` with 400) or :class:`APIFailure` (Stripe's
@@ -27,27 +28,30 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from .._errors import SandboxError
-from .._settings import MODES, Mode
-from .._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
-from ._data import Account, make_account, random_id
+from ._business import DAY, Business
+from ._failures import APIFailure, ConsentFailure, OAuthFailure, stripe_mask
+from ._limits import RateLimiter, Refusal
+from ._permissions import grants, required_permission
+from ._rules import (
+    ACCESS_TOKEN_LIFETIME,
+    CODE_LIFETIME,
+    MODES,
+    REFRESH_TOKEN_LIFETIME,
+    Mode,
+)
 from ._secrets_log import record_secret
+from ._world import RESOURCES, Account, World, WorldSpec, random_id
 
 __all__ = [
-    "CODE_LIFETIME",
     "DEFAULT_REDIRECT_URIS",
-    "APIFailure",
+    "FAULT_ENDPOINTS",
     "Authorization",
-    "ConsentFailure",
     "Fault",
-    "OAuthFailure",
     "Principal",
     "RegisteredApp",
     "SandboxState",
-    "stripe_mask",
 ]
 
-#: Authorization codes are single-use and valid for five minutes.
-CODE_LIFETIME: Final = 300.0
 DEFAULT_REDIRECT_URIS: Final = ("http://127.0.0.1:8765/callback", "http://localhost:8765/callback")
 DEMO_MANIFEST: Final[dict[str, Any]] = {
     "id": "com.example.sandbox-demo",
@@ -63,18 +67,22 @@ DEMO_MANIFEST: Final[dict[str, Any]] = {
     "stripe_api_access_type": "oauth",
 }
 
-FaultEndpoint = Literal["token", "account", "customers", "authorize", "*"]
+#: ``token``, ``account``, ``authorize``, a resource (``customers``, ``charges``...) or ``*``.
+FaultEndpoint = str
 FaultKind = Literal["delay", "error", "rate_limit", "drop"]
-FAULT_ENDPOINTS: Final = ("token", "account", "customers", "authorize", "*")
-FAULT_KINDS: Final = ("delay", "error", "rate_limit", "drop")
 #: Endpoints a ``"*"`` fault applies to (the API; not the consent page).
-_STAR_ENDPOINTS: Final = frozenset({"token", "account", "customers"})
+_STAR_ENDPOINTS: Final = frozenset({"token", "account", *RESOURCES})
+FAULT_ENDPOINTS: Final = ("token", "account", *RESOURCES, "authorize", "*")
+FAULT_KINDS: Final = ("delay", "error", "rate_limit", "drop")
 GRANT_TYPES: Final = ("authorization_code", "refresh_token")
 
 _ALNUM: Final = string.ascii_letters + string.digits
 _REDIRECT_PATTERN: Final = re.compile(r"^https?://.*/.+")
-_KEY_PREFIX: Final = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_|ac_|rt_)")
-_READ_IMPLIED_BY: Final = {"customer_read": ("customer_read", "customer_write")}
+#: The sample accounts the consent page offers besides the default one, and their share of
+#: its customers.
+SAMPLE_ACCOUNTS: Final = (("Northwind Traders", 2), ("Globex Retail", 5))
+#: Accounts are older than the data they hold.
+_ACCOUNT_AGE: Final = 400 * DAY
 
 
 def _token(prefix: str, length: int = 32) -> str:
@@ -85,60 +93,6 @@ def _token(prefix: str, length: int = 32) -> str:
 def _secret(prefix: str, length: int = 32) -> str:
     """A :func:`_token` that is a credential (key, code, token): the leak test's hook sees it."""
     return record_secret(_token(prefix, length))
-
-
-def stripe_mask(key: str) -> str:
-    """A key as Stripe names it in error messages: ``sk_test_****abcd``."""
-    match = _KEY_PREFIX.match(key)
-    prefix = match.group(1) if match else ""
-    rest = key[len(prefix) :]
-    tail = rest[-4:] if len(rest) >= 12 else ""
-    return f"{prefix}****{tail}"
-
-
-class OAuthFailure(Exception):
-    """A token-endpoint refusal in the OAuth shape (HTTP 400)."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-
-    def body(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description}
-
-
-class APIFailure(Exception):
-    """A refusal in Stripe's API error shape ``{"error": {...}}``."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        code: str | None = None,
-        param: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.code = code
-        self.param = param
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"type": self.type, "message": self.message}
-        if self.code:
-            error["code"] = self.code
-            error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
-        if self.param:
-            error["param"] = self.param
-        return {"error": error}
-
-
-class ConsentFailure(Exception):
-    """The consent page must show an error and must not redirect."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,7 +130,8 @@ class Authorization:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who an API key or access token speaks for. ``permissions`` None means all."""
+    """Who an API key or access token speaks for. ``permissions``: everything the install's
+    permissions allow (implied ones included); None means all (a secret key)."""
 
     key: str
     account: Account
@@ -250,7 +205,12 @@ class _Developer:
 
 
 class SandboxState:
-    """Everything the sandbox knows, behind one lock."""
+    """Everything the sandbox knows, behind one lock.
+
+    ``start``: the moment the seeded history ends (Unix seconds). Given, the clock is frozen
+    there (only :meth:`advance_clock` and :meth:`simulate` move it), so the same seed and start
+    give the same data and the same timestamps; None: the current time, and a running clock.
+    """
 
     def __init__(
         self,
@@ -258,29 +218,53 @@ class SandboxState:
         customers: int = 25,
         seed: int = 0,
         redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS,
-        revoke_family_on_refresh_reuse: bool = False,
+        start: float | None = None,
+        rate_limit: bool = True,
+        latency: float = 0.0,
     ) -> None:
-        if customers < 0:
-            raise SandboxError("customers must be 0 or more.")
-        self._lock = threading.Lock()
+        if not isinstance(customers, int) or customers < 0:
+            raise SandboxError(f"customers must be a whole number, 0 or more, not {customers!r}.")
+        if not isinstance(latency, int | float) or not 0 <= latency <= 60:
+            raise SandboxError(f"latency must be 0 to 60 seconds, not {latency!r}.")
+        if start is not None and not (isinstance(start, int | float) and math.isfinite(start)):
+            raise SandboxError(f"start must be a Unix time in seconds, not {start!r}.")
+        self._lock = threading.RLock()
+        self._frozen = start is not None
+        self.start = int(start if start is not None else time.time())
+        self.seed = seed
+        self.latency = float(latency)
+        self.limiter = RateLimiter(enabled=rate_limit)
         # Seeded (not secret) sample data; secrets below come from `secrets`.
         self._rng = random.Random(seed)  # noqa: S311 - deterministic sample data, not secrets
-        self.revoke_family_on_refresh_reuse = revoke_family_on_refresh_reuse
         self.developer = _Developer(
-            account=make_account(self._rng, name="Sandbox Developer", customers=0),
+            account=self._new_account("Sandbox Developer", 0),
             secret_keys={mode: _secret(f"sk_{mode}_") for mode in MODES},
         )
         self._key_modes: dict[str, Mode] = {k: m for m, k in self.developer.secret_keys.items()}
         self.accounts: dict[str, Account] = {}
         self.publishable_keys: dict[tuple[str, Mode], str] = {}
+        self._customer_streams: dict[str, Any] = {}
+        self._worlds: dict[tuple[str, Mode], tuple[World, Business]] = {}
         self.default_account_id = self.add_account("Sandbox Installer Co", customers=customers)
+        # The default account's test-mode customers continue the seed's own stream (the
+        # customers every earlier release of the sandbox had).
+        self._customer_streams[self.default_account_id] = self._rng.getstate()
+        for name, share in SAMPLE_ACCOUNTS:
+            self.add_account(name, customers=customers // share)
         self._apps: dict[str, RegisteredApp] = {}
         self._clients: dict[str, tuple[RegisteredApp, Mode]] = {}
         self.demo_app = self.register_app({**DEMO_MANIFEST, "allowed_redirect_uris": redirect_uris})
         self._init_volatile()
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock (re-entrant): hold it while reading a world's rows."""
+        return self._lock
+
     def _init_volatile(self) -> None:
         self._clock_offset = 0.0
+        self._business_until = self.start
+        self._worlds.clear()
         self._codes: dict[str, _Code] = {}
         self._grants: dict[str, _Grant] = {}
         self._access: dict[str, _Access] = {}
@@ -289,13 +273,29 @@ class SandboxState:
         self._requests: Counter[str] = Counter()
         self._grant_requests: Counter[str] = Counter()
         self._issued: Counter[str] = Counter()
+        self.limiter.reset()
 
     # --- setup -------------------------------------------------------------------------------
 
+    def _new_account(self, name: str, customers: int) -> Account:
+        account_id = random_id(self._rng, "acct_", 16)
+        slug = "".join(ch for ch in name.lower() if ch.isalnum()) or "account"
+        return Account(
+            id=account_id,
+            name=name,
+            email=f"owner@{slug}.example.com",
+            created=self.start - _ACCOUNT_AGE,
+            customers=customers,
+        )
+
     def add_account(self, name: str, *, customers: int = 0) -> str:
-        """Create an installing account with seeded customers; return its ``acct_`` id."""
+        """Create an installing account (its data is made when first read); its ``acct_`` id."""
+        if not isinstance(name, str) or not name.strip():
+            raise SandboxError("An account needs a non-empty name.")
+        if not isinstance(customers, int) or customers < 0:
+            raise SandboxError(f"customers must be a whole number, 0 or more, not {customers!r}.")
         with self._lock:
-            account = make_account(self._rng, name=name, customers=customers)
+            account = self._new_account(name.strip(), customers)
             self.accounts[account.id] = account
             for mode in MODES:
                 self.publishable_keys[(account.id, mode)] = _token(f"pk_{mode}_")
@@ -306,6 +306,65 @@ class SandboxState:
         with self._lock:
             ids = sorted(self.accounts, key=lambda a: a != self.default_account_id)
             return [(a, self.accounts[a].name) for a in ids]
+
+    def account(self, account_id: str | None) -> Account:
+        """An installing account, or the developer's own; the default when None."""
+        with self._lock:
+            found = self.accounts.get(account_id or self.default_account_id)
+            if found is None and account_id == self.developer.account.id:
+                found = self.developer.account
+            if found is None:
+                raise SandboxError(
+                    f"No account {account_id!r} in this sandbox; its accounts are "
+                    f"{sorted(self.accounts)} (and the developer's {self.developer.account.id})."
+                )
+            return found
+
+    # --- worlds ------------------------------------------------------------------------------
+
+    def world(self, account: Account, mode: Mode) -> World:
+        """The data of ``account`` in ``mode``, built on first use and played up to date."""
+        with self._lock:
+            entry = self._worlds.get((account.id, mode))
+            if entry is None:
+                spec = WorldSpec(
+                    account_id=account.id,
+                    account_name=account.name,
+                    mode=mode,
+                    customers=account.customers,
+                    seed=self.seed,
+                    start=self.start,
+                    customer_rng_state=(
+                        self._customer_streams.get(account.id) if mode == "test" else None
+                    ),
+                )
+                world = World(spec)
+                business = Business(world)
+                business.build()
+                entry = self._worlds[(account.id, mode)] = (world, business)
+            world, business = entry
+            if business.until < self._business_until:
+                business.run_until(self._business_until)
+            return world
+
+    def simulate(self, days: int) -> dict[str, Any]:
+        """Move the clock ``days`` forward and play the business up to then, in every world
+        (worlds not read yet catch up when first read, with the same result)."""
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+            raise SandboxError(f"days must be a whole number from 1 to 366, not {days!r}.")
+        with self._lock:
+            self._clock_offset += days * DAY
+            self._business_until = int(self.now())
+            for _world, business in self._worlds.values():
+                business.run_until(self._business_until)
+            return {"now": self.now(), "days": days}
+
+    def counts(self, account_id: str | None = None, mode: Mode = "test") -> dict[str, int]:
+        """Objects per resource in one world (see :meth:`World.counts`)."""
+        if mode not in MODES:
+            raise SandboxError(f"mode must be 'test' or 'live', not {mode!r}.")
+        with self._lock:
+            return self.world(self.account(account_id), mode).counts(int(self.now()))
 
     def register_app(self, manifest: Mapping[str, Any]) -> RegisteredApp:
         """Register (or re-register, keeping its client ids) an app from a manifest dict."""
@@ -369,8 +428,9 @@ class SandboxState:
     # --- clock -------------------------------------------------------------------------------
 
     def now(self) -> float:
-        """The sandbox clock: wall time plus every :meth:`advance_clock`."""
-        return time.time() + self._clock_offset
+        """The sandbox clock: the start (frozen) or wall time, plus every move forward."""
+        base = self.start if self._frozen else time.time()
+        return base + self._clock_offset
 
     def advance_clock(self, seconds: float) -> float:
         """Move the sandbox clock forward; return the new time."""
@@ -492,8 +552,6 @@ class SandboxState:
             if grant.revoked:
                 raise unknown
             if record.rotated:
-                if self.revoke_family_on_refresh_reuse:
-                    self._revoke(grant.id)
                 raise OAuthFailure(
                     "invalid_grant",
                     f"Refresh token has already been used: {stripe_mask(refresh_token)}. Refresh "
@@ -558,23 +616,29 @@ class SandboxState:
                 raise APIFailure(
                     401, f"Expired API Key provided: {stripe_mask(key)}", code="api_key_expired"
                 )
-            return Principal(key, self.accounts[grant.account_id], grant.mode, grant.permissions)
+            allowed = grants(grant.permissions)
+            return Principal(key, self.accounts[grant.account_id], grant.mode, allowed)
 
     @staticmethod
-    def require(principal: Principal, permission: str) -> None:
-        """403 unless the principal's app holds ``permission`` (or one implying it)."""
-        granted = principal.permissions
-        if granted is None or any(
-            p in granted for p in _READ_IMPLIED_BY.get(permission, (permission,))
-        ):
+    def require(principal: Principal, resource: str) -> None:
+        """403 unless the principal's install may read ``resource`` (see ``_permissions``)."""
+        permission = required_permission(resource)
+        if principal.permissions is None or permission in principal.permissions:
             return
         raise APIFailure(
             403,
             f"The provided key '{stripe_mask(principal.key)}' does not have the required "
             f"permissions for this endpoint on account '{principal.account.id}'. Having the "
             f"'{permission}' permission would allow this request to continue.",
-            code="insufficient_permissions",
         )
+
+    def admit(self, principal: Principal, endpoint: str) -> Refusal | None:
+        """Count an API request against its account's rate limits (see ``_limits``)."""
+        return self.limiter.admit(principal.account.id, principal.mode, endpoint)
+
+    def admit_developer(self, mode: Mode, endpoint: str) -> Refusal | None:
+        """Count a token-endpoint request against the developer's account."""
+        return self.limiter.admit(self.developer.account.id, mode, endpoint)
 
     # --- faults and stats --------------------------------------------------------------------
 
@@ -632,7 +696,8 @@ class SandboxState:
             }
 
     def reset(self) -> None:
-        """Forget codes, tokens, faults, stats and clock moves; keep keys, apps and accounts."""
+        """Forget codes, tokens, faults, stats, clock moves, simulated days and rate-limit
+        counts; keep keys, apps and accounts (their data is made afresh from the seed)."""
         with self._lock:
             self._init_volatile()
 

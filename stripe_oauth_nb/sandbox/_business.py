@@ -1,0 +1,720 @@
+"""A small subscription business, played day by day: where every object in a world comes from.
+
+One engine makes both the seeded history (the ``customers`` of a world arrive over the
+:data:`HISTORY_DAYS` before the sandbox's start) and every simulated day after it, so the two
+look alike. The engine is a queue of timed actions; each action changes rows in time order and
+records Stripe's events for the changes (the row after the change is the event's snapshot).
+
+What happens:
+
+- A product catalogue (four plans and a one-off workshop, prices in usd/eur/gbp, monthly and
+  yearly, one archived price) exists before the first customer.
+- A customer arrives (``customer.created``); most subscribe at once: a draft invoice is
+  finalized and paid by a PaymentIntent and its charge, whose balance transaction carries
+  Stripe's fee (2.9% + 30 cents, in usd after a fixed exchange rate).
+- A subscription renews at each period end (monthly or yearly). A renewal payment can fail: the
+  subscription goes ``past_due``, the customer ``delinquent``, and two retries follow (3 and 5
+  days later); after the last failed retry the invoice is marked uncollectible and the
+  subscription is canceled. Some customers ask to cancel; their subscription ends at period end.
+- Some customers buy the one-off workshop (a PaymentIntent and charge, no invoice).
+- A few percent of successful charges are refunded (fully or partly, never more than the
+  charge) and a few disputed (the dispute is later won or lost, with its balance transactions).
+- Every seven days a payout takes the balance that has become available.
+- After the start only: new customers arrive and a few customers are deleted (their open
+  subscriptions are canceled first, as on Stripe).
+
+Everything is drawn from the world's seeded generator, so the same seed and the same simulated
+days give the same objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple, TypeVar
+
+from ._rows import (
+    BalanceTransaction,
+    Charge,
+    Customer,
+    Dispute,
+    Event,
+    Invoice,
+    PaymentIntent,
+    Payout,
+    Price,
+    Product,
+    Refund,
+    Subscription,
+    Table,
+    replace,
+)
+from ._world import World, customer_attributes
+
+__all__ = ["DAY", "HISTORY_DAYS", "Business", "day_start"]
+
+DAY: Final = 86_400
+#: The seeded history: customers arrive over this many days before the start.
+HISTORY_DAYS: Final = 180
+_CATALOGUE_AGE: Final = 30 * DAY  # products exist this long before the first customer
+
+P_SUBSCRIBE: Final = 0.7
+P_YEARLY: Final = 0.15
+P_RENEWAL_FAILS: Final = 0.06
+P_RETRY_SUCCEEDS: Final = 0.5
+RETRY_DELAYS: Final = (3 * DAY, 5 * DAY)
+P_CANCEL_REQUEST: Final = 0.04  # per period, the customer asks to cancel at period end
+P_REFUND: Final = 0.025
+P_FULL_REFUND: Final = 0.7
+P_DISPUTE: Final = 0.006
+P_DISPUTE_WON: Final = 0.45
+DISPUTE_FEE: Final = 1500
+ONE_OFFS_PER_CUSTOMER_DAY: Final = 0.002
+PAYOUT_EVERY: Final = 7 * DAY
+AVAILABLE_AFTER: Final = 2 * DAY
+#: Fixed exchange rates into the account's currency (usd).
+TO_USD: Final = {"usd": 1.0, "eur": 1.08, "gbp": 1.27}
+
+#: (name, description, monthly usd/eur/gbp unit amounts, weight among subscriptions).
+_PLANS: Final = (
+    ("Starter", "Dashboards for one team.", (1900, 1700, 1500), 0.5),
+    (
+        "Growth",
+        "Dashboards and alerts for growing teams, priced per seat.",
+        (4900, 4500, 3900),
+        0.3,
+    ),
+    ("Scale", "Everything, with single sign-on and an uptime promise.", (14900, 13900, 11900), 0.1),
+    ("Analytics add-on", "Exports and a SQL console.", (900, 800, 700), 0.1),
+)
+#: The plan priced per seat (Growth): its subscriptions have 1 to 5 seats.
+_PER_SEAT: Final = 1
+_WORKSHOP: Final = (
+    "Onboarding workshop",
+    "A half-day workshop with our team.",
+    (50000, 45000, 40000),
+)
+_CURRENCY_ORDER: Final = ("usd", "eur", "gbp")
+_DECLINES: Final = ("insufficient_funds", "generic_decline", "expired_card", "do_not_honor")
+_DISPUTE_REASONS: Final = ("fraudulent", "product_not_received", "subscription_canceled", "general")
+
+T = TypeVar("T", bound=tuple[Any, ...])
+
+
+def day_start(timestamp: int) -> int:
+    return timestamp - timestamp % DAY
+
+
+def add_months(timestamp: int, months: int) -> int:
+    """``timestamp`` moved by calendar months (the day of month clamped, like Stripe's billing)."""
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    month0 = moment.month - 1 + months
+    year, month = moment.year + month0 // 12, month0 % 12 + 1
+    for day in (moment.day, 30, 29, 28):
+        try:
+            return int(moment.replace(year=year, month=month, day=day).timestamp())
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has 28 days")  # pragma: no cover
+
+
+class _Action(NamedTuple):
+    at: int
+    order: int
+    run: Callable[..., None]
+    args: tuple[Any, ...]
+
+
+class Business:
+    """Plays a world's business: :meth:`build` its history, then :meth:`run_until` later."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.rng = world.rng
+        self.start = world.spec.start
+        self.origin = day_start(self.start - HISTORY_DAYS * DAY)
+        self.until = self.origin - _CATALOGUE_AGE
+        self._queue: list[_Action] = []
+        self._order = itertools.count()
+        self._plans: list[tuple[int, dict[tuple[str, str], int]]] = []  # (product, prices)
+        self._workshop_prices: dict[str, int] = {}
+        self._paid_out_to = 0  # balance transactions before this position are paid out
+        self._live_customers: list[int] = []
+        self._live_index: dict[int, int] = {}
+        self._subscription_of: dict[int, int] = {}  # customer -> their current subscription
+
+    # --- the queue -----------------------------------------------------------------------------
+
+    def _at(self, when: int, run: Callable[..., None], *args: Any) -> None:
+        heapq.heappush(self._queue, _Action(when, next(self._order), run, args))
+
+    def run_until(self, end: int) -> None:
+        """Play every action before ``end`` (in time order)."""
+        queue = self._queue
+        while queue and queue[0].at < end:
+            action = heapq.heappop(queue)
+            action.run(action.at, *action.args)
+        self.until = max(self.until, end)
+
+    def build(self) -> None:
+        """The seeded history: catalogue, ``customers`` arrivals, everything up to the start."""
+        spec = self.w.spec
+        self._catalogue(self.origin - _CATALOGUE_AGE)
+        span = self.start - self.origin
+        for number in range(spec.customers):
+            jitter = 0.05 + 0.9 * self.rng.random()
+            created = self.start - max(1, int((number + jitter) * span / max(spec.customers, 1)))
+            self._at(
+                created, self._arrive, number, customer_attributes(self.w.customer_rng, number)
+            )
+        self._at(self.origin, self._daily)
+        self._at(self.origin + PAYOUT_EVERY, self._payout)
+        self.run_until(self.start)
+
+    # --- recording ----------------------------------------------------------------------------
+
+    def _add(self, table: Table[T], row: T, event: str | None = None) -> int:
+        position = table.add(row)
+        if event is not None:
+            self._event(row[1], event, table.resource, row)
+        return position
+
+    def _set(self, now: int, table: Table[T], position: int, row: T, event: str | None) -> T:
+        before = table.update(position, row)
+        if event is not None:
+            self._event(now, event, table.resource, row, before)
+        return row
+
+    def _event(self, now: int, kind: str, resource: str, row: Any, before: Any = None) -> None:
+        if now >= self.w.keep_events_from:
+            self.w.events.add(Event(self.w.ids.new("evt_"), now, kind, resource, row, before))
+
+    # --- catalogue ----------------------------------------------------------------------------
+
+    def _catalogue(self, now: int) -> None:
+        for name, description, amounts, _ in _PLANS:
+            product = self._product(now, name, description)
+            prices: dict[tuple[str, str], int] = {}
+            for currency, amount in zip(_CURRENCY_ORDER, amounts, strict=True):
+                for interval, factor in (("month", 1), ("year", 10)):
+                    now += 1
+                    prices[(currency, interval)] = self._price(
+                        now, product, currency, amount * factor, interval, name
+                    )
+            self._plans.append((product, prices))
+            self._default_price(now, product, prices[("usd", "month")])
+        name, description, amounts = _WORKSHOP
+        product = self._product(now, name, description)
+        for currency, amount in zip(_CURRENCY_ORDER, amounts, strict=True):
+            now += 1
+            self._workshop_prices[currency] = self._price(
+                now, product, currency, amount, None, name
+            )
+        self._default_price(now, product, self._workshop_prices["usd"])
+        # An archived price: what a price change leaves behind.
+        now += 1
+        starter = self._plans[0][0]
+        self._price(now, starter, "usd", 1500, "month", "Starter (2023)", active=False)
+
+    def _product(self, now: int, name: str, description: str) -> int:
+        row = Product(self.w.ids.new("prod_", 14), now, now, name, description, True, -1, None)
+        return self._add(self.w.products, row, "product.created")
+
+    def _default_price(self, now: int, product: int, price: int) -> None:
+        row = replace(self.w.products.rows[product], default_price=price, updated=now)
+        self._set(now, self.w.products, product, row, "product.updated")
+
+    def _price(
+        self,
+        now: int,
+        product: int,
+        currency: str,
+        amount: int,
+        interval: str | None,
+        name: str,
+        *,
+        active: bool = True,
+    ) -> int:
+        slug = name.lower().split(" ")[0]
+        key = f"{slug}_{interval or 'once'}_{currency}" if active else None
+        nickname = f"{name}, {'per ' + interval if interval else 'one-off'} ({currency.upper()})"
+        row = Price(
+            self.w.ids.new("price_"),
+            now,
+            product,
+            currency,
+            amount,
+            interval,
+            active,
+            key,
+            nickname,
+        )
+        return self._add(self.w.prices, row, "price.created")
+
+    # --- customers ----------------------------------------------------------------------------
+
+    def _arrive(self, now: int, number: int, attrs: tuple[str, str, str, str, str]) -> None:
+        customer_id, name, email, currency, prefix = attrs
+        row = Customer(customer_id, now, name, email, currency, prefix, number)
+        customer = self._add(self.w.customers, row, "customer.created")
+        self._live_index[customer] = len(self._live_customers)
+        self._live_customers.append(customer)
+        if self.rng.random() < P_SUBSCRIBE:
+            self._subscribe(now, customer)
+
+    def _new_customer(self, now: int) -> None:
+        number = len(self.w.customers)
+        self._arrive(now, number, customer_attributes(self.w.customer_rng, number))
+
+    def _delete_customer(self, now: int) -> None:
+        if not self._live_customers:
+            return
+        customer = self._live_customers[self.rng.randrange(len(self._live_customers))]
+        subscription = self._subscription_of.pop(customer, None)
+        if subscription is not None:
+            self._end_subscription(now, subscription, "cancellation_requested")
+        # Swap-remove from the live list.
+        last = self._live_customers.pop()
+        at = self._live_index.pop(customer)
+        if last != customer:
+            self._live_customers[at] = last
+            self._live_index[last] = at
+        table = self.w.customers
+        before = table.rows[customer]
+        table.update(customer, replace(before, deleted=True))
+        self.w.deleted_customers += 1
+        self._event(now, "customer.deleted", "customers", before)
+
+    def _set_delinquent(self, now: int, customer: int, delinquent: bool) -> None:
+        row = self.w.customers.rows[customer]
+        if row.delinquent != delinquent and not row.deleted:
+            self._set(
+                now,
+                self.w.customers,
+                customer,
+                replace(row, delinquent=delinquent),
+                "customer.updated",
+            )
+
+    # --- subscriptions ------------------------------------------------------------------------
+
+    def _subscribe(self, now: int, customer: int) -> None:
+        rng = self.rng
+        weights = [plan[3] for plan in _PLANS]
+        plan = rng.choices(range(len(_PLANS)), weights)[0]
+        interval = "year" if rng.random() < P_YEARLY else "month"
+        currency = self.w.customers.rows[customer].currency
+        price = self._plans[plan][1][(currency, interval)]
+        quantity = rng.randint(1, 5) if plan == _PER_SEAT else 1
+        end = add_months(now, 12 if interval == "year" else 1)
+        row = Subscription(
+            self.w.ids.new("sub_"),
+            now,
+            customer,
+            price,
+            quantity,
+            "active",
+            now,
+            end,
+            -1,
+        )
+        subscription = self.w.subscriptions.add(row)
+        self._subscription_of[customer] = subscription
+        invoice = self._invoice(now, subscription, "subscription_create", now, now)
+        self._event(now, "customer.subscription.created", "subscriptions", self._sub(subscription))
+        self._pay(now, invoice, succeed=True)
+        self._schedule_period(now, subscription, end)
+
+    def _sub(self, subscription: int) -> Subscription:
+        return self.w.subscriptions.rows[subscription]
+
+    def _schedule_period(self, now: int, subscription: int, end: int) -> None:
+        self._at(end, self._renew, subscription)
+        if self.rng.random() < P_CANCEL_REQUEST:
+            self._at(now + int((end - now) * self.rng.random()), self._request_cancel, subscription)
+
+    def _request_cancel(self, now: int, subscription: int) -> None:
+        row = self.w.subscriptions.rows[subscription]
+        if row.status in ("active", "past_due") and not row.cancel_at_period_end:
+            self._set(
+                now,
+                self.w.subscriptions,
+                subscription,
+                replace(row, cancel_at_period_end=True, canceled_at=now),
+                "customer.subscription.updated",
+            )
+
+    def _renew(self, now: int, subscription: int) -> None:
+        table = self.w.subscriptions
+        row = table.rows[subscription]
+        if row.status == "canceled":
+            return
+        if row.cancel_at_period_end:
+            self._end_subscription(now, subscription, "cancellation_requested")
+            return
+        interval = self.w.prices.rows[row.price].interval
+        end = add_months(now, 12 if interval == "year" else 1)
+        table.update(subscription, replace(row, period_start=now, period_end=end))
+        invoice = self._invoice(now, subscription, "subscription_cycle", now, end)
+        self._event(
+            now, "customer.subscription.updated", "subscriptions", self._sub(subscription), row
+        )
+        self._pay(now, invoice, succeed=self.rng.random() >= P_RENEWAL_FAILS)
+        self._schedule_period(now, subscription, end)
+
+    def _end_subscription(self, now: int, subscription: int, reason: str) -> None:
+        table = self.w.subscriptions
+        row = table.rows[subscription]
+        if row.status == "canceled":
+            return
+        ended = replace(
+            row,
+            status="canceled",
+            canceled_at=row.canceled_at or now,
+            ended_at=now,
+            cancel_reason=reason,
+            cancel_at_period_end=False,
+        )
+        self._set(now, table, subscription, ended, "customer.subscription.deleted")
+        if self._subscription_of.get(row.customer) == subscription:
+            del self._subscription_of[row.customer]
+
+    # --- invoices and payments ----------------------------------------------------------------
+
+    def _invoice(self, now: int, subscription: int, reason: str, start: int, end: int) -> int:
+        w = self.w
+        sub = w.subscriptions.rows[subscription]
+        customer = w.customers.rows[sub.customer]
+        sequence = w.invoice_numbers.get(sub.customer, 0) + 1
+        w.invoice_numbers[sub.customer] = sequence
+        amount = w.prices.rows[sub.price].unit_amount * sub.quantity
+        draft = Invoice(
+            w.ids.new("in_"),
+            now,
+            sub.customer,
+            subscription,
+            sub.price,
+            sub.quantity,
+            f"{customer.invoice_prefix}-{sequence:04d}",
+            reason,
+            "draft",
+            amount,
+            0,
+            0,
+            start,
+            end,
+        )
+        invoice = self._add(w.invoices, draft, "invoice.created")
+        self._set(
+            now,
+            w.invoices,
+            invoice,
+            replace(draft, status="open", finalized_at=now),
+            "invoice.finalized",
+        )
+        sub = w.subscriptions.rows[subscription]
+        w.subscriptions.update(subscription, replace(sub, latest_invoice=invoice))
+        return invoice
+
+    def _pay(self, now: int, invoice: int, *, succeed: bool) -> None:
+        """Charge an open invoice once (a new PaymentIntent on the first attempt)."""
+        w = self.w
+        row = w.invoices.rows[invoice]
+        if row.payment_intent < 0:
+            intent = self._intent(
+                now,
+                row.customer,
+                invoice,
+                row.amount_due,
+                w.prices.rows[row.price].currency,
+                f"Invoice {row.number}",
+            )
+            row = replace(w.invoices.rows[invoice], payment_intent=intent)
+            w.invoices.update(invoice, row)
+        charge = self._charge(now, row.payment_intent, succeed)
+        attempts = row.attempt_count + 1
+        sub = w.subscriptions.rows[row.subscription]
+        if succeed:
+            paid = replace(
+                row,
+                status="paid",
+                amount_paid=row.amount_due,
+                attempt_count=attempts,
+                paid_at=now,
+                next_payment_attempt=None,
+                charge=charge,
+            )
+            self._set(now, w.invoices, invoice, paid, "invoice.paid")
+            self._event(now, "invoice.payment_succeeded", "invoices", paid)
+            if sub.status == "past_due":
+                self._set(
+                    now,
+                    w.subscriptions,
+                    row.subscription,
+                    replace(sub, status="active"),
+                    "customer.subscription.updated",
+                )
+            self._set_delinquent(now, row.customer, False)
+            return
+        retry = now + RETRY_DELAYS[attempts - 1] if attempts <= len(RETRY_DELAYS) else None
+        failed = replace(row, attempt_count=attempts, next_payment_attempt=retry, charge=charge)
+        self._set(now, w.invoices, invoice, failed, "invoice.payment_failed")
+        if sub.status == "active":
+            self._set(
+                now,
+                w.subscriptions,
+                row.subscription,
+                replace(sub, status="past_due"),
+                "customer.subscription.updated",
+            )
+        self._set_delinquent(now, row.customer, True)
+        if retry is not None:
+            self._at(retry, self._retry, invoice)
+        else:
+            gone = replace(failed, status="uncollectible", uncollectible_at=now)
+            self._set(now, w.invoices, invoice, gone, "invoice.marked_uncollectible")
+            self._end_subscription(now, row.subscription, "payment_failed")
+
+    def _retry(self, now: int, invoice: int) -> None:
+        row = self.w.invoices.rows[invoice]
+        if row.status == "open" and not self.w.customers.rows[row.customer].deleted:
+            self._pay(now, invoice, succeed=self.rng.random() < P_RETRY_SUCCEEDS)
+
+    def _one_off(self, now: int) -> None:
+        if not self._live_customers:
+            return
+        customer = self._live_customers[self.rng.randrange(len(self._live_customers))]
+        currency = self.w.customers.rows[customer].currency
+        price = self.w.prices.rows[self._workshop_prices[currency]]
+        intent = self._intent(now, customer, -1, price.unit_amount, currency, _WORKSHOP[0])
+        self._charge(now, intent, True)
+
+    def _intent(
+        self, now: int, customer: int, invoice: int, amount: int, currency: str, text: str
+    ) -> int:
+        ids = self.w.ids
+        row = PaymentIntent(
+            ids.new("pi_"),
+            now,
+            customer,
+            invoice,
+            amount,
+            currency,
+            "requires_payment_method",
+            -1,
+            text,
+        )
+        return self._add(self.w.payment_intents, row, "payment_intent.created")
+
+    def _charge(self, now: int, intent: int, succeed: bool) -> int:
+        w = self.w
+        pi = w.payment_intents.rows[intent]
+        decline = None if succeed else self.rng.choice(_DECLINES)
+        row = Charge(
+            w.ids.new("ch_"),
+            now,
+            pi.customer,
+            intent,
+            pi.invoice,
+            pi.amount,
+            pi.currency,
+            "succeeded" if succeed else "failed",
+            -1,
+            pi.description,
+            decline,
+        )
+        charge = w.charges.add(row)
+        if succeed:
+            txn = self._txn(now, pi.amount, pi.currency, "charge", row.id, pi.description)
+            row = replace(row, balance_transaction=txn)
+            w.charges.update(charge, row)
+        self._event(now, "charge.succeeded" if succeed else "charge.failed", "charges", row)
+        status = "succeeded" if succeed else "requires_payment_method"
+        updated = replace(pi, status=status, latest_charge=charge, decline_code=decline)
+        kind = "payment_intent.succeeded" if succeed else "payment_intent.payment_failed"
+        self._set(now, w.payment_intents, intent, updated, kind)
+        if succeed:
+            if self.rng.random() < P_REFUND:
+                self._at(now + self.rng.randint(DAY, 10 * DAY), self._refund, charge)
+            elif self.rng.random() < P_DISPUTE:
+                self._at(now + self.rng.randint(3 * DAY, 30 * DAY), self._dispute, charge)
+        return charge
+
+    def _txn(
+        self,
+        now: int,
+        amount: int,
+        currency: str,
+        kind: str,
+        source: str,
+        description: str | None,
+        *,
+        fee: int | None = None,
+        category: str | None = None,
+    ) -> int:
+        rate = TO_USD[currency]
+        usd = round(amount * rate)
+        if fee is None:
+            fee = round(abs(usd) * 0.029) + 30 if kind == "charge" else 0
+        row = BalanceTransaction(
+            self.w.ids.new("txn_"),
+            now,
+            usd,
+            "usd",
+            fee,
+            usd - fee,
+            kind,
+            source,
+            day_start(now) + AVAILABLE_AFTER,
+            description,
+            None if currency == "usd" else rate,
+            category or kind,
+        )
+        return self.w.balance_transactions.add(row)
+
+    # --- refunds and disputes -----------------------------------------------------------------
+
+    def _refund(self, now: int, charge: int) -> None:
+        w = self.w
+        row = w.charges.rows[charge]
+        left = row.amount - row.amount_refunded
+        if left <= 0 or row.disputed:
+            return
+        amount = left if self.rng.random() < P_FULL_REFUND else max(1, left // 2)
+        refund_id = w.ids.new("re_")
+        txn = self._txn(now, -amount, row.currency, "refund", refund_id, "REFUND FOR CHARGE")
+        refund = w.refunds.add(
+            Refund(
+                refund_id,
+                now,
+                charge,
+                row.payment_intent,
+                amount,
+                row.currency,
+                txn,
+                "requested_by_customer",
+            )
+        )
+        updated = replace(
+            row, amount_refunded=row.amount_refunded + amount, refunds=(*row.refunds, refund)
+        )
+        self._set(now, w.charges, charge, updated, "charge.refunded")
+        self._event(now, "refund.created", "refunds", w.refunds.rows[refund])
+
+    def _dispute(self, now: int, charge: int) -> None:
+        w = self.w
+        row = w.charges.rows[charge]
+        if row.amount_refunded or row.disputed:
+            return
+        dispute_id = w.ids.new("dp_")
+        txn = self._txn(
+            now,
+            -row.amount,
+            row.currency,
+            "adjustment",
+            dispute_id,
+            "Chargeback withdrawal",
+            fee=DISPUTE_FEE,
+            category="dispute",
+        )
+        dispute = Dispute(
+            dispute_id,
+            now,
+            charge,
+            row.payment_intent,
+            row.amount,
+            row.currency,
+            "needs_response",
+            self.rng.choice(_DISPUTE_REASONS),
+            (txn,),
+            now + 7 * DAY,
+        )
+        position = self._add(w.disputes, dispute, "charge.dispute.created")
+        self._set(now, w.charges, charge, replace(row, disputed=True), "charge.updated")
+        self._at(now + self.rng.randint(10 * DAY, 40 * DAY), self._close_dispute, position)
+
+    def _close_dispute(self, now: int, dispute: int) -> None:
+        w = self.w
+        row = w.disputes.rows[dispute]
+        if self.rng.random() < P_DISPUTE_WON:
+            txn = self._txn(
+                now,
+                row.amount,
+                row.currency,
+                "adjustment",
+                row.id,
+                "Chargeback reversal",
+                category="dispute_reversal",
+            )
+            closed = replace(
+                row, status="won", balance_transactions=(*row.balance_transactions, txn)
+            )
+        else:
+            closed = replace(row, status="lost")
+        self._set(now, w.disputes, dispute, closed, "charge.dispute.closed")
+
+    # --- the days -----------------------------------------------------------------------------
+
+    def _daily(self, now: int) -> None:
+        rng = self.rng
+        size = max(len(self._live_customers), 1)
+        for _ in range(_poisson(rng, size * ONE_OFFS_PER_CUSTOMER_DAY)):
+            self._at(now + rng.randrange(DAY), self._one_off)
+        if now >= self.start:  # simulated days: the world grows and shrinks
+            density = max(self.w.spec.customers / HISTORY_DAYS, 1.0)
+            for _ in range(_poisson(rng, density)):
+                self._at(now + rng.randrange(DAY), self._new_customer)
+            for _ in range(_poisson(rng, max(self.w.spec.customers / 1500, 0.4))):
+                self._at(now + rng.randrange(DAY), self._delete_customer)
+        self._at(now + DAY, self._daily)
+
+    def _payout(self, now: int) -> None:
+        w = self.w
+        txns = w.balance_transactions
+        first = end = self._paid_out_to
+        amount = 0
+        while end < len(txns) and txns.rows[end].available_on <= now:
+            if txns.rows[end].type != "payout":
+                amount += txns.rows[end].net
+            end += 1
+        if amount > 0:
+            payout_id = w.ids.new("po_")
+            txn = self._txn(
+                now, -amount, "usd", "payout", payout_id, "STRIPE PAYOUT", category="payout"
+            )
+            row = Payout(
+                payout_id,
+                now,
+                amount,
+                day_start(now) + AVAILABLE_AFTER,
+                "in_transit",
+                txn,
+                first,
+                end,
+                w.bank_account,
+            )
+            payout = self._add(w.payouts, row, "payout.created")
+            self._paid_out_to = end
+            self._at(row.arrival_date, self._payout_paid, payout)
+        self._at(now + PAYOUT_EVERY, self._payout)
+
+    def _payout_paid(self, now: int, payout: int) -> None:
+        row = self.w.payouts.rows[payout]
+        self._set(now, self.w.payouts, payout, replace(row, status="paid"), "payout.paid")
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth for small means, a rounded normal for large ones)."""
+    if mean <= 0:
+        return 0
+    if mean > 30:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, count, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count

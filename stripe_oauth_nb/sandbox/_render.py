@@ -1,0 +1,637 @@
+"""Rows to Stripe's JSON: each object from its template, with ids or expanded objects in place.
+
+:class:`Renderer` renders one request's objects in one API shape (today's, or with the fields
+basil removed) at one moment (a balance transaction is ``pending`` until its ``available_on``).
+Event snapshots are rendered in the event's own API version at the event's moment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zlib
+from collections.abc import Callable
+from typing import Any, Final
+
+from ._business import add_months
+from ._expand import EXPANDABLE, KIND_OF, Tree
+from ._rows import (
+    BalanceTransaction,
+    Charge,
+    Customer,
+    Dispute,
+    Event,
+    Invoice,
+    PaymentIntent,
+    Payout,
+    Price,
+    Product,
+    Refund,
+    Subscription,
+)
+from ._templates import Raw, encode, raw, template
+from ._versions import API_VERSION
+from ._world import Account, World
+
+__all__ = ["SOURCE_PREFIXES", "Renderer", "account_json", "list_body"]
+
+#: A balance transaction's ``source`` id prefix and the resource it names.
+SOURCE_PREFIXES: Final = {"ch_": "charges", "re_": "refunds", "po_": "payouts", "dp_": "disputes"}
+_RECURRING: Final = {
+    interval: raw(
+        {
+            "interval": interval,
+            "interval_count": 1,
+            "meter": None,
+            "trial_period_days": None,
+            "usage_type": "licensed",
+        }
+    )
+    for interval in ("month", "year")
+}
+_CANCELLATION: Final = {
+    reason: raw({"comment": None, "feedback": None, "reason": reason})
+    for reason in (None, "cancellation_requested", "payment_failed")
+}
+_OUTCOME_OK: Final = raw(
+    {
+        "advice_code": None,
+        "network_advice_code": None,
+        "network_decline_code": None,
+        "network_status": "approved_by_network",
+        "reason": None,
+        "risk_level": "normal",
+        "risk_score": 24,
+        "seller_message": "Payment complete.",
+        "type": "authorized",
+    }
+)
+#: decline code -> (failure_code, message)
+_DECLINES: Final = {
+    "insufficient_funds": ("card_declined", "Your card has insufficient funds."),
+    "generic_decline": ("card_declined", "Your card was declined."),
+    "expired_card": ("expired_card", "Your card has expired."),
+    "do_not_honor": ("card_declined", "Your card was declined."),
+}
+_OUTCOME_DECLINED: Final = {
+    code: raw(
+        {
+            "advice_code": "try_again_later" if code == "insufficient_funds" else None,
+            "network_advice_code": None,
+            "network_decline_code": None,
+            "network_status": "declined_by_network",
+            "reason": code,
+            "risk_level": "normal",
+            "risk_score": 31,
+            "seller_message": "The bank returned the decline code `" + code + "`.",
+            "type": "issuer_declined",
+        }
+    )
+    for code in _DECLINES
+}
+_BRANDS: Final = ("visa",) * 6 + ("mastercard",) * 3 + ("amex",)
+_SYMBOLS: Final = {"usd": "$", "eur": "€", "gbp": "£"}
+_NO_FEES: Final = Raw("[]")
+
+
+def item_id(subscription: Subscription) -> str:
+    """The id of a subscription's (only) item."""
+    return "si_" + subscription.id[4:18]
+
+
+def payment_method_id(customer: Customer) -> str:
+    """The id of the customer's card (one per customer)."""
+    return "pm_" + customer.id[4:] + "Card"
+
+
+def _secret_of(intent_id: str) -> str:
+    """The (made-up, fixed) client secret suffix of a PaymentIntent."""
+    return hashlib.blake2b(intent_id.encode(), digest_size=12).hexdigest()
+
+
+def _money(amount: int, currency: str) -> str:
+    return f"{_SYMBOLS.get(currency, '')}{amount / 100:,.2f}"
+
+
+def list_body(data: list[str], has_more: bool, url: str) -> str:
+    """A list object around rendered objects."""
+    more = "true" if has_more else "false"
+    return f'{{"object":"list","data":[{",".join(data)}],"has_more":{more},"url":"{url}"}}'
+
+
+def account_json(account: Account) -> str:
+    """The ``GET /v1/account`` object of ``account``."""
+    return template("account").render(
+        {
+            "id": account.id,
+            "business_profile": raw(
+                {
+                    "annual_revenue": None,
+                    "estimated_worker_count": None,
+                    "mcc": "5734",
+                    "minority_owned_business_designation": None,
+                    "name": account.name,
+                    "product_description": "Analytics dashboards as a service.",
+                    "support_address": None,
+                    "support_email": account.email,
+                    "support_phone": None,
+                    "support_url": None,
+                    "url": None,
+                }
+            ),
+            "country": account.country,
+            "created": account.created,
+            "default_currency": account.default_currency,
+            "email": account.email,
+            "external_accounts": Raw(
+                list_body([], False, f"/v1/accounts/{account.id}/external_accounts")
+            ),
+            "settings.dashboard.display_name": account.name,
+            "tos_acceptance": raw({"date": account.created, "ip": None, "user_agent": None}),
+        }
+    )
+
+
+class Renderer:
+    """Renders one world's rows as one request sees them."""
+
+    def __init__(self, world: World, *, now: int, legacy: bool, version: str = API_VERSION) -> None:
+        self.w = world
+        self.now = now
+        self.legacy = legacy
+        self.version = version
+        self._by_resource: dict[str, Callable[[Any, Tree], dict[str, Any]]] = {
+            "customers": self._customer,
+            "products": self._product,
+            "prices": self._price,
+            "subscriptions": self._subscription,
+            "invoices": self._invoice,
+            "charges": self._charge,
+            "payment_intents": self._payment_intent,
+            "refunds": self._refund,
+            "balance_transactions": self._balance_transaction,
+            "payouts": self._payout,
+            "disputes": self._dispute,
+            "events": self._event,
+        }
+
+    # --- entry points -------------------------------------------------------------------------
+
+    def render(self, resource: str, row: Any, expand: Tree | None = None) -> str:
+        """``row`` of ``resource`` as JSON text, expanded along ``expand``."""
+        x = expand or {}
+        if resource == "customers" and row.deleted:
+            return template("deleted_customer").render({"id": row.id})
+        values = self._by_resource[resource](row, x)
+        text = template(KIND_OF[resource], self.legacy).render(values)
+        if resource == "customers" and x.keys() & {"sources", "subscriptions", "tax_ids"}:
+            text = self._with_includes(row, x, text)
+        return text
+
+    def at(self, resource: str, position: int, expand: Tree | None = None) -> str:
+        return self.render(resource, self.w.table(resource).rows[position], expand)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _ref(self, x: Tree, field: str, resource: str, position: int) -> str | Raw | None:
+        """The id at ``position`` of ``resource``, or its object when ``field`` is expanded."""
+        if position < 0:
+            return None
+        sub = x.get(field)
+        row = self.w.table(resource).rows[position]
+        if sub is None:
+            return str(row[0])
+        return Raw(self.render(resource, row, sub))
+
+    def _list(self, items: list[str], url: str) -> Raw:
+        return Raw(list_body(items, False, url))
+
+    # --- objects ------------------------------------------------------------------------------
+
+    def _customer(self, row: Customer, x: Tree) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "created": row.created,
+            "currency": row.currency,
+            "delinquent": row.delinquent,
+            "email": row.email,
+            "invoice_prefix": row.invoice_prefix,
+            "livemode": self.w.livemode,
+            "metadata": Raw(f'{{"sandbox_seq":"{row.seq}"}}'),
+            "name": row.name,
+        }
+
+    def _with_includes(self, row: Customer, x: Tree, text: str) -> str:
+        obj = json.loads(text)
+        base = f"/v1/customers/{row.id}"
+        if "sources" in x:
+            obj["sources"] = json.loads(list_body([], False, f"{base}/sources"))
+        if "tax_ids" in x:
+            obj["tax_ids"] = json.loads(list_body([], False, f"{base}/tax_ids"))
+        if "subscriptions" in x:
+            subs = self.w.subscriptions
+            position = self.w.customers.index[row.id]
+            mine = [
+                i
+                for i in range(len(subs) - 1, -1, -1)
+                if subs.rows[i].customer == position and subs.rows[i].status != "canceled"
+            ]
+            sub_x = x["subscriptions"].get("data", {})
+            items = [self.at("subscriptions", i, sub_x) for i in mine[:10]]
+            obj["subscriptions"] = json.loads(
+                list_body(items, len(mine) > 10, f"{base}/subscriptions")
+            )
+        return json.dumps(obj, separators=(",", ":"))
+
+    def _product(self, row: Product, x: Tree) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "active": row.active,
+            "created": row.created,
+            "default_price": self._ref(x, "default_price", "prices", row.default_price),
+            "description": row.description,
+            "livemode": self.w.livemode,
+            "name": row.name,
+            "unit_label": row.unit_label,
+            "updated": row.updated,
+        }
+
+    def _price(self, row: Price, x: Tree) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "active": row.active,
+            "created": row.created,
+            "currency": row.currency,
+            "livemode": self.w.livemode,
+            "lookup_key": row.lookup_key,
+            "nickname": row.nickname,
+            "product": self._ref(x, "product", "products", row.product),
+            "recurring": _RECURRING[row.interval] if row.interval else None,
+            "type": "recurring" if row.interval else "one_time",
+            "unit_amount": row.unit_amount,
+            "unit_amount_decimal": str(row.unit_amount),
+        }
+
+    def _plan(self, row: Price, x: Tree) -> Raw:
+        return Raw(
+            template("plan").render(
+                {
+                    "id": row.id,
+                    "active": row.active,
+                    "amount": row.unit_amount,
+                    "amount_decimal": str(row.unit_amount),
+                    "created": row.created,
+                    "currency": row.currency,
+                    "interval": row.interval,
+                    "livemode": self.w.livemode,
+                    "nickname": row.nickname,
+                    "product": self._ref(x, "product", "products", row.product),
+                }
+            )
+        )
+
+    def _subscription(self, row: Subscription, x: Tree) -> dict[str, Any]:
+        price = self.w.prices.rows[row.price]
+        item_x = x.get("items", {}).get("data", {})
+        item = template("subscription_item").render(
+            {
+                "id": item_id(row),
+                "created": row.created,
+                "current_period_end": row.period_end,
+                "current_period_start": row.period_start,
+                "plan": self._plan(price, item_x.get("plan", {})),
+                "price": Raw(self.render("prices", price, item_x.get("price", {}))),
+                "quantity": row.quantity,
+                "subscription": row.id,
+            }
+        )
+        values = {
+            "id": row.id,
+            "billing_cycle_anchor": row.created,
+            "cancel_at": row.period_end if row.cancel_at_period_end else None,
+            "cancel_at_period_end": row.cancel_at_period_end,
+            "canceled_at": row.canceled_at,
+            "cancellation_details": _CANCELLATION[row.cancel_reason],
+            "created": row.created,
+            "currency": price.currency,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "ended_at": row.ended_at,
+            "items": self._list([item], f"/v1/subscription_items?subscription={row.id}"),
+            "latest_invoice": self._ref(x, "latest_invoice", "invoices", row.latest_invoice),
+            "livemode": self.w.livemode,
+            "start_date": row.created,
+            "status": row.status,
+        }
+        if self.legacy:
+            values["current_period_end"] = row.period_end
+            values["current_period_start"] = row.period_start
+        return values
+
+    def _invoice(self, row: Invoice, x: Tree) -> dict[str, Any]:
+        w = self.w
+        customer = w.customers.rows[row.customer]
+        sub = w.subscriptions.rows[row.subscription]
+        price = w.prices.rows[row.price]
+        if row.billing_reason == "subscription_create":
+            period = (row.created, row.created)
+        else:
+            months = 12 if price.interval == "year" else 1
+            period = (add_months(row.period_start, -months), row.period_start)
+        draft = row.status == "draft"
+        url = f"https://invoice.stripe.com/i/{w.spec.account_id}/{w.spec.mode}_{row.id}"
+        values = {
+            "id": row.id,
+            "account_country": "US",
+            "account_name": w.spec.account_name,
+            "amount_due": row.amount_due,
+            "amount_paid": row.amount_paid,
+            "amount_remaining": row.amount_due - row.amount_paid,
+            "attempt_count": row.attempt_count,
+            "attempted": row.attempt_count > 0,
+            "auto_advance": row.status in ("draft", "open"),
+            "billing_reason": row.billing_reason,
+            "created": row.created,
+            "currency": price.currency,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "customer_email": customer.email,
+            "customer_name": customer.name,
+            "due_date": None,
+            "effective_at": row.finalized_at,
+            "ending_balance": None if draft else 0,
+            "hosted_invoice_url": None if draft else url,
+            "invoice_pdf": None if draft else url + "/pdf",
+            "lines": self._list(
+                [self._line(row, sub, price, x.get("lines", {}).get("data", {}))],
+                f"/v1/invoices/{row.id}/lines",
+            ),
+            "livemode": w.livemode,
+            "next_payment_attempt": row.next_payment_attempt,
+            "number": None if draft else row.number,
+            "parent": Raw(
+                '{"quote_details":null,"subscription_details":{"metadata":{},"subscription":'
+                f'"{sub.id}"}},"type":"subscription_details"}}'
+            ),
+            "period_end": period[1],
+            "period_start": period[0],
+            "status": row.status,
+            "status_transitions": Raw(
+                f'{{"finalized_at":{encode(row.finalized_at)},'
+                f'"marked_uncollectible_at":{encode(row.uncollectible_at)},'
+                f'"paid_at":{encode(row.paid_at)},"voided_at":null}}'
+            ),
+            "subscription": self._ref(x, "subscription", "subscriptions", row.subscription),
+            "subtotal": row.amount_due,
+            "subtotal_excluding_tax": row.amount_due,
+            "total": row.amount_due,
+            "total_excluding_tax": row.amount_due,
+            "webhooks_delivered_at": row.created,
+        }
+        if self.legacy:
+            values["charge"] = self._ref(x, "charge", "charges", row.charge)
+            values["payment_intent"] = self._ref(
+                x, "payment_intent", "payment_intents", row.payment_intent
+            )
+            values["paid"] = row.status == "paid"
+        return values
+
+    def _line(self, row: Invoice, sub: Subscription, price: Price, x: Tree) -> str:
+        product = self.w.products.rows[price.product]
+        interval = price.interval or "once"
+        values = {
+            "id": "il_" + row.id[3:],
+            "amount": row.amount_due,
+            "currency": price.currency,
+            "description": (
+                f"{row.quantity} × {product.name} "
+                f"(at {_money(price.unit_amount, price.currency)} / {interval})"
+            ),
+            "invoice": row.id,
+            "livemode": self.w.livemode,
+            "parent": Raw(
+                '{"invoice_item_details":null,"subscription_item_details":{"invoice_item":null,'
+                '"proration":false,"proration_details":{"credited_items":null},'
+                f'"subscription":"{sub.id}","subscription_item":"{item_id(sub)}"}},'
+                '"type":"subscription_item_details"}'
+            ),
+            "period": Raw(f'{{"end":{row.period_end},"start":{row.period_start}}}'),
+            "pricing": Raw(
+                f'{{"price_details":{{"price":"{price.id}","product":"{product.id}"}},'
+                f'"type":"price_details","unit_amount_decimal":"{price.unit_amount}"}}'
+            ),
+            "quantity": row.quantity,
+            "subscription": self._ref(x, "subscription", "subscriptions", row.subscription),
+            "subtotal": row.amount_due,
+        }
+        if self.legacy:
+            values["amount_excluding_tax"] = row.amount_due
+            values["price"] = Raw(self.render("prices", price, x.get("price", {})))
+            values["subscription_item"] = item_id(sub)
+            values["unit_amount_excluding_tax"] = str(price.unit_amount)
+        return template("line_item", self.legacy).render(values)
+
+    def _card(self, customer: Customer) -> tuple[str, str, int, int, str]:
+        """(brand, last4, exp_month, exp_year, fingerprint) of the customer's card."""
+        h = zlib.crc32(customer.id.encode())
+        year = dt.datetime.fromtimestamp(self.w.spec.start, dt.UTC).year
+        fingerprint = f"{h:08x}{zlib.crc32(customer.email.encode()):08x}"[:16]
+        return (
+            _BRANDS[h % 10],
+            f"{(h // 10) % 10000:04d}",
+            1 + (h >> 8) % 12,
+            year + 1 + (h >> 12) % 5,
+            fingerprint,
+        )
+
+    def _charge(self, row: Charge, x: Tree) -> dict[str, Any]:
+        w = self.w
+        customer = w.customers.rows[row.customer]
+        brand, last4, month, year, fingerprint = self._card(customer)
+        ok = row.status == "succeeded"
+        decline = _DECLINES.get(row.decline_code or "")
+        refunds_x = x.get("refunds", {}).get("data", {})
+        values = {
+            "id": row.id,
+            "amount": row.amount,
+            "amount_captured": row.amount if ok else 0,
+            "amount_refunded": row.amount_refunded,
+            "balance_transaction": self._ref(
+                x, "balance_transaction", "balance_transactions", row.balance_transaction
+            ),
+            "billing_details.email": customer.email,
+            "billing_details.name": customer.name,
+            "calculated_statement_descriptor": "SANDBOX* ANALYTICS",
+            "captured": ok,
+            "created": row.created,
+            "currency": row.currency,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "description": row.description,
+            "disputed": row.disputed,
+            "failure_code": decline[0] if decline else None,
+            "failure_message": decline[1] if decline else None,
+            "livemode": w.livemode,
+            "outcome": _OUTCOME_OK if ok else _OUTCOME_DECLINED[row.decline_code or ""],
+            "paid": ok,
+            "payment_intent": self._ref(x, "payment_intent", "payment_intents", row.payment_intent),
+            "payment_method": payment_method_id(customer),
+            "payment_method_details.card.amount_authorized": row.amount if ok else None,
+            "payment_method_details.card.brand": brand,
+            "payment_method_details.card.exp_month": month,
+            "payment_method_details.card.exp_year": year,
+            "payment_method_details.card.fingerprint": fingerprint,
+            "payment_method_details.card.last4": last4,
+            "payment_method_details.card.network": brand,
+            "payment_method_details.card.overcapture.maximum_amount_capturable": row.amount,
+            "receipt_url": f"https://pay.stripe.com/receipts/payment/{row.id}" if ok else None,
+            "refunded": row.amount_refunded > 0 and row.amount_refunded >= row.amount,
+            "refunds": self._list(
+                [self.at("refunds", r, refunds_x) for r in reversed(row.refunds)],
+                f"/v1/charges/{row.id}/refunds",
+            ),
+            "status": row.status,
+        }
+        if self.legacy:
+            values["invoice"] = self._ref(x, "invoice", "invoices", row.invoice)
+        return values
+
+    def _payment_intent(self, row: PaymentIntent, x: Tree) -> dict[str, Any]:
+        w = self.w
+        error: Raw | None = None
+        method = None
+        if row.latest_charge >= 0:
+            charge = w.charges.rows[row.latest_charge]
+            method = payment_method_id(w.customers.rows[charge.customer])
+            decline = _DECLINES.get(row.decline_code or "")
+            if decline is not None and row.status != "succeeded":
+                error = raw(
+                    {
+                        "charge": charge.id,
+                        "code": decline[0],
+                        "decline_code": row.decline_code,
+                        "doc_url": "https://stripe.com/docs/error-codes/"
+                        + decline[0].replace("_", "-"),
+                        "message": decline[1],
+                        "type": "card_error",
+                    }
+                )
+        values = {
+            "id": row.id,
+            "amount": row.amount,
+            "amount_received": row.amount if row.status == "succeeded" else 0,
+            "client_secret": f"{row.id}_secret_{_secret_of(row.id)}",
+            "created": row.created,
+            "currency": row.currency,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "description": row.description,
+            "last_payment_error": error,
+            "latest_charge": self._ref(x, "latest_charge", "charges", row.latest_charge),
+            "livemode": w.livemode,
+            "payment_method": method,
+            "status": row.status,
+        }
+        if self.legacy:
+            values["invoice"] = self._ref(x, "invoice", "invoices", row.invoice)
+        return values
+
+    def _refund(self, row: Refund, x: Tree) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "amount": row.amount,
+            "balance_transaction": self._ref(
+                x, "balance_transaction", "balance_transactions", row.balance_transaction
+            ),
+            "charge": self._ref(x, "charge", "charges", row.charge),
+            "created": row.created,
+            "currency": row.currency,
+            "payment_intent": self._ref(x, "payment_intent", "payment_intents", row.payment_intent),
+            "reason": row.reason,
+        }
+
+    def _balance_transaction(self, row: BalanceTransaction, x: Tree) -> dict[str, Any]:
+        source: str | Raw = row.source
+        sub = x.get("source")
+        if sub is not None:
+            resource = SOURCE_PREFIXES[row.source[:3]]
+            position = self.w.table(resource).index[row.source]
+            wanted = {k: v for k, v in sub.items() if k in _expandable_on(resource)}
+            source = Raw(self.at(resource, position, wanted))
+        fees: Raw = _NO_FEES
+        if row.fee:
+            label = "Dispute fee" if row.type == "adjustment" else "Stripe processing fees"
+            fees = Raw(
+                f'[{{"amount":{row.fee},"application":null,"currency":"usd",'
+                f'"description":"{label}","type":"stripe_fee"}}]'
+            )
+        return {
+            "id": row.id,
+            "amount": row.amount,
+            "available_on": row.available_on,
+            "created": row.created,
+            "currency": row.currency,
+            "description": row.description,
+            "exchange_rate": row.exchange_rate,
+            "fee": row.fee,
+            "fee_details": fees,
+            "net": row.net,
+            "reporting_category": row.reporting_category,
+            "source": source,
+            "status": "available" if row.available_on <= self.now else "pending",
+            "type": row.type,
+        }
+
+    def _payout(self, row: Payout, x: Tree) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "amount": row.amount,
+            "arrival_date": row.arrival_date,
+            "balance_transaction": self._ref(
+                x, "balance_transaction", "balance_transactions", row.balance_transaction
+            ),
+            "created": row.created,
+            "destination": row.destination,
+            "livemode": self.w.livemode,
+            "reconciliation_status": "completed" if row.status == "paid" else "in_progress",
+            "status": row.status,
+        }
+
+    def _dispute(self, row: Dispute, x: Tree) -> dict[str, Any]:
+        txn_x = x.get("balance_transactions", {})
+        txns = ",".join(self.at("balance_transactions", t, txn_x) for t in row.balance_transactions)
+        return {
+            "id": row.id,
+            "amount": row.amount,
+            "balance_transactions": Raw(f"[{txns}]"),
+            "charge": self._ref(x, "charge", "charges", row.charge),
+            "created": row.created,
+            "currency": row.currency,
+            "evidence_details": Raw(
+                f'{{"due_by":{row.due_by},"enhanced_eligibility":{{}},"has_evidence":false,'
+                '"past_due":false,"submission_count":0}'
+            ),
+            "livemode": self.w.livemode,
+            "payment_intent": self._ref(x, "payment_intent", "payment_intents", row.payment_intent),
+            "reason": row.reason,
+            "status": row.status,
+        }
+
+    def _event(self, row: Event, x: Tree) -> dict[str, Any]:
+        snapshot = Renderer(self.w, now=row.created, legacy=False)
+        obj = snapshot.render(row.resource, row.row)
+        data = f'{{"object":{obj}}}'
+        if row.before is not None:
+            previous = json.loads(snapshot.render(row.resource, row.before))
+            after = json.loads(obj)
+            changed = {k: v for k, v in previous.items() if after.get(k) != v}
+            data = f'{{"object":{obj},"previous_attributes":{encode(changed)}}}'
+        return {
+            "id": row.id,
+            "api_version": API_VERSION,
+            "created": row.created,
+            "data": Raw(data),
+            "livemode": self.w.livemode,
+            "type": row.type,
+        }
+
+
+def _expandable_on(resource: str) -> dict[str, Any]:
+    return EXPANDABLE[KIND_OF[resource]]
