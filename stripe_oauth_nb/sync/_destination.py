@@ -157,25 +157,27 @@ def _duckdb(path: Path, work_dir: str | Path | None) -> Destination:
     work.mkdir(parents=True, exist_ok=True)
     lock = _lock_file(path.with_name(path.name + ".sync-lock"), str(path))
     try:
-        _check_duckdb(path)
+        connection = _open_duckdb(path)
     except BaseException:
         lock.release()
         raise
+    # One connection for the whole sync: dlt clones it for its threads instead of opening the
+    # file again for every step.
     return Destination(
         kind="duckdb",
-        dlt_destination=dlt.destinations.duckdb(str(path)),
+        dlt_destination=dlt.destinations.duckdb(credentials=connection),
         description=f"duckdb:{path}",
         work_dir=work,
         default_dataset="main",
-        _release=[lock.release],
+        _release=[lock.release, connection.close],
     )
 
 
-def _check_duckdb(path: Path) -> None:
+def _open_duckdb(path: Path) -> Any:
     import duckdb
 
     try:
-        duckdb.connect(str(path)).close()
+        return duckdb.connect(str(path))
     except duckdb.Error as exc:
         text = str(exc)
         if "lock" in text.lower():

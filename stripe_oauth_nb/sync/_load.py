@@ -118,28 +118,29 @@ class Loader:
         key = (account_id, livemode)
         before: dict[str, tuple[int, int]] = {}
         try:
-            for batch in batches:
-                with _Counter(pipeline, batch.resource, key) as counter:
-                    rows = counter.rows()
+            with _Counter(pipeline, key) as counter:
+                for batch in batches:
+                    table = batch.resource
+                    rows = counter.rows(table)
                     if batch.full and rows:
-                        gone = counter.ids() - batch.spill.ids()
+                        gone = counter.ids(table) - batch.spill.ids()
                         batch.spill.delete(sorted(gone), account_id, livemode)
                         batch.spill.close()
-                    before[batch.resource] = (rows, counter.existing(_tombstones(batch.spill)))
+                    before[table] = (rows, counter.existing(table, _tombstones(batch.spill)))
             info = pipeline.run([_resource(batch) for batch in batches])
             counts: dict[str, Counts] = {}
-            for batch in batches:
-                with _Counter(pipeline, batch.resource, key) as counter:
-                    after = counter.rows()
-                    written = counter.written(list(info.loads_ids))
-                rows, deleted = before[batch.resource]
-                inserted = max(after - rows + deleted, 0)
-                counts[batch.resource] = Counts(
-                    inserted=inserted,
-                    updated=max(written - inserted, 0),
-                    deleted=deleted,
-                    rows=after,
-                )
+            with _Counter(pipeline, key) as counter:
+                for batch in batches:
+                    after = counter.rows(batch.resource)
+                    written = counter.written(batch.resource, list(info.loads_ids))
+                    rows, deleted = before[batch.resource]
+                    inserted = max(after - rows + deleted, 0)
+                    counts[batch.resource] = Counts(
+                        inserted=inserted,
+                        updated=max(written - inserted, 0),
+                        deleted=deleted,
+                        rows=after,
+                    )
         except DestinationError:
             raise
         except Exception as exc:
@@ -202,51 +203,60 @@ def _tombstones(spill: Spill) -> list[str]:
 
 
 class _Counter:
-    """Counts one account's rows of one table, over one connection."""
+    """Counts one account's rows of its tables, over one connection."""
 
-    def __init__(self, pipeline: dlt.Pipeline, resource: str, key: tuple[str, bool]) -> None:
+    def __init__(self, pipeline: dlt.Pipeline, key: tuple[str, bool]) -> None:
         self._client = pipeline.sql_client()
-        self._resource = resource
         self._key = key
-        self._table: str | None = None
+        self._tables: dict[str, str | None] = {}
 
     def __enter__(self) -> _Counter:
         self._client.open_connection()
-        name = self._client.make_qualified_table_name(self._resource)
-        try:
-            self._client.execute_sql(f"SELECT 1 FROM {name} WHERE 1 = 0")  # noqa: S608
-        except Exception:
-            return self  # no table yet: every count is 0
-        self._table = str(name)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._client.close_connection()
 
-    def _where(self, sql: str, *args: Any) -> int:
-        if self._table is None:
+    def _table(self, resource: str) -> str | None:
+        """The table's qualified name, or None while it does not exist."""
+        if resource not in self._tables:
+            name = str(self._client.make_qualified_table_name(resource))
+            try:
+                self._client.execute_sql(f"SELECT 1 FROM {name} WHERE 1 = 0")  # noqa: S608
+            except Exception:
+                self._tables[resource] = None
+            else:
+                self._tables[resource] = name
+        return self._tables[resource]
+
+    def _where(self, resource: str, sql: str, *args: Any) -> int:
+        table = self._table(resource)
+        if table is None:
             return 0
-        query = f"SELECT count(*) FROM {self._table} WHERE account_id = %s AND livemode = %s{sql}"  # noqa: S608
+        query = f"SELECT count(*) FROM {table} WHERE account_id = %s AND livemode = %s{sql}"  # noqa: S608
         rows = self._client.execute_sql(query, *self._key, *args)
         return int(rows[0][0]) if rows else 0
 
-    def rows(self) -> int:
-        return self._where("")
+    def rows(self, resource: str) -> int:
+        return self._where(resource, "")
 
-    def ids(self) -> set[str]:
-        if self._table is None:
+    def ids(self, resource: str) -> set[str]:
+        table = self._table(resource)
+        if table is None:
             return set()
-        query = f"SELECT id FROM {self._table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
+        query = f"SELECT id FROM {table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
         return {str(row[0]) for row in self._client.execute_sql(query, *self._key) or []}
 
-    def existing(self, ids: list[str]) -> int:
+    def existing(self, resource: str, ids: list[str]) -> int:
         total = 0
         for start in range(0, len(ids), _IN_BATCH):
             chunk = ids[start : start + _IN_BATCH]
-            total += self._where(f" AND id IN ({', '.join(['%s'] * len(chunk))})", *chunk)
+            marks = ", ".join(["%s"] * len(chunk))
+            total += self._where(resource, f" AND id IN ({marks})", *chunk)
         return total
 
-    def written(self, load_ids: list[str]) -> int:
+    def written(self, resource: str, load_ids: list[str]) -> int:
         if not load_ids:
             return 0
-        return self._where(f" AND _dlt_load_id IN ({', '.join(['%s'] * len(load_ids))})", *load_ids)
+        marks = ", ".join(["%s"] * len(load_ids))
+        return self._where(resource, f" AND _dlt_load_id IN ({marks})", *load_ids)
