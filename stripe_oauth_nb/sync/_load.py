@@ -64,7 +64,6 @@ def _configure_dlt() -> None:
     load id on Arrow rows (it counts what a load wrote), and no extra round trips."""
     import dlt
 
-    logging.getLogger("dlt").setLevel(logging.ERROR)
     dlt.config["runtime.log_level"] = "ERROR"
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     dlt.config["normalize.workers"] = 1
@@ -84,12 +83,14 @@ class Loader:
     def pipeline(self, account_id: str, livemode: bool) -> dlt.Pipeline:
         import dlt
 
-        return dlt.pipeline(
+        pipeline = dlt.pipeline(
             pipeline_name=pipeline_name(account_id, livemode),
             destination=self.destination.dlt_destination,
             dataset_name=self.dataset,
             pipelines_dir=str(self.pipelines_dir),
         )
+        logging.getLogger("dlt").setLevel(logging.ERROR)  # dlt sets it up on first use
+        return pipeline
 
     def states(self, account_id: str, livemode: bool) -> dict[str, dict[str, Any]]:
         """Each resource's cursors from its last load (absent when never loaded).
@@ -163,7 +164,12 @@ def _resource(batch: Batch) -> Any:
     import dlt
 
     def rows() -> Iterator[Any]:
-        yield from batch.spill.tables()
+        empty = True
+        for table in batch.spill.tables():
+            empty = False
+            yield table
+        if empty:  # no objects (yet): the table exists all the same, with its key columns
+            yield _empty_table()
         dlt.current.resource_state()["cursors"] = dict(batch.cursors)
 
     columns: dict[str, Any] = {
@@ -185,6 +191,19 @@ def _resource(batch: Batch) -> Any:
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key=PRIMARY_KEY,
         columns=columns,
+    )
+
+
+def _empty_table() -> Any:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "id": pa.array([], pa.string()),
+            "account_id": pa.array([], pa.string()),
+            "livemode": pa.array([], pa.bool_()),
+            "created": pa.array([], pa.int64()),
+        }
     )
 
 
