@@ -1,6 +1,6 @@
 """Sync a sandbox of about 100,000 objects into DuckDB, next to the alternatives; print figures.
 
-The sandbox runs in its own process (``stripe-oauth-nb sandbox``) with Stripe's live-mode rate
+The sandbox runs in its own process with Stripe's live-mode rate
 limits (100 requests/s per account, 25/s per endpoint) and ``--latency-ms 150`` on every answer,
 to rehearse the internet. Side by side, in one run:
 
@@ -44,33 +44,53 @@ from stripe_oauth_nb.sync import ENDPOINT_RATE, LIVE_RATE, RESOURCES
 MODE = "live"
 
 
+SANDBOX = r"""
+import json, sys
+from stripe_oauth_nb.sandbox import Sandbox
+with Sandbox(customers=int(sys.argv[1]), latency_ms=float(sys.argv[2]), rate_limit=True) as sb:
+    print(json.dumps(sb.connection_info()), flush=True)
+    sys.stdin.read()  # serve until the parent closes our stdin
+"""
+
+
 @contextmanager
 def sandbox(customers: int, latency_ms: int) -> Iterator[dict[str, Any]]:
-    """``stripe-oauth-nb sandbox`` in a child process; its connection info."""
-    command = [
-        sys.executable,
-        "-m",
-        "stripe_oauth_nb",
-        "sandbox",
-        "--customers",
-        str(customers),
-        "--latency-ms",
-        str(latency_ms),
-    ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    """The sandbox in a child process (Stripe's limits on, a round trip added); its info."""
+    command = [sys.executable, "-c", SANDBOX, str(customers), str(latency_ms)]
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         assert proc.stdout is not None
         yield json.loads(proc.stdout.readline())
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=60)
 
 
-def install(info: dict[str, Any], store: Path) -> TokenSet:
+def register_app(info: dict[str, Any]) -> dict[str, Any]:
+    """An app that may read every resource the sync loads (and events), live redirect https."""
+    permissions = sorted({r.permission for r in RESOURCES} | {"event_read"})
+    manifest = {
+        "id": "com.example.bench-sync",
+        "name": "Bench sync",
+        "stripe_api_access_type": "oauth",
+        "distribution_type": "public",
+        "allowed_redirect_uris": ["https://example.com/callback"],
+        "permissions": [{"permission": p, "purpose": "Load it into SQL."} for p in permissions],
+    }
+    response = httpx.post(f"{info['api_base']}/_sandbox/apps", json=manifest, timeout=30.0)
+    response.raise_for_status()
+    app: dict[str, Any] = response.json()
+    return app
+
+
+def install(info: dict[str, Any], app: dict[str, Any], store: Path) -> TokenSet:
     """Live-mode tokens through the consent page and the token endpoint, like a real install."""
-    redirect = next(u for u in info["redirect_uris"] if u.startswith("https://"))
+    client_id = app["client_ids"][MODE]
     query = urlencode(
-        {"client_id": info[MODE]["client_id"], "redirect_uri": redirect, "state": "bench"}
+        {"client_id": client_id, "redirect_uri": "https://example.com/callback", "state": "bench"}
     )
     location = approve(f"{info['api_base']}/oauth/v2/authorize?{query}", follow=False)
     code = parse_qs(urlsplit(location).query)["code"][0]
@@ -91,7 +111,7 @@ def counts(info: dict[str, Any], account: str) -> dict[str, int]:
         f"{info['api_base']}/_sandbox/counts", params={"account": account, "mode": MODE}
     )
     response.raise_for_status()
-    body: dict[str, int] = response.json()
+    body: dict[str, int] = response.json()["counts"]
     return body
 
 
@@ -116,7 +136,7 @@ from stripe_oauth_nb.sync import sync
 info, store, db = json.loads(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 settings = Settings(
     target="sandbox", mode="live", api_base=info["api_base"], marketplace_base=info["api_base"],
-    live=ModeCredentials("live", Secret(info["live"]["secret_key"]), info["live"]["client_id"]),
+    live=ModeCredentials("live", Secret(info["live"]["secret_key"]), sys.argv[4]),
     token_store_path=store,
 )
 with TokenManager(settings, FileTokenStore(store)) as tokens:
@@ -127,9 +147,10 @@ print(json.dumps(out))
 """
 
 
-def run_sync(info: dict[str, Any], store: Path, db: Path) -> dict[str, Any]:
+def run_sync(info: dict[str, Any], app: dict[str, Any], store: Path, db: Path) -> dict[str, Any]:
+    client_id = app["client_ids"][MODE]
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(info), str(store), str(db)],
+        [sys.executable, "-c", CHILD, json.dumps(info), str(store), str(db), client_id],
         capture_output=True,
         text=True,
         check=False,
@@ -170,7 +191,9 @@ def floor(sandbox_counts: dict[str, int]) -> tuple[float, int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1700, help="sandbox size (seed)")
+    parser.add_argument(
+        "--customers", type=int, default=8300, help="sandbox size (8,300: about 20,000 charges)"
+    )
     parser.add_argument("--latency-ms", type=int, default=150)
     parser.add_argument("--days", type=int, default=3, help="days simulated before the re-sync")
     parser.add_argument("--memory", action="store_true", help="also sync a quarter of the size")
@@ -181,14 +204,15 @@ def main() -> int:
         work = Path(folder)
         with sandbox(args.customers, args.latency_ms) as info:
             store = work / "tokens.json"
-            tokens = install(info, store)
+            app = register_app(info)
+            tokens = install(info, app, store)
             account = tokens.account_id
             before = counts(info, account)
             total_objects = sum(before.get(r.name, 0) for r in RESOURCES)
             floor_s, needed, busiest = floor(before)
 
             db = work / "stripe.duckdb"
-            full = run_sync(info, store, db)
+            full = run_sync(info, app, store, db)
             loaded = table_counts(db)
             seq = None if args.skip_sequential else sequential_stripe(info, tokens)
 
@@ -196,15 +220,16 @@ def main() -> int:
                 f"{info['api_base']}/_sandbox/simulate", json={"days": args.days}, timeout=600
             ).raise_for_status()
             after = counts(info, account)
-            incremental = run_sync(info, store, db)
+            incremental = run_sync(info, app, store, db)
             reloaded = table_counts(db)
 
         small = None
         if args.memory:
             with sandbox(max(args.customers // 4, 1), args.latency_ms) as info:
                 small_store = work / "small-tokens.json"
-                install(info, small_store)
-                small = run_sync(info, small_store, work / "small.duckdb")
+                small_app = register_app(info)
+                install(info, small_app, small_store)
+                small = run_sync(info, small_app, small_store, work / "small.duckdb")
 
     print(
         f"Sandbox: {total_objects:,} objects ({before.get('charges', 0):,} charges), live-mode "
