@@ -67,6 +67,8 @@ def _configure_dlt() -> None:
     dlt.config["runtime.log_level"] = "ERROR"
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     dlt.config["normalize.workers"] = 1
+    # the staging copies of a load are emptied once it is merged (not kept in the database)
+    dlt.config["load.truncate_staging_dataset"] = True
     # state() restores from the database itself when the work folder has none
     dlt.config["restore_from_destination"] = False
 

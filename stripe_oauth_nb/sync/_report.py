@@ -80,9 +80,13 @@ class SyncReport:
         )
 
     def totals(self) -> dict[str, dict[str, int]]:
-        """Per table name, over accounts and modes: inserted, updated, deleted, rows."""
+        """Per table name (in :data:`RESOURCES` order), over accounts and modes: inserted,
+        updated, deleted, rows."""
+        from ._resources import RESOURCES
+
+        order = {r.name: i for i, r in enumerate(RESOURCES)}
         out: dict[str, dict[str, int]] = {}
-        for t in self.tables:
+        for t in sorted(self.tables, key=lambda t: order.get(t.table, len(order))):
             row = out.setdefault(t.table, {"inserted": 0, "updated": 0, "deleted": 0, "rows": 0})
             row["inserted"] += t.inserted
             row["updated"] += t.updated
