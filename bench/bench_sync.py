@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -62,7 +63,9 @@ def sandbox(customers: int, latency_ms: int) -> Iterator[dict[str, Any]]:
     )
     try:
         assert proc.stdout is not None
-        yield json.loads(proc.stdout.readline())
+        info: dict[str, Any] = json.loads(proc.stdout.readline())
+        info["pid"] = proc.pid
+        yield info
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
@@ -113,6 +116,12 @@ def counts(info: dict[str, Any], account: str) -> dict[str, int]:
     response.raise_for_status()
     body: dict[str, int] = response.json()["counts"]
     return body
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def table_counts(db: Path) -> dict[str, int]:
@@ -212,7 +221,9 @@ def main() -> int:
             floor_s, needed, busiest = floor(before)
 
             db = work / "stripe.duckdb"
+            server_before = cpu_seconds(info["pid"])
             full = run_sync(info, app, store, db)
+            server_cpu = cpu_seconds(info["pid"]) - server_before
             loaded = table_counts(db)
             seq = None if args.skip_sequential else sequential_stripe(info, tokens)
 
@@ -244,7 +255,7 @@ def main() -> int:
     print(
         f"  {'this sync, full':<40} {full['seconds']:9.1f} {full['requests']:9,} "
         f"{full['seconds'] / floor_s:8.2f}   ({full['rate_limited']} answered 429, peak RSS "
-        f"{full['max_rss_mb']:.0f} MB)"
+        f"{full['max_rss_mb']:.0f} MB; the sandbox used {server_cpu:.1f} s of CPU serving it)"
     )
     if seq is not None:
         seconds, objects, pages = seq
