@@ -10,7 +10,8 @@ resource spreads over up to
 one extra, partly filled page. All windows of all resources share one worker pool and one
 :class:`~._limiter.RateLimiter`, so the account runs at its limit, not at the round trip.
 
-Incremental runs also read ``/v1/events`` (one window, newest first) from the oldest cursor of
+An incremental pass reads the objects created since the last run in order (a few pages: splits
+would only add partly filled ones). Incremental runs also read ``/v1/events`` (one window, newest first) from the oldest cursor of
 the resources that need it: an event's ``data.object`` becomes a row of its resource's table
 (the newest event of an object wins; a list row of the same run wins over any event), and
 ``*.deleted`` events become deletions. A resource is complete when its windows and the events
@@ -267,6 +268,8 @@ class Reader:
             density.seconds += max(newest - int(nxt.hi or newest), 0) + 1
             room = self._open.get(nxt.name, 0) < self.max_windows
             per_second = density.objects / density.seconds
+        if self.plans[nxt.name].since is not None:
+            return [nxt]  # new objects since the last run: a few pages, read in order
         if not (nxt.tail and room and nxt.hi is not None):
             return [nxt]
         span = max(int(CHUNK_PAGES * PAGE / max(per_second, 1e-9)), 1)
