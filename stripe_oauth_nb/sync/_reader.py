@@ -14,8 +14,8 @@ An incremental pass reads the objects created since the last run in order (a few
 would only add partly filled ones). Incremental runs also read ``/v1/events`` (one window, newest
 first) from the oldest cursor of the resources that need it: an event's ``data.object`` becomes a
 row of its resource's table (the newest event of an object wins; a list row of the same run wins
-over any event), and ``*.deleted`` events become deletions. A resource is complete when its windows and the events
-are; ``on_ready`` is called once per resource, from a worker thread.
+over any event), and ``*.deleted`` events become deletions. A resource is complete when its
+windows and the events are; ``on_ready`` is called once per resource, from a worker thread.
 """
 
 from __future__ import annotations
