@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,10 +71,14 @@ class _Bars:
         self.enabled = enabled
         self._bars: dict[str, Any] = {}
         self._rows: dict[tuple[str, bool, str], int] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, step: Progress) -> None:
-        if not self.enabled:
-            return
+        if self.enabled:
+            with self._lock:  # the core reports from its reader threads
+                self._show(step)
+
+    def _show(self, step: Progress) -> None:
         from tqdm import tqdm
 
         bar = self._bars.get(step.table)
