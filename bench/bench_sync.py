@@ -111,7 +111,9 @@ def install(info: dict[str, Any], app: dict[str, Any], store: Path) -> TokenSet:
 
 def counts(info: dict[str, Any], account: str) -> dict[str, int]:
     response = httpx.get(
-        f"{info['api_base']}/_sandbox/counts", params={"account": account, "mode": MODE}
+        f"{info['api_base']}/_sandbox/counts",
+        params={"account": account, "mode": MODE},
+        timeout=300.0,  # the first call builds the sandbox's world
     )
     response.raise_for_status()
     body: dict[str, int] = response.json()["counts"]

@@ -32,6 +32,8 @@ __all__ = ["DEFAULT_DB", "Destination", "mask_dsn", "open_destination"]
 DEFAULT_DB = "stripe.duckdb"
 #: Seconds a PostgreSQL connection attempt may take.
 CONNECT_TIMEOUT = 10
+#: Memory DuckDB may use while a sync loads (it spills to disk beyond that).
+MEMORY_LIMIT = "128MB"
 #: DuckDB's file magic, after the 8-byte checksum of its header.
 _DUCKDB_MAGIC = b"DUCK"
 _PASSWORD_KV = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
@@ -177,7 +179,8 @@ def _open_duckdb(path: Path) -> Any:
     import duckdb
 
     try:
-        return duckdb.connect(str(path))
+        # DuckDB caches pages up to most of the memory by default: a sync keeps it small
+        return duckdb.connect(str(path), config={"memory_limit": MEMORY_LIMIT})
     except duckdb.Error as exc:
         text = str(exc)
         if "lock" in text.lower():

@@ -1,11 +1,11 @@
-"""Rows of one resource on their way to the database: Arrow batches spilled to disk.
+"""Rows of one resource on their way to the database: batches spilled to disk.
 
 Pages arrive from many threads; :class:`Spill` turns them into rows (top-level fields as
-columns, nested objects and lists as JSON text, the account and mode added), gathers them into
-Arrow batches and writes each batch to an Arrow IPC file, so memory holds at most one batch per
-resource whatever the number of objects. When the resource is complete, :meth:`Spill.tables`
-reads the batches back (memory-mapped) for dlt, which loads Arrow tables several times faster
-than Python dictionaries (see the README's figures).
+columns, nested objects and lists as JSON text, the account and mode added) and appends them to
+JSON-lines files of :data:`BATCH_ROWS` rows, so memory holds a page, not a resource, whatever the
+number of objects. When the resource is complete, :meth:`Spill.tables` reads the files back as
+Arrow tables, one at a time, for dlt, which loads Arrow tables several times faster than Python
+dictionaries (see the README's figures).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow
@@ -68,14 +68,20 @@ def _column(values: list[Any]) -> tuple[pyarrow.Array, bool]:
 
 
 class Spill:
-    """The rows of one (account, mode, resource), batched into Arrow files under ``folder``."""
+    """The rows of one (account, mode, resource), as JSON lines in files of a batch each.
+
+    Rows are written as they come (nested values already JSON text), so memory holds no more
+    than a page; :meth:`tables` reads each file back as an Arrow table with pyarrow's JSON reader
+    (C++, outside the interpreter lock), one batch at a time.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self._lock = threading.Lock()
-        self._rows: list[dict[str, Any]] = []
+        self._handle: BinaryIO | None = None
+        self._in_file = 0
         self._files: list[Path] = []
         #: Columns holding JSON text (nested objects), for the table's column types.
         self.json_columns: set[str] = set()
@@ -85,7 +91,7 @@ class Spill:
     def add(
         self, objects: Sequence[Mapping[str, Any]], account_id: str, livemode: bool, seq: int
     ) -> None:
-        """Add Stripe objects as rows (thread-safe); a full batch is written out."""
+        """Add Stripe objects as rows (thread-safe)."""
         names: set[str] = set()
         rows = [to_row(obj, account_id, livemode, seq, names) for obj in objects]
         self._append(rows, names, deletes=0)
@@ -96,61 +102,73 @@ class Spill:
         self._append(rows, set(), deletes=len(rows))
 
     def _append(self, rows: list[dict[str, Any]], names: set[str], *, deletes: int) -> None:
-        full: list[dict[str, Any]] | None = None
+        import orjson
+
+        if not rows:
+            return
+        data = b"".join([orjson.dumps(row) + b"\n" for row in rows])
         with self._lock:
-            self._rows.extend(rows)
             self.json_columns |= names
             self.rows += len(rows) - deletes
             self.deletes += deletes
-            if len(self._rows) >= BATCH_ROWS:
-                full, self._rows = self._rows, []
-        if full is not None:
-            self._write(full)
+            if self._handle is None or self._in_file >= BATCH_ROWS:
+                self._rotate()
+            assert self._handle is not None
+            self._handle.write(data)
+            self._in_file += len(rows)
+
+    def _rotate(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        path = self.folder / f"part-{len(self._files):06d}.jsonl"
+        self._files.append(path)
+        self._handle = path.open("wb")
+        self._in_file = 0
 
     def close(self) -> None:
-        """Write the last partial batch."""
+        """Finish the current file (more rows may still be added: they start a new one)."""
         with self._lock:
-            rest, self._rows = self._rows, []
-        if rest:
-            self._write(rest)
-
-    def _write(self, rows: list[dict[str, Any]]) -> None:
-        import pyarrow as pa
-
-        names = dict.fromkeys(rows[0])  # the rows of a resource mostly share their fields
-        names.update(dict.fromkeys(set().union(*rows) - names.keys()))
-        columns: dict[str, pa.Array] = {}
-        as_text: set[str] = set()
-        for name in names:
-            columns[name], mixed = _column([row.get(name) for row in rows])
-            if mixed:
-                as_text.add(name)
-        table = pa.table(columns)
-        with self._lock:
-            path = self.folder / f"part-{len(self._files):06d}.arrow"
-            self._files.append(path)
-            self.json_columns |= as_text
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+                self._in_file = BATCH_ROWS
 
     def tables(self) -> Iterator[pyarrow.Table]:
-        """The batches, one Arrow table each (memory-mapped from disk)."""
-        import pyarrow as pa
-
+        """The batches, one Arrow table each."""
         for path in list(self._files):
-            with pa.memory_map(str(path)) as source:
-                yield pa.ipc.open_file(source).read_all()
+            yield _read(path)
 
     def ids(self) -> set[str]:
         """Every object id in the batches (for a full pass over a table that has rows)."""
-        import pyarrow as pa
-
         found: set[str] = set()
-        for path in list(self._files):
-            with pa.memory_map(str(path)) as source:
-                table = pa.ipc.open_file(source).read_all()
-                found.update(str(v) for v in table.column("id").to_pylist())
+        for table in self.tables():
+            found.update(str(v) for v in table.column("id").to_pylist())
         return found
 
     def remove(self) -> None:
+        self.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+#: Bytes pyarrow's JSON reader takes at once (a batch file fits in one, so types are inferred
+#: over the whole batch).
+_BLOCK = 64 << 20
+
+
+def _read(path: Path) -> pyarrow.Table:
+    """One batch file as an Arrow table; values the JSON reader cannot type together (a field
+    that is a number in one object and text in another) are read column by column instead."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        return pj.read_json(str(path), read_options=pj.ReadOptions(block_size=_BLOCK))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    import orjson
+
+    with path.open("rb") as handle:
+        rows = [orjson.loads(line) for line in handle if line.strip()]
+    names = dict.fromkeys(rows[0]) if rows else {}
+    names.update(dict.fromkeys(set().union(*rows) - names.keys()))
+    return pa.table({name: _column([row.get(name) for row in rows])[0] for name in names})
