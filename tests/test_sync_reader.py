@@ -46,6 +46,7 @@ def spilled_ids(spill: Spill) -> list[str]:
     return [i for t in spill.tables() for i in t.column("id").to_pylist()]
 
 
+T0 = 1_700_000_000
 rng = random.Random(7)
 DISTRIBUTIONS = {
     "uniform over a year": sorted(
@@ -103,3 +104,54 @@ def test_a_failing_resource_is_reported_and_the_others_load(tmp_path: Path) -> N
     assert len(spilled_ids(spills["customers"])) == 120
     assert reader.results["disputes"].error is not None
     assert "404" in (reader.results["disputes"].error or "")
+
+
+def test_events_are_read_in_windows_and_the_newest_version_of_an_object_wins(
+    tmp_path: Path,
+) -> None:
+    from stripe_oauth_nb.sync._reader import LIST_SEQ, event_seq
+
+    # 3 customers changed many times over a month, two events in one second for cus_000001
+    events = []
+    for n in range(900):
+        who = f"cus_{n % 3:06d}"
+        events.append(
+            {
+                "id": f"evt_{n:05d}",
+                "object": "event",
+                "type": "customer.updated",
+                "created": T0 + n * 3000,
+                "data": {"object": {"id": who, "object": "customer", "created": T0, "name": n}},
+            }
+        )
+    last = T0 + 899 * 3000
+    events.append(
+        {
+            "id": "evt_last",
+            "object": "event",
+            "type": "customer.deleted",
+            "created": last,
+            "data": {"object": {"id": "cus_000002", "object": "customer", "created": T0}},
+        }
+    )
+    fake = FakeLists({"events": events, "customers": []})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://fake", transport=httpx.MockTransport(fake.handler)
+    )
+    plans = {r.name: Plan(r, since=T0, events_since=T0) for r in select(["customers"])}
+    spills = {name: Spill(tmp_path / name) for name in plans}
+    reader = Reader(client, "acct_EXAMPLE", False, plans, spills, T0, workers=8)
+    reader.run()
+    assert fake.requests.count("events") >= 10
+    rows = [r for t in spills["customers"].tables() for r in t.to_pylist()]
+    assert len(rows) == len(events)  # every event became a row; the merge keeps the newest
+    newest: dict[str, dict[str, object]] = {}
+    for row in rows:
+        if row["id"] not in newest or row["_sync_seq"] > newest[row["id"]]["_sync_seq"]:
+            newest[row["id"]] = row
+    assert newest["cus_000000"]["name"] == 897
+    assert newest["cus_000001"]["name"] == 898
+    assert newest["cus_000002"]["_sync_deleted"] is True  # deleted in the same second as n=899
+    assert all(int(r["_sync_seq"]) < LIST_SEQ for r in rows)
+    assert event_seq(T0, 0) > event_seq(T0, 1)  # listed first in a second: newer
+    assert event_seq(T0 + 1, 5) > event_seq(T0, 0)

@@ -11,11 +11,13 @@ one extra, partly filled page. All windows of all resources share one worker poo
 :class:`~._limiter.RateLimiter`, so the account runs at its limit, not at the round trip.
 
 An incremental pass reads the objects created since the last run in order (a few pages: splits
-would only add partly filled ones). Incremental runs also read ``/v1/events`` (one window, newest
-first) from the oldest cursor of the resources that need it: an event's ``data.object`` becomes a
-row of its resource's table (the newest event of an object wins; a list row of the same run wins
-over any event), and ``*.deleted`` events become deletions. A resource is complete when its
-windows and the events are; ``on_ready`` is called once per resource, from a worker thread.
+would only add partly filled ones). Incremental runs also read ``/v1/events``, in windows like a
+resource, from the oldest cursor of the resources that need it: an event's ``data.object``
+becomes a row of its resource's table, ``*.deleted`` events become deletions, and each row
+carries ``_sync_seq`` (the event's time and place in the list) so that the newest event of an
+object wins when the table is merged, and a list row of the same run wins over any event. A
+resource is complete when its windows and the events are; ``on_ready`` is called once per
+resource, from a worker thread.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class Window:
     tail: bool = True
     first: bool = True
     top: bool = False
+    #: Objects this window (and the windows it continues) read so far: the order of events
+    #: within one second, which never straddles two windows.
+    seen: int = 0
 
 
 @dataclass
@@ -110,7 +115,6 @@ class Reader:
         self._lock = threading.Lock()
         self._open: dict[str, int] = {}  # windows queued or in flight, per resource
         self._density: dict[str, _Density] = {}
-        self._seen_events: set[tuple[str, str]] = set()
         self._stopped: set[str] = set()
         self._ready: set[str] = set()
         self._events_done = False
@@ -209,7 +213,7 @@ class Reader:
         if not isinstance(data, list):
             raise StripeOAuthNBError(f"GET {path} did not answer with a list of objects.")
         if window.name == EVENTS:
-            self._events(data)
+            self._events(window, data)
         else:
             self._objects(window, data)
         if not (page.get("has_more") and data):
@@ -217,6 +221,7 @@ class Reader:
         last = data[-1]
         last_created = int(last["created"])
         nxt = Window(window.name, window.lo, last_created, str(last["id"]), window.tail, False)
+        nxt.seen = window.seen + len(data)
         return self._split(nxt, len(data), data)
 
     def _objects(self, window: Window, data: list[dict[str, Any]]) -> None:
@@ -229,38 +234,38 @@ class Reader:
             if window.top and window.first and data:
                 result.newest = int(data[0]["created"])
         if data:
-            self.spills[name].add(data, self.account_id, self.livemode, seq=1)
+            self.spills[name].add(data, self.account_id, self.livemode, seq=LIST_SEQ)
             self.on_rows(name, len(data))
 
-    def _events(self, data: list[dict[str, Any]]) -> None:
-        upserts: dict[str, list[dict[str, Any]]] = {}
-        deletes: dict[str, list[str]] = {}
-        for event in data:
+    def _events(self, window: Window, data: list[dict[str, Any]]) -> None:
+        """Route each event's object to its table (or delete it), ordered by ``_sync_seq``: the
+        newest event of an object wins when the table is merged, whatever window read it."""
+        upserts: dict[str, tuple[list[dict[str, Any]], list[int]]] = {}
+        deletes: dict[str, tuple[list[str], list[int]]] = {}
+        for index, event in enumerate(data):
             obj = (event.get("data") or {}).get("object") or {}
             resource = by_object(obj.get("object"))
             if resource is None or resource.name not in self.plans:
                 continue
             plan = self.plans[resource.name]
-            if plan.full or int(event.get("created", 0)) < (plan.events_since or 0):
+            created = int(event.get("created", 0))
+            if plan.full or created < (plan.events_since or 0):
                 continue
-            key = (resource.name, str(obj.get("id")))
-            with self._lock:
-                if key in self._seen_events:
-                    continue  # an older event of an object whose newest one was applied
-                self._seen_events.add(key)
+            seq = event_seq(created, window.seen + index)
             if _is_deletion(str(event.get("type", "")), obj):
-                deletes.setdefault(resource.name, []).append(key[1])
+                ids, seqs = deletes.setdefault(resource.name, ([], []))
+                ids.append(str(obj.get("id")))
             else:
-                upserts.setdefault(resource.name, []).append(obj)
-        for name, objects in upserts.items():
-            self.spills[name].add(objects, self.account_id, self.livemode, seq=0)
-        for name, ids in deletes.items():
-            self.spills[name].delete(ids, self.account_id, self.livemode)
+                objects, seqs = upserts.setdefault(resource.name, ([], []))
+                objects.append(obj)
+            seqs.append(seq)
+        for name, (objects, seqs) in upserts.items():
+            self.spills[name].add(objects, self.account_id, self.livemode, seq=seqs)
+        for name, (ids, seqs) in deletes.items():
+            self.spills[name].delete(ids, self.account_id, self.livemode, seq=seqs)
 
     def _split(self, nxt: Window, count: int, data: list[dict[str, Any]]) -> list[Window]:
         """The window's continuation, and a new tail window while the resource has room."""
-        if nxt.name == EVENTS:
-            return [nxt]  # events are applied newest first: one window, in order
         newest = int(data[0]["created"])
         with self._lock:
             density = self._density.setdefault(nxt.name, _Density())
@@ -268,7 +273,7 @@ class Reader:
             density.seconds += max(newest - int(nxt.hi or newest), 0) + 1
             room = self._open.get(nxt.name, 0) < self.max_windows
             per_second = density.objects / density.seconds
-        if self.plans[nxt.name].since is not None:
+        if nxt.name != EVENTS and self.plans[nxt.name].since is not None:
             return [nxt]  # new objects since the last run: a few pages, read in order
         if not (nxt.tail and room and nxt.hi is not None):
             return [nxt]
@@ -279,6 +284,18 @@ class Reader:
         chunk = Window(nxt.name, boundary + 1, nxt.hi, nxt.after, tail=False, first=False)
         tail = Window(nxt.name, nxt.lo, boundary, None, tail=True)
         return [chunk, tail]
+
+
+#: ``_sync_seq`` of a row read from a list: it wins over any event's version of the object.
+LIST_SEQ = 1 << 62
+_POSITION_BITS = 20
+
+
+def event_seq(created: int, position: int) -> int:
+    """``_sync_seq`` of an event's object: later events higher; within one second, the event
+    listed first (Stripe lists the newest first) higher."""
+    mask = (1 << _POSITION_BITS) - 1
+    return (created << _POSITION_BITS) | (mask - min(position, mask))
 
 
 def _is_deletion(event_type: str, obj: Mapping[str, Any]) -> bool:

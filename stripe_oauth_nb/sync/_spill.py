@@ -24,8 +24,8 @@ __all__ = ["DELETED", "SEQ", "Spill", "to_row", "tombstone"]
 
 #: Column flagging a row that deletes the object (dlt's ``hard_delete``); never stored.
 DELETED = "_sync_deleted"
-#: Column ordering two versions of one object in one load (dlt's ``dedup_sort``): the list's
-#: version (1) wins over an event's (0).
+#: Column ordering versions of one object in one load (dlt's ``dedup_sort``, highest wins): a
+#: list's version wins over any event's, a newer event's over an older one's.
 SEQ = "_sync_seq"
 #: Rows per Arrow batch (one file each).
 BATCH_ROWS = 2000
@@ -51,9 +51,15 @@ def to_row(
     return row
 
 
-def tombstone(object_id: str, account_id: str, livemode: bool) -> dict[str, Any]:
+def tombstone(object_id: str, account_id: str, livemode: bool, seq: int) -> dict[str, Any]:
     """A row that deletes the object from the table when loaded."""
-    return {"id": object_id, "account_id": account_id, "livemode": livemode, SEQ: 0, DELETED: True}
+    return {
+        "id": object_id,
+        "account_id": account_id,
+        "livemode": livemode,
+        SEQ: seq,
+        DELETED: True,
+    }
 
 
 def _column(values: list[Any]) -> tuple[pyarrow.Array, bool]:
@@ -89,16 +95,33 @@ class Spill:
         self.deletes = 0
 
     def add(
-        self, objects: Sequence[Mapping[str, Any]], account_id: str, livemode: bool, seq: int
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        account_id: str,
+        livemode: bool,
+        seq: int | Sequence[int],
     ) -> None:
-        """Add Stripe objects as rows (thread-safe)."""
+        """Add Stripe objects as rows (thread-safe); ``seq``: one for all, or one per object."""
         names: set[str] = set()
-        rows = [to_row(obj, account_id, livemode, seq, names) for obj in objects]
+        seqs = [seq] * len(objects) if isinstance(seq, int) else seq
+        rows = [
+            to_row(obj, account_id, livemode, n, names)
+            for obj, n in zip(objects, seqs, strict=True)
+        ]
         self._append(rows, names, deletes=0)
 
-    def delete(self, object_ids: list[str], account_id: str, livemode: bool) -> None:
+    def delete(
+        self,
+        object_ids: Sequence[str],
+        account_id: str,
+        livemode: bool,
+        seq: int | Sequence[int] = 0,
+    ) -> None:
         """Add rows that delete these objects."""
-        rows = [tombstone(i, account_id, livemode) for i in object_ids]
+        seqs = [seq] * len(object_ids) if isinstance(seq, int) else seq
+        rows = [
+            tombstone(i, account_id, livemode, n) for i, n in zip(object_ids, seqs, strict=True)
+        ]
         self._append(rows, set(), deletes=len(rows))
 
     def _append(self, rows: list[dict[str, Any]], names: set[str], *, deletes: int) -> None:
