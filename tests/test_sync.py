@@ -5,6 +5,7 @@ permissions, token refresh mid-load, locking, bad input, and no secret anywhere.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,12 +145,14 @@ def test_tokens_refresh_mid_load(world: Sandbox, tmp_path: Path) -> None:
     settings, tokens = manager(world, app)
     first = install(world, tokens, app)
     moved = False
+    lock = threading.Lock()  # progress comes from the reader threads
 
     def progress(step: Progress) -> None:
         nonlocal moved
-        if step.table == "charges" and step.rows and not moved:
-            moved = True
-            world.advance_clock(3 * 3600)  # the access token expires mid-load
+        with lock:
+            if step.table == "charges" and step.rows and not moved:
+                moved = True
+                world.advance_clock(3 * 3600)  # the access token expires mid-load
 
     report = sync(settings, tokens, db=tmp_path / "stripe.duckdb", progress=progress)
     assert moved

@@ -41,6 +41,8 @@ __all__ = ["EVENT_RETENTION", "sync"]
 
 #: How long Stripe lists events (seconds), less an hour of margin.
 EVENT_RETENTION = 30 * 86400 - 3600
+#: Rows of ready resources that make a load worth starting before the account is fully read.
+LOAD_ROWS = 25_000
 #: Retries per request (429s and 5xx), each waiting longer (see RetryPolicy).
 MAX_RETRIES = 8
 
@@ -179,7 +181,8 @@ class _Run:
         self.max_windows = max_windows
         self.progress = progress
         self.report = report
-        self.ready: queue.Queue[tuple[_Account, str] | None] = queue.Queue()
+        #: (account, resource) when a resource is read; (account, None) when the account is done
+        self.ready: queue.Queue[tuple[_Account, str | None]] = queue.Queue()
         self.spill_root = dest.work_dir / "spill"
 
     def go(self, token_sets: list[TokenSet]) -> None:
@@ -202,20 +205,21 @@ class _Run:
             )
             account.thread.start()
         running = len(accounts)
+        pending: dict[int, list[str]] = {id(a): [] for a in accounts}
         while running:
-            items = [self.ready.get()]
-            while True:  # everything ready now loads together (one load per account)
-                try:
-                    items.append(self.ready.get_nowait())
-                except queue.Empty:
-                    break
-            running -= sum(1 for item in items if item is None)
-            groups: dict[int, list[tuple[_Account, str]]] = {}
-            for item in items:
-                if item is not None:
-                    groups.setdefault(id(item[0]), []).append(item)
-            for group in groups.values():
-                self._load(group[0][0], [name for _, name in group])
+            account, name = self.ready.get()
+            waiting = pending[id(account)]
+            if name is not None:
+                waiting.append(name)
+            else:
+                running -= 1
+            reader = account.reader
+            rows = sum(reader.spills[n].rows for n in waiting) if reader is not None else 0
+            # Each dlt load costs a second or so of its own: while the account is still being
+            # read, resources wait for others until a load is worth it.
+            if waiting and (name is None or rows >= LOAD_ROWS):
+                pending[id(account)] = []
+                self._load(account, waiting)
         for account in accounts:
             assert account.thread is not None
             account.thread.join()
@@ -311,7 +315,7 @@ class _Run:
             result.requests = account.stats.total
             result.rate_limited = account.stats.rate_limited
             result.event_requests = account.stats.requests.get("/v1/events", 0)
-            self.ready.put(None)
+            self.ready.put((account, None))
 
     def _plan(
         self, resource: Resource, cursors: dict[str, Any], events_ok: bool, newest: int | None
