@@ -186,7 +186,6 @@ class _Run:
         self.spill_root = dest.work_dir / "spill"
 
     def go(self, token_sets: list[TokenSet]) -> None:
-        _import_before_threads()
         accounts = [_Account(t) for t in token_sets]
         states = {
             (a.tokens.account_id, a.tokens.livemode): self.loader.states(
@@ -385,18 +384,6 @@ class _Run:
         else:
             events = plan.events_since if plan.events_since is not None else created
         return {"created": created, "events": events}
-
-
-def _import_before_threads() -> None:
-    """Import what the threads use before they start: pyarrow imports pandas on its first
-    conversion, and two threads doing that first import together can see it half done."""
-    import importlib.util
-
-    import pyarrow
-
-    if importlib.util.find_spec("pandas") is not None:
-        import pandas  # noqa: F401
-    pyarrow.array([0])
 
 
 def _mode(livemode: bool) -> str:
