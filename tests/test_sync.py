@@ -262,3 +262,21 @@ def test_postgres_full_and_incremental(world: Sandbox, tmp_path: Path, postgres:
     assert with_outcome == counts["charges"] > 0
     dumped = json.dumps(second.to_dict())
     assert password not in dumped
+
+
+def test_any_dlt_destination_object(world: Sandbox, tmp_path: Path) -> None:
+    import dlt
+    import duckdb
+
+    app = sync_app(world)
+    settings, tokens = manager(world, app)
+    account = install(world, tokens, app).account_id
+    target = dlt.destinations.duckdb(str(tmp_path / "elsewhere.duckdb"))
+    report = sync(
+        settings, tokens, destination=target, resources=["customers"], work_dir=tmp_path / "w"
+    )
+    assert report.ok, report.summary()
+    assert report.dataset == "stripe"
+    with duckdb.connect(str(tmp_path / "elsewhere.duckdb"), read_only=True) as con:
+        found = con.execute("SELECT count(*) FROM stripe.customers").fetchone()
+    assert found == (sandbox_counts(world, account)["customers"],)
