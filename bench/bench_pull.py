@@ -49,12 +49,13 @@ def sandbox(customers: int, in_process: bool) -> Iterator[Target]:
     if in_process:
         from stripe_oauth_nb.sandbox import Sandbox
 
-        with Sandbox(customers=customers) as sb:
+        with Sandbox(customers=customers, rate_limit=False) as sb:  # measure the clients
             yield Target(
                 sb.api_base, sb.test.secret_key, sb.test.client_id, sb.demo_app.redirect_uris[0]
             )
         return
-    command = [sys.executable, "-m", "stripe_oauth_nb", "sandbox", "--customers", str(customers)]
+    command = [sys.executable, "-m", "stripe_oauth_nb", "sandbox", "--no-rate-limit"]
+    command += ["--customers", str(customers)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None

@@ -1,8 +1,17 @@
-"""stripe-oauth-nb: from a Stripe account to a self-refreshing Stripe Apps OAuth token.
+"""stripe-oauth-nb: from a Stripe account to a self-refreshing Stripe Apps OAuth token, and on
+to your Stripe data.
 
-The core (settings, manifest, install link, callback, tokens, API) is plain Python; the forms in
-``stripe_oauth_nb.widgets`` sit on top of it. Names are imported on first use, so
-``import stripe_oauth_nb`` stays light (no HTTP client, server or widget library is loaded).
+    from stripe_oauth_nb import connect
+
+    conn = connect()                   # stored tokens, or authorize right here
+    conn.stripe.customers.list()       # the official library, token always fresh
+    conn.dataframe("/v1/charges")      # every page, as a table
+
+The steps one by one live in submodules: :mod:`stripe_oauth_nb.manifest` (step 1),
+:mod:`stripe_oauth_nb.oauth` (install link and callback), :mod:`stripe_oauth_nb.tokens`,
+:mod:`stripe_oauth_nb.api`; errors in :mod:`stripe_oauth_nb.errors`; the forms in
+:mod:`stripe_oauth_nb.widgets`; the offline stand-in for Stripe in :mod:`stripe_oauth_nb.sandbox`.
+Names are imported on first use, so ``import stripe_oauth_nb`` stays light.
 """
 
 from __future__ import annotations
@@ -12,125 +21,47 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> private module that defines it
+__all__ = [
+    "ApiClient",
+    "Connection",
+    "Flow",
+    "Manifest",
+    "Secret",
+    "Settings",
+    "Target",
+    "TokenManager",
+    "TokenSet",
+    "connect",
+    "load_settings",
+    "mask",
+]
+
+# public name -> private module that defines it (kept in step with __all__ by a test)
 _EXPORTS: dict[str, str] = {
-    # errors
-    "AccessDeniedError": "._errors",
-    "AuthenticationError": "._errors",
-    "AuthorizeAgainError": "._errors",
-    "CallbackError": "._errors",
-    "CallbackPortInUseError": "._errors",
-    "CallbackRequestError": "._errors",
-    "CallbackStateError": "._errors",
-    "CallbackTimeoutError": "._errors",
-    "CodeAlreadyUsedError": "._errors",
-    "ConfigError": "._errors",
-    "InsecureStoreError": "._errors",
-    "InstallLinkError": "._errors",
-    "ManifestError": "._errors",
-    "ManifestSyntaxError": "._errors",
-    "ModeMismatchError": "._errors",
-    "NetworkError": "._errors",
-    "PermissionDeniedError": "._errors",
-    "RefreshResponseLostError": "._errors",
-    "SandboxError": "._errors",
-    "StripeAPIError": "._errors",
-    "StripeOAuthNBError": "._errors",
-    "TokenError": "._errors",
-    "TokenLockTimeoutError": "._errors",
-    "TokenStoreError": "._errors",
-    # secrets
-    "Secret": "._masking",
-    "mask": "._masking",
-    # settings
-    "Settings": "._settings",
-    "load_settings": "._settings",
-    # the flow that strings the steps together
+    "ApiClient": "._api",
+    "Connection": "._connect",
     "Flow": "._flow",
-    # step 1: manifest
-    "Finding": ".manifest",
     "Manifest": ".manifest",
-    "check_file": ".manifest",
-    # steps 2 and 3: install link and callback
-    "Attempt": "._attempts",
-    "AttemptLog": "._attempts",
-    "AuthorizationCode": "._attempts",
-    "CallbackServer": "._callback",
-    "InstallLink": "._install_link",
-    "build_install_link": "._install_link",
-    "code_from_pasted_url": "._callback",
-    "detect_remote": "._callback",
-    "install_link_from_settings": "._install_link",
-    # step 4: tokens
-    "FileTokenStore": "._tokens",
-    "KeyringTokenStore": "._tokens",
-    "MemoryTokenStore": "._tokens",
-    "TokenClient": "._tokens",
+    "Secret": "._masking",
+    "Settings": "._settings",
+    "Target": "._target",
     "TokenManager": "._tokens",
     "TokenSet": "._tokenset",
-    # step 5: API calls and data
-    "ApiClient": "._api",
-    "RetryPolicy": "._api",
-    "TokenAuth": "._api",
-    "ValidationReport": "._api",
-    "list_all": "._api",
-    "to_dataframe": "._api",
-    "validate": "._api",
+    "connect": "._connect",
+    "load_settings": "._settings",
+    "mask": "._masking",
 }
 
-__all__ = sorted(_EXPORTS)
-
 if TYPE_CHECKING:  # pragma: no cover
-    from ._api import (
-        ApiClient,
-        RetryPolicy,
-        TokenAuth,
-        ValidationReport,
-        list_all,
-        to_dataframe,
-        validate,
-    )
-    from ._attempts import Attempt, AttemptLog, AuthorizationCode
-    from ._callback import CallbackServer, code_from_pasted_url, detect_remote
-    from ._errors import (
-        AccessDeniedError,
-        AuthenticationError,
-        AuthorizeAgainError,
-        CallbackError,
-        CallbackPortInUseError,
-        CallbackRequestError,
-        CallbackStateError,
-        CallbackTimeoutError,
-        CodeAlreadyUsedError,
-        ConfigError,
-        InsecureStoreError,
-        InstallLinkError,
-        ManifestError,
-        ManifestSyntaxError,
-        ModeMismatchError,
-        NetworkError,
-        PermissionDeniedError,
-        RefreshResponseLostError,
-        SandboxError,
-        StripeAPIError,
-        StripeOAuthNBError,
-        TokenError,
-        TokenLockTimeoutError,
-        TokenStoreError,
-    )
+    from ._api import ApiClient
+    from ._connect import Connection, connect
     from ._flow import Flow
-    from ._install_link import InstallLink, build_install_link, install_link_from_settings
     from ._masking import Secret, mask
     from ._settings import Settings, load_settings
-    from ._tokens import (
-        FileTokenStore,
-        KeyringTokenStore,
-        MemoryTokenStore,
-        TokenClient,
-        TokenManager,
-    )
+    from ._target import Target
+    from ._tokens import TokenManager
     from ._tokenset import TokenSet
-    from .manifest import Finding, Manifest, check_file
+    from .manifest import Manifest
 
 
 def __getattr__(name: str) -> Any:

@@ -13,23 +13,41 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from ._errors import CallbackStateError, CodeAlreadyUsedError
-from ._fileio import atomic_write_text
+from ._errors import AttemptLogError, CallbackStateError, CodeAlreadyUsedError
+from ._fileio import DamagedFile, atomic_write_text, ensure_private_dir, read_section
 from ._masking import Secret
 from ._settings import Mode, Settings
 
-__all__ = ["Attempt", "AttemptLog", "AuthorizationCode", "default_attempts_path"]
+__all__ = [
+    "Attempt",
+    "AttemptLog",
+    "AttemptRecords",
+    "AuthorizationCode",
+    "FileAttemptRecords",
+    "MemoryAttemptRecords",
+    "default_attempts_path",
+]
 
 #: How long an attempt stays open for a callback (seconds). Stripe's codes live 5 minutes;
 #: a person may take longer to read the consent page, so attempts live a little longer.
 ATTEMPT_TTL = 15 * 60
 #: How long records are kept before they are pruned (seconds).
 _KEEP = 7 * 24 * 3600
+
+
+def _time(value: object, name: str, *, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} is not a number")
+    if not 0.0 <= value < 1e11:
+        raise ValueError(f"{name} is not a time")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -65,15 +83,26 @@ class Attempt:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Attempt:
+        """Build from the stored form; an error names the first bad field."""
+        if not isinstance(data, dict):
+            raise TypeError("an attempt is not a JSON object")
+        mode = data["mode"]
+        if mode not in ("test", "live"):
+            raise ValueError("mode is neither test nor live")
+        texts = {name: data[name] for name in ("state", "client_id", "redirect_uri")}
+        texts["install_url"] = data.get("install_url", "")
+        for name, value in texts.items():
+            if not isinstance(value, str):
+                raise TypeError(f"{name} is not text")
         return cls(
-            state=Secret(data["state"]),
-            mode="live" if data["mode"] == "live" else "test",
-            client_id=data["client_id"],
-            redirect_uri=data["redirect_uri"],
-            created_at=float(data["created_at"]),
-            install_url=data.get("install_url", ""),
-            code_sent_at=data.get("code_sent_at"),
-            completed_at=data.get("completed_at"),
+            state=Secret(texts["state"]),
+            mode="live" if mode == "live" else "test",
+            client_id=texts["client_id"],
+            redirect_uri=texts["redirect_uri"],
+            created_at=_time(data["created_at"], "created_at"),
+            install_url=texts["install_url"],
+            code_sent_at=_time(data.get("code_sent_at"), "code_sent_at", optional=True),
+            completed_at=_time(data.get("completed_at"), "completed_at", optional=True),
         )
 
     def __repr__(self) -> str:
@@ -110,60 +139,173 @@ def default_attempts_path(settings: Settings) -> Path:
     """Where attempts are recorded for ``settings``: ``attempts.json`` beside the token store.
 
     The install-link step writes here and the token step reads here, so a code caught by one
-    form or command can be exchanged by another, and is never sent twice.
+    form or command can be exchanged by another, and is never sent twice. (With a PostgreSQL
+    token store the attempts live in the database instead: see :meth:`AttemptLog.for_settings`.)
     """
     return settings.token_store_path.with_name("attempts.json")
 
 
-class AttemptLog:
-    """Attempts by state, in memory, or in a private JSON file when ``path`` is given."""
+class AttemptRecords(Protocol):
+    """Where an :class:`AttemptLog` keeps its records (``state`` -> the attempt's JSON form).
 
-    def __init__(self, path: Path | None = None, *, clock: Callable[[], float] = time.time):
+    A change is ``with records.locked(): r = records.read(); ...; records.write(r)``: exclusive
+    across threads, processes (and hosts, for the database); ``write`` only inside ``locked``.
+    """
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        """Every record, as stored."""
+
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the log's write lock."""
+
+    def write(self, records: dict[str, dict[str, Any]]) -> None:
+        """Replace every record, durably (inside :meth:`locked`)."""
+
+
+class MemoryAttemptRecords:
+    """Records in a dict: nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, dict[str, Any]] = {}
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        return {k: dict(v) for k, v in self._records.items()}
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        yield  # the AttemptLog's own lock is enough for one process
+
+    def write(self, records: dict[str, dict[str, Any]]) -> None:
+        self._records = {k: dict(v) for k, v in records.items()}
+
+    def __repr__(self) -> str:
+        return "MemoryAttemptRecords()"
+
+
+#: How long an attempt-log write waits for another process's write (seconds).
+_LOCK_TIMEOUT = 10.0
+
+
+class FileAttemptRecords:
+    """Records in a private JSON file (``{"attempts": {state: record}}``), written durably under
+    ``<file>.lock``. A file that is not what the toolkit writes is refused, never emptied:
+    the same policy as the token store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"FileAttemptRecords({str(self.path)!r})"
+
+    def _damaged(self, why: str) -> AttemptLogError:
+        return AttemptLogError(
+            f"The attempt log {self.path} is damaged ({why}), so install links built here "
+            f"cannot be checked. Move it aside (mv {self.path} {self.path}.damaged), then build "
+            "a new install link and authorize again."
+        )
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        try:
+            raw = read_section(self.path, "attempts")
+        except DamagedFile as exc:
+            raise self._damaged(str(exc)) from None
+        except OSError as exc:
+            raise AttemptLogError(
+                f"The attempt log {self.path} cannot be read ({exc.strerror or exc}). Check that "
+                "it is a file of yours (mode 600) in a folder you can write, or move it aside."
+            ) from None
+        for state, record in raw.items():
+            try:
+                Attempt.from_json(record)
+                if record["state"] != state:
+                    raise ValueError("state differs from its key")
+            except (KeyError, TypeError, ValueError) as exc:
+                raise self._damaged(f"a record is not an attempt: {type(exc).__name__}") from None
+        return raw
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            ensure_private_dir(self.path.parent)
+            lock = FileLock(str(lock_path), timeout=_LOCK_TIMEOUT, mode=0o600)
+            lock.acquire()
+        except Timeout:
+            raise AttemptLogError(
+                f"Another process kept {lock_path} locked for {_LOCK_TIMEOUT:.0f} s. Try again; "
+                "if no other stripe-oauth-nb process is running, delete that file."
+            ) from None
+        except OSError as exc:
+            raise AttemptLogError(
+                f"The attempt log's folder {self.path.parent} cannot be written "
+                f"({exc.strerror or exc}); nothing was recorded. Make it writable, or choose "
+                "another place with STRIPE_OAUTH_NB_TOKEN_STORE."
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def write(self, records: dict[str, dict[str, Any]]) -> None:
+        try:
+            atomic_write_text(self.path, json.dumps({"attempts": records}, indent=2) + "\n")
+        except OSError as exc:
+            raise AttemptLogError(
+                f"The attempt log {self.path} could not be written ({exc.strerror or exc}); "
+                "nothing was recorded. Free some space or fix the folder's permissions, then "
+                "try again."
+            ) from None
+
+
+class AttemptLog:
+    """Attempts by state: in memory, in a private JSON file when ``path`` is given, or in any
+    :class:`AttemptRecords` (the PostgreSQL store's table) given as ``records``."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        records: AttemptRecords | None = None,
+    ):
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
-        self._memory: dict[str, dict[str, Any]] = {}
+        self.records: AttemptRecords = (
+            records
+            if records is not None
+            else FileAttemptRecords(path)
+            if path is not None
+            else MemoryAttemptRecords()
+        )
 
     @classmethod
     def for_settings(cls, settings: Settings) -> AttemptLog:
-        """The shared log of ``settings`` (see :func:`default_attempts_path`)."""
+        """The shared log of ``settings``: the token store's database when it is PostgreSQL,
+        else ``attempts.json`` beside the token file (see :func:`default_attempts_path`)."""
+        if settings.token_store_dsn is not None:
+            from ._tokens._postgres import PostgresAttemptRecords
+
+            return cls(records=PostgresAttemptRecords.for_settings(settings))
         return cls(default_attempts_path(settings))
 
     # -- storage -------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]]:
-        if self.path is None:
-            return dict(self._memory)
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            return {}
-        return {k: v for k, v in data.get("attempts", {}).items() if isinstance(v, dict)}
-
-    def _save(self, records: dict[str, dict[str, Any]]) -> None:
-        now = self._clock()
-        records = {k: v for k, v in records.items() if v.get("created_at", 0) > now - _KEEP}
-        if self.path is None:
-            self._memory = records
-            return
-        atomic_write_text(self.path, json.dumps({"attempts": records}, indent=2) + "\n")
+        return self.records.read()
 
     @contextmanager
     def _locked(self) -> Iterator[dict[str, dict[str, Any]]]:
-        with self._lock:
-            if self.path is None:
-                records = self._load()
-                yield records
-                self._save(records)
-                return
-            from filelock import FileLock
-
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with FileLock(str(self.path) + ".lock", timeout=10):
-                records = self._load()
-                yield records
-                self._save(records)
+        """Read under the log's lock, let the caller change the records, write them back
+        (nothing is written when the block raises); records older than a week are dropped."""
+        with self._lock, self.records.locked():
+            records = self._load()
+            yield records
+            now = self._clock()
+            for key in [k for k, v in records.items() if v.get("created_at", 0) <= now - _KEEP]:
+                del records[key]
+            self.records.write(records)
 
     # -- API -----------------------------------------------------------------------------
     def record(self, attempt: Attempt) -> Attempt:
@@ -175,6 +317,9 @@ class AttemptLog:
     def all(self) -> list[Attempt]:
         with self._lock:
             return [Attempt.from_json(v) for v in self._load().values()]
+
+    def __repr__(self) -> str:
+        return f"AttemptLog({self.records!r})"
 
     @staticmethod
     def _missing_state() -> CallbackStateError:

@@ -10,13 +10,16 @@ paste route instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ._attempts import ATTEMPT_TTL, AttemptLog
-from ._callback import CallbackServer
-from ._callback._server import Listener
+from ._callback._remote import local_endpoint
 from ._errors import CallbackError
 from ._install_link import InstallLink, check_not_landed_url, install_link_from_settings
 from ._settings import Mode, Settings
+
+if TYPE_CHECKING:  # the server (and its HTTP stack) loads only when one is started
+    from ._callback._server import CallbackServer, Listener
 
 __all__ = ["start_authorization"]
 
@@ -48,11 +51,15 @@ def start_authorization(
     uri = redirect_uri or settings.redirect_uri
     check_not_landed_url(uri)
     server: CallbackServer | None = None
-    if listen:
-        try:
-            server = CallbackServer(log, uri, deadline=deadline)
-        except CallbackError:
-            server = None  # not reachable from here: the paste route is the way
+    reachable = True
+    try:
+        local_endpoint(uri)
+    except CallbackError:
+        reachable = False  # not reachable from here: the paste route is the way
+    if listen and reachable:
+        from ._callback._server import CallbackServer
+
+        server = CallbackServer(log, uri, deadline=deadline)
     try:
         if server is not None:
             if listener is not None:

@@ -16,10 +16,14 @@
     │   ├── CodeAlreadyUsedError       the code was already sent once (or expired): authorize again
     │   ├── AuthorizeAgainError        the refresh token is gone; a new install link is the only way
     │   │   └── RefreshResponseLostError   a refresh rotated the token but its answer was lost
+    │   ├── TokenRateLimitError        the token endpoint answered 429 (carries .retry_after)
     │   ├── TokenStoreError            the store cannot be read or written (carries .tokens)
-    │   │   └── InsecureStoreError     the store is readable by others
+    │   │   ├── InsecureStoreError     the store is readable by others
+    │   │   ├── StoreKeyError          the encryption key is missing, malformed or not the one used
+    │   │   └── StoreUnavailableError  the shared (PostgreSQL) store cannot be reached or used
     │   └── TokenLockTimeoutError      another process held the refresh lock too long
-    ├── StripeAPIError                 an API call answered with an error (carries .status, .code)
+    ├── AttemptLogError                the record of install links cannot be read or written
+    ├── StripeAPIError                 an API call failed (carries .status, .code, .request_id)
     │   ├── AuthenticationError        401: bad key, or an expired token that could not be refreshed
     │   └── PermissionDeniedError      403: the app lacks a permission (carries .permission)
     ├── NetworkError                   Stripe (or the sandbox) could not be reached in time
@@ -110,34 +114,70 @@ class RefreshResponseLostError(AuthorizeAgainError):
     """A refresh was in flight when its answer was lost; the old refresh token is dead."""
 
 
+class TokenRateLimitError(TokenError):
+    """The token endpoint answered 429: nothing was processed. ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class TokenStoreError(TokenError):
     """The token store cannot be read or written safely.
 
     ``tokens``: the new token set that was received but could not be stored (it stays usable
     in memory; ``TokenManager.save_pending()`` writes it later), else ``None``. It is kept out
-    of ``args``, and its repr is masked.
+    of ``args``, and its repr is masked. ``kept_at``: where the set is also kept on disk for the
+    next run to store (the in-flight record, a spool file), else ``None``.
     """
 
-    def __init__(self, message: str, *, tokens: TokenSet | None = None) -> None:
+    def __init__(
+        self, message: str, *, tokens: TokenSet | None = None, kept_at: str | None = None
+    ) -> None:
         super().__init__(message)
         self.tokens = tokens
+        self.kept_at = kept_at
 
 
 class InsecureStoreError(TokenStoreError):
     """The token store's file or folder is readable by other users."""
 
 
+class StoreKeyError(TokenStoreError):
+    """The store key is missing, malformed, or not the key the tokens were sealed with."""
+
+
+class StoreUnavailableError(TokenStoreError):
+    """The shared token store (PostgreSQL) cannot be reached, or refused the request."""
+
+
 class TokenLockTimeoutError(TokenError):
     """Another process held the refresh lock longer than the bounded wait."""
 
 
-class StripeAPIError(StripeOAuthNBError):
-    """A Stripe API call answered with an error."""
+class AttemptLogError(StripeOAuthNBError):
+    """The attempt log (the record of install links built here) cannot be read or written."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+
+class StripeAPIError(StripeOAuthNBError):
+    """A Stripe API call answered with an error.
+
+    ``request_id``: Stripe's ``Request-Id`` of the answer (``req_…``), which Stripe support asks
+    for; the message quotes it too.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.request_id = request_id
 
 
 class AuthenticationError(StripeAPIError):
@@ -154,8 +194,9 @@ class PermissionDeniedError(StripeAPIError):
         status: int | None = 403,
         code: str | None = None,
         permission: str | None = None,
+        request_id: str | None = None,
     ) -> None:
-        super().__init__(message, status=status, code=code)
+        super().__init__(message, status=status, code=code, request_id=request_id)
         self.permission = permission
 
 

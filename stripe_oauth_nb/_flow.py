@@ -1,16 +1,19 @@
 """One shared state for the five steps, so a walkthrough (or a script) can string them together.
 
-``Flow.open()`` reads the settings; with the sandbox as target it starts the embedded sandbox and
-points the settings at it. Each step then reads what the earlier ones left here: the manifest's
-redirect URIs and the app's client ids (step 1), the authorization code (steps 2 and 3), the
-stored tokens (step 4). :meth:`Flow.stage` derives which step comes next from that state alone,
-so re-opening a flow whose store already holds tokens starts at the end.
+A :class:`Flow` receives a :class:`~stripe_oauth_nb._target.Target` (real Stripe or a sandbox:
+whoever opened the target closes it) and keeps what each step produced: the app's client ids
+and redirect URIs (step 1), the install link (step 2), the authorization code (step 3), the
+stored tokens (step 4) and the validation report (step 5). The steps report to it through
+:meth:`Flow.use_app`, :meth:`Flow.link_built`, :meth:`Flow.code_received` and
+:meth:`Flow.validated`; :meth:`Flow.steps` derives from that state alone which step is done,
+which comes next and which are locked, so reopening a flow whose store already holds tokens
+starts at the end. Tokens stored while the flow is open count only once they follow this flow's
+own code: a ``connect()`` further down the same notebook does not tick off steps a person has
+not done yet. Views (the walkthrough widget) only show :meth:`Flow.steps`.
 """
 
 from __future__ import annotations
 
-import socket
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,18 +21,23 @@ from typing import TYPE_CHECKING, Literal
 
 from ._attempts import AttemptLog, AuthorizationCode
 from ._errors import StripeOAuthNBError
-from ._settings import ModeCredentials, Settings, load_settings
+from ._settings import ModeCredentials, Settings
 from ._tokenset import TokenSet
 
 if TYPE_CHECKING:
+    from ._api import ValidationReport
+    from ._install_link import InstallLink
+    from ._target import Target
     from ._tokens import TokenManager
     from .manifest import Manifest
-    from .sandbox import Sandbox
 
-__all__ = ["STAGES", "Flow", "Stage"]
+__all__ = ["STAGES", "STEPS", "Flow", "Stage", "Step", "StepState"]
 
 Stage = Literal["manifest", "link", "tokens", "validate"]
 STAGES: tuple[Stage, ...] = ("manifest", "link", "tokens", "validate")
+Step = Literal["manifest", "link", "callback", "tokens", "validate"]
+STEPS: tuple[Step, ...] = ("manifest", "link", "callback", "tokens", "validate")
+StepState = Literal["done", "current", "locked"]
 
 #: Permissions the walkthrough's starter manifest asks for: enough for the validation calls.
 STARTER_PERMISSIONS = {
@@ -37,74 +45,41 @@ STARTER_PERMISSIONS = {
 }
 
 
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Flow:
-    """Settings, sandbox (if any), attempt log, token manager, and what each step produced."""
+    """The target, the attempt log, the token manager, and what each step produced.
+
+    ``workdir``: where the manifest is kept (default: the working folder, which is the
+    notebook's folder in Jupyter). ``tokens``: a token manager to share (default: one over the
+    target's token store).
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        target: Target,
         *,
-        workdir: Path,
-        sandbox: Sandbox | None = None,
+        workdir: str | Path | None = None,
         tokens: TokenManager | None = None,
     ) -> None:
         from ._tokens import TokenManager
 
-        self.settings = settings
-        self.workdir = workdir
-        self.sandbox = sandbox
-        self.tokens = tokens if tokens is not None else TokenManager(settings)
+        self.target = target
+        self.settings: Settings = target.settings
+        self.workdir = Path(workdir) if workdir is not None else Path.cwd()
+        self.tokens = tokens if tokens is not None else TokenManager(self.settings)
         #: The manager's log: codes are marked as sent where the exchange looks for them.
         self.attempts: AttemptLog = self.tokens.attempts
-        self.manifest_path = workdir / "stripe-app.json"
+        self.manifest_path = self.workdir / "stripe-app.json"
         self.allowed_redirect_uris: tuple[str, ...] = ()
         self.app_registered = False
+        self.link: InstallLink | None = None
         self.code: AuthorizationCode | None = None
-        self.validated = False
-
-    # -- opening -------------------------------------------------------------------------
-    @classmethod
-    def open(
-        cls,
-        settings: Settings | None = None,
-        *,
-        workdir: str | Path | None = None,
-        customers: int = 250,
-    ) -> Flow:
-        """Read settings (``.env`` and environment); start the sandbox when it is the target.
-
-        With the sandbox, the redirect URI gets a free loopback port and the token store lives
-        in ``workdir`` (a fresh temporary folder unless given): sandbox tokens are only good for
-        the sandbox that issued them.
-        """
-        settings = settings if settings is not None else load_settings()
-        if not settings.is_sandbox:
-            folder = Path(workdir) if workdir is not None else Path.cwd()
-            return cls(settings, workdir=folder)
-
-        from .sandbox import Sandbox
-
-        folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="som-"))
-        redirect_uri = f"http://127.0.0.1:{_free_loopback_port()}/callback"
-        sandbox = Sandbox(customers=customers, redirect_uris=[redirect_uri]).start()
-        sandboxed = sandbox.settings(
-            mode=settings.mode,
-            redirect_uri=redirect_uri,
-            token_store_path=folder / "tokens.json",
-        )
-        return cls(sandboxed, workdir=folder, sandbox=sandbox)
+        self.report: ValidationReport | None = None
+        #: Tokens were stored before this flow opened: it starts at the end (reopening).
+        self._tokens_at_open = self.stored_tokens() is not None
 
     def close(self) -> None:
-        """Stop the sandbox (if this flow started one) and close the HTTP clients."""
+        """Close the HTTP clients (the target stays open: its opener closes it)."""
         self.tokens.close()
-        if self.sandbox is not None:
-            self.sandbox.stop()
 
     def __enter__(self) -> Flow:
         return self
@@ -112,13 +87,22 @@ class Flow:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        return f"Flow({self.target!r}, next={self.stage()!r})"
+
+    @property
+    def sandbox_url(self) -> str | None:
+        """The sandbox's address when the target is one (to register the app with it)."""
+        return self.target.sandbox_url
+
     # -- step 1: manifest ------------------------------------------------------------------
     def starter_manifest(self) -> Manifest:
-        """The manifest in ``workdir``, created OAuth-ready with this flow's redirect URI."""
+        """The manifest in ``workdir``; created OAuth-ready with this flow's redirect URI when
+        there is none yet (a person's edits to an existing one are kept)."""
         from .manifest import Manifest, write_placeholder_icon
 
         if self.manifest_path.exists():
-            return Manifest.load(self.manifest_path)
+            return Manifest.load(self.manifest_path, lenient=True)
         manifest = Manifest.new(
             name="Notebook Reports",
             id="com.example.notebook-reports",
@@ -132,15 +116,36 @@ class Flow:
         return manifest
 
     def use_app(self, client_ids: Mapping[str, str], redirect_uris: Sequence[str]) -> None:
-        """Point the next steps at an app: its client ids (per mode) and allowed redirect URIs."""
+        """Point the next steps at an app: its client ids (per mode) and allowed redirect URIs.
+
+        The first allowed redirect URI becomes the default one, as on Stripe.
+        """
+        uris = tuple(redirect_uris)
+        current = self.settings.redirect_uri
+        redirect = current if current in uris or not uris else uris[0]
         self.settings = replace(
             self.settings,
             test=ModeCredentials("test", self.settings.test.secret_key, client_ids.get("test")),
             live=ModeCredentials("live", self.settings.live.secret_key, client_ids.get("live")),
+            redirect_uri=redirect,
         )
-        self.allowed_redirect_uris = tuple(redirect_uris)
+        self.allowed_redirect_uris = uris
         self.app_registered = True
         self.tokens.use_settings(self.settings)
+
+    # -- steps 2 to 5 report here ----------------------------------------------------------
+    def link_built(self, link: InstallLink) -> None:
+        """Step 2 built ``link`` (a new link replaces a code not yet exchanged)."""
+        self.link = link
+        self.code = None
+
+    def code_received(self, code: AuthorizationCode) -> None:
+        """Step 3 caught ``code`` (by the callback server or from a pasted URL)."""
+        self.code = code
+
+    def validated(self, report: ValidationReport) -> None:
+        """Step 5 ran :func:`~stripe_oauth_nb._api.validate`."""
+        self.report = report
 
     # -- where are we ----------------------------------------------------------------------
     def stored_tokens(self) -> TokenSet | None:
@@ -151,17 +156,48 @@ class Flow:
             return None
 
     def stage(self) -> Stage:
-        """The next step to do, derived from the state: stored tokens mean validation is next."""
-        if self.stored_tokens() is not None:
+        """The next step to do, derived from the state: stored tokens mean validation is next
+        (tokens that were there when the flow opened, or obtained after this flow's code)."""
+        tokens = self.stored_tokens()
+        if tokens is not None and (
+            self._tokens_at_open
+            or (self.code is not None and tokens.obtained_at >= self.code.received_at)
+        ):
             return "validate"
         if self.code is not None:
             return "tokens"
-        if self.app_registered or (not self.settings.is_sandbox and self._has_client_id()):
+        if self.app_registered or (not self.target.is_sandbox and self._has_client_id()):
             return "link"
         return "manifest"
+
+    def steps(self, stage: Stage | None = None) -> dict[Step, StepState]:
+        """Each of the five steps: done, current (the first not done) or locked.
+
+        ``stage``: :meth:`stage` when the caller has it already (it reads the token store).
+        """
+        stage = self.stage() if stage is None else stage
+        has_tokens = stage == "validate"
+        done: dict[Step, bool] = {
+            "manifest": stage != "manifest",
+            "link": has_tokens or self.code is not None or self.link is not None,
+            "callback": has_tokens or self.code is not None,
+            "tokens": has_tokens,
+            "validate": self.report is not None and self.report.ok,
+        }
+        states: dict[Step, StepState] = {}
+        current_given = False
+        for step in STEPS:
+            if done[step]:
+                states[step] = "done"
+            elif not current_given:
+                states[step] = "current"
+                current_given = True
+            else:
+                states[step] = "locked"
+        return states
 
     def _has_client_id(self) -> bool:
         return bool(self.settings.credentials().client_id)
 
     def describe(self) -> str:
-        return self.settings.describe()
+        return self.target.describe()

@@ -18,8 +18,9 @@ from typing import Final
 
 from ._attempts import Attempt, AttemptLog
 from ._errors import InstallLinkError
-from ._masking import Secret, mask_text
+from ._masking import Secret, clean_server_text, mask_text
 from ._settings import STRIPE_MARKETPLACE_BASE, Mode, Settings
+from ._urls import base_url_problem, redirect_uri_problem, split_url
 
 __all__ = [
     "InstallLink",
@@ -35,8 +36,7 @@ __all__ = [
 _AUTHORIZE_PATH: Final = re.compile(r"/oauth/v2/(?:chnlink_[A-Za-z0-9_]+/)?authorize")
 _CLIENT_ID: Final = re.compile(r"ca_[A-Za-z0-9_]{1,255}")
 _MAX_LINK: Final = 4096
-_MAX_REDIRECT: Final = 2048
-_LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost")
+_MAX_SHOWN: Final = 200  # characters of a user-supplied URL quoted in a message
 _STATE_BYTES: Final = 32  # 256 bits; the checklist asks for at least 128
 
 
@@ -101,24 +101,20 @@ class InstallLink:
 
 
 def _shown(text: str) -> str:
-    """A user-supplied URL for a message: quoted, with any code, key or ``state=`` masked."""
-    return repr(mask_text(text))
-
-
-def _is_loopback_http(base: urllib.parse.SplitResult) -> bool:
-    return base.scheme == "http" and (base.hostname or "") in _LOOPBACK_HOSTS
+    """A user-supplied URL for a message: quoted, one line, capped, with any code, key or
+    ``state=`` masked."""
+    return repr(clean_server_text(text, _MAX_SHOWN))
 
 
 def _marketplace(marketplace_base: str) -> urllib.parse.SplitResult:
-    try:
-        base = urllib.parse.urlsplit(marketplace_base.strip().rstrip("/"))
-    except ValueError:
-        base = urllib.parse.urlsplit("")
-    if not base.netloc or not (base.scheme == "https" or _is_loopback_http(base)):
+    text = marketplace_base.strip().rstrip("/") if isinstance(marketplace_base, str) else ""
+    problem = base_url_problem(text)
+    base = split_url(text)
+    if problem is not None or base is None:
         raise InstallLinkError(
-            f"The marketplace address {_shown(marketplace_base)} must be "
-            "https://marketplace.stripe.com (or the sandbox's http://127.0.0.1:PORT). Check "
-            "STRIPE_MARKETPLACE_BASE."
+            f"The marketplace address {_shown(str(marketplace_base))} "
+            f"{problem or 'is not usable'}. It must be https://marketplace.stripe.com (or the "
+            "sandbox's http://127.0.0.1:PORT). Check STRIPE_MARKETPLACE_BASE."
         )
     return base
 
@@ -150,26 +146,18 @@ def check_redirect_uri(
     not a redirect URI), be HTTPS in live mode, and equal one of ``allowed_redirect_uris``
     exactly (when given). Messages show the URI masked, never a code or state in it.
     """
-    if not isinstance(redirect_uri, str) or len(redirect_uri) > _MAX_REDIRECT:
+    if not isinstance(redirect_uri, str):
         raise InstallLinkError(
-            "The redirect URI must be a URL of at most 2048 characters. Copy it from the "
-            "manifest's allowed_redirect_uris, e.g. http://127.0.0.1:8765/callback."
+            "The redirect URI must be text: a URL such as http://127.0.0.1:8765/callback from "
+            "the manifest's allowed_redirect_uris."
         )
     check_not_landed_url(redirect_uri)
-    try:
-        parts = urllib.parse.urlsplit(redirect_uri)
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        parts = urllib.parse.urlsplit("")
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or len(parts.path) < 2
-        or redirect_uri != redirect_uri.strip()
-    ):
+    problem = redirect_uri_problem(redirect_uri)
+    parts = split_url(redirect_uri)
+    if problem is not None or parts is None:
         raise InstallLinkError(
-            f"The redirect URI {_shown(redirect_uri)} is not usable: it must look like "
-            "http://127.0.0.1:8765/callback (scheme, host, port and a path; no #fragment). "
+            f"The redirect URI {_shown(redirect_uri)} is not usable: it {problem}. It must look "
+            "like http://127.0.0.1:8765/callback (scheme, host, port and a path; no #fragment). "
             "Copy one from the manifest's allowed_redirect_uris (no spaces around it)."
         )
     if mode == "live" and parts.scheme != "https":

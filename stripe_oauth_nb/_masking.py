@@ -10,7 +10,16 @@ import logging
 import re
 from typing import Final
 
-__all__ = ["SECRET_PATTERN", "MaskingFilter", "Secret", "clean_server_text", "mask", "mask_text"]
+__all__ = [
+    "SECRET_PATTERN",
+    "MaskingFilter",
+    "Secret",
+    "clean_server_text",
+    "looks_secret",
+    "mask",
+    "mask_text",
+    "shown",
+]
 
 _PREFIX = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_|ac_|rt_|ca_|acct_|chnlink_)")
 _SHOWN_TAIL: Final = 4
@@ -63,6 +72,40 @@ def clean_server_text(text: object, limit: int) -> str:
     if len(masked) > limit:
         masked = masked[: max(limit - 1, 0)] + "…"
     return masked
+
+
+#: A value that starts like a key, token, code or signing secret, however short the rest.
+_SECRET_START: Final = re.compile(
+    r"(?:^|[^A-Za-z0-9])(?:(?:sk|rk|pk)_(?:test|live)_|(?:sk|rk)_|ac_|rt_|whsec_)", re.IGNORECASE
+)
+#: One opaque word: no spaces or URL punctuation, long enough to be a random token.
+_OPAQUE: Final = re.compile(r"[A-Za-z0-9_\-.~+/=]{20,}")
+_SHOWN_LIMIT: Final = 60
+
+
+def looks_secret(value: str) -> bool:
+    """True when ``value`` looks like a key, token or code: a secret's prefix anywhere (however
+    short the rest), or one long opaque word of letters and digits (a token without a prefix,
+    base64 of a key)."""
+    text = value.strip()
+    if _SECRET_START.search(text):
+        return True
+    if _OPAQUE.fullmatch(text):
+        return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+    return False
+
+
+def shown(value: object, limit: int = _SHOWN_LIMIT) -> str:
+    """A value someone typed (a setting, an argument), quoted for a message.
+
+    Masked whole (``'sk_test_…1234'``) when it :func:`looks_secret`, so a key pasted into the
+    wrong setting never shows; otherwise one line, at most ``limit`` characters, with any
+    secret inside masked.
+    """
+    text = str(value)
+    if looks_secret(text):
+        return repr(mask(text.strip()))
+    return repr(clean_server_text(text, limit))
 
 
 class Secret:

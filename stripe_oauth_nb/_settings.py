@@ -9,13 +9,16 @@ With nothing configured the target is the embedded sandbox. Real Stripe is confi
     STRIPE_CLIENT_ID_LIVE=ca_...           # ... and live mode (optional)
     STRIPE_REDIRECT_URI=http://127.0.0.1:8765/callback
     STRIPE_OAUTH_NB_MODE=test              # which mode the notebooks use
-    STRIPE_OAUTH_NB_TOKEN_STORE=~/.config/stripe-oauth-nb/tokens.json
+    STRIPE_OAUTH_NB_TOKEN_STORE=~/.config/stripe-oauth-nb/tokens.json   # or postgresql://...
+    STRIPE_OAUTH_NB_STORE_KEY=...          # encrypt stored tokens (`tokens new-key`), optional
+    STRIPE_OAUTH_NB_SANDBOX_URL=http://127.0.0.1:PORT   # a running `stripe-oauth-nb sandbox`
 
 Environment variables win over ``.env``; ``.env`` is looked up from the working folder upwards.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -23,11 +26,15 @@ from pathlib import Path
 from typing import Literal
 
 from ._errors import ConfigError, ModeMismatchError
-from ._masking import Secret, mask
+from ._masking import Secret, mask, shown
+from ._modes import MODES, Mode
+from ._textfile import read_small_text
+from ._urls import base_url_problem, is_loopback_host, split_url
 
 __all__ = [
     "DEFAULT_MARGIN",
     "DEFAULT_REDIRECT_URI",
+    "MODES",
     "REFRESH_WARNING_WINDOW",
     "STRIPE_API_BASE",
     "STRIPE_MARKETPLACE_BASE",
@@ -36,12 +43,11 @@ __all__ = [
     "Settings",
     "Target",
     "default_token_store_path",
+    "is_dsn",
     "load_settings",
 ]
 
-Mode = Literal["test", "live"]
 Target = Literal["sandbox", "stripe"]
-MODES: tuple[Mode, Mode] = ("test", "live")
 
 STRIPE_API_BASE = "https://api.stripe.com"
 STRIPE_MARKETPLACE_BASE = "https://marketplace.stripe.com"
@@ -55,6 +61,8 @@ DEFAULT_MARGIN = 300.0
 REFRESH_WARNING_WINDOW = 30 * 24 * 3600.0
 
 _ENV_PREFIX = "STRIPE_OAUTH_NB_"
+#: Largest ``.env`` file read (bytes); a settings file is a few hundred.
+MAX_ENV_FILE = 1024 * 1024
 
 
 def default_token_store_path() -> Path:
@@ -147,6 +155,29 @@ class Settings:
     live: ModeCredentials = field(default_factory=lambda: ModeCredentials("live"))
     redirect_uri: str = DEFAULT_REDIRECT_URI
     token_store_path: Path = field(default_factory=default_token_store_path)
+    #: A PostgreSQL DSN (``postgresql://...``): the shared token store, instead of the file.
+    token_store_dsn: Secret | None = None
+    #: ``STRIPE_OAUTH_NB_STORE_KEY``: key(s) that encrypt stored tokens (``_tokens._crypto``).
+    token_store_key: Secret | None = None
+    #: A sandbox running in another process (``stripe-oauth-nb sandbox``) to talk to: its
+    #: address; :class:`~stripe_oauth_nb._target.Target` reads its keys from it.
+    sandbox_url: str | None = None
+    #: Whether ``token_store_path`` was configured (else it is the default location).
+    token_store_configured: bool = False
+
+    def __post_init__(self) -> None:
+        # Every way of making settings (load_settings, with_changes, a sandbox, by hand) ends
+        # here, so no request can go to a base URL this refuses.
+        for name, value, default in (
+            ("STRIPE_API_BASE", self.api_base, STRIPE_API_BASE),
+            ("STRIPE_MARKETPLACE_BASE", self.marketplace_base, STRIPE_MARKETPLACE_BASE),
+        ):
+            problem = base_url_problem(value)
+            if problem is not None:
+                raise ConfigError(
+                    f"{name}={shown(value)} {problem}. Use {default}, or the sandbox's "
+                    "http://127.0.0.1:PORT (plain http only to this machine)."
+                )
 
     def credentials(self, mode: Mode | None = None) -> ModeCredentials:
         """The credentials of ``mode`` (default: the configured mode)."""
@@ -170,12 +201,64 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def is_dsn(text: str) -> bool:
+    """Whether a token store setting names a PostgreSQL database rather than a file."""
+    return text.strip().lower().startswith(("postgresql://", "postgres://"))
+
+
+def _loopback_base(url: str, name: str) -> str:
+    """``http://LOOPBACK:PORT``, without a trailing slash; else ConfigError."""
+    parts = split_url(url)
+    if (
+        parts is None
+        or parts.scheme != "http"
+        or not is_loopback_host(parts.hostname)
+        or parts.port is None
+        or parts.path.strip("/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigError(
+            f"{name}={shown(url)} is not a sandbox address: use the address "
+            "`stripe-oauth-nb sandbox` prints, e.g. http://127.0.0.1:8700."
+        )
+    return f"http://{parts.netloc}"
+
+
 def _read(source: Mapping[str, str | None], name: str) -> str | None:
     value = source.get(name)
     if value is None:
         return None
     value = value.strip()
     return value or None
+
+
+def _find_env_file() -> str:
+    """The nearest ``.env`` from the working folder upwards ('' when there is none)."""
+    from dotenv import find_dotenv
+
+    try:
+        return find_dotenv(usecwd=True)
+    except OSError:  # the working folder was deleted, or a parent is unreadable
+        return ""
+
+
+def _read_env_file(path: str) -> dict[str, str | None]:
+    """The values of the ``.env`` file at ``path`` ({} when there is none)."""
+    from dotenv import dotenv_values
+
+    try:
+        text = read_small_text(path, limit=MAX_ENV_FILE)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        reason = exc if isinstance(exc, ValueError) else f"cannot be read: {exc.strerror or exc}"
+        raise ConfigError(
+            f"The settings file {path} {reason}. Save it as UTF-8 text with one NAME=value per "
+            "line, or move it away to run without it."
+        ) from None
+    return dict(dotenv_values(stream=io.StringIO(text)))
 
 
 def load_settings(
@@ -186,10 +269,8 @@ def load_settings(
 
     ``env_file`` defaults to the nearest ``.env`` from the working folder upwards.
     """
-    from dotenv import dotenv_values, find_dotenv
-
-    path = str(env_file) if env_file is not None else find_dotenv(usecwd=True)
-    file_values: dict[str, str | None] = dict(dotenv_values(path)) if path else {}
+    path = str(env_file) if env_file is not None else _find_env_file()
+    file_values = _read_env_file(path) if path else {}
     source: dict[str, str | None] = {**file_values, **(os.environ if environ is None else environ)}
 
     credentials: dict[Mode, ModeCredentials] = {}
@@ -207,15 +288,31 @@ def load_settings(
     target_raw = _read(source, f"{_ENV_PREFIX}TARGET") or ("stripe" if any_key else "sandbox")
     if target_raw not in ("sandbox", "stripe"):
         raise ConfigError(
-            f"{_ENV_PREFIX}TARGET={target_raw!r} is not known: use 'sandbox' or 'stripe'."
+            f"{_ENV_PREFIX}TARGET={shown(target_raw)} is not known: use 'sandbox' or 'stripe'."
         )
     mode_raw = _read(source, f"{_ENV_PREFIX}MODE") or "test"
     if mode_raw not in MODES:
-        raise ConfigError(f"{_ENV_PREFIX}MODE={mode_raw!r} is not known: use 'test' or 'live'.")
+        raise ConfigError(
+            f"{_ENV_PREFIX}MODE={shown(mode_raw)} is not known: use 'test' or 'live'."
+        )
     target: Target = "stripe" if target_raw == "stripe" else "sandbox"
     chosen_mode: Mode = "live" if mode_raw == "live" else "test"
 
+    from ._fileio import user_path
+
     store = _read(source, f"{_ENV_PREFIX}TOKEN_STORE")
+    dsn = Secret(store) if store and is_dsn(store) else None
+    store_key = _read(source, f"{_ENV_PREFIX}STORE_KEY")
+    sandbox_url = _read(source, f"{_ENV_PREFIX}SANDBOX_URL")
+    if sandbox_url is not None:
+        if target_raw == "stripe":
+            raise ConfigError(
+                f"{_ENV_PREFIX}SANDBOX_URL points at a sandbox, but the target is Stripe (keys "
+                f"or {_ENV_PREFIX}TARGET=stripe are set). Remove {_ENV_PREFIX}SANDBOX_URL to use "
+                f"Stripe, or the keys and {_ENV_PREFIX}TARGET to use the sandbox."
+            )
+        target = "sandbox"
+        sandbox_url = _loopback_base(sandbox_url, f"{_ENV_PREFIX}SANDBOX_URL")
     redirect_uri = _read(source, "STRIPE_REDIRECT_URI") or DEFAULT_REDIRECT_URI
     settings = Settings(
         target=target,
@@ -227,7 +324,15 @@ def load_settings(
         test=credentials["test"],
         live=credentials["live"],
         redirect_uri=redirect_uri,
-        token_store_path=Path(store).expanduser() if store else default_token_store_path(),
+        token_store_path=(
+            user_path(store, what=f"{_ENV_PREFIX}TOKEN_STORE")
+            if store and dsn is None
+            else default_token_store_path()
+        ),
+        token_store_dsn=dsn,
+        token_store_key=Secret(store_key) if store_key else None,
+        sandbox_url=sandbox_url,
+        token_store_configured=store is not None,
     )
     if target == "stripe":
         settings.credentials().require_secret_key()

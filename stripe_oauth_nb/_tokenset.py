@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._masking import Secret
-from ._settings import Mode
+from ._modes import Mode
 
 __all__ = ["ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "TokenSet", "format_remaining"]
 
@@ -15,6 +15,23 @@ __all__ = ["ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "TokenSet", "forma
 ACCESS_TOKEN_LIFETIME = 3600.0
 #: Refresh tokens live one year from the moment they were issued (or last rolled).
 REFRESH_TOKEN_LIFETIME = 365 * 24 * 3600.0
+
+
+#: Stored times must be before this (the year 5138): anything later is damage, not a date.
+_LATEST_TIMESTAMP = 1e11
+#: The longest text field a stored set may hold (Stripe's tokens are about 100 characters).
+_MAX_FIELD = 4096
+
+
+def _text(
+    data: dict[str, Any], name: str, default: str | None = None, *, empty: bool = False
+) -> str:
+    value = data.get(name, default) if default is not None else data[name]
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is not text")
+    if (not value and not empty) or len(value) > _MAX_FIELD or not value.isprintable():
+        raise ValueError(f"{name} is not a value the token endpoint gives")
+    return value
 
 
 @dataclass(frozen=True)
@@ -89,15 +106,28 @@ class TokenSet:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TokenSet:
+        """Build from the stored form, checking every field's type: a ``ValueError`` (or
+        ``KeyError``/``TypeError``) names the first field that is not what the store writes."""
+        if not isinstance(data, dict):
+            raise TypeError("a token set is not a JSON object")
+        obtained_at = data["obtained_at"]
+        if isinstance(obtained_at, bool) or not isinstance(obtained_at, int | float):
+            raise TypeError("obtained_at is not a number")
+        obtained = float(obtained_at)
+        if not 0.0 <= obtained < _LATEST_TIMESTAMP:
+            raise ValueError("obtained_at is not a time")
+        livemode = data["livemode"]
+        if not isinstance(livemode, bool):
+            raise TypeError("livemode is not true or false")
         return cls(
-            access_token=Secret(data["access_token"]),
-            refresh_token=Secret(data["refresh_token"]),
-            account_id=data["account_id"],
-            livemode=bool(data["livemode"]),
-            publishable_key=data.get("publishable_key", ""),
-            scope=data.get("scope", "stripe_apps"),
-            token_type=data.get("token_type", "bearer"),
-            obtained_at=float(data["obtained_at"]),
+            access_token=Secret(_text(data, "access_token")),
+            refresh_token=Secret(_text(data, "refresh_token")),
+            account_id=_text(data, "account_id"),
+            livemode=livemode,
+            publishable_key=_text(data, "publishable_key", "", empty=True),
+            scope=_text(data, "scope", "stripe_apps", empty=True),
+            token_type=_text(data, "token_type", "bearer", empty=True),
+            obtained_at=obtained,
         )
 
     def __repr__(self) -> str:

@@ -6,6 +6,11 @@ Jobs:
 - ``refresh``: one ``refresh(force=True)``; with ``STRIPE_OAUTH_NB_TEST_KILL_AT`` set, the
   process dies at that point. ``mid-write`` is added here: SIGKILL when the new store file is
   complete in its temp file, just before ``os.replace`` puts it in place.
+- ``host``: "another machine": prints ``ready``, waits for a ``go`` line on stdin (no shared
+  file), then one ``access_token()``; prints fingerprints of what it got.
+
+``store`` is a file path or a ``postgresql://`` DSN; ``STRIPE_OAUTH_NB_STORE_KEY`` in the
+environment seals tokens, as it would for a user.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import ModeCredentials, Settings
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
+from stripe_oauth_nb._tokens import TokenManager, open_store
 from stripe_oauth_nb._tokens._checkpoint import KILL_AT_ENV
 
 
@@ -31,6 +36,8 @@ def _fp(token: Secret) -> str:
 
 
 def _settings(info: dict[str, Any], store: str) -> Settings:
+    dsn = Secret(store) if store.startswith("postgresql://") else None
+    key = os.environ.get("STRIPE_OAUTH_NB_STORE_KEY")
     return Settings(
         target="sandbox",
         mode="test",
@@ -38,7 +45,9 @@ def _settings(info: dict[str, Any], store: str) -> Settings:
         marketplace_base=info["marketplace_base"],
         test=ModeCredentials("test", Secret(info["test"]["secret_key"]), info["test"]["client_id"]),
         live=ModeCredentials("live", Secret(info["live"]["secret_key"]), info["live"]["client_id"]),
-        token_store_path=Path(store),
+        token_store_path=Path(store) if dsn is None else Path("unused.json"),
+        token_store_dsn=dsn,
+        token_store_key=Secret(key) if key else None,
     )
 
 
@@ -54,13 +63,21 @@ def _kill_before_replace(store: Path) -> None:
 
 
 def main() -> int:
-    job = json.loads(sys.stdin.read())
-    store = Path(job["store"])
-    settings = _settings(job["sandbox"], str(store))
-    manager = TokenManager(settings, FileTokenStore(store))
+    job = json.loads(sys.stdin.readline())
+    store = str(job["store"])
+    settings = _settings(job["sandbox"], store)
+    manager = TokenManager(settings, open_store(settings))
+    if job["job"] == "host":
+        print("ready", flush=True)
+        if sys.stdin.readline().strip() != "go":
+            return 2
+        token = manager.access_token()
+        tokens = manager.get()
+        print(json.dumps({"access": _fp(token), "refresh": _fp(tokens.refresh_token)}))
+        return 0
     if job["job"] == "refresh":
         if os.environ.get(KILL_AT_ENV) == "mid-write":
-            _kill_before_replace(store)
+            _kill_before_replace(Path(store))
         tokens = manager.refresh(force=True)
         print(
             json.dumps({"access": _fp(tokens.access_token), "refresh": _fp(tokens.refresh_token)})

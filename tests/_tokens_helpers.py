@@ -20,7 +20,7 @@ from stripe_oauth_nb._attempts import Attempt, AttemptLog, AuthorizationCode
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import Mode
-from stripe_oauth_nb._tokens._refresh import refresh_lock
+from stripe_oauth_nb._tokens import TokenStore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
 
@@ -81,10 +81,16 @@ def aged(tokens: TokenSet, seconds: float = 3700.0) -> TokenSet:
 
 
 def run_child(
-    sb: Sandbox, job: dict[str, Any], *, env: dict[str, str] | None = None, timeout: float = 60
+    sb: Sandbox,
+    job: dict[str, Any],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    keep_stdin: bool = False,
 ) -> subprocess.Popen[str]:
-    """Start ``_tokens_child.py`` with ``job`` (plus the sandbox's keys) on its stdin."""
-    payload = json.dumps({"sandbox": sb.connection_info(), **job})
+    """Start ``_tokens_child.py`` with ``job`` (plus the sandbox's keys) on its stdin; with
+    ``keep_stdin`` the pipe stays open for more lines (the ``host`` job's ``go``)."""
+    payload = json.dumps({"sandbox": sb.connection_info(), **job}) + "\n"
     child_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, str(CHILD)],
@@ -96,18 +102,21 @@ def run_child(
     )
     assert proc.stdin is not None
     proc.stdin.write(payload)
+    if keep_stdin:
+        proc.stdin.flush()
+        return proc
     proc.stdin.close()
     proc.stdin = None  # so that communicate() does not flush it again
     return proc
 
 
 @contextmanager
-def lock_held_elsewhere(lock_path: Path) -> Iterator[None]:
-    """Another thread holds the refresh lock at ``lock_path`` for the duration of the block."""
+def lock_held_elsewhere(store: TokenStore, key: tuple[str, bool]) -> Iterator[None]:
+    """Another thread holds ``key``'s refresh lock in ``store`` for the duration of the block."""
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with refresh_lock(lock_path, "x", 5.0):
+        with store.locked(*key, 5.0):
             held.set()
             release.wait(5)
 
@@ -119,3 +128,30 @@ def lock_held_elsewhere(lock_path: Path) -> Iterator[None]:
     finally:
         release.set()
         holder.join()
+
+
+@contextmanager
+def disk_full(
+    monkeypatch: Any, path: Path, *, times: int = 10**9, skip: int = 0
+) -> Iterator[dict[str, int]]:
+    """Writes that replace ``path`` fail with ENOSPC (``times`` times, after ``skip`` writes
+    that work), as on a full disk."""
+    import errno
+
+    from stripe_oauth_nb._fileio import ReservedWrite
+
+    real = ReservedWrite.commit
+    left = {"fails": times, "skip": skip}
+
+    def commit(self: ReservedWrite, text: str) -> None:
+        if self.path == path and left["skip"] > 0:
+            left["skip"] -= 1
+        elif self.path == path and left["fails"] > 0:
+            left["fails"] -= 1
+            self.discard()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, text)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ReservedWrite, "commit", commit)
+        yield left

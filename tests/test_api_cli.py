@@ -8,10 +8,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb._cli import main
+from stripe_oauth_nb._errors import NetworkError
 from stripe_oauth_nb._tokens import FileTokenStore
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, TokenSet
 from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
@@ -143,3 +146,60 @@ def test_no_token_store_exits_1(
     assert main(["validate"]) == 1
     out, _err = capsys.readouterr()
     assert "Authorize the app first" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--output", "{tmp}/missing/customers.jsonl"], "does not exist"),
+        (["--output", "{tmp}"], "folder"),
+        (["--output", "{tmp}/"], "file name"),
+        (["--output", "~nosuchuser-EXAMPLE/x.jsonl"], "no user"),
+        (["--timeout", "1e400"], "at most"),
+        (["--timeout", "nan"], "at most"),
+        (["--timeout", "-1"], "at most"),
+        (["--timeout", "soon"], "number of seconds"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_call(
+    sb: Sandbox,
+    store: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    words: str,
+) -> None:
+    install(sb, store)
+    before = sb.stats()["requests"]
+    with pytest.raises(SystemExit) as caught:
+        main(["validate", "--pull", "customers", *(a.format(tmp=tmp_path) for a in argv)])
+    assert caught.value.code == 2
+    _out, err = capsys.readouterr()
+    assert words in err
+    assert "Traceback" not in err
+    assert sb.stats()["requests"] == before
+
+
+def test_a_failed_pull_leaves_the_existing_output_alone(
+    sb: Sandbox,
+    store: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    install(sb, store)
+    output = tmp_path / "customers.jsonl"
+    output.write_text("the previous pull\n")
+    real = ApiClient.list_all
+
+    def fails_on_page_two(self: ApiClient, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        for index, row in enumerate(real(self, *args, **kwargs)):
+            if index == 100:  # the second page
+                raise NetworkError("the connection dropped (made up by the test)")
+            yield row
+
+    monkeypatch.setattr(ApiClient, "list_all", fails_on_page_two)
+    assert main(["validate", "--pull", "customers", "--output", str(output)]) == 1
+    assert "connection dropped" in capsys.readouterr().err
+    assert output.read_text() == "the previous pull\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".customers")] == []

@@ -174,3 +174,53 @@ def test_complete_is_atomic_across_processes_and_threads(tmp_path: Path, round_:
     refused = [r for r in results if r != "ok"]
     assert all("already used once" in message for message in refused), refused
     assert AttemptLog(path).all()[0].completed_at is not None
+
+
+# -- errors stay in the error tree (issue 13, item 7) -------------------------------------------
+def test_a_busy_attempt_log_lock_is_an_attempt_log_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from filelock import FileLock
+
+    from stripe_oauth_nb import _attempts
+    from stripe_oauth_nb._errors import AttemptLogError
+
+    path = tmp_path / "attempts.json"
+    monkeypatch.setattr(_attempts, "_LOCK_TIMEOUT", 0.2)
+    holder = FileLock(str(path) + ".lock")
+    holder.acquire()
+    try:
+        with pytest.raises(AttemptLogError, match=r"locked for .* Try again"):
+            AttemptLog(path).record(_attempt(Clock()))
+    finally:
+        holder.release()
+
+
+def test_an_unwritable_attempt_log_is_an_attempt_log_error_and_records_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from _tokens_helpers import disk_full
+
+    from stripe_oauth_nb._errors import AttemptLogError
+
+    path = tmp_path / "attempts.json"
+    clock = Clock()
+    log = AttemptLog(path, clock=clock)
+    kept = log.record(_attempt(clock))
+    before = path.read_bytes()
+    with disk_full(monkeypatch, path), pytest.raises(AttemptLogError, match="nothing was recorded"):
+        log.record(_attempt(clock))
+    assert path.read_bytes() == before
+    assert [a.state for a in log.all()] == [kept.state]
+
+
+def test_a_damaged_attempt_log_is_refused_like_a_damaged_token_store(tmp_path: Path) -> None:
+    from stripe_oauth_nb._errors import AttemptLogError
+
+    path = tmp_path / "attempts.json"
+    path.write_text('{"attempts": {"x": {"state": 1}}}')
+    log = AttemptLog(path)
+    for action in (log.all, lambda: log.find("x"), lambda: log.record(_attempt(Clock()))):
+        with pytest.raises(AttemptLogError, match=r"damaged.*Move it aside"):
+            action()
+    assert path.read_text() == '{"attempts": {"x": {"state": 1}}}'  # never emptied

@@ -127,7 +127,29 @@ def test_local_endpoint(uri: str, port: int, path: str, proxied: bool, host: str
 
 
 @pytest.mark.parametrize(
-    "uri", ["https://example.com/callback", "http://[::1]:8765/callback", "http://x:bad/cb"]
+    ("uri", "host"),
+    [
+        ("http://127.0.0.1:8765/callback", "127.0.0.1"),
+        ("http://localhost:8765/callback", "127.0.0.1"),
+        ("http://127.0.0.2:8765/callback", "127.0.0.2"),
+        ("http://[::1]:8765/callback", "::1"),
+    ],
+)
+def test_every_loopback_host_is_served_on_its_own_address(uri: str, host: str) -> None:
+    endpoint = local_endpoint(uri)
+    assert endpoint.host == host
+    assert not endpoint.proxied
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://example.com/callback",
+        "http://10.0.0.1:8765/callback",
+        "http://localhost.evil.example:8765/callback",
+        "http://x:bad/cb",
+        "http://127.0.0.1:0/cb",
+    ],
 )
 def test_unreachable_redirect_uris_say_to_paste(uri: str) -> None:
     with pytest.raises(CallbackError):

@@ -1,4 +1,8 @@
-"""The loopback callback server, against the real thing (checklist items 1-11)."""
+"""The loopback callback server, against the real thing (state, loopback, ports, limits, pages).
+
+Timings are deadlines generous for a loaded 2-core machine: where a blocked server would wait
+for its connection timeout, that timeout is set far above the bound the test asserts.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from hypothesis import strategies as st
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._callback import CallbackEvent, CallbackServer, running_servers
-from stripe_oauth_nb._callback._server import MAX_HEADERS, MAX_REQUEST_LINE
+from stripe_oauth_nb._callback._server import MAX_CONNECTIONS, MAX_HEADERS, MAX_REQUEST_LINE
 from stripe_oauth_nb._errors import (
     AccessDeniedError,
     CallbackError,
@@ -131,7 +135,7 @@ def assert_still_serving(setup: Setup, client: httpx.Client) -> None:
     """The attempt is still open and a real callback still works."""
     assert setup.log.find(setup.state).completed_at is None
     assert client.get(setup.url(setup.good_query())).status_code == 200
-    assert setup.server.wait(5).code.reveal() == CODE
+    assert setup.server.wait(30).code.reveal() == CODE
 
 
 # -- 1: state ------------------------------------------------------------------------------
@@ -162,7 +166,7 @@ def test_bad_state_is_refused_and_the_attempt_stays_open(
 def test_repeated_state_is_refused_by_a_later_server(client: httpx.Client) -> None:
     first = Setup()
     assert client.get(first.url(first.good_query())).status_code == 200
-    first.server.wait(5)
+    first.server.wait(30)
     second = CallbackServer(first.log, first.redirect_uri, deadline=60).start()
     try:
         answer = client.get(first.url(first.good_query()))  # replay
@@ -178,7 +182,7 @@ def test_success_delivers_the_code_with_the_recorded_mode(
 ) -> None:
     answer = client.get(setup.url(setup.good_query()))
     assert answer.status_code == 200
-    code = setup.server.wait(5)
+    code = setup.server.wait(30)
     assert code.code.reveal() == CODE
     assert code.mode == "test"
     assert code.attempt.state == setup.link.state
@@ -207,16 +211,14 @@ def test_second_callback_during_the_same_wait_gets_no_second_code(client: httpx.
     for thread in threads:
         thread.join()
     assert results.count(200) == 1
-    made.server.wait(5)
+    made.server.wait(30)
 
 
 # -- 2: loopback only ----------------------------------------------------------------------
 
 
 def test_binds_127_0_0_1_only(setup: Setup) -> None:
-    httpd = setup.server._httpd
-    assert httpd is not None
-    assert httpd.socket.getsockname()[0] == "127.0.0.1"
+    assert setup.server.address == ("127.0.0.1", setup.port)
     # Another loopback address reaches a 0.0.0.0 listener, but not this one.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.2", setup.port), timeout=1).close()
@@ -233,7 +235,7 @@ def test_port_taken_by_another_program_fails_at_once() -> None:
         started = time.monotonic()
         with pytest.raises(CallbackPortInUseError, match=f"Port {port}") as info:
             CallbackServer(AttemptLog(), f"http://127.0.0.1:{port}/callback").start()
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 5.0  # at once: no waiting, no retrying
         assert "another port" in str(info.value)
     assert port not in running_servers()
 
@@ -311,7 +313,7 @@ def test_loopback_hosts_are_accepted(setup: Setup, host: str) -> None:
         "\r\n\r\n"
     ).encode()
     assert raw(setup.port, request)[0] == 200
-    assert setup.server.wait(5).code.reveal() == CODE
+    assert setup.server.wait(30).code.reveal() == CODE
 
 
 # -- 6: size caps; bodies never read ---------------------------------------------------------
@@ -345,16 +347,17 @@ def test_oversized_requests_get_414_or_431(
     assert_still_serving(setup, client)
 
 
-def test_a_body_is_never_awaited(setup: Setup, client: httpx.Client) -> None:
+def test_a_body_is_never_awaited(client: httpx.Client) -> None:
+    setup = Setup(connection_timeout=60.0)  # a server awaiting the body would wait this long
     request = (
         f"POST /callback?{setup.good_query()} HTTP/1.1\r\nHost: 127.0.0.1:{setup.port}\r\n"
         "Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n"
     ).encode()
     started = time.monotonic()
-    status, _, body = raw(setup.port, request)
+    status, _, body = raw(setup.port, request, timeout=30)
     assert status == 405
     assert b"100 Continue" not in body
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10.0
     assert_still_serving(setup, client)
 
 
@@ -362,18 +365,18 @@ def test_a_body_is_never_awaited(setup: Setup, client: httpx.Client) -> None:
 
 
 def test_silent_preconnect_does_not_block_and_is_closed(client: httpx.Client) -> None:
-    made = Setup(connection_timeout=1.0)
+    made = Setup(connection_timeout=60.0)  # blocked, the callback would wait this long
     silent = socket.create_connection(("127.0.0.1", made.port))
     half = socket.create_connection(("127.0.0.1", made.port))
     half.sendall(b"GET /callback?code=")  # a request that never ends
     try:
         started = time.monotonic()
         assert client.get(made.url(made.good_query())).status_code == 200
-        assert made.server.wait(5).code.reveal() == CODE
-        assert time.monotonic() - started < 1.0
+        assert made.server.wait(30).code.reveal() == CODE
+        assert time.monotonic() - started < 10.0
     finally:
-        silent.settimeout(5)
-        half.settimeout(5)
+        silent.settimeout(10)
+        half.settimeout(10)
         for conn in (silent, half):
             with contextlib.suppress(ConnectionResetError):
                 assert conn.recv(1024) == b""  # closed by the server
@@ -393,7 +396,7 @@ def test_silent_connection_is_closed_after_the_connection_timeout() -> None:
         elapsed = time.monotonic() - started
         conn.close()
         assert data == b""
-        assert 0.8 < elapsed < 3.0
+        assert 0.8 < elapsed < 10.0
         assert made.server.running
     finally:
         made.server.stop()
@@ -437,10 +440,10 @@ def test_port_released_within_one_second_on_every_exit(client: httpx.Client, pat
         threading.Timer(0.2, made.server.stop).start()
     try:
         if expected is None:
-            made.server.wait(5)
+            made.server.wait(30)
         else:
             with pytest.raises(expected):
-                made.server.wait(0.3 if path == "wait-timeout" else 5)
+                made.server.wait(0.3 if path == "wait-timeout" else 60)
     finally:
         ended = time.monotonic()
     assert released_within(made.port, 1.0)
@@ -451,8 +454,8 @@ def test_port_released_within_one_second_on_every_exit(client: httpx.Client, pat
 
 def test_deadline_ends_the_wait_and_tells_listeners() -> None:
     made = Setup(deadline=0.3)
-    with pytest.raises(CallbackTimeoutError, match="No redirect arrived"):
-        made.server.wait(5)
+    with pytest.raises(CallbackTimeoutError, match="within 0 s"):  # the deadline, not wait()
+        made.server.wait(60)
     assert made.events[-1].kind == "expired"
 
 
@@ -465,7 +468,7 @@ def test_starting_again_on_the_port_stops_the_old_server(client: httpx.Client) -
         with pytest.raises(CallbackError, match="stopped before a code arrived"):
             old.server.wait(1)
         assert client.get(old.url(old.good_query())).status_code == 200
-        assert new.wait(5).code.reveal() == CODE
+        assert new.wait(30).code.reveal() == CODE
     finally:
         new.stop()
 
@@ -494,7 +497,7 @@ def test_access_denied_is_typed_and_its_description_escaped_and_capped(
     assert "&lt;script&gt;" in answer.text
     assert "z" * 300 not in answer.text
     with pytest.raises(AccessDeniedError) as info:
-        setup.server.wait(5)
+        setup.server.wait(30)
     assert "z" * 300 not in str(info.value)
     assert setup.events[-1].kind == "refused"
 
@@ -576,3 +579,190 @@ def test_arbitrary_queries_never_stop_the_server(client: httpx.Client) -> None:
         assert_still_serving(made, client)
     finally:
         made.server.stop()
+
+
+# -- held connections cannot keep the redirect out -------------------------------------------
+
+
+def _hold(port: int, count: int, first_bytes: bytes = b"") -> list[socket.socket]:
+    held = []
+    for _ in range(count):
+        conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+        if first_bytes:
+            conn.sendall(first_bytes)
+        held.append(conn)
+    return held
+
+
+def test_the_redirect_gets_through_fifty_idle_and_fifty_slow_connections(
+    client: httpx.Client,
+) -> None:
+    # A connection timeout far above the bound: only a server that serves the redirect while
+    # the others are held passes (the http.server one reset it past 32 connections).
+    made = Setup(connection_timeout=120.0)
+    idle = _hold(made.port, 50)
+    slow = _hold(made.port, 50, b"GET /callback?code=")
+    stop = threading.Event()
+
+    def trickle() -> None:  # the slow ones keep sending, a byte at a time
+        while not stop.wait(0.2):
+            for conn in slow:
+                with contextlib.suppress(OSError):
+                    conn.sendall(b"a")
+
+    dripper = threading.Thread(target=trickle, daemon=True)
+    dripper.start()
+    try:
+        time.sleep(0.5)  # every held connection is accepted and waiting
+        started = time.monotonic()
+        answer = client.get(made.url(made.good_query()), timeout=30)
+        elapsed = time.monotonic() - started
+        assert answer.status_code == 200
+        assert made.server.wait(30).code.reveal() == CODE
+        assert elapsed < 10.0  # bench/bench_callback.py measures it: milliseconds
+    finally:
+        stop.set()
+        dripper.join(10)
+        for conn in idle + slow:
+            conn.close()
+
+
+def test_beyond_the_cap_the_oldest_waiting_connection_is_closed(client: httpx.Client) -> None:
+    made = Setup(connection_timeout=120.0)
+    held = _hold(made.port, MAX_CONNECTIONS + 10)
+    try:
+        oldest = held[0]
+        oldest.settimeout(30)
+        with contextlib.suppress(ConnectionResetError):
+            assert oldest.recv(1) == b""  # closed to make room
+        assert client.get(made.url(made.good_query()), timeout=30).status_code == 200
+        assert made.server.wait(30).code.reveal() == CODE
+    finally:
+        for conn in held:
+            conn.close()
+
+
+# -- only /callback, only HTTP/1.x -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//callback?{q}", "/callback/..?{q}", "/%63allback?{q}", "/./callback?{q}", "*"],
+)
+def test_only_the_exact_path_is_the_callback(setup: Setup, target: str) -> None:
+    request = _request(setup, target.format(q=setup.good_query()))
+    assert raw(setup.port, request)[0] in (400, 404)
+    assert setup.log.find(setup.state).completed_at is None
+    assert setup.server.running
+
+
+@pytest.mark.parametrize(
+    ("line", "status"),
+    [
+        ("GET /callback?{q}\r\n", 400),  # HTTP/0.9: no version, no headers
+        ("GET /callback?{q}\r\n\r\n", 400),
+        ("GET /callback?{q} HTTP/2.0\r\nHost: {host}\r\n\r\n", 505),
+        ("GET /callback?{q} HTTP/1.1 extra\r\nHost: {host}\r\n\r\n", 400),
+        ("GET  /callback?{q} HTTP/1.1\r\nHost: {host}\r\n\r\n", 400),
+        ("GET /callback?{q} HTTP/1.1\r\nHost: {host}\r\n: no-name\r\n\r\n", 400),
+        ("GET /callback?{q} HTTP/1.1\r\nHost: {host}\r\n folded\r\n\r\n", 400),
+        (
+            "GET /callback?{q} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1\r\n"
+            "Content-Length: 2\r\n\r\n",
+            400,
+        ),
+    ],
+    ids=[
+        "http-0.9",
+        "http-0.9-blank",
+        "http-2",
+        "extra",
+        "double-space",
+        "no-name",
+        "fold",
+        "two-lengths",
+    ],
+)
+def test_malformed_requests_get_a_whole_http_answer_and_use_nothing(
+    setup: Setup, client: httpx.Client, line: str, status: int
+) -> None:
+    data = line.format(q=setup.good_query(), host=f"127.0.0.1:{setup.port}").encode()
+    with socket.create_connection(("127.0.0.1", setup.port), timeout=30) as conn:
+        conn.sendall(data)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := conn.recv(65536):
+                answer += chunk
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode())  # never a bare HTTP/0.9 body
+    assert b"\r\ncache-control: no-store\r\n" in answer.lower()
+    assert_still_serving(setup, client)
+
+
+def test_a_refused_head_request_gets_no_body(setup: Setup) -> None:
+    request = b"HEAD /callback HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+    status, headers, body = raw(setup.port, request)
+    assert status == 403
+    assert int(headers["content-length"]) > 0
+    assert body == b""
+
+
+# -- times that are not numbers ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [float("nan"), -1.0, 0.0, "5"])
+def test_a_deadline_that_is_not_a_time_is_refused(value: object) -> None:
+    with pytest.raises(CallbackError, match="seconds"):
+        CallbackServer(AttemptLog(), f"http://127.0.0.1:{free_port()}/callback", deadline=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [float("nan"), -1.0])
+def test_a_wait_that_is_not_a_time_is_refused_and_stops(setup: Setup, value: float) -> None:
+    with pytest.raises(CallbackError, match="seconds"):
+        setup.server.wait(value)
+    assert not setup.server.running
+
+
+def test_an_endless_deadline_is_allowed(client: httpx.Client) -> None:
+    port = free_port()
+    log = AttemptLog()
+    server = CallbackServer(log, f"http://127.0.0.1:{port}/callback", deadline=float("inf"))
+    with server, pytest.raises(CallbackTimeoutError):
+        server.wait(0.2)
+    assert released_within(port, 1.0)
+
+
+# -- where it listens ----------------------------------------------------------------------------
+
+
+def test_another_loopback_address_is_served_on_that_address(client: httpx.Client) -> None:
+    port = free_port()
+    redirect_uri = f"http://127.0.0.2:{port}/callback"
+    log = AttemptLog()
+    with CallbackServer(log, redirect_uri, deadline=60) as server:
+        assert server.address == ("127.0.0.2", port)
+        link = build_install_link(
+            mode="test",
+            log=log,
+            client_id="ca_Test1234567890",
+            redirect_uri=redirect_uri,
+            allowed_redirect_uris=[redirect_uri],
+        )
+        answer = client.get(f"{redirect_uri}?code={CODE}&state={link.state.reveal()}")
+        assert answer.status_code == 200
+        assert server.wait(30).code.reveal() == CODE
+
+
+def test_importing_the_callback_package_loads_no_server_library() -> None:
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys; import stripe_oauth_nb._callback, stripe_oauth_nb._authorize; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'uvicorn', 'starlette', 'h11'})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

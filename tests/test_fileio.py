@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stripe_oauth_nb._errors import InsecureStoreError
-from stripe_oauth_nb._fileio import atomic_write_text, check_private
+from stripe_oauth_nb._fileio import MARKER, atomic_write_text, check_private, ensure_private_dir
 
 
 def _mode(path: Path) -> int:
@@ -58,9 +58,44 @@ def test_check_private_file(tmp_path: Path, mode: int, refused: bool) -> None:
         check_private(target)
 
 
-def test_check_private_folder(tmp_path: Path) -> None:
+def test_check_private_folder_the_toolkit_made(tmp_path: Path) -> None:
     folder = tmp_path / "store"
-    folder.mkdir(mode=0o755)
+    atomic_write_text(folder / "tokens.json", "{}")  # the toolkit makes the folder
+    assert (folder / MARKER).exists()
     os.chmod(folder, 0o755)
-    with pytest.raises(InsecureStoreError, match="chmod 700"):
+    with pytest.raises(InsecureStoreError, match=f"chmod 700 {folder}"):
         check_private(folder)
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o770, 0o1777])
+def test_check_private_never_advises_chmod_on_a_folder_it_did_not_make(
+    tmp_path: Path, mode: int
+) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chmod(folder, mode)
+    with pytest.raises(InsecureStoreError, match="private folder of their own") as info:
+        check_private(folder)
+    assert "chmod" not in str(info.value)
+    assert "stripe-oauth-nb did not make it" in str(info.value)
+
+
+@pytest.mark.parametrize("store", ["/tmp/tokens.json", "/tokens.json"])
+def test_a_store_in_a_system_folder_gets_a_private_folder_as_advice(store: str) -> None:
+    from stripe_oauth_nb._settings import default_token_store_path
+    from stripe_oauth_nb._tokens import FileTokenStore
+
+    with pytest.raises(InsecureStoreError) as info:
+        FileTokenStore(store).all()
+    message = str(info.value)
+    assert "chmod" not in message
+    assert str(default_token_store_path()) in message
+
+
+def test_ensure_private_dir_makes_every_missing_folder_private(tmp_path: Path) -> None:
+    deep = tmp_path / "a" / "b" / "c"
+    ensure_private_dir(deep)
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", deep):
+        assert _mode(folder) == 0o700
+        assert (folder / MARKER).exists()
+    assert not (tmp_path / MARKER).exists()  # not ours

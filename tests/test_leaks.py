@@ -2,7 +2,9 @@
 
 Every ``notebooks/*.ipynb`` runs in a fresh kernel of this environment with DEBUG logging on for
 everything (root, ``stripe_oauth_nb``, ``httpx2``, ``httpcore2``, ``uvicorn``, ``stripe``) into a
-file. The notebooks start their own sandboxes with random keys; the sandbox's test-only hook
+file, and then its forms are clicked as a person would, failures included
+(``tests/_notebook_run.py``, shared with ``tests/test_notebooks_driven.py``). The notebooks
+start their own sandboxes with random keys; the sandbox's test-only hook
 (``STRIPE_OAUTH_NB_SANDBOX_SECRETS_FILE``, see ``stripe_oauth_nb/sandbox/_secrets_log.py``) writes
 down every secret key, authorization code, access token and refresh token it mints, so the search
 is for those exact values (pattern scanners miss keys inside notebook JSON), in raw, JSON-escaped,
@@ -19,38 +21,22 @@ import base64
 import json
 import logging
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-import ipykernel.kernelspec
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from _notebook_run import NOTEBOOKS, NOTEBOOKS_DIR
+from _notebook_run import execute as run_notebook_and_drive
 
 from stripe_oauth_nb._masking import mask
 from stripe_oauth_nb.sandbox._secrets_log import SECRETS_FILE_ENV
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-CELL_TIMEOUT = 120
 DEBUG_LOGGERS = ("stripe_oauth_nb", "httpx2", "httpcore2", "uvicorn", "stripe")
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
-#: The kernel's environment: sandbox target whatever the developer's shell or ``.env`` says, and
-#: the notebooks' "unattended" cells click for the reader (as ``notebooks/conftest.py`` does).
-KERNEL_ENV = {
-    "STRIPE_OAUTH_NB_TARGET": "sandbox",
-    "STRIPE_OAUTH_NB_MODE": "test",
-    "STRIPE_OAUTH_NB_UNATTENDED": "1",
-}
-#: Real credentials never reach the kernel.
-KERNEL_ENV_REMOVED = ("STRIPE_SECRET_KEY_TEST", "STRIPE_SECRET_KEY_LIVE", "STRIPE_API_KEY")
 #: nbformat's functions are untyped; call them through ``Any``.
 NBF: Any = nbformat
 
@@ -185,18 +171,6 @@ def find_in_notebook(text: str, secrets: list[str], name: str) -> list[Hit]:
 # --- running a notebook ------------------------------------------------------------------------
 
 
-class _CurrentEnvKernelSpecs(KernelSpecManager):
-    """``python3`` is ipykernel in this interpreter (nbval's ``--nbval-current-env``)."""
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        if kernel_name == "python3":
-            return KernelSpec(
-                resource_dir=ipykernel.kernelspec.RESOURCES,
-                **ipykernel.kernelspec.get_kernel_dict(),
-            )
-        return super().get_kernel_spec(kernel_name)
-
-
 def _logging_cell(log_path: Path) -> Any:
     source = "\n".join(
         [
@@ -224,40 +198,19 @@ class Run:
 
 
 def execute(notebook: Path, workdir: Path) -> Run:
-    """Run ``notebook`` (cwd: the notebooks folder) with DEBUG logging; save the result."""
+    """Run ``notebook`` with DEBUG logging, then click its forms (``tests/_notebook_run.py``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     secrets_file = workdir / "secrets.txt"
     log_path = workdir / "debug.log"
-    saved = workdir / notebook.name
-    nb = NBF.read(notebook, as_version=4)
-    nb.cells.insert(0, _logging_cell(log_path))
-    km = KernelManager(kernel_name="python3", kernel_spec_manager=_CurrentEnvKernelSpecs())
-    spec = km.kernel_spec
-    assert spec is not None
-    assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(SECRETS_FILE_ENV, str(secrets_file))  # the kernel inherits os.environ
-        for name, value in KERNEL_ENV.items():
-            mp.setenv(name, value)
-        for name in KERNEL_ENV_REMOVED:
-            mp.delenv(name, raising=False)
-        client = NotebookClient(
-            nb,
-            km=km,
-            timeout=CELL_TIMEOUT,
-            store_widget_state=True,
-            resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-        )
-        error = None
-        try:
-            client.execute()
-        except CellExecutionError as exc:
-            error = str(exc)
-        finally:
-            NBF.write(nb, saved)
-    logging.getLogger(__name__).info("executed %s into %s", notebook.name, saved)
+    executed = run_notebook_and_drive(
+        notebook,
+        workdir,
+        first_cells=[_logging_cell(log_path)],
+        env={SECRETS_FILE_ENV: str(secrets_file)},
+    )
+    logging.getLogger(__name__).info("executed %s into %s", notebook.name, executed.saved)
     text = secrets_file.read_text() if secrets_file.exists() else ""
-    return Run(notebook, saved, log_path, sorted(set(text.split())), error)
+    return Run(notebook, executed.saved, log_path, sorted(set(text.split())), executed.error)
 
 
 @pytest.fixture(scope="module")

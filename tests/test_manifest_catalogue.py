@@ -55,20 +55,6 @@ def test_schema_typos_point_to_the_docs_spelling(typo: str, correct: str) -> Non
 
 
 @pytest.mark.parametrize(
-    ("name", "pair"),
-    [
-        ("customer_read", "customer_write"),
-        ("invoice_write", "invoice_read"),
-        ("event_read", None),
-        ("shipping_rate_read", "shipping_rate_write"),
-    ],
-)
-def test_read_write_pairs(name: str, pair: str | None) -> None:
-    found = load_catalogue().pair(name)
-    assert (found.name if found else None) == pair
-
-
-@pytest.mark.parametrize(
     ("wrong", "suggestion"),
     [
         ("customer_raed", "customer_read"),

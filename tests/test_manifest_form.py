@@ -37,8 +37,9 @@ def test_new_form_starts_oauth_ready_and_shows_what_is_missing(folder: Path) -> 
     assert form.access.value == "oauth"
     assert form.distribution.value == "public"
     assert form.redirect_list.options == ("http://127.0.0.1:8765/callback",)
-    assert "`id` is empty" in form.findings_html.value
-    assert "`name` is empty" in form.findings_html.value
+    assert "<code>id</code> is empty" in form.findings_html.value
+    assert "<code>name</code> is empty" in form.findings_html.value
+    assert "`" not in form.findings_html.value  # backticks show as code, not as backticks
 
 
 def test_findings_update_as_you_type(folder: Path) -> None:
@@ -182,7 +183,7 @@ def test_open_the_seed_example_shows_its_findings(folder: Path) -> None:
     shutil.copy(DATA / "seed_completed.json", path)
     form = ManifestForm(path=path)
     assert "Comments and trailing commas were dropped" in form.status.value
-    assert "did you mean `distribution_type`?" in form.findings_html.value
+    assert "did you mean <code>distribution_type</code>?" in form.findings_html.value
     assert form.distribution.value == "(not set)"
     form.distribution.value = "public"  # the form writes the right key; the misspelling stays
     assert "disribution_type" in form.findings_html.value

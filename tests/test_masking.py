@@ -5,7 +5,8 @@ import pickle
 
 import pytest
 
-from stripe_oauth_nb._masking import MaskingFilter, Secret, mask, mask_text
+from stripe_oauth_nb._masking import MaskingFilter, Secret, looks_secret, mask, mask_text
+from stripe_oauth_nb._masking import shown as echo
 
 SECRETS = [
     "sk_test_51HEXAMPLEhijklmnopqrstuv1234",
@@ -78,3 +79,38 @@ def test_mask_text_masks_oauth_state(text: str) -> None:
 
 def test_mask_text_leaves_prose_alone() -> None:
     assert mask_text("the state of the art, restated") == "the state of the art, restated"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        *SECRETS,
+        "sk_test_x",
+        "whsec_EXAMPLE123456",
+        "  sk_live_51HEXAMPLEhijklmnopqrstuv5678  ",
+        "Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4",  # base64, no prefix
+        "EXAMPLE0a1b2c3d4e5f6a7b8c9d0",  # an opaque token
+        "Bearer rk_test_EXAMPLEhijklmnopqrstuvwx9999",
+    ],
+)
+def test_shown_masks_anything_that_looks_like_a_secret(value: str) -> None:
+    assert looks_secret(value)
+    echoed = echo(value)
+    secret = value.strip()
+    assert secret not in echoed
+    if len(secret) > 16:
+        assert secret[-12:-4] not in echoed  # nothing of the hidden middle shows
+
+
+@pytest.mark.parametrize(
+    "value", ["staging", "prod", "sandbox ", "test-mode", "task_test", "https://api.stripe.com"]
+)
+def test_shown_quotes_ordinary_words(value: str) -> None:
+    assert not looks_secret(value)
+    assert echo(value) == repr(value.strip())
+
+
+def test_shown_caps_and_flattens() -> None:
+    echoed = echo("line one\nline two " + "x" * 500)
+    assert "\n" not in echoed
+    assert len(echoed) <= 62

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
@@ -16,10 +17,36 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "stripe_oauth_nb"
 
 
-def test_public_names_are_sorted_and_resolve() -> None:
-    assert stripe_oauth_nb.__all__ == sorted(stripe_oauth_nb.__all__)
-    for name in stripe_oauth_nb.__all__:
-        assert getattr(stripe_oauth_nb, name) is not None, name
+def test_root_names_are_a_literal_list_in_step_with_the_lazy_map() -> None:
+    import ast
+
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    literal = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+    )
+    assert isinstance(literal, ast.List)  # written out, not computed
+    names = [ast.literal_eval(element) for element in literal.elts]
+    assert names == stripe_oauth_nb.__all__
+    assert set(names) == set(stripe_oauth_nb._EXPORTS)
+    assert len(names) <= 14  # a small front door; the rest lives in submodules
+    for name in names:
+        module = importlib.import_module(stripe_oauth_nb._EXPORTS[name], "stripe_oauth_nb")
+        assert getattr(stripe_oauth_nb, name) is getattr(module, name), name
+
+
+def test_every_error_is_public_in_the_errors_module() -> None:
+    from stripe_oauth_nb import _errors, errors
+
+    defined = {
+        name
+        for name, value in vars(_errors).items()
+        if isinstance(value, type) and issubclass(value, Exception)
+    }
+    assert defined == set(errors.__all__)
+    assert not defined & set(stripe_oauth_nb.__all__)  # errors are not at the root
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:

@@ -1,17 +1,39 @@
-"""``stripe-oauth-nb sandbox``: one JSON line, serves, masks its logs, exits 0 on a signal."""
+"""``stripe-oauth-nb sandbox``: one JSON line, serves, masks its logs, exits soon after a signal."""
 
 from __future__ import annotations
 
 import json
+import random
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from stripe_oauth_nb._http import httpx
+
+COMMAND = [sys.executable, "-m", "stripe_oauth_nb", "sandbox"]
+#: Generous for a loaded machine: how long the first line may take to appear.
+FIRST_LINE_WITHIN = 60.0
+
+
+def first_line(proc: subprocess.Popen[str], timeout: float = FIRST_LINE_WITHIN) -> str:
+    """The process's first stdout line, or a failure (not a hang) when it does not come."""
+    assert proc.stdout is not None
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    if not line:
+        proc.kill()
+        pytest.fail(f"the sandbox printed nothing within {timeout:g} s")
+    return line[0]
 
 
 @pytest.fixture
@@ -20,21 +42,16 @@ def cli() -> Iterator[Any]:
 
     def run(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "stripe_oauth_nb", "sandbox", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            [*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         started.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        return proc, json.loads(line)
+        return proc, json.loads(first_line(proc))
 
     yield run
     for proc in started:
         if proc.poll() is None:
             proc.kill()
-            proc.wait(5)
+            proc.wait(30)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -50,7 +67,8 @@ def test_cli_prints_one_json_line_serves_and_exits_cleanly(cli: Any, sig: signal
         assert info[mode]["secret_key"].startswith(f"sk_{mode}_")
         assert info[mode]["client_id"].startswith("ca_")
     base = info["api_base"]
-    with httpx.Client(base_url=base, trust_env=False, timeout=5) as c:
+    with httpx.Client(base_url=base, trust_env=False, timeout=30) as c:
+        assert c.get("/_sandbox/info").json() == info
         params = {"client_id": info["test"]["client_id"], "state": "cli"}
         page = c.get("/oauth/v2/authorize", params=params)
         assert page.status_code == 200
@@ -74,7 +92,7 @@ def test_cli_prints_one_json_line_serves_and_exits_cleanly(cli: Any, sig: signal
         listed = c.get("/v1/customers", params={"limit": 100}, auth=(tokens["access_token"], ""))
         assert len(listed.json()["data"]) == 7
     proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=10)
+    _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert '"GET /v1/customers HTTP/1.1" 200' in stderr  # the access log is on
     for secret in (
@@ -89,32 +107,92 @@ def test_cli_prints_one_json_line_serves_and_exits_cleanly(cli: Any, sig: signal
 
 
 def test_cli_fixed_port(cli: Any) -> None:
-    with httpx.Client(trust_env=False) as probe:
-        proc, first = cli()
-        port = int(first["api_base"].rsplit(":", 1)[1])
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
-        proc, info = cli("--port", str(port))
-        assert info["api_base"] == f"http://127.0.0.1:{port}"
+    proc, first = cli()
+    port = int(first["api_base"].rsplit(":", 1)[1])
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    proc, info = cli("--port", str(port))
+    assert info["api_base"] == f"http://127.0.0.1:{port}"
+    with httpx.Client(trust_env=False, timeout=30) as probe:
         assert probe.get(f"{info['api_base']}/_sandbox/stats").status_code == 200
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
-        assert proc.returncode == 0
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_cli_options_reach_the_sandbox(cli: Any) -> None:
+    proc, info = cli(
+        "--customers", "3", "--start", "2026-01-01", "--no-rate-limit", "--latency-ms", "50"
+    )
+    with httpx.Client(base_url=info["api_base"], trust_env=False, timeout=30) as c:
+        assert c.get("/_sandbox/clock").json()["now"] == 1_767_225_600  # frozen at the start
+        key = info["test"]["secret_key"]
+        started = time.perf_counter()
+        statuses = {c.get("/v1/customers", auth=(key, "")).status_code for _ in range(40)}
+        assert statuses == {200}  # 40 requests, no limit
+        assert time.perf_counter() - started >= 40 * 0.05  # each answer waited 50 ms
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+
+
+def test_cli_refuses_a_bad_start() -> None:
+    result = subprocess.run(
+        [*COMMAND, "--start", "soon"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "ISO date" in result.stderr
 
 
 def test_cli_port_in_use_fails_with_a_message() -> None:
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "stripe_oauth_nb", "sandbox", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=20,
+            [*COMMAND, "--port", str(port)], capture_output=True, text=True, timeout=60
         )
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
     assert result.stdout == ""
+
+
+#: Exit codes after a signal: handled (0), or the signal's default action when it came before
+#: the handler was installed: killed by SIGTERM, or Python's KeyboardInterrupt for SIGINT (1
+#: while the interpreter still imports, 130 from the command's own catch).
+EXITS = {"SIGTERM": {0, -signal.SIGTERM}, "SIGINT": {0, 1, 130, -signal.SIGINT}}
+
+
+def _signal_at_random(seed: int) -> tuple[float, int, float, str]:
+    """Start the command, signal it after a random delay: (delay, exit code, seconds to exit,
+    signal)."""
+    rng = random.Random(seed)
+    sig = rng.choice([signal.SIGTERM, signal.SIGINT])
+    delay = rng.uniform(0.0, 2.5)
+    proc = subprocess.Popen(COMMAND, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        _, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return delay, 999, float("inf"), sig.name
+    took = time.monotonic() - sent
+    if proc.returncode == 1 and "KeyboardInterrupt" not in stderr:
+        return delay, -999, took, sig.name  # exit 1 for another reason: wrong
+    return delay, proc.returncode, took, sig.name
+
+
+def test_200_signals_at_random_moments_each_exit_within_a_second() -> None:
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(_signal_at_random, range(200)))
+    slow = [r for r in results if r[2] >= 1.0]
+    wrong = [r for r in results if r[1] not in EXITS[r[3]]]
+    assert not wrong, wrong[:5]
+    assert not slow, (
+        f"{len(slow)} of 200 exits took 1 s or more: {sorted(slow, key=lambda r: -r[2])[:5]}"
+    )
+    handled = sum(1 for r in results if r[1] == 0)
+    assert handled > 50  # most signals reached the running sandbox, not the interpreter's start

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import stripe
+from _sandbox_helpers import read_all_app
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
@@ -217,3 +218,72 @@ def test_authlib_reused_code_is_invalid_grant(
     with pytest.raises(OAuthError) as info:
         oauth.fetch_token(token_url, code=code)
     assert info.value.error == "invalid_grant"
+
+
+# --- every resource through stripe-python --------------------------------------------------------
+
+#: A resource and the fields to expand on its list (data.*) and retrieve.
+EXPANSIONS = {
+    "customers": [],
+    "products": ["default_price"],
+    "prices": ["product"],
+    "subscriptions": ["customer", "latest_invoice"],
+    "invoices": ["customer", "subscription"],
+    "charges": ["customer", "balance_transaction", "payment_intent"],
+    "payment_intents": ["customer", "latest_charge"],
+    "refunds": ["charge", "balance_transaction"],
+    "balance_transactions": ["source"],
+    "payouts": ["balance_transaction"],
+    "disputes": ["charge"],
+    "events": [],
+}
+
+
+@pytest.fixture(scope="module")
+def busy() -> Iterator[tuple[Sandbox, stripe.StripeClient]]:
+    """A sandbox with some history, and a stripe client holding every read permission."""
+    with Sandbox(customers=150, start=1_767_225_600, rate_limit=False) as sb:
+        sb.simulate(5)
+        token = sb.mint_tokens(app=read_all_app(sb))["access_token"]
+        client = stripe.StripeClient(
+            api_key=token, base_addresses={"api": sb.api_base}, max_network_retries=0
+        )
+        yield sb, client
+
+
+@pytest.mark.parametrize("resource", sorted(EXPANSIONS))
+def test_stripe_auto_pages_every_resource_with_expand_and_created(
+    busy: tuple[Sandbox, stripe.StripeClient], resource: str
+) -> None:
+    sb, client = busy
+    service = getattr(client.v1, resource)
+    fields = EXPANSIONS[resource]
+    extra: dict[str, Any] = {"status": "all"} if resource == "subscriptions" else {}
+    everything = list(service.list(params={"limit": 100, **extra}).auto_paging_iter())
+    assert len(everything) == sb.counts()[resource]
+    middle = everything[len(everything) // 2].created
+    params: dict[str, Any] = {
+        "limit": 7,
+        "created": {"lte": middle},
+        "expand": [f"data.{f}" for f in fields],
+        **extra,
+    }
+    older = list(service.list(params=params).auto_paging_iter())
+    assert [o.id for o in older] == [o.id for o in everything if o.created <= middle]
+    for obj in older[:20]:
+        for field in fields:
+            value = obj[field]
+            assert value is None or isinstance(value, stripe.StripeObject), (field, value)
+    first = older[0]
+    again = service.retrieve(first.id, params={"expand": fields} if fields else None)
+    assert again.to_dict() == first.to_dict()
+
+
+def test_stripe_reads_events_of_simulated_days(busy: tuple[Sandbox, stripe.StripeClient]) -> None:
+    _, client = busy
+    events = list(
+        client.v1.events.list(params={"limit": 100, "types": ["invoice.paid"]}).auto_paging_iter()
+    )
+    assert events
+    assert all(isinstance(e.data.object, stripe.Invoice) for e in events)
+    assert all(e.data.object.status == "paid" for e in events)

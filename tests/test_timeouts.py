@@ -25,6 +25,8 @@ import pytest
 import stripe_oauth_nb
 from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb._http import DEFAULT_TIMEOUT, httpx
+from stripe_oauth_nb._settings import load_settings
+from stripe_oauth_nb._target import Target
 from stripe_oauth_nb._tokens import MemoryTokenStore, TokenClient, TokenManager
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.manifest import register_with_sandbox, write_placeholder_icon
@@ -146,6 +148,32 @@ def _sandbox_approve(sb: Sandbox, tmp: Path, link: str) -> None:
     sb.approve(link, follow=False, timeout=7.5)
 
 
+def _serve_app(sb: Sandbox, tmp: Path, link: str) -> None:
+    from stripe_oauth_nb.manifest import Manifest
+    from stripe_oauth_nb.serve import ServeConfig, create_app
+
+    write_placeholder_icon(tmp / "icon.png")
+    manifest = Manifest(GOOD_MANIFEST, path=tmp / "stripe-app.json")
+    settings = sb.settings(token_store_path=tmp / "tokens.json")
+    config = ServeConfig.create(
+        settings, manifest, public_url="https://reports.example.com/stripe", signing_key="k" * 40
+    )
+    create_app(config).state.http.close()
+
+
+def _serve_visitor(sb: Sandbox, tmp: Path, link: str) -> None:
+    from stripe_oauth_nb.serve import visit
+
+    visit(sb.api_base + "/")  # no Install button there: the visit ends on the first page
+
+
+def _target_attach(sb: Sandbox, tmp: Path, link: str) -> None:
+    settings = load_settings(
+        env_file=tmp / "none.env", environ={"STRIPE_OAUTH_NB_SANDBOX_URL": sb.api_base}
+    )
+    Target.open(settings)
+
+
 SITES = [
     Site("token-client", "_tokens/_client.py", _token_client, DEFAULT_TIMEOUT),
     Site("token-client-timeout", "_tokens/_client.py", _token_client_custom, _CUSTOM),
@@ -161,6 +189,14 @@ SITES = [
     ),
     Site("approve", "sandbox/_browser.py", _approve, httpx.Timeout(5.0)),
     Site("sandbox-approve", "sandbox/_browser.py", _sandbox_approve, httpx.Timeout(7.5)),
+    Site("serve-app", "serve/_app.py", _serve_app, DEFAULT_TIMEOUT),
+    Site(
+        "serve-visitor",
+        "serve/_visitor.py",
+        _serve_visitor,
+        httpx.Timeout(30.0, connect=DEFAULT_TIMEOUT.connect),
+    ),
+    Site("target-attach", "_target.py", _target_attach, httpx.Timeout(5.0)),
 ]
 
 

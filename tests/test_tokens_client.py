@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -243,3 +243,111 @@ def test_client_reuses_a_given_http_client_and_closes_only_its_own(
     own = TokenClient(tmp_settings)
     assert own.url == f"{sb.api_base}/v1/oauth/token"
     own.close()
+
+
+# -- a total deadline per request (issue 13, item 6) --------------------------------------------
+class Trickle:
+    """A loopback server that reads the request, then sends one byte a second, forever."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import contextlib
+
+        self.server.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 100:
+                    if self.stop.wait(1.0):
+                        return
+                    conn.sendall(bytes([byte]))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.server.close()
+
+
+@pytest.fixture
+def trickle() -> Iterator[Trickle]:
+    server = Trickle()
+    yield server
+    server.close()
+
+
+def test_a_trickling_server_cannot_hold_a_refresh_or_its_lock_past_the_deadline(
+    sb: Sandbox, tmp_settings: Settings, log: AttemptLog, trickle: Trickle
+) -> None:
+    import threading
+    import time
+
+    from stripe_oauth_nb._errors import RefreshResponseLostError
+    from stripe_oauth_nb._tokens import DEFAULT_DEADLINE, DEFAULT_LOCK_TIMEOUT
+
+    assert DEFAULT_DEADLINE < DEFAULT_LOCK_TIMEOUT  # a waiter always outlasts a holder
+    stored = TokenManager(tmp_settings, attempts=log, clock=sb.now).exchange(new_code(sb, log))
+    slow = dataclasses.replace(tmp_settings, api_base=f"http://127.0.0.1:{trickle.port}")
+    manager = TokenManager(slow, attempts=log, clock=sb.now, deadline=2.0, lock_timeout=8.0)
+    waiter = TokenManager(slow, attempts=log, clock=sb.now, deadline=2.0, lock_timeout=8.0)
+    outcome: list[BaseException] = []
+
+    def second() -> None:  # another refresh of the same set, waiting for the lock meanwhile
+        time.sleep(0.3)
+        try:
+            waiter.refresh(force=True)
+        except Exception as exc:
+            outcome.append(exc)
+
+    other = threading.Thread(target=second)
+    other.start()
+    started = time.monotonic()
+    with pytest.raises(RefreshResponseLostError, match=r"within the 2 s deadline"):
+        manager.refresh(force=True)
+    assert time.monotonic() - started < 6.0  # per-read timeouts alone: forever
+    other.join(20)
+    assert outcome, "the second refresh never finished"
+    # it got the lock (no TokenLockTimeoutError) and met the interrupted record in turn
+    assert type(outcome[0]).__name__ != "TokenLockTimeoutError", outcome[0]
+    assert manager.inflight(*stored.key) is not None  # sent, answer unknown: recorded
+
+
+def test_a_trickling_server_cannot_hold_a_code_exchange_past_the_deadline(
+    sb: Sandbox, tmp_settings: Settings, log: AttemptLog, trickle: Trickle
+) -> None:
+    import time
+
+    slow = dataclasses.replace(tmp_settings, api_base=f"http://127.0.0.1:{trickle.port}")
+    manager = TokenManager(slow, attempts=log, clock=sb.now, deadline=1.5)
+    started = time.monotonic()
+    with pytest.raises(NetworkError, match=r"deadline.*install link again"):
+        manager.exchange(new_code(sb, log))
+    assert time.monotonic() - started < 5.0
+
+
+def test_a_429_on_the_code_exchange_says_to_authorize_again(
+    sb: Sandbox, manager: TokenManager, log: AttemptLog
+) -> None:
+    code = new_code(sb, log)
+    sb.inject_fault("token", "rate_limit")
+    with pytest.raises(TokenError, match="429") as info:
+        manager.exchange(code)
+    message = str(info.value)
+    assert "authorize again" in message
+    assert "open the install link again" in message
+    assert "try again" not in message.replace("authorize again", "")
+    with pytest.raises(CodeAlreadyUsedError):  # and the code is indeed never sent again
+        manager.exchange(code)
+    assert sb.stats()["requests"]["token"] == 1

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from _tokens_helpers import aged, grants, lock_held_elsewhere, new_code, token_works
+from _tokens_helpers import aged, disk_full, grants, lock_held_elsewhere, new_code, token_works
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import (
@@ -211,11 +211,10 @@ def test_failed_write_raises_but_keeps_the_new_tokens(
     manager = TokenManager(tmp_settings, store, log, clock=sb.now)
     old = manager.exchange(new_code(sb, log))
 
-    def disk_full(tokens: TokenSet, *, authorized: bool = False) -> None:
-        raise TokenStoreError("disk full")
-
-    monkeypatch.setattr(store, "save", disk_full)
-    with pytest.raises(TokenStoreError, match="stay usable in this session"):
+    with (
+        disk_full(monkeypatch, store.path),
+        pytest.raises(TokenStoreError, match="stay usable in this session"),
+    ):
         manager.refresh(force=True)
     kept = manager.get()
     assert kept.refresh_token != old.refresh_token
@@ -223,7 +222,6 @@ def test_failed_write_raises_but_keeps_the_new_tokens(
     assert manager.access_token() == kept.access_token
     assert manager.summary()[0]["unsaved"] is True
     assert store.load(*old.key) == old
-    monkeypatch.undo()
     assert manager.save_pending() == 1
     assert store.load(*old.key) == kept
     newest = manager.refresh(force=True)  # the stale record of the old pair is dropped
@@ -237,7 +235,7 @@ def test_refresh_lock_wait_is_bounded(sb: Sandbox, tmp_settings: Settings, tmp_p
     manager = TokenManager(tmp_settings, attempts=log, clock=sb.now, lock_timeout=0.3)
     manager.exchange(new_code(sb, log))
     with (
-        lock_held_elsewhere(manager.store.lock_path),
+        lock_held_elsewhere(manager.store, manager.get().key),
         pytest.raises(TokenLockTimeoutError, match="try again in a minute"),
     ):
         manager.refresh(force=True)

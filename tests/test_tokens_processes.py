@@ -75,12 +75,13 @@ def test_two_processes_four_threads_one_refresh(
     assert token_works(sb, new.access_token)
 
 
-#: point -> (store holds the new pair?, the next refresh's outcome)
+#: point -> (did Stripe rotate the pair?, the next refresh's outcome)
 KILL_POINTS = [
     ("before-post", False, "works"),  # nothing was sent: the old pair still works
     ("after-response", True, "lost"),  # rotated at Stripe, answer died with the process
-    ("mid-write", True, "lost"),  # temp file complete, not yet in place
-    ("after-replace", False, "works"),  # stored; only the record clean-up was missed
+    ("after-received", True, "recovered"),  # the answer was kept before the store was written
+    ("mid-write", True, "recovered"),  # store's temp file complete, not yet in place
+    ("after-replace", True, "works"),  # stored; only the record clean-up was missed
 ]
 
 
@@ -108,7 +109,7 @@ def test_sigkill_at_each_point_of_a_refresh(
     fresh = TokenManager(tmp_settings, FileTokenStore(path), clock=sb.now)
     stored = fresh.get()
     sent = grants(sb)["refresh_token"]
-    assert sent == (0 if point == "before-post" else 1)
+    assert sent == int(rotated)
     if point == "after-replace":
         assert stored.refresh_token != old.refresh_token
         assert token_works(sb, stored.access_token)  # the new pair, whole
@@ -122,6 +123,16 @@ def test_sigkill_at_each_point_of_a_refresh(
         assert new.refresh_token not in (old.refresh_token, stored.refresh_token)
         assert token_works(sb, new.access_token)
         assert fresh.inflight(*old.key) is None
+    elif outcome == "recovered":
+        # the pair Stripe sent reached this machine: it is stored now, without a request
+        recovered = fresh.refresh()
+        assert recovered.refresh_token != old.refresh_token
+        assert token_works(sb, recovered.access_token)
+        assert grants(sb)["refresh_token"] == sent
+        assert fresh.get() == recovered
+        assert fresh.inflight(*old.key) is None
+        assert fresh.summary()[0]["state"] == "ok"
+        assert fresh.refresh(force=True).refresh_token != recovered.refresh_token  # and it works
     else:
         with pytest.raises(RefreshResponseLostError, match="Token rotated, response lost"):
             fresh.refresh(force=True)
@@ -129,4 +140,7 @@ def test_sigkill_at_each_point_of_a_refresh(
             fresh.refresh(force=True)
         assert grants(sb)["refresh_token"] == sent + 1  # one confirmation, then none
         assert fresh.get() == old
-    assert rotated is (point in ("after-response", "mid-write"))
+    leftovers = [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert len(leftovers) <= 2  # the dead writer's reserved temp files, removed by a save
+    fresh.store.save(fresh.get())
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []

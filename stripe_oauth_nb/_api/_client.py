@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from .._errors import (
     AuthenticationError,
+    ConfigError,
     NetworkError,
     PermissionDeniedError,
     StripeAPIError,
 )
-from .._http import DEFAULT_TIMEOUT, httpx
-from .._masking import clean_server_text, mask_text
+from .._http import DEFAULT_TIMEOUT, deadline, httpx, transport
+from .._masking import clean_server_text, mask_text, shown
 from .._settings import Mode, Settings, key_mode
+from .._urls import base_url_problem, is_loopback_host
 from ._auth import DEFAULT_MARGIN, TokenAuth, TokenSource, error_fields
 from ._retry import RetryPolicy, RetryTransport
 
@@ -44,6 +46,11 @@ _PERMISSION = re.compile(r"\b([a-z][a-z_]*_(?:read|write))\b")
 _USER_AGENT = f"stripe-oauth-nb/{__version__}"
 #: How much of Stripe's error message an exception quotes (characters).
 _MAX_MESSAGE = 500
+#: Seconds one call may take in all, retries and waits included (per-read timeouts alone let a
+#: server that trickles a byte a second hold a call for hours).
+CALL_DEADLINE = 60.0
+#: What Stripe's ``Request-Id`` header looks like (``req_…``); anything else is not quoted.
+_REQUEST_ID = re.compile(r"req_[A-Za-z0-9]{1,64}")
 
 
 class ApiClient:
@@ -51,6 +58,10 @@ class ApiClient:
 
     Build it with :meth:`from_settings` (or give any ``httpx.Auth``), use it as a context
     manager or call :meth:`close`. Thread-safe: one client can serve many threads.
+
+    ``base_url`` must be ``https://``, or plain ``http://`` to this machine (the sandbox).
+    ``call_deadline``: seconds one call may take in all, retries included (a slower one raises
+    :class:`NetworkError`); an enclosing :func:`stripe_oauth_nb._http.deadline` can shorten it.
     """
 
     def __init__(
@@ -63,16 +74,26 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         on_retry: Callable[[httpx.Request, str, float], None] | None = None,
+        call_deadline: float = CALL_DEADLINE,
         loads: Callable[[bytes], Any] = json.loads,
     ) -> None:
+        problem = base_url_problem(base_url.rstrip("/") if isinstance(base_url, str) else base_url)
+        if problem is not None:
+            raise ConfigError(
+                f"The API base {shown(base_url)} {problem}. Use https://api.stripe.com, or the "
+                "sandbox's http://127.0.0.1:PORT (check STRIPE_API_BASE)."
+            )
+        if not 0 < call_deadline < float("inf"):
+            raise ConfigError(
+                f"call_deadline must be a positive number of seconds, not {call_deadline!r}."
+            )
         self.base_url = base_url.rstrip("/")
         #: The JSON decoder of answers (the sync passes a faster one for big pages).
         self.loads = loads
         self.auth = auth
         self.mode = mode
-        inner = (
-            transport if transport is not None else httpx.HTTPTransport(proxy=_env_proxy(base_url))
-        )
+        self.call_deadline = call_deadline
+        inner = transport if transport is not None else _transport(proxy=_env_proxy(base_url))
         self.retry = retry if retry is not None else RetryPolicy()
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -120,17 +141,34 @@ class ApiClient:
         data: Params | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Send one call and return its JSON object; raise a typed error for an error answer."""
+        """Send one call and return its JSON object; raise a typed error for an error answer.
+
+        ``path`` is a path on the API base (``/v1/customers``); a full URL is refused, so the
+        access token only ever goes to the base URL checked when the client was made.
+        """
+        if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+            raise ValueError(
+                f"{shown(path)} is not an API path: give a path such as /v1/customers (the "
+                f"client sends its token only to {self.base_url})."
+            )
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         try:
-            response = self._http.request(
-                method,
-                path,
-                params=_clean(params),
-                data=_clean(data),
-                headers=headers,
-            )
+            with deadline(self.call_deadline) as end:
+                response = self._http.request(
+                    method,
+                    path,
+                    params=_clean(params),
+                    data=_clean(data),
+                    headers=headers,
+                )
         except httpx.TimeoutException as exc:
+            if time.monotonic() >= end:
+                raise NetworkError(
+                    f"{method} {path} did not finish in time: {self.base_url} answered too "
+                    f"slowly ({type(exc).__name__} at the deadline; a call may take "
+                    f"{self.call_deadline:g} s in all, retries included). Check your connection "
+                    "and that the server is up, then run the cell again."
+                ) from None
             raise NetworkError(
                 f"{method} {path} timed out after {self.retry.max_retries} retries "
                 f"({type(exc).__name__}). Check your connection and that {self.base_url} is "
@@ -202,6 +240,11 @@ class ApiClient:
         return to_dataframe(rows, columns=columns)
 
     # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (a closed client sends nothing)."""
+        return bool(self._http.is_closed)
+
     def close(self) -> None:
         self._http.close()
 
@@ -215,15 +258,20 @@ class ApiClient:
         return f"ApiClient(base_url={self.base_url!r}, mode={self.mode!r}, auth={self.auth!r})"
 
 
+def _transport(proxy: str | None) -> httpx.BaseTransport:
+    """The network transport: every connect, read and write ends at the call's deadline."""
+    return transport(proxy=proxy)
+
+
 def _env_proxy(base_url: str) -> str | None:
     """The proxy the environment names for ``base_url`` (``HTTPS_PROXY``…), unless bypassed."""
     import urllib.parse
     import urllib.request
 
     parts = urllib.parse.urlsplit(base_url)
-    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
-        return None
-    if parts.hostname in ("127.0.0.1", "localhost", "::1"):
+    if not parts.hostname or is_loopback_host(parts.hostname):
+        return None  # this machine is never reached through a proxy
+    if urllib.request.proxy_bypass(parts.hostname):
         return None
     return urllib.request.getproxies().get(parts.scheme)
 
@@ -250,6 +298,7 @@ def error_from_response(response: httpx.Response) -> StripeAPIError:
         fields.get("message") or response.reason_phrase or "no message", _MAX_MESSAGE
     )
     call = f"{response.request.method} {response.request.url.path}"
+    request_id = _request_id(response)
     if status == 401:
         token = response.request.headers.get("Authorization", "")
         mode = key_mode(token.removeprefix("Bearer ").strip())
@@ -264,7 +313,12 @@ def error_from_response(response: httpx.Response) -> StripeAPIError:
                 "Stripe did not accept the access token. Check that the tokens belong to this "
                 f"target and mode ({mode or 'unknown'} mode), or install the app again."
             )
-        return AuthenticationError(f"{call} answered 401: {message} {hint}", status=401, code=code)
+        return AuthenticationError(
+            _with_request_id(f"{call} answered 401: {message} {hint}", request_id),
+            status=401,
+            code=code,
+            request_id=request_id,
+        )
     if status == 403:
         raw = str(fields.get("message") or "")
         match = _HAVING.search(raw) or _PERMISSION.search(raw)
@@ -277,7 +331,10 @@ def error_from_response(response: httpx.Response) -> StripeAPIError:
         else:
             hint = "The app lacks a permission for this call: check the manifest's permissions."
         return PermissionDeniedError(
-            f"{call} answered 403: {message} {hint}", code=code, permission=permission
+            _with_request_id(f"{call} answered 403: {message} {hint}", request_id),
+            code=code,
+            permission=permission,
+            request_id=request_id,
         )
     if status == 429:
         hint = (
@@ -290,4 +347,21 @@ def error_from_response(response: httpx.Response) -> StripeAPIError:
         hint = "Check the path and the object id (test and live objects are separate)."
     else:
         hint = "Check the parameters of the call against Stripe's API reference."
-    return StripeAPIError(f"{call} answered {status}: {message} {hint}", status=status, code=code)
+    return StripeAPIError(
+        _with_request_id(f"{call} answered {status}: {message} {hint}", request_id),
+        status=status,
+        code=code,
+        request_id=request_id,
+    )
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    """Stripe's ``Request-Id`` of the answer (what Stripe support asks for), if it has one."""
+    value = response.headers.get("Request-Id", "").strip()
+    return value if _REQUEST_ID.fullmatch(value) else None
+
+
+def _with_request_id(message: str, request_id: str | None) -> str:
+    if request_id is None:
+        return message
+    return f"{message} (Stripe request id {request_id}: quote it if you contact Stripe support.)"

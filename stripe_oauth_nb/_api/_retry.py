@@ -10,8 +10,9 @@ reused by every retry, so Stripe performs it at most once.
 The policy lives in a transport (:class:`RetryTransport`) under the client's auth flow, so a
 retried request keeps its headers (auth and idempotency key) and each retry is one more attempt on
 the wire. The body is read inside the transport, so a connection dropped after the headers is
-retried like one dropped before them. The sleeper and the random source are injectable, so tests
-run without waiting.
+retried like one dropped before them. No wait runs past the deadline of the call
+(:func:`stripe_oauth_nb._http.deadline`): the last answer or error is returned instead. The sleeper
+and the random source are injectable, so tests run without waiting.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .._http import httpx
+from .._http import httpx, time_left
 
 __all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "RetryTransport"]
 
@@ -147,9 +148,11 @@ class RetryTransport(httpx.BaseTransport):
                 if delay is None:
                     raise
                 reason = f"{type(exc).__name__}"
+                if not _time_for(delay):
+                    raise
             else:
                 delay = self.policy.delay_after_response(response, retry, request)
-                if delay is None:
+                if delay is None or not _time_for(delay):
                     return response
                 reason = f"HTTP {response.status_code}"
                 response.close()
@@ -169,6 +172,12 @@ class RetryTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+def _time_for(delay: float) -> bool:
+    """Whether waiting ``delay`` seconds still leaves time before the call's deadline."""
+    left = time_left()
+    return left is None or delay < left
 
 
 def _send_and_read(inner: httpx.BaseTransport, request: httpx.Request) -> httpx.Response:

@@ -19,11 +19,15 @@ from .._errors import (
     StripeOAuthNBError,
     TokenError,
 )
+from .._http import deadline as total_deadline
 from .._masking import mask_text
 from .._settings import Mode
 from ._client import ApiClient
 
-__all__ = ["CheckResult", "ValidationReport", "validate"]
+__all__ = ["VALIDATE_DEADLINE", "CheckResult", "ValidationReport", "validate"]
+
+#: Seconds :func:`validate` may take in all (both calls, retries and token refresh included).
+VALIDATE_DEADLINE = 60.0
 
 #: The calls validation makes: (label, path, params).
 CHECKS: tuple[tuple[str, str, dict[str, str | int]], ...] = (
@@ -127,8 +131,17 @@ def _failed(name: str, call: str, exc: StripeOAuthNBError) -> CheckResult:
     return CheckResult(name, call, False, None, type(exc).__name__, None, message)
 
 
-def validate(client: ApiClient) -> ValidationReport:
-    """Make the sample calls with ``client`` and report on each (never raises for API errors)."""
+def validate(client: ApiClient, *, deadline: float = VALIDATE_DEADLINE) -> ValidationReport:
+    """Make the sample calls with ``client`` and report on each (never raises for API errors).
+
+    ``deadline``: seconds the whole validation may take; a call still running then fails (and is
+    reported) as a network error, however slowly the server keeps sending.
+    """
+    with total_deadline(deadline):
+        return _validate(client)
+
+
+def _validate(client: ApiClient) -> ValidationReport:
     results: list[CheckResult] = []
     account_id: str | None = None
     account_name: str | None = None

@@ -21,6 +21,7 @@ from .._errors import (
     CallbackStateError,
 )
 from .._masking import Secret, clean_server_text
+from .._urls import landed_on
 
 __all__ = [
     "MAX_DESCRIPTION",
@@ -179,9 +180,17 @@ def parse_callback_query(query: str) -> CallbackQuery:
 
 
 def resolve_callback(
-    query: CallbackQuery, log: AttemptLog, *, redirect_uri: str | None = None
+    query: CallbackQuery,
+    log: AttemptLog,
+    *,
+    redirect_uri: str | None = None,
+    landed: str | None = None,
 ) -> AuthorizationCode:
     """Tie a parsed callback to its recorded attempt and use the attempt up.
+
+    The callback must come back to the attempt's redirect URI: the server passes its own
+    ``redirect_uri`` (the attempt's must equal it); the paste route passes the ``landed``
+    address, which must be where the attempt's redirect URI lands (:func:`_urls.landed_on`).
 
     Returns the :class:`AuthorizationCode` (its mode comes from the record, not the URL).
     Raises :class:`CallbackStateError` when the state is missing, unknown, used, expired or
@@ -190,6 +199,17 @@ def resolve_callback(
     :class:`CallbackError` for any other error Stripe reports; both use the attempt up.
     """
     state = query.state.reveal() if query.state else None
+    if landed is not None:
+        attempt = log.find(state)
+        if not landed_on(landed, attempt.redirect_uri):
+            address = landed.strip().split("?", 1)[0].split("#", 1)[0]
+            raise CallbackStateError(
+                f"The pasted address {clean_server_text(address, 120)!r} is not the redirect "
+                f"URI of the install link ({attempt.redirect_uri}), so it did not come back "
+                "from that link (possible tampering). Paste the whole address the browser "
+                "landed on after Accept, unchanged."
+            )
+        redirect_uri = attempt.redirect_uri
     # One locked read: complete() finds the state (constant-time), checks the redirect URI and
     # uses the attempt up atomically (threads and processes), so of two callbacks racing on one
     # state only one gets past this line; on a failed check nothing is written.

@@ -1,21 +1,33 @@
 """The paste fallback: where the browser cannot reach the kernel, the user pastes the URL.
 
 The pasted text goes through the very functions the server uses (the strict parser and the
-attempt log), so state, duplicates, size and refusal are checked exactly the same way.
+attempt log), so state, duplicates, size and refusal are checked exactly the same way; and, as
+the server only answers on the redirect URI, the pasted address must be where the attempt's
+redirect URI lands.
 """
 
 from __future__ import annotations
 
 from .._attempts import AttemptLog, AuthorizationCode
+from .._errors import CallbackRequestError
 from ._parse import parse_callback_url, resolve_callback
 
 __all__ = ["code_from_pasted_url"]
 
 
 def code_from_pasted_url(text: str, log: AttemptLog) -> AuthorizationCode:
-    """The code carried by the pasted URL (or query string), checked against ``log``.
+    """The code carried by the pasted URL, checked against ``log``.
 
-    Raises the same typed errors as the server: :class:`CallbackRequestError`,
-    :class:`CallbackStateError`, :class:`AccessDeniedError` or :class:`CallbackError`.
+    Raises the same typed errors as the server: :class:`CallbackRequestError` (also for a bare
+    query string: the address is part of what is checked), :class:`CallbackStateError` (also
+    for an address other than the attempt's redirect URI), :class:`AccessDeniedError` or
+    :class:`CallbackError`.
     """
-    return resolve_callback(parse_callback_url(text), log)
+    query = parse_callback_url(text)
+    if not text.strip().lower().startswith(("http://", "https://")):
+        raise CallbackRequestError(
+            "Paste the whole address the browser landed on after Accept (it starts with "
+            "http:// or https://), not only its query string: the address is checked against "
+            "the install link's redirect URI."
+        )
+    return resolve_callback(query, log, landed=text)

@@ -13,26 +13,22 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
 from .._errors import CallbackError
-from .._masking import mask_text
+from .._masking import clean_server_text
+from .._urls import parse_redirect_uri, split_url
 
 __all__ = [
-    "LOOPBACK_HOSTS",
     "LocalEndpoint",
     "RemoteEnvironment",
     "detect_remote",
     "hub_redirect_uri",
     "local_endpoint",
 ]
-
-LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost")
-_PROXY_PATH: Final = re.compile(r"(?P<prefix>.*)/proxy/(?P<port>[0-9]{1,5})(?P<rest>/.*)")
 
 Kind = Literal["local", "jupyterhub", "binder"]
 
@@ -48,52 +44,58 @@ class LocalEndpoint:
     proxied: bool
     #: The Host header the proxy forwards (the public host of the redirect URI), if proxied.
     forwarded_host: str | None = None
+    #: The loopback address to listen on (``localhost`` listens on 127.0.0.1).
+    host: str = "127.0.0.1"
+
+    @property
+    def url_host(self) -> str:
+        """:attr:`host` as written in a URL (IPv6 in brackets)."""
+        return f"[{self.host}]" if ":" in self.host else self.host
 
 
 def local_endpoint(redirect_uri: str) -> LocalEndpoint:
-    """The loopback port and path that serve ``redirect_uri``.
+    """The loopback address, port and path that serve ``redirect_uri``.
 
     A URI whose path holds ``/proxy/PORT/rest`` (JupyterHub's
     ``/hub/user-redirect/proxy/PORT/callback``, or a server's
     ``/user/NAME/proxy/PORT/callback``) is served on ``127.0.0.1:PORT`` at ``/rest``
     over plain HTTP: jupyter-server-proxy strips the prefix and speaks HTTP to the kernel.
-    Otherwise ``http(s)://127.0.0.1:PORT/path`` (or ``localhost``) is served directly.
+    A URI on a loopback host (``localhost``, ``127.0.0.0/8``, ``::1``) is served on that address
+    (``localhost`` on 127.0.0.1) at its own port and path. Anything else raises
+    :class:`CallbackError`: the paste route is the way back.
     """
-    shown = repr(mask_text(redirect_uri))  # it may be a pasted landed URL with a code in it
-    try:
-        parts = urllib.parse.urlsplit(redirect_uri)
-        port = parts.port
-    except ValueError:
+    shown = repr(clean_server_text(redirect_uri, 200))  # it may be a landed URL with a code
+    parts = split_url(redirect_uri)
+    if parts is None or parts.port == 0:
         raise CallbackError(
             f"The redirect URI {shown} has an invalid port. Use one of the manifest's "
             "allowed_redirect_uris, e.g. http://127.0.0.1:8765/callback (a port from 1 to 65535)."
-        ) from None
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
+        )
+    parsed = parse_redirect_uri(redirect_uri)
+    if parsed is None:
         raise CallbackError(
             f"The redirect URI {shown} is not an http(s) URL. Use one of the manifest's "
             "allowed_redirect_uris, e.g. http://127.0.0.1:8765/callback."
         )
-    scheme: Literal["http", "https"] = "https" if parts.scheme == "https" else "http"
-    match = _PROXY_PATH.fullmatch(parts.path)
-    if match and 0 < int(match["port"]) < 65536 and int(match["port"]) != port:
+    if parsed.proxy_port is not None and parsed.proxy_path is not None:
         return LocalEndpoint(
             scheme="http",
-            port=int(match["port"]),
-            path=match["rest"],
+            port=parsed.proxy_port,
+            path=parsed.proxy_path,
             proxied=True,
-            forwarded_host=parts.netloc.lower(),
+            forwarded_host=parsed.netloc,
         )
-    if host in LOOPBACK_HOSTS:
+    if parsed.loopback:
         return LocalEndpoint(
-            scheme=scheme,
-            port=port or (443 if scheme == "https" else 80),
-            path=parts.path or "/",
+            scheme=parsed.scheme,
+            port=parsed.port,
+            path=parsed.path,
             proxied=False,
+            host="127.0.0.1" if parsed.host == "localhost" else parsed.host,
         )
     raise CallbackError(
-        f"The redirect URI {shown} does not point at this machine (127.0.0.1) nor "
-        "through jupyter-server-proxy (…/proxy/PORT/path), so the notebook cannot catch the "
+        f"The redirect URI {shown} does not point at this machine (localhost, 127.0.0.1, ::1) "
+        "nor through jupyter-server-proxy (…/proxy/PORT/path), so the notebook cannot catch the "
         "code there. Paste the URL the browser lands on into the paste box instead."
     )
 
@@ -114,8 +116,6 @@ class RemoteEnvironment:
 
     kind: Kind
     proxy_available: bool
-    #: ``/user/<name>/`` on JupyterHub.
-    service_prefix: str | None = None
     #: The hub's public address (``https://hub.example.org``) when the environment tells it.
     public_url: str | None = None
 
@@ -172,7 +172,6 @@ def detect_remote(
         env.get(name)
         for name in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL", "JUPYTERHUB_USER")
     )
-    prefix = env.get("JUPYTERHUB_SERVICE_PREFIX") or None
     public = None
     for name in ("JUPYTERHUB_PUBLIC_URL", "JUPYTERHUB_PUBLIC_HUB_URL", "JUPYTERHUB_HOST"):
         value = (env.get(name) or "").strip()
@@ -182,6 +181,4 @@ def detect_remote(
             public = f"{parts.scheme}://{parts.netloc}" + (f"/{base_url}" if base_url else "")
             break
     kind: Kind = "binder" if binder else "jupyterhub" if hub else "local"
-    return RemoteEnvironment(
-        kind=kind, proxy_available=proxy, service_prefix=prefix, public_url=public
-    )
+    return RemoteEnvironment(kind=kind, proxy_available=proxy, public_url=public)

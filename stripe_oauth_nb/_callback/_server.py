@@ -1,45 +1,61 @@
 """The loopback server in the kernel that catches Stripe's redirect.
 
-It runs in daemon threads of the kernel (the kernel's own event loop is busy running cells),
-binds ``127.0.0.1`` only, answers ``GET`` on the redirect URI's exact path and nothing else, and
-hands the result to waiting code (:meth:`CallbackServer.wait`) and to listeners (widgets).
+It runs uvicorn (h11) and a small ASGI app in a daemon thread of the kernel (the kernel's own
+event loop is busy running cells; :mod:`stripe_oauth_nb._serving` is the thread), listens on
+the redirect URI's loopback address only, answers ``GET`` on the redirect URI's exact path and
+nothing else, and hands the result to waiting code (:meth:`CallbackServer.wait`) and to listeners
+(widgets).
 
-HTTP parsing is the standard library's (``http.server``); this module only sets its limits
-(request line, header count and size, per-connection time), the Host check and the answers.
-Stray or malformed requests never use up the attempt: only a callback whose state matches a
-recorded attempt for this redirect URI ends the wait. The port is released on every exit path.
+The event loop holds idle and slow connections at no cost to the others, so a local process
+holding many of them cannot keep the browser's redirect out. On top of h11's parsing, this module
+only sets limits and answers, before a request reaches the app:
+
+- a connection lives at most ``connection_timeout`` seconds until its request head is complete
+  (browsers preconnect and stay silent); beyond :data:`MAX_CONNECTIONS` waiting ones, the oldest
+  is closed, so the newest (the browser's) always gets in;
+- a request line over :data:`MAX_REQUEST_LINE` bytes gets 414; more than :data:`MAX_HEADERS`
+  header lines or :data:`MAX_HEADER_BYTES` bytes of them get 431; anything that is not an
+  HTTP/1.0 or 1.1 request line gets 400 (no HTTP/0.9 answers); a ``Host`` other than the redirect
+  URI's gets 403 (DNS rebinding); bodies are never read;
+- the app: other methods get 405, other paths 404 (``//callback`` and absolute-form targets
+  included), and the callback itself is checked by :func:`resolve_callback`.
+
+Every answer is the same self-contained page with ``no-store`` and a ``default-src 'none'`` CSP,
+and closes the connection. Stray or malformed requests never use up the attempt: only a callback
+whose state matches a recorded attempt for this redirect URI ends the wait. The port is released
+on every exit path. Nothing is logged (the query holds the code and the state).
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
-import http.client
-import io
-import os
+import logging
+import math
+import re
 import socket
-import socketserver
 import ssl
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
 from .._errors import (
-    AccessDeniedError,
     CallbackError,
     CallbackPortInUseError,
     CallbackRequestError,
     CallbackStateError,
     CallbackTimeoutError,
 )
+from .._serving import ServerThread, bind
+from ._outcome import EventKind, outcome_of
 from ._parse import parse_callback_query, resolve_callback
 from ._remote import LocalEndpoint, local_endpoint
 from ._tls import LoopbackCertificate, loopback_certificate
@@ -52,8 +68,9 @@ __all__ = [
     "MAX_REQUEST_LINE",
     "CallbackEvent",
     "CallbackServer",
+    "EventKind",
+    "Listener",
     "running_servers",
-    "start_callback_server",
 ]
 
 #: Longest request line (method, target, version) accepted; longer gets 414.
@@ -62,14 +79,14 @@ MAX_REQUEST_LINE: Final = 8192
 MAX_HEADERS: Final = 64
 #: Largest header section accepted (bytes); larger gets 431.
 MAX_HEADER_BYTES: Final = 16384
-#: Most connections served at once; more are closed at once.
-MAX_CONNECTIONS: Final = 32
-#: Seconds a connection may live (browsers preconnect and then stay silent).
+#: Most connections waiting for their request head at once; beyond it the oldest is closed.
+MAX_CONNECTIONS: Final = 128
+#: Seconds a connection may wait before its request head is complete.
 CONNECTION_TIMEOUT: Final = 5.0
-#: Most bytes discarded, unparsed, after an error answer so the client can read it (no RST).
+#: After an answer sent while the client is still sending, what is discarded (unparsed) so the
+#: client reads the answer instead of a reset: at most this many bytes, for this long.
 _LINGER_BYTES: Final = 65536
 _LINGER_SECONDS: Final = 0.5
-_POLL: Final = 0.05
 
 _CSP: Final = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 _PAGE: Final = (
@@ -77,8 +94,13 @@ _PAGE: Final = (
     "<title>{title}</title></head>\n<body><h1>{title}</h1>\n<p>{message}</p>\n"
     "<p><small>stripe-oauth-nb</small></p></body></html>\n"
 )
+_TOKEN: Final = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_REQUEST_LINE: Final = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
+_HEADER_LINE: Final = re.compile(rb"(" + _TOKEN + rb"):[ \t]*(.*?)[ \t]*")
 
-EventKind = Literal["waiting", "rejected", "received", "refused", "expired", "error", "stopped"]
+#: Where the HTTP layer's own complaints go: nowhere (a notebook cell would show them).
+_QUIET: Final = logging.Logger("stripe_oauth_nb.callback.http", logging.CRITICAL)
+_QUIET.disabled = True
 
 
 @dataclass(frozen=True)
@@ -104,235 +126,231 @@ def running_servers() -> dict[int, CallbackServer]:
         return dict(_REGISTRY)
 
 
-class _CappedLines(io.BufferedIOBase):
-    """``readline`` over the header section, refusing more than the configured lines or bytes.
-
-    ``http.client.parse_headers`` turns the errors into the standard library's 431 answers.
-    """
-
-    def __init__(self, raw: io.BufferedIOBase, *, max_bytes: int, max_lines: int) -> None:
-        super().__init__()
-        self._raw = raw
-        self._left = max_bytes
-        self._lines_left = max_lines
-
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, size: int | None = -1) -> bytes:
-        if self._lines_left <= 0:
-            raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
-        if self._left <= 0:
-            raise http.client.LineTooLong("header section")
-        limit = self._left + 1 if size is None or size < 0 else min(size, self._left + 1)
-        line = self._raw.readline(limit)
-        self._left -= len(line)
-        self._lines_left -= 1
-        if self._left < 0:
-            raise http.client.LineTooLong("header section")
-        return line
+# -- the page ----------------------------------------------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """One request per connection; GET on the callback path only."""
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
 
-    server: _HTTPServer
-    protocol_version = "HTTP/1.0"  # one request per connection, then close
-    server_version = "stripe-oauth-nb"
-    sys_version = ""
-
-    # -- connection --------------------------------------------------------------------
-    def setup(self) -> None:
-        # Every read and write of this connection times out (StreamRequestHandler.timeout is
-        # a class attribute, so the per-server value is set on the socket directly).
-        self.request.settimeout(self.server.connection_timeout)
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.do_handshake()  # here, in this connection's thread, with its timeout
-        super().setup()
-
-    def handle_one_request(self) -> None:
-        # Mirrors BaseHTTPRequestHandler.handle_one_request with this module's limits.
-        self.close_connection = True
-        try:
-            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
-            if len(self.raw_requestline) > MAX_REQUEST_LINE:
-                self.requestline = ""
-                self.request_version = ""
-                self.command = ""
-                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-                return
-            if not self.raw_requestline:
-                return
-            raw = self.rfile
-            self.rfile = _CappedLines(raw, max_bytes=MAX_HEADER_BYTES, max_lines=MAX_HEADERS + 1)
-            try:
-                if not self.parse_request():
-                    return
-            finally:
-                self.rfile = raw
-            self._dispatch()
-            self.wfile.flush()
-        except OSError:  # timeouts, resets, TLS errors: drop the connection quietly
-            self.close_connection = True
-
-    def handle_expect_100(self) -> bool:
-        return True  # never invite a body: the final answer comes without reading one
-
-    # -- answers -----------------------------------------------------------------------
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: stderr would land in whichever notebook cell runs (and fail nbval)."""
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        status = HTTPStatus(code)
-        self._respond(status, status.phrase, explain or message or status.description)
-
-    def _respond(
-        self,
-        status: HTTPStatus,
-        title: str,
-        message: str,
-        headers: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        body = _PAGE.format(title=html.escape(title), message=html.escape(message)).encode()
-        self.send_response(status)
-        for name, value in (
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            ("Pragma", "no-cache"),
-            ("Referrer-Policy", "no-referrer"),
-            ("Content-Security-Policy", _CSP),
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Frame-Options", "DENY"),
-            ("Connection", "close"),
-            *headers,
-        ):
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    # -- routing -----------------------------------------------------------------------
-    def _dispatch(self) -> None:
-        owner = self.server.owner
-        hosts = self.headers.get_all("Host") or []
-        if len(hosts) != 1 or hosts[0].strip().lower() not in owner.allowed_hosts:
-            self._respond(
-                HTTPStatus.FORBIDDEN,
-                "Wrong address",
-                "This server only answers requests addressed to the notebook's redirect URI.",
-            )
-            return
-        if self.command != "GET":
-            self._respond(
-                HTTPStatus.METHOD_NOT_ALLOWED,
-                "Method not allowed",
-                "Only GET is answered here.",
-                headers=[("Allow", "GET")],
-            )
-            return
-        path, _, query = self.path.partition("?")
-        if path != owner.path:
-            self._respond(HTTPStatus.NOT_FOUND, "Not found", "Nothing is served at this path.")
-            return
-        status, title, message, outcome = owner._handle_callback(query)
-        try:
-            self._respond(status, title, message)
-            self.wfile.flush()
-        finally:
-            if outcome is not None:
-                owner._finish(outcome)
+    def raw(self, *, head_only: bool = False) -> bytes:
+        """The whole HTTP/1.1 response, for answers sent before h11 has a request."""
+        lines = [f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}"]
+        lines += [f"{name}: {value}" for name, value in self.headers]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return head if head_only else head + self.body
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that tracks, caps, reaps and closes its connections quietly."""
+def _answer(
+    status: int, title: str, message: str, extra: Sequence[tuple[str, str]] = ()
+) -> _Answer:
+    """Every answer of the server: a small page that loads nothing, with the security headers."""
+    body = _PAGE.format(title=html.escape(title), message=html.escape(message)).encode()
+    headers = (
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+        ("Pragma", "no-cache"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Content-Security-Policy", _CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Connection", "close"),
+        *extra,
+    )
+    return _Answer(status, headers, body)
 
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = os.name != "nt"  # on Windows SO_REUSEADDR would let others steal it
-    request_queue_size = 16
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        owner: CallbackServer,
-        ssl_context: ssl.SSLContext | None,
-        connection_timeout: float,
-    ) -> None:
-        self.owner = owner
-        self.ssl_context = ssl_context
+def _standard(status: HTTPStatus, message: str | None = None) -> _Answer:
+    return _answer(status, status.phrase, message or status.description)
+
+
+_WRONG_HOST: Final = (
+    HTTPStatus.FORBIDDEN,
+    "Wrong address",
+    "This server only answers requests addressed to the notebook's redirect URI.",
+)
+
+
+# -- the connection ----------------------------------------------------------------------------
+
+
+class _Gate:
+    """One server's connection rules: allowed hosts, time limit, and the waiting connections."""
+
+    def __init__(self, allowed_hosts: frozenset[str], connection_timeout: float) -> None:
+        self.allowed_hosts = allowed_hosts
         self.connection_timeout = connection_timeout
-        self._connections: dict[socket.socket, float] = {}
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        #: Connections still waiting for their request head, oldest first (loop thread only).
+        self._waiting: dict[_Protocol, None] = {}
 
-    def server_bind(self) -> None:
-        if os.name == "nt":  # pragma: no cover - Windows only
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined,unused-ignore]
-        socketserver.TCPServer.server_bind(self)  # no getfqdn(): it may wait on DNS
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
+    def waiting(self, connection: _Protocol) -> None:
+        self._waiting[connection] = None
+        while len(self._waiting) > MAX_CONNECTIONS:
+            oldest = next(iter(self._waiting))
+            del self._waiting[oldest]
+            oldest.close_now()
 
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = self.socket.accept()
-        if self.ssl_context is not None:
-            # The handshake happens in the connection's own thread (see _Handler.setup), so a
-            # silent client cannot hold up accept().
-            sock = self.ssl_context.wrap_socket(
-                sock, server_side=True, do_handshake_on_connect=False
-            )
-        return sock, address
+    def done_waiting(self, connection: _Protocol) -> None:
+        self._waiting.pop(connection, None)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            if len(self._connections) >= MAX_CONNECTIONS:
-                request.close()
-                return
-            self._connections[request] = time.monotonic()
-        super().process_request(request, client_address)
 
-    def shutdown_request(self, request: Any) -> None:
-        try:
-            with contextlib.suppress(OSError):
-                request.shutdown(socket.SHUT_WR)
-            if not isinstance(request, ssl.SSLSocket):
-                # Discard (never parse) what the client still sends, so it reads our answer
-                # instead of a reset. Bounded in bytes and time.
-                with contextlib.suppress(OSError):
-                    request.settimeout(_LINGER_SECONDS)
-                    left = _LINGER_BYTES
-                    while left > 0:
-                        chunk = request.recv(min(left, 4096))
-                        if not chunk:
-                            break
-                        left -= len(chunk)
-        finally:
-            with contextlib.suppress(OSError):
-                request.close()
-            with self._connections_lock:
-                self._connections.pop(request, None)
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol with this server's limits checked before h11 sees a request."""
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Silent (the default prints a traceback to stderr); the connection is dropped."""
+    gate: ClassVar[_Gate]
 
-    def reap(self, max_age: float | None) -> None:
-        """Cut connections older than ``max_age`` seconds (all of them when None)."""
-        now = time.monotonic()
-        with self._connections_lock:
-            old = [s for s, t in self._connections.items() if max_age is None or now - t > max_age]
-        for sock in old:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = _QUIET
+        self.access_logger = _QUIET
+        self.access_log = False
+        self._head = bytearray()
+        self._scanned = 0  # bytes of _head already read line by line
+        self._line_end: int | None = None  # end of the request line, once read
+        self._method = b""
+        self._headers = 0
+        self._hosts: list[bytes] = []
+        self._passed = False  # the head went to h11
+        self._lingering = -1  # bytes discarded after an early answer; -1 when not lingering
+        self._timer: Any = None
+
+    # -- life ------------------------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._timer = self.loop.call_later(self.gate.connection_timeout, self.close_now)
+        self.gate.waiting(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.gate.done_waiting(self)
+        super().connection_lost(exc)
+
+    def close_now(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    # -- input -----------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self._lingering >= 0:
+            self._lingering += len(data)
+            if self._lingering > _LINGER_BYTES:
+                self.close_now()
+            return
+        if self._passed:
+            super().data_received(data)
+            return
+        self._head += data
+        refusal = self._scan()
+        if refusal is not None:
+            self._refuse(refusal)
+        elif self._passed:
+            if self._timer is not None:
+                self._timer.cancel()
+            self.gate.done_waiting(self)
+            head, self._head = bytes(self._head), bytearray()
+            super().data_received(head)
+
+    def _scan(self) -> _Answer | None:
+        """Read the new complete lines of the head; an answer when the request is refused.
+
+        Sets ``_passed`` when the head is complete and acceptable.
+        """
+        head = self._head
+        while True:
+            if self._line_end is None:
+                while head.startswith((b"\r\n", b"\n")):  # empty lines before a request
+                    del head[: 2 if head.startswith(b"\r\n") else 1]
+                newline = head.find(b"\n")
+                if newline < 0:
+                    if len(head) > MAX_REQUEST_LINE:
+                        return _standard(HTTPStatus.REQUEST_URI_TOO_LONG)
+                    return None
+                if newline > MAX_REQUEST_LINE:
+                    return _standard(HTTPStatus.REQUEST_URI_TOO_LONG)
+                match = _REQUEST_LINE.fullmatch(bytes(head[:newline]).rstrip(b"\r"))
+                if match is None:
+                    return _standard(
+                        HTTPStatus.BAD_REQUEST, "This server only speaks HTTP/1.0 and HTTP/1.1."
+                    )
+                if (match[3], match[4]) not in ((b"1", b"0"), (b"1", b"1")):
+                    return _standard(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
+                self._method = match[1]
+                self._line_end = self._scanned = newline + 1
+                continue
+            newline = head.find(b"\n", self._scanned)
+            if newline < 0:
+                if len(head) - self._line_end > MAX_HEADER_BYTES:
+                    return _standard(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+                return None
+            line = bytes(head[self._scanned : newline]).rstrip(b"\r")
+            self._scanned = newline + 1
+            if not line:
+                return self._check_host()
+            self._headers += 1
+            if self._headers > MAX_HEADERS or newline - self._line_end > MAX_HEADER_BYTES:
+                return _standard(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+            header = _HEADER_LINE.fullmatch(line)
+            if header is None:
+                return _standard(HTTPStatus.BAD_REQUEST, "A header line is malformed.")
+            if header[1].lower() == b"host":
+                self._hosts.append(header[2])
+
+    def _check_host(self) -> _Answer | None:
+        hosts = [h.decode("latin-1").strip().lower() for h in self._hosts]
+        if len(hosts) != 1 or hosts[0] not in self.gate.allowed_hosts:
+            return _answer(*_WRONG_HOST)
+        self._passed = True
+        return None
+
+    # -- early answers ---------------------------------------------------------------------
+    def _refuse(self, answer: _Answer) -> None:
+        """Answer now, then discard what the client still sends (bounded) and close."""
+        self._passed = True
+        self._lingering = 0
+        self.gate.done_waiting(self)
+        self.transport.write(answer.raw(head_only=self._method == b"HEAD"))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_later(_LINGER_SECONDS, self.close_now)
+
+    def send_400_response(self, msg: str) -> None:
+        """h11 refused the request after the checks here: the same page as every answer."""
+        self._refuse(
+            _standard(HTTPStatus.BAD_REQUEST, "The request could not be read as HTTP/1.1.")
+        )
+
+
+def _protocol_for(gate: _Gate) -> type[_Protocol]:
+    """A protocol class bound to one server's gate (uvicorn makes one instance per connection)."""
+    return type("CallbackProtocol", (_Protocol,), {"gate": gate})
+
+
+# -- the server --------------------------------------------------------------------------------
+
+
+def _seconds(value: float, what: str, *, zero: bool = False) -> float | None:
+    """``value`` as seconds to wait; None for "no limit" (infinity, or beyond what the platform
+    can wait for). Refuses NaN, negatives and (unless ``zero``) zero."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise CallbackError(f"The {what} must be a number of seconds, not {value!r}: e.g. 300.")
+    if value < 0 or (value == 0 and not zero):
+        raise CallbackError(f"The {what} must be above 0 seconds, not {value!r}: e.g. 300.")
+    return None if value >= threading.TIMEOUT_MAX else float(value)
 
 
 class CallbackServer:
-    """Catches the redirect for ``redirect_uri`` on 127.0.0.1 and checks it against ``log``.
+    """Catches the redirect for ``redirect_uri`` on loopback and checks it against ``log``.
 
     ``deadline``: seconds after :meth:`start` when the server gives up (default: an attempt's
-    lifetime). ``connection_timeout``: seconds a connection may live. For ``https://``
-    redirect URIs a self-signed loopback certificate is used (stored in ``tls_dir``) unless an
-    ``ssl_context`` is given. ``extra_hosts``: more ``Host`` values to accept.
+    lifetime). ``connection_timeout``: seconds a connection may wait before its request is
+    complete. For ``https://`` redirect URIs a self-signed loopback certificate is used (stored
+    in ``tls_dir``) unless an ``ssl_context`` is given.
     """
 
     def __init__(
@@ -344,36 +362,37 @@ class CallbackServer:
         connection_timeout: float = CONNECTION_TIMEOUT,
         tls_dir: Path | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        extra_hosts: Sequence[str] = (),
     ) -> None:
         self.log = log
         self.redirect_uri = redirect_uri
         self.endpoint: LocalEndpoint = local_endpoint(redirect_uri)
         self.deadline = deadline
-        self.connection_timeout = connection_timeout
+        self._deadline = _seconds(deadline, "deadline")
+        self.connection_timeout = _seconds(connection_timeout, "connection timeout") or 3600.0
         self._tls_dir = tls_dir
         self._ssl_context = ssl_context
         self.certificate: LoopbackCertificate | None = None
         port = self.endpoint.port
-        hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        names = {self.endpoint.url_host}
+        if self.endpoint.host == "127.0.0.1":
+            names |= {"127.0.0.1", "localhost"}
+        hosts = {f"{name}:{port}" for name in names}
         if port == (443 if self.endpoint.scheme == "https" else 80):
-            hosts |= {"127.0.0.1", "localhost"}
+            hosts |= names
         if self.endpoint.forwarded_host:
             hosts.add(self.endpoint.forwarded_host)
-        hosts |= {h.strip().lower() for h in extra_hosts}
         self.allowed_hosts: frozenset[str] = frozenset(hosts)
 
         self._lock = threading.Lock()
         self._stop_lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._done = threading.Event()
-        self._stopping = threading.Event()
         self._claimed = False
+        self._started = False
         self._stopped = False
         self._outcome: Outcome | None = None
-        self._httpd: _HTTPServer | None = None
-        self._threads: list[threading.Thread] = []
-        self._deadline_at = 0.0
+        self._thread: ServerThread | None = None
+        self._timer: threading.Timer | None = None
         #: How many requests on the callback path were refused (bad or stray state, malformed).
         self.rejected = 0
         self.last_rejection: CallbackError | None = None
@@ -390,11 +409,17 @@ class CallbackServer:
     @property
     def local_url(self) -> str:
         """Where the server listens (the proxy's target when proxied)."""
-        return f"{self.endpoint.scheme}://127.0.0.1:{self.port}{self.path}"
+        return f"{self.endpoint.scheme}://{self.endpoint.url_host}:{self.port}{self.path}"
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """The address the server listens on, while it runs."""
+        return (self.endpoint.host, self.port) if self.running else None
 
     @property
     def running(self) -> bool:
-        return self._httpd is not None and not self._stopped
+        thread = self._thread
+        return thread is not None and thread.running and not self._stopped
 
     @property
     def done(self) -> bool:
@@ -434,17 +459,17 @@ class CallbackServer:
         )
 
     def _suggestion(self) -> str:
-        port = _suggest_port(self.port)
+        port = _suggest_port(self.endpoint.host, self.port)
         if self.endpoint.proxied:
             return self.redirect_uri.replace(f"/proxy/{self.port}/", f"/proxy/{port}/", 1)
-        return f"{self.endpoint.scheme}://127.0.0.1:{port}{self.path}"
+        return f"{self.endpoint.scheme}://{self.endpoint.url_host}:{port}{self.path}"
 
     def start(self) -> CallbackServer:
-        """Bind 127.0.0.1 and start serving; stops an earlier server of this process first.
+        """Listen and start serving; stops an earlier server of this process first.
 
         Raises :class:`CallbackPortInUseError` at once when another program holds the port.
         """
-        if self._httpd is not None:
+        if self._started:
             return self
         with _REGISTRY_LOCK:
             old = _REGISTRY.get(self.port)
@@ -456,80 +481,79 @@ class CallbackServer:
             context = self.certificate.server_context()
         self._check_ipv6_localhost()
         try:
-            httpd = _HTTPServer(("127.0.0.1", self.port), self, context, self.connection_timeout)
+            sock = bind(self.endpoint.host, self.port)
         except OSError as exc:
             if exc.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
                 raise CallbackPortInUseError(
-                    f"Port {self.port} on 127.0.0.1 is already in use by another program, and "
-                    "Stripe's redirect could hand it the code. Stop that program, or pick "
-                    "another port: change the redirect URI (and the manifest's "
+                    f"Port {self.port} on {self.endpoint.host} is already in use by another "
+                    "program, and Stripe's redirect could hand it the code. Stop that program, "
+                    "or pick another port: change the redirect URI (and the manifest's "
                     f"allowed_redirect_uris) to another port, e.g. {self._suggestion()}."
                 ) from None
             raise CallbackError(
-                f"Cannot listen on 127.0.0.1:{self.port} ({exc.strerror}). Use a redirect URI "
-                "with a port above 1024, e.g. http://127.0.0.1:8765/callback."
+                f"Cannot listen on {self.endpoint.url_host}:{self.port} ({exc.strerror or exc}). "
+                "Use a redirect URI on 127.0.0.1 with a port above 1024, e.g. "
+                "http://127.0.0.1:8765/callback."
             ) from None
-        self._httpd = httpd
-        self._deadline_at = time.monotonic() + self.deadline
+        gate = _Gate(self.allowed_hosts, self.connection_timeout)
+        thread = ServerThread(
+            _App(self),
+            sock,
+            name=f"stripe-oauth-nb-callback-{self.port}",
+            http=_protocol_for(gate),
+            ssl_context=context,
+            handshake_timeout=self.connection_timeout,
+            # The cap on waiting connections is MAX_CONNECTIONS, kept by closing the oldest
+            # one (so the browser's newest one gets in); uvicorn's own limit, which answers
+            # 503 to the newest instead, only backs it up.
+            limit_concurrency=2 * MAX_CONNECTIONS,
+            timeout_keep_alive=self.connection_timeout,
+            h11_max_incomplete_event_size=MAX_REQUEST_LINE + MAX_HEADER_BYTES + 1024,
+            grace=1.0,
+        )
+        self._started = True
+        self._thread = thread
+        try:
+            thread.start()
+        except TimeoutError:
+            self._stopped = True
+            raise CallbackError(
+                f"The callback server did not start on port {self.port}. Build a new install "
+                "link to try again, or paste the URL the browser landed on."
+            ) from None
         with _REGISTRY_LOCK:
             _REGISTRY[self.port] = self
-        serve = threading.Thread(
-            target=self._serve, name=f"stripe-oauth-nb-callback-{self.port}", daemon=True
-        )
-        watch = threading.Thread(
-            target=self._watch, name=f"stripe-oauth-nb-watchdog-{self.port}", daemon=True
-        )
-        self._threads = [serve, watch]
-        serve.start()
-        watch.start()
+        if self._deadline is not None:
+            timer = threading.Timer(self._deadline, self._expire)
+            timer.daemon = True
+            timer.name = f"stripe-oauth-nb-deadline-{self.port}"
+            self._timer = timer
+            timer.start()
         self._emit(CallbackEvent("waiting", f"Waiting for the redirect on {self.local_url}."))
         return self
 
-    def _serve(self) -> None:
-        httpd = self._httpd
-        assert httpd is not None
-        try:
-            httpd.serve_forever(poll_interval=_POLL)
-        except Exception as exc:  # pragma: no cover - defensive: never die silently
-            self._finish(
-                CallbackError(
-                    f"The callback server stopped unexpectedly ({type(exc).__name__}). Build a "
-                    "new install link to start it again, or paste the URL the browser landed on."
-                )
+    def _expire(self) -> None:
+        self._finish(
+            CallbackTimeoutError(
+                f"No redirect arrived within {self.deadline:.0f} s. Build a new install "
+                "link and open it, or paste the URL the browser landed on."
             )
-
-    def _watch(self) -> None:
-        while not self._stopping.wait(0.2):
-            httpd = self._httpd
-            if httpd is not None:
-                httpd.reap(self.connection_timeout)
-            if time.monotonic() >= self._deadline_at:
-                self._finish(
-                    CallbackTimeoutError(
-                        f"No redirect arrived within {self.deadline:.0f} s. Build a new install "
-                        "link and open it, or paste the URL the browser landed on."
-                    )
-                )
-                return
+        )
 
     def stop(self) -> None:
-        """Stop serving and release the port (idempotent; safe from any thread)."""
-        with self._stop_lock:
+        """Stop serving and release the port (idempotent; safe from any thread).
+
+        When this returns the port is free (from a server thread it is only asked to stop).
+        """
+        with self._stop_lock:  # a second caller returns when the first one has finished
             if self._stopped:
                 return
             self._stopped = True
-            self._stopping.set()
-            httpd = self._httpd
-            current = threading.current_thread()
-            if httpd is not None:
-                serve = self._threads[0] if self._threads else None
-                if serve is not None and serve.is_alive() and serve is not current:
-                    _shutdown_now(httpd, self.port)
-                httpd.server_close()
-                httpd.reap(None)
-            for thread in self._threads:
-                if thread is not current and thread.is_alive():
-                    thread.join(timeout=1.0)
+            timer, thread = self._timer, self._thread
+            if timer is not None and timer is not threading.current_thread():
+                timer.cancel()
+            if thread is not None:
+                thread.stop(timeout=2.0)
             with _REGISTRY_LOCK:
                 if _REGISTRY.get(self.port) is self:
                     del _REGISTRY[self.port]
@@ -554,16 +578,16 @@ class CallbackServer:
         self.stop()
 
     # -- results -------------------------------------------------------------------------
-    def _handle_callback(self, query: str) -> tuple[HTTPStatus, str, str, Outcome | None]:
-        """Check one request on the callback path; the handler writes the answer."""
+    def _handle_callback(self, query: str) -> tuple[_Answer, Outcome | None]:
+        """Check one request on the callback path: the answer, and the outcome if it ends."""
         with self._lock:
             if self._claimed or self._done.is_set():
-                return (
+                answer = _answer(
                     HTTPStatus.GONE,
                     "Already finished",
                     "This notebook is no longer waiting for a redirect. Return to the notebook.",
-                    None,
                 )
+                return answer, None
             try:
                 code = resolve_callback(
                     parse_callback_query(query), self.log, redirect_uri=self.redirect_uri
@@ -572,23 +596,21 @@ class CallbackServer:
                 self.rejected += 1
                 self.last_rejection = exc
                 refused = exc
-            except AccessDeniedError as exc:
-                self._claimed = True
-                return HTTPStatus.OK, "Install declined", str(exc), exc
             except CallbackError as exc:
                 self._claimed = True
-                return HTTPStatus.OK, "Stripe reported an error", str(exc), exc
+                shown = outcome_of(exc)
+                return _answer(shown.status, shown.title, str(exc)), exc
             else:
                 self._claimed = True
-                return (
-                    HTTPStatus.OK,
-                    "Authorization received",
+                shown = outcome_of(None)
+                message = (
                     "The notebook has the authorization code. You can close this tab and "
-                    "return to the notebook.",
-                    code,
+                    "return to the notebook."
                 )
+                return _answer(shown.status, shown.title, message), code
         self._emit(CallbackEvent("rejected", str(refused), error=refused))
-        return HTTPStatus.BAD_REQUEST, "Request refused", str(refused), None
+        shown = outcome_of(refused)
+        return _answer(shown.status, shown.title, str(refused)), None
 
     def _settle(self, outcome: Outcome, event: CallbackEvent) -> bool:
         with self._lock:
@@ -603,12 +625,8 @@ class CallbackServer:
         """Record the outcome (first one wins), tell listeners, then stop serving."""
         if isinstance(outcome, AuthorizationCode):
             event = CallbackEvent("received", "Authorization code received.", code=outcome)
-        elif isinstance(outcome, AccessDeniedError):
-            event = CallbackEvent("refused", str(outcome), error=outcome)
-        elif isinstance(outcome, CallbackTimeoutError):
-            event = CallbackEvent("expired", str(outcome), error=outcome)
         else:
-            event = CallbackEvent("error", str(outcome), error=outcome)
+            event = CallbackEvent(outcome_of(outcome).kind, str(outcome), error=outcome)
         self._settle(outcome, event)
         self.stop()
 
@@ -619,17 +637,15 @@ class CallbackServer:
         or the server's deadline passed), or another :class:`CallbackError`. Refused stray
         requests do not end the wait.
         """
-        until = None if timeout is None else time.monotonic() + timeout
         try:
-            while not self._done.wait(_slice(until)):
-                if until is not None and time.monotonic() >= until:
-                    self._finish(
-                        CallbackTimeoutError(
-                            f"No redirect arrived within {timeout:g} s. Open the install link "
-                            "(again), or paste the URL the browser landed on."
-                        )
+            limit = None if timeout is None else _seconds(timeout, "timeout", zero=True)
+            if not self._done.wait(limit):
+                self._finish(
+                    CallbackTimeoutError(
+                        f"No redirect arrived within {timeout:g} s. Open the install link "
+                        "(again), or paste the URL the browser landed on."
                     )
-                    break
+                )
         finally:
             self.stop()  # also on KeyboardInterrupt
         outcome = self._outcome
@@ -639,22 +655,76 @@ class CallbackServer:
         raise outcome
 
 
-def _shutdown_now(httpd: _HTTPServer, port: int) -> None:
-    """``httpd.shutdown()`` without waiting out the poll interval.
+class _App:
+    """The ASGI app: 405 for other methods, 404 for other paths, the callback check."""
 
-    ``shutdown`` only sets a flag that ``serve_forever`` reads between polls; one empty
-    connection of our own wakes it at once (it is accepted and closed like any silent one).
-    """
-    stopper = threading.Thread(target=httpd.shutdown, daemon=True)
-    stopper.start()
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-        pass
-    stopper.join()
+    def __init__(self, owner: CallbackServer) -> None:
+        self._owner = owner
+        self._path = owner.path.encode("latin-1", "replace")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        outcome: Outcome | None = None
+        try:
+            if scope["method"] != "GET":
+                answer = _answer(
+                    HTTPStatus.METHOD_NOT_ALLOWED,
+                    "Method not allowed",
+                    "Only GET is answered here.",
+                    [("Allow", "GET")],
+                )
+            elif scope.get("raw_path", b"").split(b"?", 1)[0] != self._path:
+                answer = _answer(
+                    HTTPStatus.NOT_FOUND, "Not found", "Nothing is served at this path."
+                )
+            else:
+                query = scope["query_string"].decode("latin-1")
+                answer, outcome = await _in_thread(self._owner._handle_callback, query)
+        except Exception:  # never a traceback page; the wait goes on
+            answer = _standard(HTTPStatus.INTERNAL_SERVER_ERROR)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in answer.headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+        if outcome is not None:
+            # After the page is out: record, tell listeners and stop, from a thread of its own
+            # (stopping waits for this server's connections, this one included).
+            threading.Thread(
+                target=self._owner._finish,
+                args=(outcome,),
+                name="stripe-oauth-nb-finish",
+                daemon=True,
+            ).start()
 
 
-def _slice(until: float | None) -> float:
-    """How long :meth:`CallbackServer.wait` sleeps before looking again."""
-    return 0.25 if until is None else max(0.0, until - time.monotonic())
+async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Run ``function(*args)`` in a daemon thread (it may wait on the attempt log's lock)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def deliver(setter: Callable[[Any], None], value: Any) -> None:
+        if not future.done():
+            setter(value)
+
+    def run() -> None:
+        try:
+            result = function(*args)
+        except BaseException as exc:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(deliver, future.set_exception, exc)
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(deliver, future.set_result, result)
+
+    threading.Thread(target=run, name="stripe-oauth-nb-callback-check", daemon=True).start()
+    return await future
 
 
 def _host_of(uri: str) -> str:
@@ -664,17 +734,12 @@ def _host_of(uri: str) -> str:
         return ""
 
 
-def _suggest_port(port: int) -> int:
+def _suggest_port(host: str, port: int) -> int:
     for candidate in range(port + 1, min(port + 50, 65535)):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return candidate
+        try:
+            probe = bind(host, candidate)
+        except OSError:
+            continue
+        probe.close()
+        return candidate
     return 8766
-
-
-def start_callback_server(log: AttemptLog, redirect_uri: str, **options: Any) -> CallbackServer:
-    """``CallbackServer(log, redirect_uri, **options).start()``."""
-    return CallbackServer(log, redirect_uri, **options).start()

@@ -1,14 +1,16 @@
 """A self-signed certificate for ``https://127.0.0.1`` redirect URIs (live mode needs HTTPS).
 
-trustme makes a throwaway certificate authority and a leaf certificate for ``127.0.0.1`` and
-``localhost``. The leaf key and chain are written 0600 into a 0700 folder; the authority's key
-is never written, so nothing can issue more certificates later. The browser will warn once
-(the authority is not trusted) unless ``ca.pem`` is imported; the redirect still arrives.
+``cryptography`` makes a throwaway certificate authority and a leaf certificate for
+``127.0.0.1``, ``::1`` and ``localhost`` (P-256 keys). The leaf key and chain are written 0600
+into a 0700 folder; the authority's key is never written, so nothing can issue more
+certificates later. The browser will warn once (the authority is not trusted) unless ``ca.pem``
+is imported; the redirect still arrives.
 """
 
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 import ssl
 import stat
@@ -91,20 +93,88 @@ def loopback_certificate(folder: Path | None = None) -> LoopbackCertificate:
     except (OSError, ValueError):
         pass  # unreadable or corrupt: make a new one below
 
-    import trustme
-
     ensure_private_dir(folder)
     os.chmod(folder, 0o700)
-    now = datetime.datetime.now(datetime.UTC)
-    authority = trustme.CA(organization_name="stripe-oauth-nb loopback")
-    leaf = authority.issue_cert(
-        "127.0.0.1",
-        "localhost",
-        common_name="127.0.0.1",
-        not_before=now - datetime.timedelta(minutes=5),
-        not_after=now + datetime.timedelta(days=_VALID_DAYS),
-    )
-    chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
-    atomic_write_text(cert.server_path, (leaf.private_key_pem.bytes() + chain).decode())
-    atomic_write_text(cert.ca_path, authority.cert_pem.bytes().decode())
+    server_pem, ca_pem = _make_certificates()
+    atomic_write_text(cert.server_path, server_pem)
+    atomic_write_text(cert.ca_path, ca_pem)
     return cert
+
+
+def _make_certificates() -> tuple[str, str]:
+    """(leaf key + leaf certificate + authority certificate, authority certificate) as PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=_VALID_DAYS)
+    authority_key = ec.generate_private_key(ec.SECP256R1())
+    authority_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "stripe-oauth-nb loopback"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "stripe-oauth-nb loopback authority"),
+        ]
+    )
+    authority = (
+        x509.CertificateBuilder()
+        .subject_name(authority_name)
+        .issuer_name(authority_name)
+        .public_key(authority_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(authority_key.public_key()), critical=False
+        )
+        .sign(authority_key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(authority_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                    x509.DNSName("localhost"),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_key.public_key()),
+            critical=False,
+        )
+        .sign(authority_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    key_pem = leaf_key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    chain = leaf.public_bytes(pem) + authority.public_bytes(pem)
+    return (key_pem + chain).decode(), authority.public_bytes(pem).decode()

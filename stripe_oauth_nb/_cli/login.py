@@ -1,42 +1,33 @@
 """``stripe-oauth-nb login``: install link, callback (or pasted URL), code, tokens, stored.
 
-For terminals and SSH sessions. It builds the link, prints it, catches the redirect on the
-loopback server (or reads the pasted URL from stdin with ``--paste``), exchanges the code once
-with the developer's key of the attempt's mode, stores the tokens and prints a masked summary.
-With the sandbox target, ``--approve`` answers the consent page itself, for demos and tests.
+For terminals and SSH sessions: the same authorization as :func:`stripe_oauth_nb.connect`
+(:func:`stripe_oauth_nb._connect.authorize`). It prints the link (and opens a browser when there
+is one), catches the redirect on the loopback server or reads the URL the browser landed on from
+the terminal (``--paste`` reads only that), exchanges the code once with the developer's key of
+the attempt's mode, stores the tokens and prints a masked summary. Against the sandbox,
+``--approve`` answers the consent page itself, for demos and tests.
 
-Where things go: the token store is ``--store`` (like ``tokens --store``), else
-``STRIPE_OAUTH_NB_TOKEN_STORE`` or the user's config folder; attempts are recorded beside it
-(``AttemptLog.for_settings``), the file the token step reads, so a code is never sent twice, not
-even by another process. With nothing configured an in-process sandbox is started, whose tokens
-die with this command: they go to ``--store`` or a new temporary folder, never to the user's
-real store.
+Where things go: the token store is ``--store``, else ``STRIPE_OAUTH_NB_TOKEN_STORE``, else (for
+a sandbox given by ``STRIPE_OAUTH_NB_SANDBOX_URL``) the sandbox's own token folder, else the
+user's config folder; attempts are recorded beside it, so a code is never sent twice, not even by
+another process. With nothing configured it says what to run: a sandbox started by a command that
+ends at once would leave tokens nothing can use.
 
 Only ``register`` runs when the parser is built, so this module imports the link, callback,
-attempt and token machinery inside the functions that run the command.
+attempt and token machinery inside the function that runs the command.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._errors import ConfigError, ManifestError, TokenStoreError
-from .._settings import Mode, Settings, load_settings
-
-if TYPE_CHECKING:
-    from .._attempts import AttemptLog, AuthorizationCode
-    from .._callback import CallbackServer
-    from .._install_link import InstallLink
-    from .._tokenset import TokenSet
+from .._attempts import ATTEMPT_TTL
+from .._errors import ManifestError
+from ._args import seconds
 
 __all__ = ["register", "run"]
 
@@ -47,7 +38,7 @@ def register(subparsers: Any) -> None:
         help="authorize the app: install link, callback, token exchange, stored tokens",
         description=(
             "Build the OAuth install link, print it, and wait for Stripe's redirect on a "
-            "loopback server (or read the URL the browser landed on with --paste); then "
+            "loopback server (or read the URL the browser landed on, pasted here); then "
             "exchange the code for tokens and store them."
         ),
     )
@@ -70,35 +61,23 @@ def register(subparsers: Any) -> None:
         help="sandbox only: accept the consent page automatically",
     )
     parser.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds to wait for the redirect"
+        "--account", help="sandbox only, with --approve: the sample account to install on"
     )
     parser.add_argument(
-        "--store",
-        type=Path,
-        help=(
-            "token store file (default: STRIPE_OAUTH_NB_TOKEN_STORE; with the in-process "
-            "sandbox, a new temporary folder)"
-        ),
+        "--timeout",
+        type=seconds(most=ATTEMPT_TTL),
+        default=300.0,
+        help=f"seconds to wait for the redirect (300; at most {ATTEMPT_TTL}, an install link's "
+        "lifetime)",
+    )
+    parser.add_argument(
+        "--store", type=Path, help="token store file (default: STRIPE_OAUTH_NB_TOKEN_STORE)"
     )
     parser.set_defaults(func=run)
 
 
-@dataclass
-class _Target:
-    settings: Settings
-    allowed_redirect_uris: Sequence[str] | None
-    log: AttemptLog
-    approve: Callable[..., str] | None
-    #: The sandbox was started by this command: its tokens stop working when it ends.
-    in_process: bool = False
-
-
 def _manifest_redirect_uris(path: Path | None) -> list[str] | None:
-    """``allowed_redirect_uris`` of the manifest (None: no ``--manifest`` and none here).
-
-    Read by :meth:`Manifest.load` (lenient: comments and trailing commas are allowed), whose
-    errors say where the file is broken and how to fix it.
-    """
+    """``allowed_redirect_uris`` of the manifest (None: no ``--manifest`` and none here)."""
     from ..manifest import Manifest
 
     chosen = path if path is not None else Path("stripe-app.json")
@@ -110,179 +89,61 @@ def _manifest_redirect_uris(path: Path | None) -> list[str] | None:
         raise ManifestError(f"{exc} (Or give the right file with --manifest PATH.)") from None
 
 
-@contextlib.contextmanager
-def _target(args: argparse.Namespace) -> Iterator[_Target]:
-    from .._attempts import AttemptLog
-
-    settings = load_settings()
-    mode: Mode = args.mode or settings.mode
-    store: Path | None = args.store.expanduser() if args.store is not None else None
-    if settings.is_sandbox and not settings.credentials(mode).client_id:
-        from ..sandbox import Sandbox
-
-        if store is None:  # never the user's real store: these tokens die with the sandbox
-            store = Path(tempfile.mkdtemp(prefix="stripe-oauth-nb-login-")) / "tokens.json"
-        redirect = args.redirect_uri or settings.redirect_uri
-        with Sandbox(customers=5, redirect_uris=[redirect]) as sandbox:
-            sandboxed = sandbox.settings(mode=mode, redirect_uri=redirect, token_store_path=store)
-            yield _Target(
-                settings=sandboxed,
-                allowed_redirect_uris=list(sandbox.demo_app.redirect_uris),
-                log=AttemptLog.for_settings(sandboxed),
-                approve=sandbox.approve,
-                in_process=True,
-            )
-        return
-    approve: Callable[..., str] | None = None
-    if settings.is_sandbox:
-        from ..sandbox import approve as sandbox_approve
-
-        approve = sandbox_approve
-    settings = settings.with_changes(mode=mode)
-    if store is not None:
-        settings = settings.with_changes(token_store_path=store)
-    yield _Target(
-        settings=settings,
-        allowed_redirect_uris=_manifest_redirect_uris(args.manifest),
-        # The file TokenManager reads by default, so the code's "sent" mark is seen by all.
-        log=AttemptLog.for_settings(settings),
-        approve=approve,
-    )
-
-
-def _say(text: str = "") -> None:
-    print(text, flush=True)
-
-
 def _when(timestamp: float) -> str:
+    from datetime import UTC, datetime
+
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-def _check_store(settings: Settings) -> None:
-    """Refuse an unreadable or insecure store before the user goes through the consent page."""
-    from .._tokens import FileTokenStore
-
-    FileTokenStore(settings.token_store_path).all()
-
-
-def _after_code(code: AuthorizationCode, target: _Target) -> int:
-    """Exchange the code (once, ever), store the tokens, print a masked summary."""
-    from .._tokens import TokenManager
-
-    _say(
-        f"Received authorization code {code.code.masked} ({code.mode} mode, client "
-        f"{code.attempt.client_id}). Exchanging it for tokens..."
-    )
-    from .._errors import TokenError
-
-    with TokenManager(target.settings, attempts=target.log) as manager:
-        try:
-            tokens = manager.exchange(code)
-        except TokenStoreError as exc:
-            if exc.tokens is None:
-                raise
-            # Received but not written (a busy lock, a full disk). The manager keeps them in
-            # memory, which ends with this command: one more try, then say what to do.
-            try:
-                manager.save_pending()
-            except TokenError:
-                raise TokenStoreError(
-                    f"{exc} Here the session is this login command, which ends now: fix the "
-                    "store (or choose another with --store), then run login again for a new code.",
-                    tokens=exc.tokens,
-                ) from None
-            tokens = exc.tokens
-        _summary(tokens, manager.location, target)
-    return 0
-
-
-def _summary(tokens: TokenSet, location: str, target: _Target) -> None:
-    minutes = max(0, round(tokens.access_expires_in(time.time()) / 60))
-    _say(f"Authorized: account {tokens.account_id} ({tokens.mode} mode).")
-    _say(
-        f"  access token   {tokens.access_token.masked}, expires {_when(tokens.access_expires_at)}"
-        f" (in {minutes} min; refreshed when used)"
-    )
-    _say(
-        f"  refresh token  {tokens.refresh_token.masked}, rotates on every refresh, valid until "
-        f"{_when(tokens.refresh_expires_at)}"
-    )
-    _say(f"Tokens stored in {location}.")
-    if target.in_process:
-        _say(
-            "These come from the in-process sandbox, which stops with this command, so they "
-            "only show the flow; nothing was written to your real token store."
-        )
-    else:
-        _say(
-            "Next: `stripe-oauth-nb validate`, and `stripe-oauth-nb tokens refresh` from cron "
-            "to keep the connection alive."
-        )
-
-
 def run(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
-        raise ConfigError(
-            "--timeout must be positive: give the seconds to wait, e.g. --timeout 300."
+    from .._connect import TerminalPresenter, authorize
+    from .._fileio import user_path
+    from .._settings import load_settings
+    from .._target import Target
+    from .._tokens import TokenManager, open_store
+
+    settings = load_settings()
+    if args.mode:
+        settings = settings.with_changes(mode=args.mode)
+    if args.store is not None:
+        settings = settings.with_changes(
+            token_store_path=user_path(str(args.store)), token_store_configured=True
         )
-    with _target(args) as target:
+    with Target.open(settings, start_sandbox=False) as target:
         settings = target.settings
-        _say(settings.describe())
-        _check_store(settings)
-        if target.allowed_redirect_uris is None:
-            _say("No stripe-app.json here: the redirect URI is not checked locally.")
-        if args.approve and target.approve is None:
-            raise ConfigError(
-                "--approve only works with the sandbox target; with Stripe, open the link in "
-                "a browser and press Accept yourself."
-            )
-        from .._authorize import start_authorization
-
-        # The port is checked (and held) before the link is shown; a redirect URI that does
-        # not reach this machine gets no server, and the pasted URL is read instead.
-        link, server = start_authorization(
-            settings,
-            target.log,
-            allowed_redirect_uris=target.allowed_redirect_uris,
-            redirect_uri=args.redirect_uri or settings.redirect_uri,
-            pasted_link=args.dashboard_link,
-            deadline=args.timeout,
-            listen=not args.paste,
+        print(target.describe(), flush=True)
+        open_store(settings).all()  # unreadable or insecure: say so now
+        allowed = _manifest_redirect_uris(args.manifest)
+        if allowed is None:
+            print("No stripe-app.json here: the redirect URI is not checked locally.")
+        presenter = TerminalPresenter(
+            open_browser=not args.approve, read_stdin=args.paste or sys.stdin.isatty()
         )
-        try:
-            code = _collect(link, server, target, args)
-        finally:
-            if server is not None:
-                server.stop()
-        return _after_code(code, target)
-
-
-def _collect(
-    link: InstallLink, server: CallbackServer | None, target: _Target, args: argparse.Namespace
-) -> AuthorizationCode:
-    from .._callback import code_from_pasted_url, detect_remote
-
-    if server is not None:
-        _say(f"Listening on {server.local_url} for {args.timeout:g} s.")
-    _say("Open this link in a browser, review the permissions and press Accept:")
-    _say()
-    _say(f"  {link.url}")
-    _say()
-    if server is None:
-        if args.approve and target.approve is not None:
-            landed = target.approve(link.url, follow=False)
-        else:
-            remote = detect_remote()
-            if remote.is_remote:
-                _say(remote.advice())
-            elif not args.paste:
-                _say(
-                    "The redirect URI does not reach this machine, so nothing listens for it: "
-                    "the browser's address after Accept is the way back."
-                )
-            _say("Then paste the address the browser landed on (it may fail to load) here:")
-            landed = sys.stdin.readline()
-        return code_from_pasted_url(landed, link.log)
-    if args.approve and target.approve is not None:
-        target.approve(link.url, follow=True)
-    return server.wait(args.timeout)
+        with TokenManager(settings) as manager:
+            tokens = authorize(
+                target,
+                manager,
+                mode=settings.mode,
+                approve=args.approve,
+                paste=args.paste,
+                timeout=args.timeout,
+                redirect_uri=args.redirect_uri,
+                allowed_redirect_uris=allowed,
+                pasted_link=args.dashboard_link,
+                account=args.account,
+                presenter=presenter,
+            )
+            minutes = max(0, round(tokens.access_expires_in(time.time()) / 60))
+            print(
+                f"  access token   {tokens.access_token.masked}, expires "
+                f"{_when(tokens.access_expires_at)} (in {minutes} min; refreshed when used)"
+            )
+            print(
+                f"  refresh token  {tokens.refresh_token.masked}, rotates on every refresh, "
+                f"valid until {_when(tokens.refresh_expires_at)}"
+            )
+            print(
+                "Next: `stripe-oauth-nb validate`, and `stripe-oauth-nb tokens refresh` from "
+                "cron to keep the connection alive."
+            )
+    return 0

@@ -40,6 +40,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="skip the OAuth readiness rules (for apps that do not use OAuth)",
     )
+    check.add_argument(
+        "--publish",
+        action="store_true",
+        help="also check readiness for Stripe's review (HTTPS only, icon, install URL)",
+    )
+    check.add_argument("--install-url", help="with --publish: the Marketplace install URL")
     check.set_defaults(func=run_check)
 
     new = verbs.add_parser(
@@ -93,7 +99,12 @@ def run_check(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     try:
-        findings = check_file(path, oauth=not args.no_oauth)
+        if args.publish:
+            from ..manifest import check_publish_file
+
+            findings = check_publish_file(path, install_url=args.install_url)
+        else:
+            findings = check_file(path, oauth=not args.no_oauth)
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -103,6 +114,10 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{path}: {format_findings(findings)}")
     else:
         print(f"{path}: no problems found.")
+    if args.publish and not has_errors(findings) and not args.json:
+        print(
+            f"Ready for review. Marketplace install URL for the submission form: {args.install_url}"
+        )
     return EXIT_ERRORS if has_errors(findings) else EXIT_OK
 
 
@@ -165,10 +180,9 @@ def run_new(args: argparse.Namespace) -> int:
         write_placeholder_icon(icon)
         print(f"Wrote {icon} (a 300x300 placeholder: replace it with your app's icon).")
         findings = manifest.check()
-    remaining = [f for f in findings if f not in blocking]
-    if remaining:
-        print(format_findings(remaining))
-    if not has_errors(remaining):
+    if findings:  # nothing blocking is left (that returned above): the icon at most
+        print(format_findings(findings))
+    if not has_errors(findings):
         print("Next: `stripe apps upload` in that folder (or register it with the sandbox).")
     else:
         print(f"Next: fix the errors above, then `stripe-oauth-nb manifest check {path}`.")

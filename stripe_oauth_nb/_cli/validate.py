@@ -2,20 +2,25 @@
 
 Prints the same summary as the notebook panel and exits 0 when every call worked, 1 otherwise.
 ``--pull customers`` then reads a whole list (a terminal progress bar on stderr) and writes it
-as JSON Lines to ``--output`` (or only counts it).
+as JSON Lines to ``--output`` (or only counts it). The output is written beside the target and
+moved into place when the pull is complete, so a failed pull leaves an existing file as it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._errors import ConfigError
 from .._settings import Mode, load_settings
+from ._args import new_output_file, seconds
 
 if TYPE_CHECKING:  # the API client (httpx2) loads only when the command runs
     from .._api import ProgressCallback
@@ -43,7 +48,17 @@ def register(subparsers: Any) -> None:
         help="after validating, read a whole list, e.g. 'customers' or '/v1/customers'",
     )
     parser.add_argument(
-        "--output", metavar="FILE", type=Path, help="write the pulled objects as JSON Lines"
+        "--output",
+        metavar="FILE",
+        type=new_output_file,
+        help="write the pulled objects as JSON Lines (replaced only when the pull completes)",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=seconds(most=3600),
+        default=60.0,
+        help="the most the two validation calls may take in all (default: 60)",
     )
     parser.set_defaults(func=run)
 
@@ -67,35 +82,54 @@ def _terminal_bar(description: str) -> Iterator[ProgressCallback]:
 
 
 def _list_path(name: str) -> str:
-    return name if name.startswith("/") else f"/v1/{name.strip('/')}"
+    path = name if name.startswith("/") else f"/v1/{name.strip('/')}"
+    if path.startswith("//") or any(c.isspace() or c in "?#" for c in path) or len(path) > 200:
+        raise ConfigError(
+            "--pull takes a list name such as 'customers' or an API path such as "
+            "'/v1/customers' (no spaces, query string or host)."
+        )
+    return path
+
+
+def _write_lines(rows: Iterable[dict[str, Any]], output: Path) -> int:
+    """Write ``rows`` as JSON Lines into a file beside ``output``, then move it into place."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
+    count = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, separators=(",", ":")) + "\n")
+                count += 1
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate; with ``--pull``, read the whole list. 0 when everything worked."""
     from .._api import ApiClient, validate
+    from .._target import Target
     from .._tokens import TokenManager
 
+    path = _list_path(args.pull) if args.pull else None
     settings = load_settings()
     mode: Mode = args.mode or settings.mode
-    settings = settings.with_changes(mode=mode)
+    settings = Target.open(settings.with_changes(mode=mode), start_sandbox=False).settings
     with (
         TokenManager(settings) as tokens,
         ApiClient.from_settings(settings, tokens, account_id=args.account, mode=mode) as client,
     ):
-        report = validate(client)
+        report = validate(client, deadline=args.timeout)
         print(report.summary())
         if not report.ok:
             return 1
-        if args.pull:
-            path = _list_path(args.pull)
-            count = 0
+        if path is not None:
             with _terminal_bar(path) as progress:
                 rows = client.list_all(path, progress=progress)
                 if args.output is not None:
-                    with args.output.open("w", encoding="utf-8") as out:
-                        for row in rows:
-                            out.write(json.dumps(row, separators=(",", ":")) + "\n")
-                            count += 1
+                    count = _write_lines(rows, args.output)
                 else:
                     count = sum(1 for _ in rows)
             where = f" into {args.output}" if args.output is not None else ""

@@ -6,7 +6,9 @@ as a power cut or an OOM kill would. Points, in order:
 
 - ``before-post``: the in-flight record is on disk, the request is not sent yet;
 - ``after-response``: Stripe has answered (the refresh token rotated), nothing is stored yet;
-- ``after-replace``: the new pair replaced the store file, the in-flight record is not cleared.
+- ``after-received``: the new pair is kept in the in-flight record (the second durable place),
+  the store is not written yet (local stores only);
+- ``after-replace``: the new pair is in the store, the in-flight record is not cleared.
 
 (The tests add ``mid-write``, between the temp file and the replace, by wrapping ``os.replace``
 in the child.) With the variable unset, which is always the case outside tests, this is a no-op.
@@ -20,7 +22,7 @@ import signal
 __all__ = ["KILL_AT_ENV", "POINTS", "checkpoint"]
 
 KILL_AT_ENV = "STRIPE_OAUTH_NB_TEST_KILL_AT"
-POINTS = ("before-post", "after-response", "after-replace")
+POINTS = ("before-post", "after-response", "after-received", "after-replace")
 
 
 def checkpoint(name: str) -> None:

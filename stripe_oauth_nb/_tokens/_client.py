@@ -11,16 +11,28 @@ What can go wrong, and what is raised:
 exchange: ``invalid_grant``            :class:`CodeAlreadyUsedError` (used, expired, not yours)
 refresh: ``invalid_grant``             :class:`AuthorizeAgainError`
 refresh: connection lost after sending :class:`RefreshResponseLostError` (it may have rotated)
+refresh: no whole answer by deadline   :class:`RefreshResponseLostError` (the same: it was sent)
 nothing could be sent (connect)        :class:`NetworkError`
 exchange: timeout or connection lost   :class:`NetworkError` (the code counts as used)
 401 (the secret key)                   :class:`ConfigError`
-other OAuth errors, 429, 5xx           :class:`TokenError`
+429                                    :class:`TokenRateLimitError` (an exchange: authorize again)
+other OAuth errors, 5xx                :class:`TokenError`
 mode mismatch                          :class:`ModeMismatchError`, before any request
 =====================================  =========================================================
+
+**Deadline.** Each request has a total deadline (``deadline``, default
+:data:`DEFAULT_DEADLINE`), not only per-read timeouts: a server that trickles one byte a second
+would pass every read timeout forever. A watchdog timer shuts the request's socket down when the
+deadline passes (the socket is taken from HTTPX's ``trace`` extension as the connection opens;
+the client's own connections are not kept alive, so every request opens one). The deadline is
+shorter than the refresh lock's wait, so a stuck server never makes other refreshers time out.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,13 +46,18 @@ from .._errors import (
     NetworkError,
     RefreshResponseLostError,
     TokenError,
+    TokenRateLimitError,
 )
 from .._http import DEFAULT_TIMEOUT, httpx
 from .._masking import Secret, clean_server_text, mask
 from .._settings import Mode, Settings, key_mode
 from .._tokenset import TokenSet
 
-__all__ = ["TOKEN_PATH", "TokenClient"]
+__all__ = ["DEFAULT_DEADLINE", "TOKEN_PATH", "TokenClient"]
+
+#: The most one token request may take, start to finish (seconds); shorter than the refresh
+#: lock's wait (``_manager.DEFAULT_LOCK_TIMEOUT``), so waiters never time out behind it.
+DEFAULT_DEADLINE = 30.0
 
 TOKEN_PATH = "/v1/oauth/token"  # noqa: S105 (a URL path, not a password)
 #: How much of Stripe's error text a message quotes (characters).
@@ -59,6 +76,41 @@ def _env_name(mode: Mode) -> str:
     return f"STRIPE_SECRET_KEY_{mode.upper()}"
 
 
+class _Watchdog:
+    """Shuts a request's socket down when its total deadline passes (see the module doc)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        if name != "connection.connect_tcp.complete":
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        with self._lock:
+            self._sock = sock
+            if self.fired:
+                self._shutdown()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class TokenClient:
     """Talks to ``{settings.api_base}/v1/oauth/token`` with explicit timeouts.
 
@@ -73,9 +125,11 @@ class TokenClient:
         http: httpx.Client | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         self.settings = settings
         self.timeout = timeout
+        self.deadline = deadline
         self._clock = clock
         self._http = http
         self._owns_http = http is None
@@ -85,8 +139,10 @@ class TokenClient:
         return self.settings.api_base.rstrip("/") + TOKEN_PATH
 
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout)
+        if self._http is None:  # no keep-alive: each request's socket is its own (the deadline)
+            self._http = httpx.Client(
+                timeout=self.timeout, limits=httpx.Limits(max_keepalive_connections=0)
+            )
         return self._http
 
     def close(self) -> None:
@@ -132,14 +188,32 @@ class TokenClient:
         return self.secret_key(tokens.mode)
 
     # -- requests ------------------------------------------------------------------------
-    def _post(self, key: Secret, form: dict[str, str]) -> httpx.Response:
-        return self._client().post(
-            self.url,
-            data=form,
-            auth=(key.reveal(), ""),
-            headers={"Accept": "application/json"},
-            timeout=self.timeout,
-        )
+    def _post(self, key: Secret, form: dict[str, str]) -> tuple[httpx.Response | None, str]:
+        """One POST within the deadline: (response, "") or (None, why it has no answer).
+
+        Raises the transport errors of :data:`_NOT_SENT` (nothing left this machine).
+        """
+        watchdog = _Watchdog(self.deadline)
+        try:
+            response = self._client().post(
+                self.url,
+                data=form,
+                auth=(key.reveal(), ""),
+                headers={"Accept": "application/json"},
+                timeout=self.timeout,
+                extensions={"trace": watchdog.trace},
+            )
+        except _NOT_SENT:
+            if watchdog.fired:
+                return None, f"no connection within the {self.deadline:g} s deadline"
+            raise
+        except httpx.TransportError as exc:
+            if watchdog.fired:
+                return None, f"no whole answer within the {self.deadline:g} s deadline"
+            return None, type(exc).__name__
+        finally:
+            watchdog.cancel()
+        return response, ""
 
     def exchange(self, code: AuthorizationCode, attempts: AttemptLog) -> TokenSet:
         """Trade ``code`` for a token set: checks, mark the code as sent, then one POST.
@@ -152,13 +226,15 @@ class TokenClient:
         attempts.mark_code_sent(attempt.state.reveal())
         form = {"grant_type": "authorization_code", "code": code.code.reveal()}
         try:
-            response = self._post(key, form)
+            response, why = self._post(key, form)
         except httpx.TransportError as exc:
+            response, why = None, type(exc).__name__
+        if response is None:
             raise NetworkError(
-                f"The token endpoint {self.url} did not answer the code exchange "
-                f"({type(exc).__name__}). A code is never sent twice (a second send would "
-                "revoke its tokens), so open the install link again for a new code."
-            ) from None
+                f"The token endpoint {self.url} did not answer the code exchange ({why}). A "
+                "code is never sent twice (a second send would revoke its tokens), so open the "
+                "install link again for a new code."
+            )
         body = self._answer(response, attempt.mode, grant="authorization_code")
         return self._tokens(body, attempt.mode)
 
@@ -167,21 +243,20 @@ class TokenClient:
         key = self.check_tokens(tokens)
         form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.reveal()}
         try:
-            response = self._post(key, form)
+            response, why = self._post(key, form)
         except _NOT_SENT as exc:
             raise NetworkError(
                 f"The token endpoint {self.url} could not be reached ({type(exc).__name__}); "
                 "nothing was sent and the stored tokens still work. Check the network and "
                 "try again."
             ) from None
-        except httpx.TransportError as exc:
+        if response is None:
             raise RefreshResponseLostError(
                 f"Token rotated, response lost: the refresh of {tokens.account_id} "
-                f"({tokens.mode} mode) was sent but its answer never arrived "
-                f"({type(exc).__name__}). Stripe has most likely rotated the refresh token, so "
-                "the stored one no longer works: authorize the app again (open a new install "
-                "link)."
-            ) from None
+                f"({tokens.mode} mode) was sent but its answer never arrived ({why}). Stripe "
+                "has most likely rotated the refresh token, so the stored one no longer works: "
+                "authorize the app again (open a new install link)."
+            )
         try:
             body = self._answer(response, tokens.mode, grant="refresh_token")
         except TokenError as exc:
@@ -239,9 +314,18 @@ class TokenClient:
                 f"authorize the app again (open a new install link).{said}"
             )
         if status == 429:
-            raise TokenError(
-                "The token endpoint is rate limiting (HTTP 429). Wait a minute and try again."
-                + said
+            retry_after = _retry_after(response)
+            if grant == "authorization_code":
+                raise TokenRateLimitError(
+                    "The token endpoint is rate limiting (HTTP 429), so this code was not "
+                    "exchanged. A code is never sent twice: wait a minute, then open the install "
+                    f"link again to authorize again and get a new code.{said}",
+                    retry_after=retry_after,
+                )
+            raise TokenRateLimitError(
+                "The token endpoint is rate limiting (HTTP 429); the refresh was not processed "
+                f"and the stored tokens still work. Wait a minute and try again.{said}",
+                retry_after=retry_after,
             )
         if status >= 500:
             what = (
@@ -265,3 +349,11 @@ class TokenClient:
                 f"request. Check that {_env_name(mode)} and the client ids are of one mode."
             )
         return tokens
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        value = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return value if 0 <= value <= 600 else None

@@ -1,47 +1,75 @@
 """Where token sets live, keyed by (account id, livemode).
 
-Three stores share one small protocol (:class:`TokenStore`):
+Four stores share one protocol (:class:`TokenStore`):
 
 - :class:`FileTokenStore` (default): one JSON file under the user's config folder, 0600 in a 0700
-  folder, written durably (``_fileio.atomic_write_text``); a file or folder that others can read
-  is refused with a fix-it message.
+  folder, written durably (``_fileio``); a file or folder that others can read is refused with
+  a fix-it message; tokens sealed with AES-GCM when a store key is set (``_crypto``).
+- :class:`~._postgres.PostgresTokenStore`: a shared PostgreSQL database, for teams and many
+  installs (``STRIPE_OAUTH_NB_TOKEN_STORE=postgresql://...``).
 - :class:`KeyringTokenStore`: the OS keyring, where a backend works (a clear error otherwise).
 - :class:`MemoryTokenStore`: for tests and throw-away sessions.
 
-Stores also say where the refresh lock and the in-flight record live (``lock_path``,
-``inflight_path``; ``None`` for in-memory state), so :class:`~._manager.TokenManager` can
-single-flight refreshes across processes.
+Each store also runs the single-flight machinery of a refresh for its own medium:
+``locked(account, livemode, timeout)`` holds that key's refresh lock and yields a
+:class:`~._refresh.RefreshSlot` (read under the lock, in-flight record, durable save), and
+``records()`` lists in-flight records. :func:`open_store` picks the store a setting names.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import stat
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .._errors import TokenStoreError
-from .._fileio import atomic_write_text, check_private, ensure_private_dir
+from .._errors import StoreKeyError, TokenStoreError
+from .._fileio import (
+    DamagedFile,
+    ReservedWrite,
+    check_private,
+    read_section,
+    remove_stale_temps,
+    user_path,
+)
 from .._tokenset import TokenSet
+from ._crypto import StoreCipher, open_fields, seal_fields
+from ._refresh import (
+    InflightFile,
+    InflightRecord,
+    LocalSlot,
+    RefreshSlot,
+    lock_file,
+    store_key,
+    thread_lock,
+)
+
+if TYPE_CHECKING:
+    from .._settings import Settings
 
 __all__ = [
     "FileTokenStore",
     "KeyringTokenStore",
     "MemoryTokenStore",
     "TokenStore",
+    "open_store",
     "store_key",
 ]
 
 _FORMAT_VERSION = 1
 #: How long ``save`` waits for another writer of the same file (seconds).
 _WRITE_LOCK_TIMEOUT = 30.0
+#: Room reserved for the store's next write on top of its size (bytes), before a refresh.
+_RESERVE = 16 * 1024
 
 
-def store_key(account_id: str, livemode: bool) -> str:
-    """The string form of a store key: ``acct_…:test`` or ``acct_…:live``."""
-    return f"{account_id}:{'live' if livemode else 'test'}"
+def _lock_name(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:24] + ".lock"
 
 
 @runtime_checkable
@@ -49,12 +77,8 @@ class TokenStore(Protocol):
     """What the token manager needs from a store."""
 
     @property
-    def lock_path(self) -> Path | None:
-        """The cross-process refresh lock file; ``None``: the store lives in this process only."""
-
-    @property
-    def inflight_path(self) -> Path | None:
-        """The in-flight refresh record file; ``None``: kept in memory."""
+    def location(self) -> str:
+        """Where the tokens are, for messages (a path, or a DSN without its password)."""
 
     def load(self, account_id: str, livemode: bool) -> TokenSet | None:
         """The stored set for (account, mode), or ``None``."""
@@ -69,23 +93,31 @@ class TokenStore(Protocol):
     def delete(self, account_id: str, livemode: bool) -> None:
         """Forget the set for (account, mode), if any."""
 
+    def locked(
+        self, account_id: str, livemode: bool, timeout: float
+    ) -> AbstractContextManager[RefreshSlot]:
+        """Hold the refresh lock of (account, mode) (bounded wait: ``TokenLockTimeoutError``;
+        ``timeout=0``: try once) and yield the slot the lock holder works through."""
 
-def _ordered(entries: dict[str, TokenSet], tokens: TokenSet, authorized: bool) -> None:
-    key = store_key(*tokens.key)
+    def records(self) -> list[InflightRecord]:
+        """Every in-flight record (and deauthorized mark)."""
+
+
+def _ordered(entries: dict[str, Any], key: str, value: Any, authorized: bool) -> None:
     if authorized:
         entries.pop(key, None)
-    entries[key] = tokens
+    entries[key] = value
 
 
 class MemoryTokenStore:
     """Token sets in a dict: nothing survives the process. For tests and throw-away sessions."""
 
-    lock_path: Path | None = None
-    inflight_path: Path | None = None
+    location = "memory"
 
     def __init__(self, *tokens: TokenSet) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, TokenSet] = {}
+        self._inflight = InflightFile(None)
         for item in tokens:
             self.save(item, authorized=True)
 
@@ -99,11 +131,35 @@ class MemoryTokenStore:
 
     def save(self, tokens: TokenSet, *, authorized: bool = False) -> None:
         with self._lock:
-            _ordered(self._entries, tokens, authorized)
+            _ordered(self._entries, store_key(*tokens.key), tokens, authorized)
 
     def delete(self, account_id: str, livemode: bool) -> None:
         with self._lock:
             self._entries.pop(store_key(account_id, livemode), None)
+
+    def records(self) -> list[InflightRecord]:
+        return list(self._inflight.read().values())
+
+    @contextlib.contextmanager
+    def locked(self, account_id: str, livemode: bool, timeout: float) -> Iterator[RefreshSlot]:
+        key = store_key(account_id, livemode)
+        with thread_lock(f"memory:{id(self)}:{key}", timeout, "in memory"):
+            slot = LocalSlot(
+                key,
+                records=self._inflight,
+                load=lambda: self.load(account_id, livemode),
+                write=lambda tokens, authorized, _reserved: self.save(
+                    tokens, authorized=authorized
+                ),
+                seal=TokenSet.to_json,
+                unseal=TokenSet.from_json,
+                reserve=lambda: None,
+                where="memory",
+            )
+            try:
+                yield slot
+            finally:
+                slot.release()
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore({sorted(self._entries)!r})"
@@ -115,15 +171,36 @@ class FileTokenStore:
     Created 0600 in a 0700 folder; every write goes through a temp file, fsync, replace and an
     fsync of the folder, under a short write lock (``<file>.write.lock``) so that writers in
     other processes never lose each other's accounts. Reading refuses a file or folder that
-    group or others can access (:class:`InsecureStoreError`, with the ``chmod`` that fixes it).
+    group or others can access (:class:`InsecureStoreError`), and a file that is not what the
+    toolkit writes (:class:`TokenStoreError`: it is left as it is, never emptied or rewritten).
+
+    Beside it: ``<file>.locks/`` (one refresh lock per key), ``<file>.inflight`` (in-flight
+    records). With ``cipher`` (a :class:`~._crypto.StoreCipher`), tokens are sealed at rest.
     """
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path).expanduser()
+    def __init__(self, path: Path | str, *, cipher: StoreCipher | None = None) -> None:
+        self.path = path if isinstance(path, Path) else user_path(path)
+        if not self.path.name or self.path.name in (".", ".."):
+            raise TokenStoreError(
+                f"The token store path {str(path)!r} names no file. Give a file path such as "
+                "~/.config/stripe-oauth-nb/tokens.json."
+            )
+        self.cipher = cipher
+        self._inflight = InflightFile(
+            self.inflight_path, write_lock=self.path.with_name(self.path.name + ".inflight.lock")
+        )
 
     @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def lock_dir(self) -> Path:
+        """The folder of per-key refresh lock files."""
+        return self.path.with_name(self.path.name + ".locks")
+
+    def lock_path(self, account_id: str, livemode: bool) -> Path:
+        return self.lock_dir / _lock_name(store_key(account_id, livemode))
 
     @property
     def inflight_path(self) -> Path:
@@ -135,31 +212,63 @@ class FileTokenStore:
 
     # -- reading -------------------------------------------------------------------------
     def _check(self) -> None:
-        check_private(self.path.parent)
+        try:
+            info = self.path.stat()
+        except OSError:
+            info = None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise TokenStoreError(
+                f"The token store {self.path} is not a regular file (a folder, FIFO or device), "
+                "so it is neither read nor written. Give a file path such as "
+                "~/.config/stripe-oauth-nb/tokens.json."
+            )
+        from .._settings import default_token_store_path
+
+        check_private(
+            self.path.parent, store_name=self.path.name, default_store=default_token_store_path()
+        )
         check_private(self.path)
 
-    def _read(self) -> dict[str, TokenSet]:
+    def _damaged(self, why: str) -> TokenStoreError:
+        return TokenStoreError(
+            f"The token store {self.path} is damaged ({why}), so its tokens cannot be read. It "
+            f"was left as it is: move it aside (mv {self.path} {self.path}.damaged) and "
+            "authorize the app again."
+        )
+
+    def _read_raw(self) -> dict[str, dict[str, Any]]:
+        """The stored entries, checked for shape (tokens still sealed)."""
         self._check()
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
+            raw = read_section(self.path, "tokens")
+        except DamagedFile as exc:
+            raise self._damaged(str(exc)) from None
         except OSError as exc:
             raise TokenStoreError(
-                f"The token store {self.path} cannot be read ({exc.strerror}). Check the file's "
-                "owner and permissions (it should be yours, mode 600)."
+                f"The token store {self.path} cannot be read ({exc.strerror or exc}). Check that "
+                "it is a file of yours (mode 600), or choose another path with "
+                "STRIPE_OAUTH_NB_TOKEN_STORE."
             ) from None
-        try:
-            data = json.loads(text)
-            raw = data["tokens"]
-            if not isinstance(raw, dict):
-                raise TypeError("tokens is not an object")
-            return {key: TokenSet.from_json(value) for key, value in raw.items()}
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TokenStoreError(
-                f"The token store {self.path} is damaged ({type(exc).__name__}), so its tokens "
-                "cannot be read. Move it aside and authorize the app again."
-            ) from None
+        if not all(isinstance(value, dict) for value in raw.values()):
+            raise self._damaged("a token set is not an object")
+        return raw
+
+    def _open(self, raw: dict[str, dict[str, Any]]) -> dict[str, TokenSet]:
+        entries: dict[str, TokenSet] = {}
+        for key, value in raw.items():
+            try:
+                tokens = TokenSet.from_json(open_fields(value, self.cipher, str(self.path)))
+                if store_key(*tokens.key) != key:
+                    raise ValueError("a set is filed under another account or mode")
+            except StoreKeyError:
+                raise
+            except (ValueError, KeyError, TypeError) as exc:
+                raise self._damaged(f"{type(exc).__name__}: {str(exc)[:80]}") from None
+            entries[key] = tokens
+        return entries
+
+    def _read(self) -> dict[str, TokenSet]:
+        return self._open(self._read_raw())
 
     def load(self, account_id: str, livemode: bool) -> TokenSet | None:
         return self._read().get(store_key(account_id, livemode))
@@ -167,56 +276,64 @@ class FileTokenStore:
     def all(self) -> list[TokenSet]:
         return list(self._read().values())
 
+    def records(self) -> list[InflightRecord]:
+        return list(self._inflight.read().values())
+
     # -- writing -------------------------------------------------------------------------
     @contextlib.contextmanager
     def _write_locked(self) -> Iterator[None]:
-        from filelock import FileLock, Timeout
+        from .._errors import TokenLockTimeoutError
 
         try:
-            ensure_private_dir(self.path.parent)
-        except OSError as exc:
-            raise TokenStoreError(
-                f"The folder {self.path.parent} cannot be created ({exc.strerror}). Choose "
-                "another place with STRIPE_OAUTH_NB_TOKEN_STORE."
-            ) from None
-        lock = FileLock(str(self._write_lock_path), timeout=_WRITE_LOCK_TIMEOUT, mode=0o600)
-        try:
-            lock.acquire()
-        except Timeout:
+            with lock_file(self._write_lock_path, _WRITE_LOCK_TIMEOUT):
+                yield
+        except TokenLockTimeoutError:
             raise TokenStoreError(
                 f"Another process kept {self._write_lock_path} locked for "
                 f"{_WRITE_LOCK_TIMEOUT:.0f} s. If no other stripe-oauth-nb process is running, "
                 "delete that file and try again."
             ) from None
-        try:
-            yield
-        finally:
-            lock.release()
 
-    def _remove_leftovers(self) -> None:
-        """Temp files of writers that died before their replace (they hold secrets)."""
-        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-
-    def _write(self, entries: dict[str, TokenSet]) -> None:
+    def _write(self, entries: dict[str, TokenSet], reserved: ReservedWrite | None = None) -> None:
         payload: dict[str, Any] = {
             "version": _FORMAT_VERSION,
-            "tokens": {key: tokens.to_json() for key, tokens in entries.items()},
+            "tokens": {
+                key: seal_fields(tokens.to_json(), self.cipher) for key, tokens in entries.items()
+            },
         }
+        text = json.dumps(payload, indent=2) + "\n"
         try:
-            atomic_write_text(self.path, json.dumps(payload, indent=2) + "\n")
+            (reserved or ReservedWrite(self.path, 0)).commit(text)
         except OSError as exc:
             raise TokenStoreError(
-                f"The token store {self.path} could not be written ({exc.strerror}). Free some "
-                "space or fix the folder's permissions; nothing was lost yet."
+                f"The token store {self.path} could not be written ({exc.strerror or exc}); it "
+                "still holds what it held before. Free some space or fix the folder's permissions."
             ) from None
 
+    def _save(
+        self, tokens: TokenSet, authorized: bool, reserved: ReservedWrite | None = None
+    ) -> None:
+        try:
+            with self._write_locked():
+                entries = self._read()
+                remove_stale_temps(self.path)  # dead writers' temp files hold secrets
+                remove_stale_temps(self.inflight_path)
+                _ordered(entries, store_key(*tokens.key), tokens, authorized)
+                self._write(entries, reserved)
+                reserved = None
+        finally:
+            if reserved is not None:
+                reserved.discard()
+
     def save(self, tokens: TokenSet, *, authorized: bool = False) -> None:
+        self._save(tokens, authorized)
+
+    def save_many(self, sets: list[TokenSet]) -> None:
+        """Store many new authorizations in one write (imports, benchmarks), in this order."""
         with self._write_locked():
             entries = self._read()
-            self._remove_leftovers()
-            _ordered(entries, tokens, authorized)
+            for tokens in sets:
+                _ordered(entries, store_key(*tokens.key), tokens, True)
             self._write(entries)
 
     def delete(self, account_id: str, livemode: bool) -> None:
@@ -224,6 +341,42 @@ class FileTokenStore:
             entries = self._read()
             if entries.pop(store_key(account_id, livemode), None) is not None:
                 self._write(entries)
+
+    def rekey(self) -> int:
+        """Seal every set again with the first key (or in clear without a cipher); how many."""
+        with self._write_locked():
+            entries = self._read()
+            self._write(entries)
+        return len(entries)
+
+    def _reserve(self) -> ReservedWrite:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        return ReservedWrite(self.path, size + _RESERVE)
+
+    @contextlib.contextmanager
+    def locked(self, account_id: str, livemode: bool, timeout: float) -> Iterator[RefreshSlot]:
+        key = store_key(account_id, livemode)
+        self._check()  # refuse an insecure folder before a lock file is made in it
+        with lock_file(self.lock_path(account_id, livemode), timeout):
+            slot = LocalSlot(
+                key,
+                records=self._inflight,
+                load=lambda: self.load(account_id, livemode),
+                write=self._save,
+                seal=lambda tokens: seal_fields(tokens.to_json(), self.cipher),
+                unseal=lambda data: TokenSet.from_json(
+                    open_fields(data, self.cipher, str(self.inflight_path))
+                ),
+                reserve=self._reserve,
+                where=str(self.path.parent),
+            )
+            try:
+                yield slot
+            finally:
+                slot.release()
 
     def __repr__(self) -> str:
         return f"FileTokenStore({str(self.path)!r})"
@@ -240,12 +393,27 @@ class KeyringTokenStore:
 
     _INDEX = "__index__"
 
-    def __init__(self, service: str = "stripe-oauth-nb", *, folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        service: str = "stripe-oauth-nb",
+        *,
+        folder: Path | None = None,
+        cipher: StoreCipher | None = None,
+    ) -> None:
         from .._settings import default_token_store_path
 
         self.service = service
         self.folder = folder if folder is not None else default_token_store_path().parent
+        #: Seals a received pair kept in the in-flight file (the keyring itself is encrypted).
+        self.cipher = cipher
         self._keyring = self._backend()
+        self._inflight = InflightFile(
+            self.inflight_path, write_lock=self.folder / "keyring.inflight.lock"
+        )
+
+    @property
+    def location(self) -> str:
+        return f"the OS keyring (service {self.service})"
 
     def _backend(self) -> Any:
         try:
@@ -273,13 +441,37 @@ class KeyringTokenStore:
             ) from None
         return backend
 
-    @property
-    def lock_path(self) -> Path:
-        return self.folder / "keyring.lock"
+    def lock_path(self, account_id: str, livemode: bool) -> Path:
+        return self.folder / "keyring.locks" / _lock_name(store_key(account_id, livemode))
 
     @property
     def inflight_path(self) -> Path:
         return self.folder / "keyring.inflight"
+
+    def records(self) -> list[InflightRecord]:
+        return list(self._inflight.read().values())
+
+    @contextlib.contextmanager
+    def locked(self, account_id: str, livemode: bool, timeout: float) -> Iterator[RefreshSlot]:
+        with lock_file(self.lock_path(account_id, livemode), timeout):
+            slot = LocalSlot(
+                store_key(account_id, livemode),
+                records=self._inflight,
+                load=lambda: self.load(account_id, livemode),
+                write=lambda tokens, authorized, _reserved: self.save(
+                    tokens, authorized=authorized
+                ),
+                seal=lambda tokens: seal_fields(tokens.to_json(), self.cipher),
+                unseal=lambda data: TokenSet.from_json(
+                    open_fields(data, self.cipher, str(self.inflight_path))
+                ),
+                reserve=lambda: None,
+                where=self.location,
+            )
+            try:
+                yield slot
+            finally:
+                slot.release()
 
     def _index(self) -> list[str]:
         raw = self._keyring.get_password(self.service, self._INDEX)
@@ -335,3 +527,22 @@ class KeyringTokenStore:
 
     def __repr__(self) -> str:
         return f"KeyringTokenStore(service={self.service!r})"
+
+
+def open_store(settings: Settings, location: str | None = None) -> TokenStore:
+    """The store ``settings`` name (or ``location``: a file path or a ``postgresql://`` DSN),
+    with the cipher of ``STRIPE_OAUTH_NB_STORE_KEY`` when one is set."""
+    from .._settings import is_dsn
+
+    cipher = StoreCipher.from_setting(settings.token_store_key)
+    if location is not None:
+        if is_dsn(location):
+            from ._postgres import PostgresTokenStore
+
+            return PostgresTokenStore(location, cipher=cipher)
+        return FileTokenStore(user_path(location), cipher=cipher)
+    if settings.token_store_dsn is not None:
+        from ._postgres import PostgresTokenStore
+
+        return PostgresTokenStore(settings.token_store_dsn.reveal(), cipher=cipher)
+    return FileTokenStore(settings.token_store_path, cipher=cipher)

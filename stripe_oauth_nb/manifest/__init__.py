@@ -3,8 +3,8 @@
 Load, create, edit and save manifests (:class:`Manifest`), check them offline against Stripe's
 schema and the OAuth and review rules (:func:`check`, :func:`check_file`, :func:`check_text`,
 each returning a list of :class:`Finding`), browse the permission catalogue
-(:func:`load_catalogue`), and register a manifest with the embedded sandbox
-(:func:`register_with_sandbox`).
+(:func:`load_catalogue`), check readiness for Stripe's review (:func:`check_publish`), and
+register a manifest with the embedded sandbox (:func:`register_with_sandbox`).
 
     >>> from stripe_oauth_nb.manifest import Manifest
     >>> m = Manifest.new(name="Reports Sync", id="com.example.reports",
@@ -20,13 +20,16 @@ from ._catalogue import Permission, PermissionCatalogue, PermissionGroup, load_c
 from ._checks import check, check_file, check_text
 from ._document import Manifest
 from ._findings import Finding, Severity, format_findings, has_errors
+from ._opening import Opened, open_for_editing
 from ._png import png_size, write_placeholder_icon
+from ._publish import check_publish, check_publish_file
 from ._sandbox_upload import SandboxApp, register_with_sandbox
 from ._schema import load_schema
 
 __all__ = [
     "Finding",
     "Manifest",
+    "Opened",
     "Permission",
     "PermissionCatalogue",
     "PermissionGroup",
@@ -34,11 +37,14 @@ __all__ = [
     "Severity",
     "check",
     "check_file",
+    "check_publish",
+    "check_publish_file",
     "check_text",
     "format_findings",
     "has_errors",
     "load_catalogue",
     "load_schema",
+    "open_for_editing",
     "png_size",
     "register_with_sandbox",
     "write_placeholder_icon",

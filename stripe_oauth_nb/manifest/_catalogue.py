@@ -92,25 +92,6 @@ class PermissionCatalogue:
     def get(self, name: str) -> Permission | None:
         return self._by_name.get(name)
 
-    def group_of(self, name: str) -> PermissionGroup | None:
-        for group in self.groups:
-            if any(p.name == name for p in group.permissions):
-                return group
-        return None
-
-    def pair(self, name: str) -> Permission | None:
-        """The other half of a read/write pair (``customer_read`` -> ``customer_write``)."""
-        group = self.group_of(name)
-        permission = self.get(name)
-        if group is None or permission is None:
-            return None
-        stem = name.rsplit("_", 1)[0]
-        other: Access = "write" if permission.access == "read" else "read"
-        for candidate in group.preferred():
-            if candidate.access == other and candidate.name == f"{stem}_{other}":
-                return candidate
-        return None
-
     def suggest(self, name: str) -> str | None:
         """The closest preferred name to an unknown one, for "did you mean"."""
         preferred = [p.name for g in self.groups for p in g.preferred()]

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from .._errors import ManifestError
-from ._document import Manifest
 from ._findings import Finding
-from ._jsontext import parse_text
+from ._jsontext import parse_text, read_text
 from ._rules import run_rules
 from ._schema import schema_findings
 
@@ -25,8 +23,19 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: 0 if f.is_error else 1)
 
 
+@runtime_checkable
+class Document(Protocol):
+    """What :func:`check` reads of a document (a :class:`~._document.Manifest` is one)."""
+
+    @property
+    def data(self) -> Any: ...
+
+    @property
+    def path(self) -> Path | None: ...
+
+
 def check(
-    manifest: Manifest | Mapping[str, Any],
+    manifest: Document | Mapping[str, Any],
     *,
     base_dir: Path | None = None,
     oauth: bool = True,
@@ -37,7 +46,7 @@ def check(
     of ``manifest.path``. Without either, the icon file is not looked at. ``oauth=False`` leaves
     out the OAuth readiness rules (for apps using other access types).
     """
-    if isinstance(manifest, Manifest):
+    if isinstance(manifest, Document):
         data: Any = manifest.data
         if base_dir is None and manifest.path is not None:
             base_dir = manifest.path.parent
@@ -62,14 +71,5 @@ def check_text(text: str, *, base_dir: Path | None = None, oauth: bool = True) -
 def check_file(path: str | Path, *, oauth: bool = True) -> list[Finding]:
     """Check a manifest file; raises :class:`ManifestError` only if the file cannot be read."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"{path} does not exist. Check the path.") from None
-    except IsADirectoryError:
-        raise ManifestError(
-            f"{path} is a folder: pass the manifest file, e.g. {path / 'stripe-app.json'}."
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path} cannot be read ({exc}). Save it as UTF-8 text.") from exc
+    text = read_text(path)
     return check_text(text, base_dir=path.parent, oauth=oauth)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ManifestError, ManifestSyntaxError
 from .._fileio import atomic_write_text
-from ._jsontext import parse_text
+from ._jsontext import parse_text, read_text
 
 if TYPE_CHECKING:
     from ._findings import Finding
@@ -91,16 +91,7 @@ class Manifest:
     def load(cls, path: str | Path, *, lenient: bool = False) -> Manifest:
         """Read ``path`` (see :meth:`loads` for ``lenient``)."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ManifestError(
-                f"{path} does not exist. Check the path, or create a manifest with "
-                "Manifest.new(...) or `stripe-oauth-nb manifest new PATH`."
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"{path} cannot be read ({exc}). Save it as UTF-8 text.") from exc
-        return cls.loads(text, lenient=lenient, path=path)
+        return cls.loads(read_text(path), lenient=lenient, path=path)
 
     @classmethod
     def new(

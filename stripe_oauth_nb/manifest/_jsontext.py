@@ -3,17 +3,34 @@
 People copy manifests from web pages, which adds ``//`` comments and trailing commas. Both are
 reported (each with its line and column), then blanked out so that the rest of the document can
 still be parsed and checked: one pass reports every problem, not only the first.
+
+A manifest is a few kilobytes of shallow JSON with no numbers that matter, so text that could
+only hurt is refused as a finding before it is parsed: more than :data:`MAX_TEXT` characters,
+nesting deeper than :data:`MAX_DEPTH`, integers of more than :data:`MAX_DIGITS` digits (Python
+refuses 4,300), and ``NaN``/``Infinity``, which are not JSON. :func:`read_text` reads a manifest
+file without blocking on a pipe and without reading more than that.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
+from .._errors import ManifestError
+from .._textfile import read_small_text
 from ._findings import Finding, pointer
 
-__all__ = ["ParsedText", "parse_text"]
+__all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_TEXT", "ParsedText", "parse_text", "read_text"]
+
+#: Largest manifest read or parsed (characters; UTF-8 bytes for files). Real ones are ~2 KB.
+MAX_TEXT: Final = 1024 * 1024
+#: Deepest nesting of objects and lists accepted (Stripe's manifest goes 4 levels deep).
+MAX_DEPTH: Final = 64
+#: Longest integer accepted (digits).
+MAX_DIGITS: Final = 30
 
 
 @dataclass
@@ -23,9 +40,28 @@ class ParsedText:
     data: Any
     findings: list[Finding] = field(default_factory=list)
 
-    @property
-    def readable(self) -> bool:
-        return self.data is not None
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The text of the manifest file at ``path``; :class:`ManifestError` when it cannot be one.
+
+    Regular files only (a FIFO or device is refused at once), at most :data:`MAX_TEXT` bytes,
+    UTF-8 (a byte-order mark is dropped).
+    """
+    try:
+        return read_small_text(path, limit=MAX_TEXT)
+    except FileNotFoundError:
+        raise ManifestError(
+            f"{path} does not exist. Check the path, or create a manifest with "
+            "Manifest.new(...) or `stripe-oauth-nb manifest new PATH`."
+        ) from None
+    except ValueError as exc:
+        raise ManifestError(
+            f"{path} {exc}. A manifest is a small UTF-8 JSON file: pass stripe-app.json itself."
+        ) from None
+    except OSError as exc:
+        raise ManifestError(
+            f"{path} cannot be read ({exc.strerror or exc}). Check the path and its permissions."
+        ) from None
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:
@@ -40,13 +76,18 @@ def _blank(chars: list[str], start: int, end: int) -> None:
             chars[i] = " "
 
 
-def _scan(text: str) -> tuple[str, list[Finding]]:
-    """Blank out comments and trailing commas (outside strings); report each one."""
+def _scan(text: str) -> tuple[str, list[Finding], int | None]:
+    """Blank out comments and trailing commas (outside strings); report each one.
+
+    The third item is the index of the first bracket nested deeper than :data:`MAX_DEPTH`.
+    """
     chars = list(text)
     findings: list[Finding] = []
     i, n = 0, len(text)
     in_string = False
     last_comma: int | None = None  # a comma not yet followed by a value
+    depth = 0
+    too_deep: int | None = None
     while i < n:
         c = text[i]
         if in_string:
@@ -100,7 +141,13 @@ def _scan(text: str) -> tuple[str, list[Finding]]:
             continue
         elif c == ",":
             last_comma = i
+        elif c in "{[":
+            depth += 1
+            if depth > MAX_DEPTH and too_deep is None:
+                too_deep = i
+            last_comma = None
         elif c in "}]":
+            depth -= 1
             if last_comma is not None:
                 line, col = _line_col(text, last_comma)
                 findings.append(
@@ -120,7 +167,7 @@ def _scan(text: str) -> tuple[str, list[Finding]]:
         elif not c.isspace():
             last_comma = None
         i += 1
-    return "".join(chars), findings
+    return "".join(chars), findings, too_deep
 
 
 def _paths_by_identity(data: Any, parts: tuple[str | int, ...] = ()) -> dict[int, str]:
@@ -134,11 +181,68 @@ def _paths_by_identity(data: Any, parts: tuple[str | int, ...] = ()) -> dict[int
     return found
 
 
+class _NotJSON(ValueError):
+    """A value json.loads would accept but a manifest must not hold."""
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise _NotJSON(
+            f"an integer of {len(text.lstrip('-')):,} digits (a manifest holds none longer "
+            f"than {MAX_DIGITS})"
+        )
+    return int(text)
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJSON(f"the number {text[:40]} is too large to be a finite number")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not JSON (JavaScript allows it, JSON does not)")
+
+
+def _too_large(text: str) -> ParsedText:
+    return ParsedText(
+        None,
+        [
+            Finding(
+                "/",
+                f"The manifest is {len(text):,} characters long; a manifest is a few kilobytes "
+                f"and at most {MAX_TEXT:,} characters are read.",
+                "error",
+                "Pass the app's stripe-app.json itself (not a data file or a bundle).",
+                code="json.too-large",
+            )
+        ],
+    )
+
+
 def parse_text(text: str) -> ParsedText:
     """Parse manifest text, reporting comments, trailing commas, duplicate keys and bad JSON."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    cleaned, findings = _scan(text)
+    if len(text) > MAX_TEXT:
+        return _too_large(text)
+    cleaned, findings, too_deep = _scan(text)
+    if too_deep is not None:
+        line, column = _line_col(text, too_deep)
+        findings.append(
+            Finding(
+                "/",
+                f"Objects and lists are nested more than {MAX_DEPTH} deep (line {line}, "
+                f"column {column}); a manifest goes four levels deep.",
+                "error",
+                "Close the brackets opened above; pass the app's stripe-app.json itself.",
+                code="json.too-deep",
+                line=line,
+                column=column,
+            )
+        )
+        return ParsedText(None, findings)
     duplicates: list[tuple[dict[str, Any], str]] = []
 
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -150,7 +254,24 @@ def parse_text(text: str) -> ParsedText:
         return obj
 
     try:
-        data = json.loads(cleaned, object_pairs_hook=hook)
+        data = json.loads(
+            cleaned,
+            object_pairs_hook=hook,
+            parse_int=_integer,
+            parse_float=_number,
+            parse_constant=_constant,
+        )
+    except _NotJSON as exc:
+        findings.append(
+            Finding(
+                "/",
+                f"Not valid manifest JSON: {exc}.",
+                "error",
+                "Use strings, true/false/null, short numbers, [lists] and {objects} only.",
+                code="json.syntax",
+            )
+        )
+        return ParsedText(None, findings)
     except json.JSONDecodeError as exc:
         findings.append(
             Finding(

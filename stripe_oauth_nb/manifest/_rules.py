@@ -8,21 +8,20 @@ rename the schema check suggests is the only finding when its value is right.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .._settings import DEFAULT_REDIRECT_URI
+from .._urls import is_loopback_host, matches_manifest_redirect_pattern, split_url
 from ._catalogue import load_catalogue
 from ._findings import Finding, pointer
 from ._png import png_size
 from ._schema import load_schema, top_level_keys
 from ._suggest import closest
 
-__all__ = ["RULES", "is_loopback_host", "run_rules"]
+__all__ = ["RULES", "run_rules"]
 
 Rule = Callable[[dict[str, Any], Path | None], Iterator[Finding]]
 
@@ -34,7 +33,6 @@ _REVIEW_REJECTS = (
     ("API Key", re.compile(r"\bapi[\s_-]*keys?\b", re.IGNORECASE)),
     ("Authenticator", re.compile(r"\bauthenticators?\b", re.IGNORECASE)),
 )
-_URI_ITEM = re.compile(r"^https?://.*/.+")
 
 
 def _effective(doc: dict[str, Any], key: str) -> tuple[str, Any] | None:
@@ -47,16 +45,6 @@ def _effective(doc: dict[str, Any], key: str) -> tuple[str, Any] | None:
         if closest(candidate, [key]) == key:
             return candidate, doc[candidate]
     return None
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # --- OAuth readiness ---------------------------------------------------------------------------
@@ -133,7 +121,7 @@ def oauth_redirect_uris(doc: dict[str, Any], base_dir: Path | None) -> Iterator[
         return
     seen: dict[str, int] = {}
     for index, uri in enumerate(uris):
-        if not isinstance(uri, str) or not _URI_ITEM.match(uri):
+        if not isinstance(uri, str) or not matches_manifest_redirect_pattern(uri):
             continue  # the schema reports it
         path = pointer([key, index])
         if uri in seen:
@@ -146,7 +134,17 @@ def oauth_redirect_uris(doc: dict[str, Any], base_dir: Path | None) -> Iterator[
             )
             continue
         seen[uri] = index
-        parts = urlsplit(uri)
+        parts = split_url(uri)
+        if parts is None:
+            yield Finding(
+                path,
+                f"{uri!r} cannot be read as a URL (a port that is not a number from 0 to "
+                "65535, or unbalanced [brackets]).",
+                "error",
+                "Write it as scheme://host[:port]/path, e.g. https://example.com/callback.",
+                code="oauth.redirect-host",
+            )
+            continue
         if not parts.hostname:
             yield Finding(
                 path,

@@ -23,11 +23,7 @@ from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped
 from ._findings import Finding, pointer
 from ._suggest import closest
 
-__all__ = ["SCHEMA_URL", "load_schema", "schema_findings", "top_level_keys"]
-
-SCHEMA_URL = (
-    "https://raw.githubusercontent.com/stripe/stripe-apps/main/schema/stripe-app.schema.json"
-)
+__all__ = ["load_schema", "schema_findings", "top_level_keys"]
 
 _TYPE_NAMES = {
     "string": "a string",

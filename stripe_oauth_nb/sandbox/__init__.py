@@ -17,46 +17,14 @@ returns the redirect's Location; ``follow=True`` then GETs that Location, so the
 raises :class:`~stripe_oauth_nb._errors.SandboxError` when the page refuses the link or the
 callback cannot be reached. ``Sandbox.approve`` calls it with the same arguments.
 
-Wire protocol (what the official ``stripe`` library and an OAuth 2 client see):
-
-- ``GET /oauth/v2/authorize`` and ``GET /oauth/v2/chnlink_…/authorize`` (``client_id``,
-  optional ``redirect_uri``, ``state``): the consent page; one form, POSTed back to the same path
-  with ``decision=accept|deny``. Bad links get an HTML error page (400) and no redirect.
-- ``POST /v1/oauth/token``: Basic auth with the developer's secret key (``sk_…:``).
-  ``grant_type=authorization_code`` (code single-use, 5 minutes; reuse revokes every token
-  issued from it) or ``refresh_token`` (rotates every time; the old one dies at once).
-  An unknown key is a 401 in Stripe's API error shape. A *valid* developer key of the other
-  mode is a 400 ``invalid_grant`` (the code or token is refused, the key is not): the reference
-  files key-mode mismatch under ``invalid_grant``. Such a refusal does not use up the code.
-- ``GET /v1/account``, ``GET /v1/customers`` (``limit``, ``starting_after``, ``ending_before``,
-  ``email``), ``GET /v1/customers/{id}``: with an access token (Bearer or Basic user), or with
-  the developer's secret key, which reads the developer's own account (no customers).
-  Customers need the app's ``customer_read`` (or ``customer_write``) permission, else 403.
-  Live-mode tokens see the same seeded customers with ``livemode: true``.
-
-Controls, in-process (``Sandbox`` methods) or over HTTP (JSON in, JSON out; 400 on bad input):
-
-==========================  =====================================================================
-``POST /_sandbox/clock``    ``{"seconds": N}``: ``advance_clock(N)``; answers ``{"now": t}``
-                            (``GET`` reads it)
-``POST /_sandbox/faults``   ``{"endpoint", "kind", "times", "status", "seconds", "retry_after"}``:
-                            ``inject_fault(...)``; ``GET`` lists pending faults
-``POST /_sandbox/reset``    ``reset()``: forget codes, tokens, faults, stats and clock moves
-                            (keys, apps and accounts stay)
-``POST /_sandbox/apps``     a manifest: ``register_app(...)``; ``GET`` lists the apps
-``GET /_sandbox/stats``     ``{"requests": {endpoint: n}, "grants": {grant_type: n},
-                            "issued": {grant_type: n}}``
-==========================  =====================================================================
-
-Faults: ``endpoint`` is ``token``, ``account``, ``customers``, ``authorize`` or ``*`` (the first
-three); ``kind`` is ``delay`` (sleep ``seconds``, then answer), ``error`` (``status`` 5xx,
-Stripe error body), ``rate_limit`` (429, ``Retry-After: retry_after``,
-``Stripe-Should-Retry: true``) or ``drop`` (process the request fully, e.g. rotate the refresh
-token, then send only the status line and headers and close: the client sees an incomplete
-response). Each fault applies to the next ``times`` matching requests.
-
-Stats count requests by endpoint (``authorize``, ``token``, ``account``, ``customers``,
-``not_found``), token requests by grant type as received, and token pairs actually issued.
+What it serves, its data, list rules, permissions, rate limits, clock and controls are in
+``docs/SANDBOX.md``. In short: the consent page (``/oauth/v2/authorize``), ``POST
+/v1/oauth/token`` with Stripe's rules for codes and rotating refresh tokens, ``GET /v1/account``,
+and list and retrieve for customers, products, prices, subscriptions, invoices, charges,
+payment_intents, refunds, balance_transactions, payouts, disputes and events, each account and
+mode a separate, seeded world that ``simulate(days=N)`` moves forward; Stripe's rate limits
+(on by default), ``latency_ms``, and controls under ``/_sandbox/`` (``info``, ``simulate``,
+``counts``, ``accounts``, ``clock``, ``faults``, ``reset``, ``apps``, ``stats``).
 
 Test-only: when the environment variable ``STRIPE_OAUTH_NB_SANDBOX_SECRETS_FILE`` names a file,
 every sandbox in the process appends each secret it mints (developer secret keys, authorization

@@ -27,7 +27,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._errors import SandboxError
-from ._expand import KIND_OF, ExpandError, plan_expansions
+from ._expand import KIND_OF, ExpandError, Tree, plan_expansions
 from ._failures import APIFailure, ConsentFailure, OAuthFailure
 from ._lists import find, missing, select
 from ._logs import expect_drop
@@ -38,7 +38,7 @@ from ._rules import MODES, Mode
 from ._state import Fault, Principal, SandboxState
 from ._stripe_paths import is_stripe_endpoint
 from ._versions import API_VERSION, is_legacy, valid_version
-from ._world import RESOURCES
+from ._world import RESOURCES, World
 
 __all__ = ["create_app"]
 
@@ -360,7 +360,7 @@ class _Routes:
 
     def _expansions(
         self, principal: Principal, kind: str, params: Params, *, on_list: bool, legacy: bool
-    ) -> dict[str, Any]:
+    ) -> Tree:
         try:
             tree, reads = plan_expansions(kind, params.expand, on_list=on_list, legacy=legacy)
         except ExpandError as error:
@@ -378,49 +378,53 @@ class _Routes:
         self._expansions(principal, "account", params, on_list=False, legacy=call.legacy)
         return _json(account_json(principal.account), call=call)
 
+    def _read(
+        self, request: Request, call: _Call, resource: str, *, on_list: bool
+    ) -> tuple[Params, Tree, World]:
+        """Authenticate, rate-limit, check the permission, parse the parameters and plan the
+        expansions of a list (``on_list``) or retrieve request; and the caller's world."""
+        route = f"GET /v1/{resource}" if on_list else f"GET /v1/{resource}/{{id}}"
+        principal = self._caller(request, call, route)
+        self.state.require(principal, resource)
+        spec = LIST_PARAMS[resource] if on_list else RETRIEVE_PARAMS[resource]
+        params = parse_params(_query_pairs(request), spec)
+        tree = self._expansions(
+            principal, KIND_OF[resource], params, on_list=on_list, legacy=call.legacy
+        )
+        return params, tree, self.state.world(principal.account, principal.mode)
+
+    def _renderer(self, world: World, call: _Call) -> Renderer:
+        return Renderer(world, now=int(self.state.now()), legacy=call.legacy, version=call.version)
+
     def lister(self, resource: str) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request, call: _Call) -> Response:
-            principal = self._caller(request, call, f"GET /v1/{resource}")
-            self.state.require(principal, resource)
-            params = parse_params(_query_pairs(request), LIST_PARAMS[resource])
-            tree = self._expansions(
-                principal, KIND_OF[resource], params, on_list=True, legacy=call.legacy
-            )
+            params, tree, world = self._read(request, call, resource, on_list=True)
             with self.state.lock:
-                world = self.state.world(principal.account, principal.mode)
-                now = int(self.state.now())
-                positions, has_more = select(world, resource, params, now)
-                renderer = Renderer(world, now=now, legacy=call.legacy, version=call.version)
+                renderer = self._renderer(world, call)
+                positions, has_more = select(world, resource, params, renderer.now)
                 data = [renderer.at(resource, p, tree) for p in positions]
             return _json(list_body(data, has_more, f"/v1/{resource}"), call=call)
 
-        async def route(request: Request) -> Response:
-            return await self._run(request, resource, handler)
-
-        return route
+        return self._routed(resource, handler)
 
     def retriever(self, resource: str) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request, call: _Call) -> Response:
             object_id = request.path_params["object_id"]
             if object_id == "search" and resource in _SEARCHABLE:
                 return self._unserved(request, call)
-            principal = self._caller(request, call, f"GET /v1/{resource}/{{id}}")
-            self.state.require(principal, resource)
-            params = parse_params(_query_pairs(request), RETRIEVE_PARAMS[resource])
-            tree = self._expansions(
-                principal, KIND_OF[resource], params, on_list=False, legacy=call.legacy
-            )
+            _, tree, world = self._read(request, call, resource, on_list=False)
             with self.state.lock:
-                world = self.state.world(principal.account, principal.mode)
-                now = int(self.state.now())
+                renderer = self._renderer(world, call)
                 try:
-                    position = find(world, resource, object_id, "id", now)
+                    position = find(world, resource, object_id, "id", renderer.now)
                 except APIFailure:
                     raise missing(resource, object_id, "id", status=404) from None
-                renderer = Renderer(world, now=now, legacy=call.legacy, version=call.version)
                 body = renderer.at(resource, position, tree)
             return _json(body, call=call)
 
+        return self._routed(resource, handler)
+
+    def _routed(self, resource: str, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
         async def route(request: Request) -> Response:
             return await self._run(request, resource, handler)
 
@@ -496,6 +500,8 @@ class _Routes:
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         self.state.begin_request("not_found")
+        if self.state.latency and not request.url.path.startswith("/_sandbox/"):
+            await asyncio.sleep(self.state.latency)
         call = _Call(_request_id(), API_VERSION)
         if is_stripe_endpoint(request.url.path) and not request.url.path.startswith("/_sandbox"):
             return self._unserved(request, call)

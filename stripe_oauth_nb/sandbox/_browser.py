@@ -6,7 +6,6 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 from .._errors import SandboxError
-from .._http import httpx
 from .._masking import mask_text
 
 __all__ = ["approve"]
@@ -76,6 +75,8 @@ def approve(
     """
     if decision not in ("accept", "deny"):
         raise SandboxError(f"decision must be 'accept' or 'deny', not {decision!r}.")
+    from .._http import httpx  # the HTTP client only when a script drives the page
+
     with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
         page = client.get(install_url)
         form = _ConsentForm()

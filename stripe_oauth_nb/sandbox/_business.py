@@ -29,12 +29,15 @@ days give the same objects.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import heapq
 import itertools
 import math
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, Final, NamedTuple, TypeVar
 
 from ._rows import (
@@ -91,6 +94,8 @@ _PLANS: Final = (
     ("Scale", "Everything, with single sign-on and an uptime promise.", (14900, 13900, 11900), 0.1),
     ("Analytics add-on", "Exports and a SQL console.", (900, 800, 700), 0.1),
 )
+_PLAN_INDEXES: Final = tuple(range(len(_PLANS)))
+_PLAN_CUMULATIVE: Final = tuple(itertools.accumulate(plan[3] for plan in _PLANS))
 #: The plan priced per seat (Growth): its subscriptions have 1 to 5 seats.
 _PER_SEAT: Final = 1
 _WORKSHOP: Final = (
@@ -161,7 +166,15 @@ class Business:
         self.until = max(self.until, end)
 
     def build(self) -> None:
-        """The seeded history: catalogue, ``customers`` arrivals, everything up to the start."""
+        """The seeded history: catalogue, ``customers`` arrivals, everything up to the start.
+
+        The cyclic garbage collector pauses meanwhile: rows hold no cycles, and scanning the
+        growing tables again and again would cost a third of the time.
+        """
+        with _collector_paused():
+            self._build()
+
+    def _build(self) -> None:
         spec = self.w.spec
         self._catalogue(self.origin - _CATALOGUE_AGE)
         span = self.start - self.origin
@@ -303,29 +316,20 @@ class Business:
     # --- subscriptions ------------------------------------------------------------------------
 
     def _subscribe(self, now: int, customer: int) -> None:
-        rng = self.rng
-        weights = [plan[3] for plan in _PLANS]
-        plan = rng.choices(range(len(_PLANS)), weights)[0]
+        rng, w = self.rng, self.w
+        plan = rng.choices(_PLAN_INDEXES, cum_weights=_PLAN_CUMULATIVE)[0]
         interval = "year" if rng.random() < P_YEARLY else "month"
-        currency = self.w.customers.rows[customer].currency
+        currency = w.customers.rows[customer].currency
         price = self._plans[plan][1][(currency, interval)]
         quantity = rng.randint(1, 5) if plan == _PER_SEAT else 1
         end = add_months(now, 12 if interval == "year" else 1)
         row = Subscription(
-            self.w.ids.new("sub_"),
-            now,
-            customer,
-            price,
-            quantity,
-            "active",
-            now,
-            end,
-            -1,
+            w.ids.new("sub_"), now, customer, price, quantity, "active", now, end, len(w.invoices)
         )
-        subscription = self.w.subscriptions.add(row)
+        subscription = w.subscriptions.add(row)
         self._subscription_of[customer] = subscription
-        invoice = self._invoice(now, subscription, "subscription_create", now, now)
-        self._event(now, "customer.subscription.created", "subscriptions", self._sub(subscription))
+        invoice = self._invoice(now, subscription, "subscription_create", now, now, now)
+        self._event(now, "customer.subscription.created", "subscriptions", row)
         self._pay(now, invoice, succeed=True)
         self._schedule_period(now, subscription, end)
 
@@ -358,11 +362,12 @@ class Business:
             return
         interval = self.w.prices.rows[row.price].interval
         end = add_months(now, 12 if interval == "year" else 1)
-        table.update(subscription, replace(row, period_start=now, period_end=end))
-        invoice = self._invoice(now, subscription, "subscription_cycle", now, end)
-        self._event(
-            now, "customer.subscription.updated", "subscriptions", self._sub(subscription), row
+        renewed = replace(
+            row, period_start=now, period_end=end, latest_invoice=len(self.w.invoices)
         )
+        table.update(subscription, renewed)
+        invoice = self._invoice(now, subscription, "subscription_cycle", now, end, row.period_start)
+        self._event(now, "customer.subscription.updated", "subscriptions", renewed, row)
         self._pay(now, invoice, succeed=self.rng.random() >= P_RENEWAL_FAILS)
         self._schedule_period(now, subscription, end)
 
@@ -385,14 +390,19 @@ class Business:
 
     # --- invoices and payments ----------------------------------------------------------------
 
-    def _invoice(self, now: int, subscription: int, reason: str, start: int, end: int) -> int:
+    def _invoice(
+        self, now: int, subscription: int, reason: str, start: int, end: int, billed_from: int
+    ) -> int:
+        """A subscription's invoice, finalized (its subscription already points at it): its
+        line covers ``start``..``end``; the invoice itself ``billed_from``..now (Stripe's
+        invoice period is the one just ended)."""
         w = self.w
         sub = w.subscriptions.rows[subscription]
         customer = w.customers.rows[sub.customer]
         sequence = w.invoice_numbers.get(sub.customer, 0) + 1
         w.invoice_numbers[sub.customer] = sequence
         amount = w.prices.rows[sub.price].unit_amount * sub.quantity
-        draft = Invoice(
+        row = Invoice(
             w.ids.new("in_"),
             now,
             sub.customer,
@@ -401,43 +411,37 @@ class Business:
             sub.quantity,
             f"{customer.invoice_prefix}-{sequence:04d}",
             reason,
-            "draft",
+            "open",
             amount,
             0,
             0,
             start,
             end,
-        )
-        invoice = self._add(w.invoices, draft, "invoice.created")
-        self._set(
+            billed_from,
             now,
-            w.invoices,
-            invoice,
-            replace(draft, status="open", finalized_at=now),
-            "invoice.finalized",
         )
-        sub = w.subscriptions.rows[subscription]
-        w.subscriptions.update(subscription, replace(sub, latest_invoice=invoice))
-        return invoice
+        if now >= w.keep_events_from:
+            draft = replace(row, status="draft", finalized_at=None)
+            self._event(now, "invoice.created", "invoices", draft)
+            self._event(now, "invoice.finalized", "invoices", row, draft)
+        return w.invoices.add(row)
 
     def _pay(self, now: int, invoice: int, *, succeed: bool) -> None:
         """Charge an open invoice once (a new PaymentIntent on the first attempt)."""
         w = self.w
         row = w.invoices.rows[invoice]
         if row.payment_intent < 0:
-            intent = self._intent(
-                now,
-                row.customer,
-                invoice,
-                row.amount_due,
-                w.prices.rows[row.price].currency,
-                f"Invoice {row.number}",
+            currency = w.prices.rows[row.price].currency
+            text = f"Invoice {row.number}"
+            intent, charge = self._payment(
+                now, row.customer, invoice, row.amount_due, currency, text, succeed
             )
-            row = replace(w.invoices.rows[invoice], payment_intent=intent)
-            w.invoices.update(invoice, row)
-        charge = self._charge(now, row.payment_intent, succeed)
+        else:
+            intent, charge = (
+                row.payment_intent,
+                self._charge_again(now, row.payment_intent, succeed),
+            )
         attempts = row.attempt_count + 1
-        sub = w.subscriptions.rows[row.subscription]
         if succeed:
             paid = replace(
                 row,
@@ -447,30 +451,23 @@ class Business:
                 paid_at=now,
                 next_payment_attempt=None,
                 charge=charge,
+                payment_intent=intent,
             )
             self._set(now, w.invoices, invoice, paid, "invoice.paid")
             self._event(now, "invoice.payment_succeeded", "invoices", paid)
-            if sub.status == "past_due":
-                self._set(
-                    now,
-                    w.subscriptions,
-                    row.subscription,
-                    replace(sub, status="active"),
-                    "customer.subscription.updated",
-                )
+            self._move_subscription(now, row.subscription, "past_due", "active")
             self._set_delinquent(now, row.customer, False)
             return
         retry = now + RETRY_DELAYS[attempts - 1] if attempts <= len(RETRY_DELAYS) else None
-        failed = replace(row, attempt_count=attempts, next_payment_attempt=retry, charge=charge)
+        failed = replace(
+            row,
+            attempt_count=attempts,
+            next_payment_attempt=retry,
+            charge=charge,
+            payment_intent=intent,
+        )
         self._set(now, w.invoices, invoice, failed, "invoice.payment_failed")
-        if sub.status == "active":
-            self._set(
-                now,
-                w.subscriptions,
-                row.subscription,
-                replace(sub, status="past_due"),
-                "customer.subscription.updated",
-            )
+        self._move_subscription(now, row.subscription, "active", "past_due")
         self._set_delinquent(now, row.customer, True)
         if retry is not None:
             self._at(retry, self._retry, invoice)
@@ -478,6 +475,15 @@ class Business:
             gone = replace(failed, status="uncollectible", uncollectible_at=now)
             self._set(now, w.invoices, invoice, gone, "invoice.marked_uncollectible")
             self._end_subscription(now, row.subscription, "payment_failed")
+
+    def _move_subscription(self, now: int, subscription: int, was: str, status: str) -> None:
+        """A subscription that is ``was`` becomes ``status`` (with its event)."""
+        row = self.w.subscriptions.rows[subscription]
+        if row.status == was:
+            changed = replace(row, status=status)
+            self._set(
+                now, self.w.subscriptions, subscription, changed, "customer.subscription.updated"
+            )
 
     def _retry(self, now: int, invoice: int) -> None:
         row = self.w.invoices.rows[invoice]
@@ -490,15 +496,27 @@ class Business:
         customer = self._live_customers[self.rng.randrange(len(self._live_customers))]
         currency = self.w.customers.rows[customer].currency
         price = self.w.prices.rows[self._workshop_prices[currency]]
-        intent = self._intent(now, customer, -1, price.unit_amount, currency, _WORKSHOP[0])
-        self._charge(now, intent, True)
+        self._payment(now, customer, -1, price.unit_amount, currency, _WORKSHOP[0], True)
 
-    def _intent(
-        self, now: int, customer: int, invoice: int, amount: int, currency: str, text: str
-    ) -> int:
-        ids = self.w.ids
-        row = PaymentIntent(
-            ids.new("pi_"),
+    def _payment(
+        self,
+        now: int,
+        customer: int,
+        invoice: int,
+        amount: int,
+        currency: str,
+        text: str,
+        succeed: bool,
+    ) -> tuple[int, int]:
+        """A new PaymentIntent and its first charge; their positions."""
+        w = self.w
+        intent_position = len(w.payment_intents)
+        decline = None if succeed else self.rng.choice(_DECLINES)
+        charge = self._new_charge(
+            now, customer, intent_position, invoice, amount, currency, text, decline
+        )
+        created = PaymentIntent(
+            w.ids.new("pi_"),
             now,
             customer,
             invoice,
@@ -508,41 +526,62 @@ class Business:
             -1,
             text,
         )
-        return self._add(self.w.payment_intents, row, "payment_intent.created")
+        status = "succeeded" if succeed else "requires_payment_method"
+        row = replace(created, status=status, latest_charge=charge, decline_code=decline)
+        w.payment_intents.add(row)
+        if now >= w.keep_events_from:
+            self._event(now, "payment_intent.created", "payment_intents", created)
+            self._charge_events(now, charge, row, created)
+        return intent_position, charge
 
-    def _charge(self, now: int, intent: int, succeed: bool) -> int:
+    def _charge_again(self, now: int, intent: int, succeed: bool) -> int:
+        """Another attempt on an existing PaymentIntent (a retried invoice)."""
         w = self.w
         pi = w.payment_intents.rows[intent]
         decline = None if succeed else self.rng.choice(_DECLINES)
+        charge = self._new_charge(
+            now, pi.customer, intent, pi.invoice, pi.amount, pi.currency, pi.description, decline
+        )
+        status = "succeeded" if succeed else "requires_payment_method"
+        row = replace(pi, status=status, latest_charge=charge, decline_code=decline)
+        w.payment_intents.update(intent, row)
+        self._charge_events(now, charge, row, pi)
+        return charge
+
+    def _new_charge(
+        self,
+        now: int,
+        customer: int,
+        intent: int,
+        invoice: int,
+        amount: int,
+        currency: str,
+        text: str | None,
+        decline: str | None,
+    ) -> int:
+        w = self.w
+        charge_id = w.ids.new("ch_")
+        txn = -1 if decline else self._txn(now, amount, currency, "charge", charge_id, text)
+        status = "failed" if decline else "succeeded"
         row = Charge(
-            w.ids.new("ch_"),
-            now,
-            pi.customer,
-            intent,
-            pi.invoice,
-            pi.amount,
-            pi.currency,
-            "succeeded" if succeed else "failed",
-            -1,
-            pi.description,
-            decline,
+            charge_id, now, customer, intent, invoice, amount, currency, status, txn, text, decline
         )
         charge = w.charges.add(row)
-        if succeed:
-            txn = self._txn(now, pi.amount, pi.currency, "charge", row.id, pi.description)
-            row = replace(row, balance_transaction=txn)
-            w.charges.update(charge, row)
-        self._event(now, "charge.succeeded" if succeed else "charge.failed", "charges", row)
-        status = "succeeded" if succeed else "requires_payment_method"
-        updated = replace(pi, status=status, latest_charge=charge, decline_code=decline)
-        kind = "payment_intent.succeeded" if succeed else "payment_intent.payment_failed"
-        self._set(now, w.payment_intents, intent, updated, kind)
-        if succeed:
+        if not decline:
             if self.rng.random() < P_REFUND:
                 self._at(now + self.rng.randint(DAY, 10 * DAY), self._refund, charge)
             elif self.rng.random() < P_DISPUTE:
                 self._at(now + self.rng.randint(3 * DAY, 30 * DAY), self._dispute, charge)
         return charge
+
+    def _charge_events(
+        self, now: int, charge: int, intent: PaymentIntent, before: PaymentIntent
+    ) -> None:
+        row = self.w.charges.rows[charge]
+        ok = row.status == "succeeded"
+        self._event(now, "charge.succeeded" if ok else "charge.failed", "charges", row)
+        kind = "payment_intent.succeeded" if ok else "payment_intent.payment_failed"
+        self._event(now, kind, "payment_intents", intent, before)
 
     def _txn(
         self,
@@ -705,6 +744,30 @@ class Business:
     def _payout_paid(self, now: int, payout: int) -> None:
         row = self.w.payouts.rows[payout]
         self._set(now, self.w.payouts, payout, replace(row, status="paid"), "payout.paid")
+
+
+_pauses = 0
+_enabled_before = True
+_pauses_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """``gc.disable()`` for the duration (concurrent pauses counted; the first one remembers
+    whether the collector was on, the last one puts it back)."""
+    global _pauses, _enabled_before
+    with _pauses_lock:
+        if _pauses == 0:
+            _enabled_before = gc.isenabled()
+        _pauses += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses -= 1
+            if _pauses == 0 and _enabled_before:
+                gc.enable()
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

@@ -252,6 +252,8 @@ def parse_params(pairs: list[tuple[str, str]], spec: dict[str, str]) -> Params:
     """Type ``pairs`` (the decoded query) by ``spec``; raise Stripe's 400 for the first fault."""
     grouped: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     for name, raw in pairs:
+        if not name:  # "&&" or "=x": no parameter at all (as Rack parses it)
+            continue
         match = _NAME.match(name)
         if match is None:
             raise _unknown(name)

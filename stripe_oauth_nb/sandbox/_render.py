@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Callable
 from typing import Any, Final
 
-from ._business import add_months
 from ._expand import EXPANDABLE, KIND_OF, Tree
 from ._rows import (
     BalanceTransaction,
@@ -114,6 +113,20 @@ def _money(amount: int, currency: str) -> str:
     return f"{_SYMBOLS.get(currency, '')}{amount / 100:,.2f}"
 
 
+def _card_of(customer: Customer, start: int) -> tuple[str, str, int, int, str]:
+    """The customer's card: fixed by its id and email (one card per customer)."""
+    h = zlib.crc32(customer.id.encode())
+    year = dt.datetime.fromtimestamp(start, dt.UTC).year
+    fingerprint = f"{h:08x}{zlib.crc32(customer.email.encode()):08x}"[:16]
+    return (
+        _BRANDS[h % 10],
+        f"{(h // 10) % 10000:04d}",
+        1 + (h >> 8) % 12,
+        year + 1 + (h >> 12) % 5,
+        fingerprint,
+    )
+
+
 def list_body(data: list[str], has_more: bool, url: str) -> str:
     """A list object around rendered objects."""
     more = "true" if has_more else "false"
@@ -147,7 +160,9 @@ def account_json(account: Account) -> str:
             "external_accounts": Raw(
                 list_body([], False, f"/v1/accounts/{account.id}/external_accounts")
             ),
+            "settings.bacs_debit_payments.display_name": account.name,
             "settings.dashboard.display_name": account.name,
+            "settings.payments.statement_descriptor": account.name.upper()[:22],
             "tos_acceptance": raw({"date": account.created, "ip": None, "user_agent": None}),
         }
     )
@@ -161,6 +176,7 @@ class Renderer:
         self.now = now
         self.legacy = legacy
         self.version = version
+        self._snapshots: Renderer | None = None
         self._by_resource: dict[str, Callable[[Any, Tree], dict[str, Any]]] = {
             "customers": self._customer,
             "products": self._product,
@@ -333,11 +349,6 @@ class Renderer:
         customer = w.customers.rows[row.customer]
         sub = w.subscriptions.rows[row.subscription]
         price = w.prices.rows[row.price]
-        if row.billing_reason == "subscription_create":
-            period = (row.created, row.created)
-        else:
-            months = 12 if price.interval == "year" else 1
-            period = (add_months(row.period_start, -months), row.period_start)
         draft = row.status == "draft"
         url = f"https://invoice.stripe.com/i/{w.spec.account_id}/{w.spec.mode}_{row.id}"
         values = {
@@ -372,8 +383,8 @@ class Renderer:
                 '{"quote_details":null,"subscription_details":{"metadata":{},"subscription":'
                 f'"{sub.id}"}},"type":"subscription_details"}}'
             ),
-            "period_end": period[1],
-            "period_start": period[0],
+            "period_end": row.created,
+            "period_start": row.billed_from,
             "status": row.status,
             "status_transitions": Raw(
                 f'{{"finalized_at":{encode(row.finalized_at)},'
@@ -432,16 +443,11 @@ class Renderer:
 
     def _card(self, customer: Customer) -> tuple[str, str, int, int, str]:
         """(brand, last4, exp_month, exp_year, fingerprint) of the customer's card."""
-        h = zlib.crc32(customer.id.encode())
-        year = dt.datetime.fromtimestamp(self.w.spec.start, dt.UTC).year
-        fingerprint = f"{h:08x}{zlib.crc32(customer.email.encode()):08x}"[:16]
-        return (
-            _BRANDS[h % 10],
-            f"{(h // 10) % 10000:04d}",
-            1 + (h >> 8) % 12,
-            year + 1 + (h >> 12) % 5,
-            fingerprint,
-        )
+        cards = self.w.cards
+        card = cards.get(customer.id)
+        if card is None:
+            card = cards[customer.id] = _card_of(customer, self.w.spec.start)
+        return card
 
     def _charge(self, row: Charge, x: Tree) -> dict[str, Any]:
         w = self.w
@@ -615,14 +621,16 @@ class Renderer:
         }
 
     def _event(self, row: Event, x: Tree) -> dict[str, Any]:
-        snapshot = Renderer(self.w, now=row.created, legacy=False)
+        snapshot = self._snapshots
+        if snapshot is None:
+            snapshot = self._snapshots = Renderer(self.w, now=row.created, legacy=False)
+        snapshot.now = row.created  # the object as it was then, in the events' API version
         obj = snapshot.render(row.resource, row.row)
-        data = f'{{"object":{obj}}}'
-        if row.before is not None:
-            previous = json.loads(snapshot.render(row.resource, row.before))
-            after = json.loads(obj)
-            changed = {k: v for k, v in previous.items() if after.get(k) != v}
-            data = f'{{"object":{obj},"previous_attributes":{encode(changed)}}}'
+        if row.before is None:
+            data = f'{{"object":{obj}}}'
+        else:
+            previous = snapshot.previous_attributes(row.resource, row.before, row.row)
+            data = f'{{"object":{obj},"previous_attributes":{previous}}}'
         return {
             "id": row.id,
             "api_version": API_VERSION,
@@ -631,6 +639,21 @@ class Renderer:
             "livemode": self.w.livemode,
             "type": row.type,
         }
+
+    def previous_attributes(self, resource: str, before: Any, after: Any) -> str:
+        """The top-level fields of ``before`` that ``after`` changed, with their old values."""
+        fill = self._by_resource[resource]
+        old, new = fill(before, {}), fill(after, {})
+        changed = sorted({name.split(".")[0] for name, value in old.items() if new[name] != value})
+        whole: dict[str, Any] | None = None
+        parts = []
+        for key in changed:
+            if key in old:
+                parts.append(f"{encode(key)}:{encode(old[key])}")
+            else:  # a field inside a nested object changed: take the whole old object
+                whole = whole or json.loads(self.render(resource, before))
+                parts.append(f"{encode(key)}:{encode(whole[key])}")
+        return "{" + ",".join(parts) + "}"
 
 
 def _expandable_on(resource: str) -> dict[str, Any]:

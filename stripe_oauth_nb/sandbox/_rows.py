@@ -97,6 +97,7 @@ class Invoice(NamedTuple):
     attempt_count: int
     period_start: int
     period_end: int
+    billed_from: int
     finalized_at: int | None = None
     paid_at: int | None = None
     uncollectible_at: int | None = None

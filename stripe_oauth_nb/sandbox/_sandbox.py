@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -83,9 +84,16 @@ class Sandbox:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Sandbox:
-        """Start serving (idempotent); returns self."""
-        self._server.start()
+    def start(self, *, abort: Callable[[], bool] | None = None) -> Sandbox:
+        """Start serving (idempotent); returns self. The default account's test-mode data is
+        then made in a background thread (requests that need it wait for it). ``abort``: asked
+        while the server starts; True gives up at once (the sandbox is then not running)."""
+        if not self._server.running:
+            self._server.start(abort=abort)
+            if self._server.running:
+                threading.Thread(
+                    target=self.state.prepare, name="sandbox-data", daemon=True
+                ).start()
         return self
 
     def stop(self) -> None:
@@ -222,8 +230,9 @@ class Sandbox:
         """Another installing account (selectable on the consent page); returns its id."""
         return self.state.add_account(name, customers=customers)
 
-    #: Answer the consent page like a browser (see :func:`stripe_oauth_nb.sandbox.approve`).
-    approve = staticmethod(approve)
+    def approve(self, install_url: str, decision: str = "accept", **options: Any) -> str:
+        """:func:`stripe_oauth_nb.sandbox.approve` (the one implementation)."""
+        return approve(install_url, decision=decision, **options)
 
     def mint_tokens(
         self, mode: Mode = "test", app: RegisteredApp | None = None, account_id: str | None = None

@@ -1,21 +1,23 @@
-"""Uvicorn in a daemon thread, on a socket bound before the thread starts.
+"""The sandbox's server: the package's uvicorn thread (:mod:`stripe_oauth_nb._serving`).
 
-Binding first gives a free port with no race and a clear error when a fixed port is taken.
-Uvicorn installs no signal handlers outside the main thread and never touches the host's logging
-configuration here (``log_config=None``). Accepted connections get TCP_NODELAY (see
-:meth:`ServerThread.start`), so keep-alive requests do not wait on Nagle's algorithm.
+Binding first gives a free port with no race and a clear error when a fixed port is taken; the
+sandbox's log filters (no secrets, no query strings) go on uvicorn's loggers before it starts.
+The modules uvicorn loads when it starts are imported with this one, so the server thread starts
+in milliseconds and a command can stop it promptly even while it is starting.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+from collections.abc import Callable
 
-import uvicorn
+import uvicorn.lifespan.off
+import uvicorn.middleware.proxy_headers
+import uvicorn.protocols.http.h11_impl  # noqa: F401 - imported for uvicorn's Config.load
 from starlette.types import ASGIApp
 
 from .._errors import SandboxError
+from .._serving import ServerThread as _Thread
+from .._serving import bind
 from ._logs import install_log_filters
 
 __all__ = ["ServerThread"]
@@ -28,67 +30,47 @@ class ServerThread:
         self._app = app
         self._host = host
         self._requested_port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._thread: _Thread | None = None
         self.port = 0
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and self._thread.running
 
-    def start(self, timeout: float = 5.0) -> int:
-        """Bind, start serving, and return the port once the server accepts connections."""
+    def start(self, timeout: float = 5.0, abort: Callable[[], bool] | None = None) -> int:
+        """Bind, start serving, and return the port once the server accepts connections.
+
+        ``abort`` is asked before and after starting: when it says True (a signal arrived),
+        the server is stopped (or not started) and ``start`` returns at once.
+        """
         if self.running:
             return self.port
+        if abort is not None and abort():
+            return 0
         install_log_filters()
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when
-        # the listening socket says TCP; with proto 0 every keep-alive response waits ~40 ms.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._requested_port))
+            sock = bind(self._host, self._requested_port)
         except OSError as exc:
-            sock.close()
             raise SandboxError(
-                f"The sandbox cannot listen on {self._host}:{self._requested_port} ({exc}). "
-                "Pick another port, or 0 for any free one."
-            ) from exc
-        self._socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            http="h11",
-            ws="none",
-            lifespan="off",
-            log_config=None,
-            access_log=True,  # False would strip the host's handlers from uvicorn.access
-            timeout_graceful_shutdown=1,
-            server_header=False,
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox:{self.port}", daemon=True
-        )
+                f"The sandbox cannot listen on {self._host}:{self._requested_port} "
+                f"({exc.strerror or exc}). Pick another port (1-65535), or 0 for any free one."
+            ) from None
+        thread = _Thread(self._app, sock, name=f"sandbox:{sock.getsockname()[1]}")
         self._thread = thread
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise SandboxError(
-                    f"The sandbox did not start on port {self.port} within {timeout:g} s."
-                )
-            time.sleep(0.002)
+        self.port = thread.port
+        try:
+            thread.start(timeout)
+        except TimeoutError:
+            self._thread = None
+            raise SandboxError(
+                f"The sandbox did not start on port {self.port} within {timeout:g} s."
+            ) from None
+        if abort is not None and abort():
+            self.stop()
         return self.port
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving, join the thread and release the port."""
-        if self._server is not None:
-            self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
+            self._thread.stop(timeout)
+        self._thread = None

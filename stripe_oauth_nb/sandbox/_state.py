@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import secrets
 import string
 import threading
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from .._errors import SandboxError
+from .._urls import matches_manifest_redirect_pattern
 from ._business import DAY, Business
 from ._failures import APIFailure, ConsentFailure, OAuthFailure, stripe_mask
 from ._limits import RateLimiter, Refusal
@@ -77,7 +77,6 @@ FAULT_KINDS: Final = ("delay", "error", "rate_limit", "drop")
 GRANT_TYPES: Final = ("authorization_code", "refresh_token")
 
 _ALNUM: Final = string.ascii_letters + string.digits
-_REDIRECT_PATTERN: Final = re.compile(r"^https?://.*/.+")
 #: The sample accounts the consent page offers besides the default one, and their share of
 #: its customers.
 SAMPLE_ACCOUNTS: Final = (("Northwind Traders", 2), ("Globex Retail", 5))
@@ -245,10 +244,12 @@ class SandboxState:
         self.publishable_keys: dict[tuple[str, Mode], str] = {}
         self._customer_streams: dict[str, Any] = {}
         self._worlds: dict[tuple[str, Mode], tuple[World, Business]] = {}
+        self._building: dict[tuple[str, Mode], threading.Event] = {}
         self.default_account_id = self.add_account("Sandbox Installer Co", customers=customers)
         # The default account's test-mode customers continue the seed's own stream (the
         # customers every earlier release of the sandbox had).
         self._customer_streams[self.default_account_id] = self._rng.getstate()
+        self._rng.seed(f"{seed}:after-the-default-account")  # nothing else draws from that stream
         for name, share in SAMPLE_ACCOUNTS:
             self.add_account(name, customers=customers // share)
         self._apps: dict[str, RegisteredApp] = {}
@@ -323,10 +324,25 @@ class SandboxState:
     # --- worlds ------------------------------------------------------------------------------
 
     def world(self, account: Account, mode: Mode) -> World:
-        """The data of ``account`` in ``mode``, built on first use and played up to date."""
-        with self._lock:
-            entry = self._worlds.get((account.id, mode))
-            if entry is None:
+        """The data of ``account`` in ``mode``, built on first use and played up to date.
+
+        The build (a second or more for many customers) runs outside the lock, so the consent
+        page and the token endpoint keep answering meanwhile; concurrent callers wait for the
+        one build. Do not call it while holding :attr:`lock`.
+        """
+        key = (account.id, mode)
+        while True:
+            with self._lock:
+                entry = self._worlds.get(key)
+                if entry is not None:
+                    world, business = entry
+                    if business.until < self._business_until:
+                        business.run_until(self._business_until)
+                    return world
+                pending = self._building.get(key)
+                owner = pending is None
+                if pending is None:
+                    pending = self._building[key] = threading.Event()
                 spec = WorldSpec(
                     account_id=account.id,
                     account_name=account.name,
@@ -338,14 +354,23 @@ class SandboxState:
                         self._customer_streams.get(account.id) if mode == "test" else None
                     ),
                 )
+            if not owner:
+                pending.wait()
+                continue
+            try:
                 world = World(spec)
                 business = Business(world)
                 business.build()
-                entry = self._worlds[(account.id, mode)] = (world, business)
-            world, business = entry
-            if business.until < self._business_until:
-                business.run_until(self._business_until)
-            return world
+                with self._lock:
+                    self._worlds.setdefault(key, (world, business))
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)
+                pending.set()
+
+    def prepare(self) -> None:
+        """Build the default account's test-mode data now (the first request then is fast)."""
+        self.world(self.account(None), "test")
 
     def simulate(self, days: int) -> dict[str, Any]:
         """Move the clock ``days`` forward and play the business up to then, in every world
@@ -363,8 +388,9 @@ class SandboxState:
         """Objects per resource in one world (see :meth:`World.counts`)."""
         if mode not in MODES:
             raise SandboxError(f"mode must be 'test' or 'live', not {mode!r}.")
+        world = self.world(self.account(account_id), mode)
         with self._lock:
-            return self.world(self.account(account_id), mode).counts(int(self.now()))
+            return world.counts(int(self.now()))
 
     def register_app(self, manifest: Mapping[str, Any]) -> RegisteredApp:
         """Register (or re-register, keeping its client ids) an app from a manifest dict."""
@@ -378,7 +404,7 @@ class SandboxState:
                 "callback URL, e.g. http://127.0.0.1:8765/callback."
             )
         for uri in uris:
-            if not isinstance(uri, str) or not _REDIRECT_PATTERN.match(uri):
+            if not matches_manifest_redirect_pattern(uri):
                 raise SandboxError(
                     f"allowed_redirect_uris entry {uri!r} must be an http(s) URL with a path "
                     "(https://example.com/callback, not https://example.com)."

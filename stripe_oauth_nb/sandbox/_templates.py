@@ -73,7 +73,7 @@ class Template:
         self._format = "%s".join(piece.replace("%", "%%") for piece in pieces[0::2])
 
     def render(self, values: Mapping[str, Any]) -> str:
-        return self._format % tuple([encode(values[name]) for name in self.names])
+        return self._format % tuple(map(encode, map(values.__getitem__, self.names)))
 
 
 @cache
@@ -240,7 +240,9 @@ SLOTS: Final[dict[str, tuple[str, ...]]] = {
         "default_currency",
         "email",
         "external_accounts",
+        "settings.bacs_debit_payments.display_name",
         "settings.dashboard.display_name",
+        "settings.payments.statement_descriptor",
         "tos_acceptance",
     ),
     "customer": (

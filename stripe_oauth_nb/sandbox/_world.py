@@ -165,6 +165,8 @@ class World:
         self.deleted_customers = 0
         #: Events before this moment are not kept (they could never be listed).
         self.keep_events_from = spec.start - EVENT_RETENTION
+        #: Each customer's card, made when first rendered (customer id -> card details).
+        self.cards: dict[str, tuple[str, str, int, int, str]] = {}
         #: Cached filter results of list requests: key -> (table version, positions).
         self.filter_cache: dict[tuple[Any, ...], tuple[int, list[int]]] = {}
 

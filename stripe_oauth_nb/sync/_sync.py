@@ -112,7 +112,7 @@ def _require_extra(destination: Any) -> None:
     extra = "sql"
     if destination == "postgres":
         needed.append("psycopg2")
-        extra = "postgres"
+        extra = "sql-postgres"
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
         raise SyncConfigError(
@@ -229,11 +229,11 @@ class _Run:
 
         from .._api import ApiClient, RetryPolicy
         from .._api._client import _env_proxy
-        from .._http import httpx
+        from .._http import httpx, transport
 
         limiter = RateLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
         pool = self.workers + 4
-        inner = httpx.HTTPTransport(
+        inner = transport(  # HTTPX's transport, bounded by the call's deadline like ApiClient's
             proxy=_env_proxy(self.settings.api_base),
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
         )

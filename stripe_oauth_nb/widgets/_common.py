@@ -9,7 +9,8 @@ exception with a title saying what kind of problem it is. No form builds error H
 from __future__ import annotations
 
 import html
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from .._errors import (
     AccessDeniedError,
@@ -37,10 +38,9 @@ from .._errors import (
     TokenStoreError,
 )
 from .._masking import mask_text
+from ._style import status_html
 
-__all__ = ["ERROR_COLOUR", "error_title", "explain", "safe_text"]
-
-ERROR_COLOUR: Final = "#b00020"
+__all__ = ["error_title", "explain", "on_click", "safe_text", "ticker"]
 
 #: What each error means, as a title above its (already actionable) message. First match wins.
 _TITLES: Final[tuple[tuple[type[BaseException], str], ...]] = (
@@ -81,10 +81,63 @@ def error_title(exc: BaseException) -> str:
 
 
 def explain(exc: BaseException, *, title: str | None = None) -> str:
-    """HTML for an error: a title saying what kind of problem, then the masked message."""
+    """HTML for an error: a title saying what kind of problem, then the masked message.
+
+    Errors from outside the toolkit (a bug) say so, and what to do about it.
+    """
     heading = error_title(exc) if title is None else title
-    return (
-        f"<div class='som-error' style='color:{ERROR_COLOUR};white-space:pre-wrap'>"
-        f"<b>{html.escape(heading)}.</b> "
-        f"{safe_text(str(exc))}</div>"
+    message = str(exc)
+    if not isinstance(exc, StripeOAuthNBError):
+        message = (
+            f"{type(exc).__name__}: {message} This is a bug in stripe-oauth-nb, not something "
+            "you did: run the cell again, and report it (with this message) if it stays."
+        )
+    return f"<div class='som-error'>{status_html('error', safe_text(message), label=heading)}</div>"
+
+
+def on_click(button: Any, action: Callable[[], object], shown: Any) -> None:
+    """Run ``action`` when ``button`` is clicked; any failure is shown in ``shown`` (an HTML
+    widget), titled and masked, never only in the browser's log console."""
+
+    def run(_button: object) -> None:
+        try:
+            action()
+        except Exception as exc:  # a click must show every failure in its form
+            shown.value = explain(exc)
+
+    button.on_click(run)
+
+
+def ticker(on_tick: Callable[[], object], *, interval_ms: int = 1000) -> Any:
+    """A hidden ``Play`` widget that calls ``on_tick`` every ``interval_ms`` while it is shown.
+
+    The ticks come from the browser, so nothing runs in the kernel once the form is gone (a
+    re-run cell leaves no thread behind), and nothing ticks where no front-end shows the form.
+    Put it among the form's children.
+    """
+    import ipywidgets as w
+
+    play = w.Play(
+        value=0,
+        min=0,
+        max=10**9,
+        step=1,
+        interval=interval_ms,
+        playing=False,
+        show_repeat=False,
+        layout=w.Layout(display="none"),
     )
+    play.add_class("som-ticker")
+    play.observe(lambda _change: on_tick(), names="value")
+
+    def start(change: dict[str, Any]) -> None:
+        # A Play view starts its timer only when ``playing`` turns true after the view exists
+        # (ipywidgets 8.1): a Play created playing never ticks. The front-end counts its views
+        # in ``_view_count``; each new one gets the off-on edge it needs.
+        if (change["new"] or 0) > (change["old"] or 0):
+            play.playing = False
+            play.playing = True
+
+    play.observe(start, names="_view_count")
+    play._view_count = 0  # opt in: the front-end reports its views
+    return play

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
-import ipywidgets as widgets
+import ipywidgets as w
 
 from .._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
 from .._authorize import start_authorization
@@ -23,6 +23,8 @@ from .._callback import (
     CallbackServer,
     code_from_pasted_url,
     detect_remote,
+    outcome_of,
+    parse_callback_url,
 )
 from .._errors import (
     AccessDeniedError,
@@ -33,20 +35,21 @@ from .._errors import (
 from .._install_link import InstallLink
 from .._masking import clean_server_text, mask_text
 from .._settings import Mode, Settings
-from ._common import safe_text
+from ._common import explain, on_click, safe_text, ticker
+from ._style import Tone, link_html, status_html, text_layout
 
 __all__ = ["CallbackForm"]
 
 Status = Literal["idle", "waiting", "received", "refused", "expired", "error", "stopped"]
 
-_COLOURS: Final[dict[str, str]] = {
-    "idle": "#555",
-    "waiting": "#8a6d00",
-    "received": "#1a7f37",
-    "refused": "#b42318",
-    "expired": "#b42318",
-    "error": "#b42318",
-    "stopped": "#555",
+_TONES: Final[dict[Status, Tone]] = {
+    "idle": "muted",
+    "waiting": "waiting",
+    "received": "done",
+    "refused": "error",
+    "expired": "error",
+    "error": "error",
+    "stopped": "muted",
 }
 
 
@@ -57,21 +60,17 @@ def _clock_text(seconds: float) -> str:
 
 def _box(kind: Any, description: str, css: str, **options: Any) -> Any:
     """A labelled input of the form's width, tagged with ``css`` for browser tests."""
-    box = kind(
-        description=description,
-        layout=widgets.Layout(width="36em"),
-        style={"description_width": "8em"},
-        **options,
-    )
+    box = kind(description=description, **text_layout(), **options)
     box.add_class(css)
     return box
 
 
-class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """Install link, live callback status with the code's countdown, and the paste box.
 
     ``allowed_redirect_uris`` come from the manifest (exact match is checked before the link
-    is built). ``tick``: update the countdown every second from a daemon thread.
+    is built). ``tick``: count down (the server's wait, the code's life) every second while
+    the form is shown (the browser drives it: no thread outlives the form).
     """
 
     def __init__(
@@ -95,70 +94,67 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.error: StripeOAuthNBError | None = None
         self.status_kind: Status = "idle"
         self._lock = threading.RLock()
-        self._closed = threading.Event()
-        self._tick = tick
-        self._ticker: threading.Thread | None = None
+        self._listen_until: float | None = None
 
-        self.mode_input = widgets.ToggleButtons(
+        self.mode_input = w.ToggleButtons(
             options=["test", "live"], value=settings.mode, description="Mode"
         )
         self.mode_input.add_class("som-mode")
         self.redirect_input = _box(
-            widgets.Text, "Redirect URI", "som-redirect-uri", value=settings.redirect_uri
+            w.Text, "Redirect URI", "som-redirect-uri", value=settings.redirect_uri
         )
         self.dashboard_input = _box(
-            widgets.Text,
+            w.Text,
             "Dashboard link",
             "som-dashboard-link",
             placeholder="optional: the install link copied from the Dashboard",
         )
-        self.build_button = widgets.Button(
+        self.build_button = w.Button(
             description="Build link and listen",
             button_style="primary",
             icon="link",
-            layout=widgets.Layout(width="max-content"),
+            layout=w.Layout(width="max-content"),
         )
         self.build_button.add_class("som-build-link")
-        self.link_html = widgets.HTML()
+        self.link_html = w.HTML()
         self.link_html.add_class("som-install-link")
-        self.status_html = widgets.HTML()
+        self.status_html = w.HTML()
         self.status_html.add_class("som-callback-status")
-        self.countdown_html = widgets.HTML()
+        self.countdown_html = w.HTML()
         self.countdown_html.add_class("som-code-countdown")
         # A Password box: the landed URL carries a live code, which must not show in the
-        # widget's repr or on screen (checklist item 24).
-        # A Password box: the landed URL carries a live code, which must not show in the
-        # widget's repr or on screen (checklist item 24).
+        # widget's repr or on screen.
         self.paste_input = _box(
-            widgets.Password,
+            w.Password,
             "Landed URL",
             "som-paste-url",
             placeholder="paste the address the browser landed on after Accept",
         )
-        self.paste_button = widgets.Button(description="Use pasted URL", icon="paste")
+        self.paste_button = w.Button(description="Use pasted URL", icon="paste")
         self.paste_button.add_class("som-paste-submit")
-        self.remote_html = widgets.HTML()
+        self.remote_html = w.HTML()
         self.remote_html.add_class("som-remote-note")
         remote = detect_remote(environ)
         if remote.is_remote:
             self.remote_html.value = f"<p>{safe_text(remote.advice())}</p>"
 
-        self.build_button.on_click(lambda _button: self.build())
-        self.paste_button.on_click(lambda _button: self.submit_paste())
-        super().__init__(
-            children=[
-                self.mode_input,
-                self.redirect_input,
-                self.dashboard_input,
-                self.remote_html,
-                self.build_button,
-                self.link_html,
-                self.status_html,
-                self.countdown_html,
-                widgets.HTML("<b>Browser could not reach the notebook?</b>"),
-                widgets.HBox([self.paste_input, self.paste_button]),
-            ]
-        )
+        on_click(self.build_button, self.build, self.status_html)
+        on_click(self.paste_button, self.submit_paste, self.status_html)
+        children: list[w.Widget] = [
+            self.mode_input,
+            self.redirect_input,
+            self.dashboard_input,
+            self.remote_html,
+            self.build_button,
+            self.link_html,
+            self.status_html,
+            self.countdown_html,
+            w.HTML("<b>Browser could not reach the notebook?</b>"),
+            w.HBox([self.paste_input, self.paste_button]),
+        ]
+        if tick:
+            children.append(ticker(self.tick))
+        super().__init__(children=children)
         self._show("idle", "Press <i>Build link and listen</i> to start.", raw=True)
         self.add_class("som-callback-form")
 
@@ -167,9 +163,7 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         text = message if raw else safe_text(message)
         with self._lock:
             self.status_kind = kind
-            self.status_html.value = (
-                f'<p style="color:{_COLOURS[kind]}"><b>{kind.capitalize()}</b>: {text}</p>'
-            )
+            self.status_html.value = status_html(_TONES[kind], text, label=kind.capitalize())
 
     def refresh_countdown(self, now: float | None = None) -> float:
         """Update the countdown of the received code; returns the seconds left."""
@@ -189,36 +183,46 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             )
         return max(0.0, left)
 
-    def _start_ticker(self) -> None:
-        if not self._tick or (self._ticker is not None and self._ticker.is_alive()):
-            return
-
-        def run() -> None:
-            while not self._closed.wait(1.0):
-                if self.refresh_countdown() <= 0:
-                    return
-
-        self._ticker = threading.Thread(target=run, name="som-code-countdown", daemon=True)
-        self._ticker.start()
+    def tick(self, now: float | None = None) -> None:
+        """One second passed: count down the server's wait and the received code's life."""
+        until = self._listen_until
+        server = self.server
+        if self.status_kind == "waiting" and until is not None and server is not None:
+            left = until - (time.monotonic() if now is None else now)
+            self._show(
+                "waiting",
+                f"Listening on {server.local_url}: {_clock_text(left)} left "
+                "(or paste the landed URL below).",
+            )
+        if self.code is not None:
+            self.refresh_countdown()
 
     def _received(self, code: AuthorizationCode, how: str) -> None:
         with self._lock:
             self.code = code
             self.error = None
         self._show("received", f"Authorization code {code.code.masked} ({code.mode} mode) {how}.")
+        self._link_used()
         self.refresh_countdown()
-        self._start_ticker()
+
+    def _link_used(self) -> None:
+        """The link's state is used up: a second click could only reach a closed port."""
+        self.link_html.value = (
+            "<p class='som-used-link'>Install link used. Build a new link to install again.</p>"
+        )
 
     def _failed(self, exc: StripeOAuthNBError, *, pasted: str | None = None) -> None:
         with self._lock:
             self.error = exc
-        kind: Status = "error"
-        if isinstance(exc, AccessDeniedError):
-            kind = "refused"
-        elif isinstance(exc, CallbackTimeoutError):
-            kind = "expired"
-        detail = f" (pasted: {pasted})" if pasted else ""
-        self._show(kind, f"{exc}{detail}")
+            found = outcome_of(exc).kind  # the server's table: refused, expired, else an error
+            kind: Status = (
+                "refused" if found == "refused" else "expired" if found == "expired" else "error"
+            )
+            self.status_kind = kind
+        shown = f"<p class='som-pasted'>Pasted: {safe_text(pasted)}</p>" if pasted else ""
+        self.status_html.value = explain(exc) + shown
+        if kind in ("refused", "expired"):
+            self._link_used()
 
     def _on_event(self, event: CallbackEvent) -> None:
         """From a server thread: set widget values only."""
@@ -272,10 +276,9 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             return None
         with self._lock:
             self.server, self.link = server, link
+        self._listen_until = time.monotonic() + self.deadline if server is not None else None
         self.link_html.value = (
-            f'<p><a href="{html.escape(link.url, quote=True)}" target="_blank" '
-            'rel="noopener noreferrer" style="color:#0d47a1;text-decoration:underline">'
-            f"Open the install link ({mode} mode)</a> in a new tab, "
+            f"<p>{link_html(link.url, f'Open the install link ({mode} mode)')} in a new tab, "
             "review the permissions and press Accept.</p>"
         )
         if server is None:
@@ -295,6 +298,14 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def submit_paste(self) -> AuthorizationCode | None:
         """Check the pasted URL exactly like the server would; None if it was refused."""
         text = self.paste_input.value
+        if self.code is not None and self._carries_received_code(text):
+            self.paste_input.value = ""
+            self._show(
+                "received",
+                f"That URL carries the code {self.code.code.masked}, which the notebook already "
+                "has: nothing more to paste. Go on to the tokens step.",
+            )
+            return self.code
         try:
             code = code_from_pasted_url(text, self.attempt_log)
         except StripeOAuthNBError as exc:
@@ -309,6 +320,14 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._received(code, "taken from the pasted URL")
         return code
 
+    def _carries_received_code(self, text: str) -> bool:
+        code = self.code
+        try:
+            pasted = parse_callback_url(text).code
+        except StripeOAuthNBError:
+            return False
+        return code is not None and pasted is not None and pasted == code.code
+
     def wait(self, timeout: float | None = None) -> AuthorizationCode:
         """Block until the server catches the code (for unattended runs); typed errors raise."""
         if self.code is not None:
@@ -319,9 +338,7 @@ class CallbackForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         return server.wait(timeout)
 
     def close(self) -> None:
-        closed = getattr(self, "_closed", None)  # also called by __del__ of a half-built form
-        if closed is not None:
-            closed.set()
+        if hasattr(self, "server"):  # also called by __del__ of a half-built form
             self.stop()
             # Close the children too, so no saved widget state keeps the link (it holds the state).
             pending = list(self.children)

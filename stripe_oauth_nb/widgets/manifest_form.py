@@ -7,14 +7,16 @@ Key widgets carry ``som-manifest-…`` CSS classes for browser tests.
 
 from __future__ import annotations
 
+import functools
 import html
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import ipywidgets as w
 
-from .._errors import InstallLinkError, ManifestError, ManifestSyntaxError, StripeOAuthNBError
+from .._errors import InstallLinkError, ManifestError, StripeOAuthNBError
 from .._install_link import check_not_landed_url
 from .._masking import mask_text
 from .._settings import DEFAULT_REDIRECT_URI
@@ -23,12 +25,13 @@ from ..manifest import (
     Manifest,
     SandboxApp,
     check,
-    check_file,
     has_errors,
     load_catalogue,
+    open_for_editing,
     register_with_sandbox,
 )
-from ._common import ERROR_COLOUR, explain, safe_text
+from ._common import explain, on_click, safe_text
+from ._style import COLOURS, TEXT_WIDTH, status_html, text_layout
 
 __all__ = ["ManifestForm"]
 
@@ -43,8 +46,14 @@ class _HasApiBase(Protocol):
 
 
 # Text, not emoji: a machine without an emoji font would show empty boxes.
-_ERROR_CELL = '<b style="color:#b00020">error</b>'
-_WARNING_CELL = '<span style="color:#8a6d00">warning</span>'
+_ERROR_CELL = f'<b style="color:{COLOURS["error"]}">error</b>'
+_WARNING_CELL = f'<span style="color:{COLOURS["warning"]}">warning</span>'
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _prose(text: str) -> str:
+    """Escaped text whose `backticked` words show as code, not as backticks."""
+    return _CODE.sub(r"<code>\1</code>", html.escape(text))
 
 
 def _findings_html(findings: list[Finding]) -> str:
@@ -56,7 +65,7 @@ def _findings_html(findings: list[Finding]) -> str:
         f"<td>{_ERROR_CELL if f.is_error else _WARNING_CELL}</td>"
         f"<td><code>{html.escape(f.path)}</code>"
         + (f" (line {f.line}, col {f.column})" if f.line is not None else "")
-        + f"</td><td>{html.escape(f.message)}</td><td>{html.escape(f.fix)}</td></tr>"
+        + f"</td><td>{_prose(f.message)}</td><td>{_prose(f.fix)}</td></tr>"
         for f in findings
     )
     return (
@@ -88,7 +97,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         self._groups = {g.object: g for g in catalogue.groups}
 
         def text(description: str, css: str, placeholder: str = "") -> w.Text:
-            box = w.Text(description=description, placeholder=placeholder)
+            box = w.Text(description=description, placeholder=placeholder, **text_layout())
             box.add_class(css)
             return box
 
@@ -110,7 +119,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         )
         self.distribution.add_class("som-manifest-distribution")
 
-        self.redirect_list = w.Select(description="redirects", options=(), rows=3)
+        self.redirect_list = w.Select(description="redirects", options=(), rows=4, **text_layout())
         self.redirect_list.add_class("som-manifest-redirect-list")
         self.redirect_input = text("add URI", "som-manifest-redirect-input", DEFAULT_REDIRECT_URI)
         self.redirect_add = button("Add URI", "som-manifest-redirect-add")
@@ -140,7 +149,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         self.register_button: w.Button | None = None
         if sandbox is not None:
             self.register_button = button("Register with sandbox", "som-manifest-register")
-            self.register_button.on_click(lambda _: self.register())
+            on_click(self.register_button, self.register, self.status)
 
         self._wire()
         self._on_group({"new": self.permission_group.value})
@@ -204,14 +213,14 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         self.access.observe(field("stripe_api_access_type"), "value")
         self.distribution.observe(field("distribution_type"), "value")
         self.path_text.observe(lambda _: None if self._loading else self._refresh(), "value")
-        self.open_button.on_click(lambda _: self.open_file())
-        self.new_button.on_click(lambda _: self.new())
-        self.save_button.on_click(lambda _: self.save())
-        self.redirect_add.on_click(lambda _: self._add_redirect())
-        self.redirect_remove.on_click(lambda _: self._remove_redirect())
+        on_click(self.open_button, self.open_file, self.status)
+        on_click(self.new_button, self.new, self.status)
+        on_click(self.save_button, self.save, self.status)
+        on_click(self.redirect_add, self._add_redirect, self.status)
+        on_click(self.redirect_remove, self._remove_redirect, self.status)
         self.permission_group.observe(self._on_group, "value")
         self.permission_choice.observe(self._on_choice, "value")
-        self.permission_add.on_click(lambda _: self._add_permission())
+        on_click(self.permission_add, self._add_permission, self.status)
 
     def _on_group(self, change: dict[str, Any]) -> None:
         group = self._groups[change["new"]]
@@ -236,29 +245,18 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         """Load ``path`` (or the File box's path) into the form."""
         if path is not None:
             self._set_quietly(self.path_text, str(path))
-        target = Path(self.path_text.value)
         try:
-            self.manifest = Manifest.load(target)
-            self._status(f"Opened {target}.")
-        except ManifestSyntaxError:
-            try:
-                self.manifest = Manifest.load(target, lenient=True)
-            except ManifestError:
-                self.findings = check_file(target)
-                self.findings_html.value = _findings_html(self.findings)
-                self._status(
-                    f"{target} is not valid JSON: fix the places listed below in a text editor, "
-                    "then open it again.",
-                    error=True,
-                )
-                return
-            self._status(
-                f"Opened {target}. Comments and trailing commas were dropped; Save writes clean "
-                "JSON.",
-            )
+            opened = open_for_editing(self.path_text.value)
         except ManifestError as exc:
             self._error(exc)
             return
+        if opened.manifest is None:
+            self.findings = opened.findings
+            self.findings_html.value = _findings_html(self.findings)
+            self._status(opened.note, error=True)
+            return
+        self.manifest = opened.manifest
+        self._status(opened.note)
         self._show_manifest()
 
     def new(self) -> None:
@@ -375,8 +373,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
 
     def _status(self, message: str, *, error: bool = False) -> None:
         """Show ``message`` (masked and escaped: it may quote what the user typed)."""
-        colour = ERROR_COLOUR if error else "#1b5e20"
-        self.status.value = f'<span style="color:{colour}">{safe_text(message)}</span>'
+        self.status.value = status_html("error" if error else "done", safe_text(message))
 
     def _show_manifest(self) -> None:
         data = self.manifest.data
@@ -402,17 +399,24 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         self._refresh()
 
     def _show_redirects(self) -> None:
-        self.redirect_list.options = tuple(self.manifest.redirect_uris)
+        uris = tuple(self.manifest.redirect_uris)
+        self.redirect_list.options = uris
+        self.redirect_list.rows = max(4, len(uris))  # every URI visible, none behind a scroll
 
     def _show_permissions(self) -> None:
         rows = []
         for name, purpose in self.manifest.permissions.items():
-            box = w.Text(value=purpose, placeholder="Why the app needs it")
+            # As wide as the other boxes: a purpose is a sentence, and a cut one cannot be read.
+            box = w.Text(
+                value=purpose,
+                placeholder="Why the app needs it",
+                layout=w.Layout(width=TEXT_WIDTH),
+            )
             box.add_class("som-manifest-permission-row-purpose")
             box.observe(lambda change, n=name: self._set_purpose(n, change["new"]), "value")
             remove = w.Button(description="Remove")
             remove.add_class("som-manifest-permission-row-remove")
-            remove.on_click(lambda _, n=name: self._remove_permission(n))
+            on_click(remove, functools.partial(self._remove_permission, name), self.status)
             row = w.HBox([w.Label(name, layout=w.Layout(width="16em")), box, remove])
             row.add_class("som-manifest-permission-row")
             rows.append(row)

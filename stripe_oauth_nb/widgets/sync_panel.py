@@ -16,7 +16,8 @@ import ipywidgets as w
 
 from .._errors import StripeOAuthNBError
 from ..sync import DEFAULT_DB, RESOURCES, Progress, SyncReport, sync
-from ._common import ERROR_COLOUR, explain
+from ._common import explain, on_click
+from ._style import COLOURS, text_layout
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._settings import Settings
@@ -65,7 +66,7 @@ class SyncPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
         self.report: SyncReport | None = None
         self._lock = threading.Lock()
 
-        self.db = w.Text(value=str(db), description="Database")
+        self.db = w.Text(value=str(db), description="Database", **text_layout())
         self.db.add_class("som-sync-db")
         names = [r.name for r in RESOURCES]
         self.tables = w.SelectMultiple(options=names, value=names, rows=6, description="Tables")
@@ -79,7 +80,7 @@ class SyncPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
         self.result.add_class("som-sync-report")
         self._bars: dict[str, _TableBar] = {}
         self._rows: dict[tuple[str, bool, str], int] = {}
-        self.run.on_click(lambda _b: self.sync())
+        on_click(self.run, self.sync, self.result)
         super().__init__(
             children=[
                 w.HTML(value="<b>Stripe data as SQL tables</b>"),
@@ -128,6 +129,6 @@ class SyncPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
         finally:
             self.run.disabled = False
         self.report = report
-        colour = "#1b5e20" if report.ok else ERROR_COLOUR
+        colour = COLOURS["done"] if report.ok else COLOURS["error"]
         self.result.value = f"<pre style='color:{colour}'>{html.escape(report.summary())}</pre>"
         return report

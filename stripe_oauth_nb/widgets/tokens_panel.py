@@ -4,8 +4,8 @@ It only calls :class:`~stripe_oauth_nb._tokens.TokenManager` (``exchange``, ``re
 ``summary``, ``all``) and shows what comes back; every error is shown with what to do next
 (:func:`~stripe_oauth_nb.widgets._common.explain`). Key widgets carry ``som-tokens-…`` CSS
 classes for browser tests. The store is read on :meth:`TokensPanel.render` (after an exchange
-or a refresh, or when called); with ``live=True`` a daemon thread re-draws the countdowns every
-``interval`` seconds from the token sets last read, until :meth:`TokensPanel.close`.
+or a refresh, or when called); with ``live=True`` the countdowns are re-drawn every second from
+the token sets last read, driven by the browser while the panel is shown (no kernel thread).
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from typing import Any
 
 import ipywidgets as w
 
+from .._api._table import format_cell
 from .._attempts import AuthorizationCode
 from .._errors import CodeAlreadyUsedError, NetworkError, StripeOAuthNBError
 from .._tokens import TokenManager
 from .._tokenset import TokenSet, format_remaining
-from ._common import explain
+from ._common import explain, on_click, ticker
+from ._style import status_html, table_html
 
-__all__ = ["TokensPanel", "explain"]
+__all__ = ["TokensPanel"]
 
 Key = tuple[str, bool]
 
@@ -48,7 +50,6 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
         code: AuthorizationCode | None = None,
         *,
         live: bool = True,
-        interval: float = 1.0,
         **kwargs: Any,
     ) -> None:
         self.manager = manager
@@ -57,7 +58,9 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
         self._sets: dict[Key, TokenSet] = {}
         self._rows: dict[Key, dict[str, Any]] = {}
         self._draw_lock = threading.RLock()
-        self.exchange_button = w.Button(description="Exchange code", icon="key")
+        self.exchange_button = w.Button(
+            description="Exchange code", icon="key", button_style="primary"
+        )
         self.exchange_button.add_class("som-tokens-exchange")
         self.refresh_button = w.Button(description="Refresh now", icon="refresh")
         self.refresh_button.add_class("som-tokens-refresh")
@@ -67,24 +70,19 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
         self.status.add_class("som-tokens-status")
         self.details = w.HTML(value="")
         self.details.add_class("som-tokens-details")
-        self.exchange_button.on_click(lambda _: self.exchange())
-        self.refresh_button.on_click(lambda _: self.refresh())
+        on_click(self.exchange_button, self.exchange, self.status)
+        on_click(self.refresh_button, self.refresh, self.status)
         self.account.observe(lambda _: self._draw(), names="value")
-        super().__init__(
-            children=[
-                w.HBox([self.exchange_button, self.account, self.refresh_button]),
-                self.status,
-                self.details,
-            ],
-            **kwargs,
-        )
+        children: list[w.Widget] = [
+            w.HBox([self.exchange_button, self.account, self.refresh_button]),
+            self.status,
+            self.details,
+        ]
+        if live:
+            children.append(ticker(self._draw))
+        super().__init__(children=children, **kwargs)
         self.code = code
         self.render()
-        self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
-        if live:
-            self._ticker = threading.Thread(target=self._tick, args=(interval,), daemon=True)
-            self._ticker.start()
 
     # -- inputs --------------------------------------------------------------------------
     @property
@@ -106,7 +104,9 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
     # -- actions -------------------------------------------------------------------------
     def exchange(self) -> TokenSet | None:
         if self.code is None:
-            self.status.value = "<i>No code yet: finish the callback step first.</i>"
+            self.status.value = status_html(
+                "info", "No code yet: get one in the callback step (steps 2 and 3) first."
+            )
             return None
         try:
             tokens = self.manager.exchange(self.code)
@@ -115,9 +115,11 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
             self.exchange_button.disabled = isinstance(exc, CodeAlreadyUsedError | NetworkError)
             return None
         self.exchange_button.disabled = True  # a code works once
-        self.status.value = (
-            f"Exchanged: tokens for <b>{html.escape(tokens.account_id)}</b> ({tokens.mode} mode) "
-            f"are stored in <code>{html.escape(self.manager.location)}</code>."
+        self.status.value = status_html(
+            "done",
+            f"Tokens for <b>{html.escape(tokens.account_id)}</b> ({tokens.mode} mode) are stored "
+            f"in <code>{html.escape(self.manager.location)}</code>.",
+            label="Exchanged",
         )
         self.render(select=tokens)
         return tokens
@@ -125,7 +127,7 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
     def refresh(self) -> TokenSet | None:
         selected = self._selected()
         if selected is None:
-            self.status.value = "<i>No tokens yet: exchange a code first.</i>"
+            self.status.value = status_html("info", "No tokens yet: exchange a code first.")
             return None
         try:
             before = self.manager.get(*selected)
@@ -134,10 +136,12 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
             self.status.value = explain(exc)
             self.render()
             return None
-        self.status.value = (
-            f"Refreshed: access token {tokens.access_token.masked} (was "
-            f"{before.access_token.masked}); refresh token {tokens.refresh_token.masked} (the old "
-            f"{before.refresh_token.masked} no longer works)."
+        self.status.value = status_html(
+            "done",
+            f"access token {tokens.access_token.masked} (was {before.access_token.masked}); "
+            f"refresh token {tokens.refresh_token.masked} (the old "
+            f"{before.refresh_token.masked} no longer works).",
+            label="Refreshed",
         )
         self.render(select=tokens)
         return tokens
@@ -185,27 +189,12 @@ class TokensPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
                 "Refresh token",
                 f"{row['refresh_token']} ({_left(round(tokens.refresh_expires_in(now)))})",
             ),
-            ("Access expires", row["access_expires_at"]),
-            ("Refresh expires", row["refresh_expires_at"]),
+            # One format for times in every table (as the data previews show them).
+            ("Access expires", format_cell("access_expires_at", tokens.access_expires_at)),
+            ("Refresh expires", format_cell("refresh_expires_at", tokens.refresh_expires_at)),
         ]
         if row["state"] != "ok":
             lines.append(("Refresh state", row["state"]))
         if row["unsaved"]:
             lines.append(("Store", "not saved yet (kept in memory)"))
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td>{html.escape(str(v))}</td></tr>"
-            for k, v in lines
-        )
-        self.details.value = f"<table class='som-tokens-table'>{cells}</table>"
-
-    def _tick(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self._draw()
-            except Exception:  # noqa: S112 (a redraw must never kill the ticker or print)
-                continue
-
-    def close(self) -> None:
-        self._stop.set()
-        super().close()
+        self.details.value = table_html(None, lines, css="som-tokens-table")

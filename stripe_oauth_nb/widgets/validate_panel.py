@@ -9,22 +9,21 @@ plain ``progress(done, total)`` callback (:class:`ProgressBar`). Key widgets car
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
 from .._api import ApiClient, ValidationReport, validate
+from .._api._table import table_of
 from .._errors import StripeOAuthNBError
-from ._common import explain
+from ._common import explain, on_click, safe_text
+from ._style import status_html, table_html
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
 __all__ = ["ProgressBar", "ValidatePanel"]
-
-#: Columns shown in the preview when the objects have them (customers), in this order.
-PREVIEW_COLUMNS = ("id", "name", "email", "created", "currency", "livemode")
 
 
 class ProgressBar(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
@@ -48,14 +47,9 @@ class ProgressBar(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
         self.bar.bar_style = "success" if total is not None and done >= total else ""
 
 
-def _table_html(frame: pandas.DataFrame | list[dict[str, Any]], columns: list[str]) -> str:
-    rows = frame.to_dict("records") if hasattr(frame, "to_dict") else frame
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(row.get(c, '')))}</td>" for c in columns) + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+def _preview(rows: Iterable[Mapping[str, Any]]) -> str:
+    columns, cells = table_of(rows)
+    return table_html(columns, cells, css="som-data-table")
 
 
 class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
@@ -63,6 +57,7 @@ class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
 
     ``client``: an :class:`ApiClient`, or a function that builds one when first needed (so the
     panel can be shown before tokens exist). After "Load all", the table is in :attr:`frame`.
+    ``on_report``: called with each validation report (the walkthrough records it in its flow).
     """
 
     def __init__(
@@ -71,8 +66,10 @@ class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
         *,
         path: str = "/v1/customers",
         preview_rows: int = 5,
+        on_report: Callable[[ValidationReport], object] | None = None,
         **kwargs: Any,
     ) -> None:
+        self._on_report = on_report
         self._client = client if isinstance(client, ApiClient) else None
         self._factory = None if isinstance(client, ApiClient) else client
         self.path = path
@@ -89,8 +86,8 @@ class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
         self.progress = ProgressBar()
         self.preview = w.HTML(value="")
         self.preview.add_class("som-data-preview")
-        self.run.on_click(lambda _b: self.validate())
-        self.load.on_click(lambda _b: self.load_all())
+        on_click(self.run, self.validate, self.summary)
+        on_click(self.load, self.load_all, self.preview)
         super().__init__(
             children=[
                 w.HTML(value=f"<b>Validate and read</b> <code>{html.escape(path)}</code>"),
@@ -110,6 +107,14 @@ class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
             self._client = self._factory()
         return self._client
 
+    def _fresh_client(self) -> ApiClient:
+        """The client, built again when the panel made it and it was closed meanwhile."""
+        client = self.client
+        if self._factory is not None and client.closed:
+            self._client = None
+            client = self.client
+        return client
+
     def _show_error(self, exc: BaseException) -> None:
         self.summary.value = explain(exc)
 
@@ -118,14 +123,19 @@ class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
         self.run.disabled = True
         try:
             try:
-                report = validate(self.client)
+                report = validate(self._fresh_client())
             except StripeOAuthNBError as exc:
                 self._show_error(exc)
                 self.load.disabled = True
                 return None
             self.report = report
-            color = "#1b5e20" if report.ok else "#b00020"
-            self.summary.value = f"<pre style='color:{color}'>{html.escape(report.summary())}</pre>"
+            if self._on_report is not None:
+                self._on_report(report)
+            self.summary.value = (
+                status_html("done", safe_text(report.summary()), label="Validated")
+                if report.ok
+                else status_html("error", safe_text(report.summary()), label="Validation failed")
+            )
             self.load.disabled = not report.ok
             if report.ok:
                 self.show_preview()
@@ -136,35 +146,31 @@ class ValidatePanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
     def show_preview(self) -> None:
         """The first ``preview_rows`` objects of ``path`` as a small table."""
         try:
-            page = self.client.get(self.path, {"limit": self.preview_rows})
+            page = self._fresh_client().get(self.path, {"limit": self.preview_rows})
         except StripeOAuthNBError as exc:
             self.preview.value = explain(exc)
             return
         rows = [r for r in page.get("data", []) if isinstance(r, dict)]
-        columns = [c for c in PREVIEW_COLUMNS if any(c in r for r in rows)] or sorted(
-            {k for r in rows for k in r if not isinstance(r[k], dict | list)}
-        )
         more = " (more available)" if page.get("has_more") else ""
         self.preview.value = (
-            f"<b>First {len(rows)} row(s) of {html.escape(self.path)}{more}</b>"
-            + _table_html(rows, columns)
+            f"<b>First {len(rows)} row(s) of {html.escape(self.path)}{more}</b>" + _preview(rows)
         )
 
     def load_all(self) -> pandas.DataFrame | None:
         """Every object of ``path`` into :attr:`frame` (pandas), the bar following the pages."""
         self.load.disabled = True
         try:
-            frame = self.client.dataframe(self.path, progress=self.progress)
+            frame = self._fresh_client().dataframe(self.path, progress=self.progress)
         except (StripeOAuthNBError, ImportError) as exc:
             self.preview.value = explain(exc)
             return None
         finally:
             self.load.disabled = False
         self.frame = frame
-        columns = [c for c in PREVIEW_COLUMNS if c in frame.columns] or list(frame.columns)[:6]
         rows, cols = frame.shape
         self.preview.value = (
             f"<b>{rows:,} rows × {cols} columns</b> in <code>panel.frame</code>; first "
-            f"{min(rows, self.preview_rows)}:" + _table_html(frame.head(self.preview_rows), columns)
+            f"{min(rows, self.preview_rows)}:"
+            + _preview(frame.head(self.preview_rows).to_dict("records"))
         )
         return frame

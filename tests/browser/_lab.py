@@ -180,10 +180,8 @@ def _server_env(work_dir: Path) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     for name in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN", "JPY_SESSION_NAME"):
         env.pop(name, None)
-    # Kernels inherit this environment. The browser does the clicking, like a person, so the
-    # notebooks' "unattended" cells must stay idle (notebooks/conftest.py sets
-    # STRIPE_OAUTH_NB_UNATTENDED=1 in the pytest process), and a developer's own Stripe keys or
-    # target must not turn the sandbox walkthrough into one against real Stripe.
+    # Kernels inherit this environment: a developer's own Stripe keys or target must not turn
+    # the sandbox notebooks into ones against real Stripe.
     for name in [n for n in env if n.startswith(STRIPPED_ENV_PREFIXES)]:
         del env[name]
     return env

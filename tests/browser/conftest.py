@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from . import _lab
+from . import _lab, _person
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright, ViewportSize
@@ -138,3 +138,21 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """Assertions wait :data:`_person.EXPECT_TIMEOUT_MS` (a busy machine, kernel round trips)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=_person.EXPECT_TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=_person.PLAYWRIGHT_DEFAULT_EXPECT_TIMEOUT_MS)
+
+
+@pytest.fixture
+def fresh_kernels(lab: _lab.LabServer) -> Iterator[None]:
+    """Every test starts its notebook on a new kernel (and so a new sandbox), and ends it."""
+    lab.shutdown_kernels()
+    yield
+    lab.shutdown_kernels()

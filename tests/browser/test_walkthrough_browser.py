@@ -1,9 +1,9 @@
 """The walkthrough notebook, driven in JupyterLab by a headless Chromium as a person would.
 
-The JupyterLab server runs without ``STRIPE_OAUTH_NB_UNATTENDED`` (see ``_lab._server_env``),
-so the notebook's "unattended" cells do nothing and every click here is the browser's: type in
-the manifest form, register, build the link, open it in a new tab, accept on the sandbox's
-consent page, watch the code arrive, exchange it, validate the token.
+The notebook's cells click nothing: after Run All every click here is the browser's, as a
+person's would be: type in the manifest form, add a permission, register, build the link, open
+it in a new tab, accept on the sandbox's consent page, watch the code arrive, exchange it,
+validate the token.
 
 Three routes for the code: the redirect straight to the kernel's callback server, the paste
 fallback (the browser cannot reach the kernel), and jupyter-server-proxy (a remote kernel).
@@ -13,118 +13,36 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from . import _lab
+from . import _lab, _person
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page, Route
 
 pytestmark = pytest.mark.browser
 
-WALKTHROUGH = _lab.HERE.parent.parent / "notebooks" / "00_walkthrough.ipynb"
+WALKTHROUGH = "00_walkthrough.ipynb"
 APP_NAME = "Ledger Reports"
-NOTEBOOK_TIMEOUT = 120.0
-#: A whole secret in page text: a prefix followed by what masking would have cut away.
-WHOLE_SECRET = re.compile(r"\b(?:rk_test|rk_live|rt|ac|sk_test|sk_live)_[A-Za-z0-9]{20,}")
 CLOCK = re.compile(r"\b[0-5]:[0-5][0-9]\b")
 
 
-#: Assertions wait this long (Playwright's default is 5 s): every step is a round trip through
-#: the kernel, often with HTTP to the sandbox and an fsync'ed write, on a machine that may be
-#: busy running the rest of the suite.
-EXPECT_TIMEOUT_MS = 20_000
-PLAYWRIGHT_DEFAULT_EXPECT_TIMEOUT_MS = 5_000
-
-
-@pytest.fixture(autouse=True)
-def patient_expect() -> Iterator[None]:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=PLAYWRIGHT_DEFAULT_EXPECT_TIMEOUT_MS)
-
-
-@pytest.fixture
-def fresh_kernels(lab: _lab.LabServer) -> Iterator[None]:
-    """Every test starts its notebook on a new kernel (and so a new sandbox), and ends it."""
-    lab.shutdown_kernels()
-    yield
-    lab.shutdown_kernels()
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _shot(page: Page, name: str, focus: Locator | None = None) -> Path:
-    """Screenshot what a person sees, with ``focus`` scrolled into the notebook's view."""
-    from playwright.sync_api import expect
-
-    if focus is not None:
-        focus.scroll_into_view_if_needed()
-        expect(focus).to_be_in_viewport()
-    # JupyterLab paints cells that scroll into view on a later frame: wait for two, and a bit.
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-    page.wait_for_timeout(200)
-    path = _lab.screenshot(page, name)
-    assert path.stat().st_size > 10_000, f"{path} looks blank"
-    return path
-
-
-def _clipped_labels(scope: Locator) -> list[str]:
-    """Labels of buttons and widget descriptions in ``scope`` that are cut off ("Build link
-    and l…"): a person cannot read what the control does."""
-    found: list[str] = scope.evaluate_all(
-        """(roots) => roots.flatMap(root => [...root.querySelectorAll(
-              '.widget-button, .widget-label, .widget-button .widget-label-basic')]
-            .filter(el => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
-            .map(el => (el.getAttribute('title') || el.textContent || '').trim()))"""
-    )
-    return found
-
-
-def _no_whole_secrets(page: Page) -> None:
-    # The whole document, not inner_text(): JupyterLab skips rendering cells scrolled out of
-    # view (content-visibility), and inner_text() leaves those out.
-    found = WHOLE_SECRET.findall(page.content())
-    assert found == [], f"unmasked secret(s) in the page: {found}"
-
-
-def _run_all_problems(page: Page) -> list[str]:
-    """What a person sees go wrong after Run All: tracebacks, stderr, cells that never ran."""
-    problems = [
-        "traceback: " + text.strip().splitlines()[-1]
-        for text in page.locator(
-            "[data-mime-type='application/vnd.jupyter.stderr']"
-        ).all_text_contents()
-    ]
-    prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()
-    assert prompts, "no code cells found"
-    not_run = [t for t in prompts if not re.fullmatch(r"\[\d+\]:", t)]
-    if not_run:
-        problems.append(f"{len(not_run)} of {len(prompts)} code cells not executed by Run All")
-    return problems
 
 
 def _open_walkthrough(page: Page, lab: _lab.LabServer, name: str) -> None:
     """Copy the walkthrough into the server root as ``name``, open it, run every cell."""
     from playwright.sync_api import expect
 
-    lab.copy_notebook(WALKTHROUGH, name)
-    _lab.open_notebook(page, lab, name, timeout=NOTEBOOK_TIMEOUT, reset_workspace=True)
-    _lab.run_all(page)
-    _lab.wait_idle(page, NOTEBOOK_TIMEOUT, name=name)
-
-    # Every form rendered: no widget left loading, no broken widget, no traceback.
+    _person.open_and_run_all(page, lab, WALKTHROUGH, name)
     expect(_lab.widget(page, "som-manifest-form")).to_be_visible()
-    expect(page.get_by_text("Loading widget")).to_have_count(0)
-    expect(page.get_by_text("Error displaying widget")).to_have_count(0)
+    # The connect() cell at the end authorized (approve=True against the sandbox) ...
+    expect(_lab.widget(page, "som-connect-status", "html")).to_contain_text("Connected: acct_")
+    # ... and its used link is no longer a link.
+    expect(page.locator(".som-connect-link a")).to_have_count(0)
 
 
 def _expect_stepper(page: Page, done: int, current: str | None) -> None:
@@ -148,23 +66,23 @@ def _header_and_manifest(
     from playwright.sync_api import expect
 
     target = _lab.widget(page, "som-walkthrough-target", "html")
-    expect(target).to_contain_text("the embedded sandbox")
+    expect(target).to_contain_text("a sandbox started for this session")
     expect(target).to_contain_text("Nothing reaches Stripe")
-    # Nobody clicked yet: the unattended cells stayed idle (the kernel has no such flag).
+    # Nobody clicked yet (the connect() cell's tokens tick off no step of the walkthrough).
     _expect_stepper(page, done=0, current="manifest")
     expect(page.locator(".som-step-link .som-step-locked")).to_contain_text("Finish step 1")
     expect(_lab.widget(page, "som-build-link", "button")).to_have_count(0)
 
     findings = _lab.widget(page, "som-manifest-findings", "html")
     expect(findings).to_contain_text("0 error(s)")
-    _shot(page, f"{prefix}-01-start", _lab.widget(page, "som-walkthrough-target"))
+    _person.shot(page, f"{prefix}-01-start", _lab.widget(page, "som-walkthrough-target"))
 
     name = _lab.widget(page, "som-manifest-name", "text")
     name.fill("")
     name.press_sequentially("Stripe Ledger")
     expect(findings).to_contain_text("1 error(s)")
     expect(findings).to_contain_text("contains “Stripe”")
-    _shot(page, f"{prefix}-02-manifest-error", findings)
+    _person.shot(page, f"{prefix}-02-manifest-error", findings)
 
     name.fill(APP_NAME)
     expect(findings).to_contain_text("0 error(s)")
@@ -192,7 +110,7 @@ def _header_and_manifest(
         )
         expect(findings).to_contain_text("0 error(s)")
 
-    notes += _clipped_labels(_lab.widget(page, "som-manifest-form"))
+    notes += _person.screen_problems(page, _lab.widget(page, "som-manifest-form"))
     _lab.widget(page, "som-manifest-register", "button").click()
     status = _lab.widget(page, "som-manifest-status", "html")
     expect(status).to_contain_text(f"Registered {APP_NAME} with the sandbox")
@@ -200,14 +118,14 @@ def _header_and_manifest(
     _expect_stepper(page, done=1, current="link")
     expect(page.locator(".som-step-link .som-step-locked")).to_have_count(0)
     expect(_lab.widget(page, "som-build-link", "button")).to_be_visible()
-    _shot(page, f"{prefix}-03-registered", status)
+    _person.shot(page, f"{prefix}-03-registered", status)
 
 
 def _build_link(page: Page, notes: list[str], redirect_uri: str | None = None) -> Locator:
     """Press Build link and listen (after setting the redirect URI); return the link."""
     from playwright.sync_api import expect
 
-    notes += _clipped_labels(_lab.widget(page, "som-callback-form"))
+    notes += _person.screen_problems(page, _lab.widget(page, "som-callback-form"))
 
     if redirect_uri is not None:
         _lab.widget(page, "som-redirect-uri", "text").fill(redirect_uri)
@@ -266,6 +184,9 @@ def _expect_received(page: Page, how: str) -> None:
     countdown = _lab.widget(page, "som-code-countdown", "html")
     expect(countdown).to_contain_text("exchange it for tokens within")
     expect(countdown).to_contain_text(CLOCK)
+    # The used install link is no longer a link: a second click could only reach a closed port.
+    expect(page.locator(".som-install-link a")).to_have_count(0)
+    expect(_lab.widget(page, "som-install-link", "html")).to_contain_text("Install link used")
     first = countdown.inner_text()
     assert re.search(r"\b4:[0-5][0-9]\b", first), f"a fresh code should have ~5 min: {first}"
     expect(countdown).not_to_have_text(first, timeout=10_000)  # it counts down live
@@ -275,25 +196,25 @@ def _expect_received(page: Page, how: str) -> None:
 def _exchange_and_validate(page: Page, prefix: str, notes: list[str]) -> None:
     from playwright.sync_api import expect
 
-    notes += _clipped_labels(_lab.widget(page, "som-step-tokens"))
+    notes += _person.screen_problems(page, _lab.widget(page, "som-step-tokens"))
 
     exchange = _lab.widget(page, "som-tokens-exchange", "button")
     expect(exchange).to_be_enabled()
     exchange.click()
     status = _lab.widget(page, "som-tokens-status", "html")
-    expect(status).to_contain_text("Exchanged: tokens for acct_")
+    expect(status).to_contain_text(re.compile(r"Exchanged: tokens for acct_", re.IGNORECASE))
     expect(status).to_contain_text("(test mode)")
     details = _lab.widget(page, "som-tokens-details", "html")
     expect(details).to_contain_text(re.compile(r"rk_test_…\w{4}"))
     expect(details).to_contain_text(re.compile(r"rt_…\w{4}"))
     expect(exchange).to_be_disabled()  # a code works once
-    _no_whole_secrets(page)
+    _person.no_whole_secrets(page)
     _expect_stepper(page, done=4, current="validate")
-    _shot(page, f"{prefix}-08-tokens", details)
+    _person.shot(page, f"{prefix}-08-tokens", details)
 
     account = re.search(r"acct_\w+", status.inner_text())
     assert account is not None
-    notes += _clipped_labels(_lab.widget(page, "som-validate-panel"))
+    notes += _person.screen_problems(page, _lab.widget(page, "som-validate-panel"))
     _lab.widget(page, "som-validate-run", "button").click()
     summary = _lab.widget(page, "som-validate-summary", "html")
     expect(summary).to_contain_text("The access token works.")
@@ -305,8 +226,8 @@ def _exchange_and_validate(page: Page, prefix: str, notes: list[str]) -> None:
     assert rows.count() >= 2, "the preview shows no customer rows"
     expect(rows.nth(1)).to_contain_text("cus_")
     _expect_stepper(page, done=5, current=None)
-    _no_whole_secrets(page)
-    _shot(page, f"{prefix}-09-validated", _lab.widget(page, "som-validate-panel"))
+    _person.no_whole_secrets(page)
+    _person.shot(page, f"{prefix}-09-validated", _lab.widget(page, "som-validate-panel"))
 
 
 # --------------------------------------------------------------------------- tests
@@ -325,28 +246,30 @@ def test_walkthrough_in_the_browser(page: Page, lab: _lab.LabServer) -> None:
 
     redirect_uri = _redirect_uri(page)
     link = _build_link(page, notes)
-    _shot(page, "walkthrough-04-link", _lab.widget(page, "som-callback-form"))
+    _person.shot(page, "walkthrough-04-link", _lab.widget(page, "som-callback-form"))
 
     consent = _open_consent(page, link, redirect_uri)
-    _shot(consent, "walkthrough-05-consent")
+    _person.shot(consent, "walkthrough-05-consent")
     consent.locator("#sandbox-accept").click()
     consent.wait_for_url(re.compile(rf"^{re.escape(redirect_uri)}\?"))
     _expect_landed(consent)
-    _shot(consent, "walkthrough-06-landed")
+    _person.shot(consent, "walkthrough-06-landed")
     consent.close()
 
     page.bring_to_front()
     _expect_received(page, "received by the notebook's callback server")
     # The code reached the kernel once; the server has stopped listening.
     expect(_lab.widget(page, "som-callback-status", "html")).not_to_contain_text("refused")
-    _no_whole_secrets(page)
-    _shot(page, "walkthrough-07-received", _lab.widget(page, "som-callback-status"))
+    _person.no_whole_secrets(page)
+    _person.shot(page, "walkthrough-07-received", _lab.widget(page, "som-callback-status"))
 
     _exchange_and_validate(page, "walkthrough", notes)
-    _shot(page, "walkthrough-10-stepper", _lab.widget(page, "som-walkthrough-stepper"))
+    _person.shot(page, "walkthrough-10-stepper", _lab.widget(page, "som-walkthrough-stepper"))
 
+    formats = _person.date_formats(page)
+    assert len(formats) == 1, f"one date format in every table, not {formats}"
     # Checked last so that a failure here still lets the steps above be exercised.
-    problems = _run_all_problems(page) + [f"label cut off: {label!r}" for label in notes]
+    problems = _person.run_all_problems(page) + [f"label cut off: {label!r}" for label in notes]
     assert problems == [], "what a person sees go wrong:\n" + "\n".join(problems)
     assert external == [], f"requests left the machine: {external}"
     print(f"browser walkthrough: {time.monotonic() - started:.1f} s wall clock")
@@ -408,21 +331,21 @@ def test_paste_fallback_in_the_browser(page: Page, lab: _lab.LabServer) -> None:
     expect(paste).to_have_attribute("type", "password")  # the code never shows on screen
     paste.fill(forged)
     _lab.widget(page, "som-paste-submit", "button").click()
-    expect(status).to_contain_text("Error")
+    expect(status).to_contain_text("The callback was refused")
     expect(status).to_contain_text("does not match any install link built here")
     expect(status).to_contain_text("Open the install link from this notebook again")
     expect(status).not_to_contain_text("Received")
     expect(paste).to_have_value("")  # the refused URL leaves the box ...
     expect(status).to_contain_text("code=ac_…")  # ... and is named, masked, in the status
     _expect_stepper(page, done=2, current="callback")
-    _shot(page, "paste-06-wrong-state", status)
+    _person.shot(page, "paste-06-wrong-state", status)
 
     paste.fill(landed_url)
     _lab.widget(page, "som-paste-submit", "button").click()
     _expect_received(page, "taken from the pasted URL")
     expect(paste).to_have_value("")  # the code does not stay in the box
-    _no_whole_secrets(page)
-    _shot(page, "paste-07-received", status)
+    _person.no_whole_secrets(page)
+    _person.shot(page, "paste-07-received", status)
 
     _exchange_and_validate(page, "paste", notes)
     assert external == [], f"requests left the machine: {external}"
@@ -449,7 +372,7 @@ def test_remote_kernel_route_through_server_proxy(page: Page, lab: _lab.LabServe
     status = _lab.widget(page, "som-callback-status", "html")
     # The kernel listens on the loopback port the proxy forwards to.
     expect(status).to_contain_text(f"Listening on http://127.0.0.1:{port}/callback")
-    _shot(page, "proxy-04-link", _lab.widget(page, "som-callback-form"))
+    _person.shot(page, "proxy-04-link", _lab.widget(page, "som-callback-form"))
 
     consent = _open_consent(page, link, proxy_uri)
     seen: list[tuple[str, int]] = []
@@ -462,11 +385,11 @@ def test_remote_kernel_route_through_server_proxy(page: Page, lab: _lab.LabServe
     assert proxied, seen
     assert proxied[-1][1] == 200, proxied
     assert not any(url.startswith(f"http://127.0.0.1:{port}/") for url, _ in seen), seen
-    _shot(consent, "proxy-06-landed")
+    _person.shot(consent, "proxy-06-landed")
     consent.close()
 
     page.bring_to_front()
     _expect_received(page, "received by the notebook's callback server")
-    _no_whole_secrets(page)
-    _shot(page, "proxy-07-received", status)
+    _person.no_whole_secrets(page)
+    _person.shot(page, "proxy-07-received", status)
     assert external == [], f"requests left the machine: {external}"

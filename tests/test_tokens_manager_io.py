@@ -1,40 +1,39 @@
-"""TokenManager: how often a refresh reads the store, tokens carried by "not stored" errors,
-one freshness rule (``TokenSet.is_due``) and one cleaner for server text."""
+"""TokenManager's input and output: which files a refresh reads (counted at ``os.open``) and
+what the sandbox sees, tokens carried by "not stored" errors, one freshness rule
+(``TokenSet.is_due``) and one cleaner for server text."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
+import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _tokens_helpers import aged, grants, lock_held_elsewhere, new_code, token_works
+from _tokens_helpers import aged, disk_full, grants, lock_held_elsewhere, new_code, token_works
 
 from stripe_oauth_nb._attempts import AttemptLog
-from stripe_oauth_nb._cli import login
 from stripe_oauth_nb._errors import AuthorizeAgainError, TokenStoreError
 from stripe_oauth_nb._masking import Secret, clean_server_text
 from stripe_oauth_nb._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW, Settings
 from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
-from stripe_oauth_nb._tokens._refresh import InflightLog
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
 
 
-class Counter:
-    """Counts calls of some methods of one object (instance attributes shadow the class's)."""
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """File names opened (read or written) through ``os.open`` during the test, counted."""
+    seen: Counter[str] = Counter()
+    real = os.open
 
-    def __init__(self, target: object, *names: str) -> None:
-        self.calls: dict[str, int] = dict.fromkeys(names, 0)
-        for name in names:
-            original = getattr(target, name)
+    def counting(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        seen[Path(path).name] += 1
+        return real(path, flags, *args, **kwargs)
 
-            def counted(*args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
-                self.calls[_name] += 1
-                return _original(*args, **kw)
-
-            setattr(target, name, counted)
+    monkeypatch.setattr(os, "open", counting)
+    return seen
 
 
 @pytest.fixture
@@ -48,38 +47,40 @@ def filed(sb: Sandbox, tmp_settings: Settings, tmp_path: Path) -> TokenManager:
 
 # -- finding 1: reads per refresh ------------------------------------------------------------
 @pytest.mark.parametrize("key_given", [False, True])
-def test_a_due_access_token_reads_the_store_twice_and_the_inflight_file_once(
-    sb: Sandbox, filed: TokenManager, key_given: bool
+def test_a_due_access_token_reads_the_store_three_times_and_sends_one_request(
+    sb: Sandbox, filed: TokenManager, key_given: bool, opened: Counter[str]
 ) -> None:
     tokens = filed.get()
     filed.store.save(aged(tokens))  # the access token is due
-    store = Counter(filed.store, "load", "all", "_read")
-    inflight = Counter(filed._inflight, "_read")
+    opened.clear()
     args = tokens.key if key_given else ()
     new = filed.access_token(*args)
     assert new != tokens.access_token
     assert grants(sb)["refresh_token"] == 1
-    # The manager reads tokens.json twice: to see the token is due, and again after taking the
-    # lock (checklist 15). ``save`` parses the file once more under its write lock, to keep
-    # accounts other processes added meanwhile: three parses in all, never four.
-    assert store.calls["load"] + store.calls["all"] == 2
-    assert store.calls["_read"] == 3
-    assert inflight.calls["_read"] == 1  # get, start and clear share one read under the lock
+    # tokens.json is read to see the token is due, again after taking the lock (checklist 15),
+    # and once more by the write, under its write lock, to keep accounts other processes added
+    # meanwhile: three reads in all, never four.
+    assert opened["tokens.json"] == 3
+    assert opened["tokens.json.inflight"] >= 1  # the record was looked for under the lock
 
 
-def test_a_fresh_access_token_reads_the_store_once_and_takes_no_lock(filed: TokenManager) -> None:
-    store = Counter(filed.store, "load", "all", "_read")
-    inflight = Counter(filed._inflight, "_read")
+def test_a_fresh_access_token_reads_the_store_once_and_takes_no_lock(
+    sb: Sandbox, filed: TokenManager, opened: Counter[str]
+) -> None:
     filed.access_token()
-    assert store.calls["_read"] == 1
-    assert inflight.calls["_read"] == 0
+    assert opened == Counter({"tokens.json": 1})
+    assert grants(sb)["refresh_token"] == 0
 
 
-def test_a_refresh_with_account_and_mode_reads_only_under_the_lock(filed: TokenManager) -> None:
+def test_a_refresh_with_account_and_mode_reads_only_under_the_lock(
+    filed: TokenManager, opened: Counter[str]
+) -> None:
     key = filed.get().key
-    store = Counter(filed.store, "load", "all")
+    opened.clear()
     filed.refresh(*key)  # not due: no request
-    assert store.calls == {"load": 1, "all": 0}
+    assert opened["tokens.json"] == 1
+    locks = {name for name in opened if name.endswith(".lock")}
+    assert locks == {filed.store.lock_path(*key).name}  # that key's lock, no write lock
 
 
 def test_refresh_of_an_unknown_key_says_authorize_first(filed: TokenManager) -> None:
@@ -88,31 +89,15 @@ def test_refresh_of_an_unknown_key_says_authorize_first(filed: TokenManager) -> 
 
 
 def test_summary_reads_the_inflight_file_once_for_all_rows(
-    sb: Sandbox, filed: TokenManager
+    sb: Sandbox, filed: TokenManager, opened: Counter[str]
 ) -> None:
     filed.exchange(new_code(sb, filed.attempts, "live"))
-    inflight = Counter(filed._inflight, "_read")
+    opened.clear()
     rows = filed.summary()
     assert [row["mode"] for row in rows] == ["test", "live"]
     assert {row["state"] for row in rows} == {"ok"}
-    assert inflight.calls["_read"] == 1
-
-
-def test_inflight_copy_is_only_used_by_the_thread_holding_the_lock(tmp_path: Path) -> None:
-    log = InflightLog(tmp_path / "tokens.json.inflight")
-    other = InflightLog(log.path)  # another process, as far as the file is concerned
-    seen: list[object] = []
-    with log.held():
-        log.start("acct_1:test", Secret("rt_" + "a" * 30), 1.0)
-        assert log.get("acct_1:test") is not None
-        # A write that bypasses the lock (only a test does that) shows who reads what.
-        other.start("acct_2:test", Secret("rt_" + "b" * 30), 2.0)
-        assert log.get("acct_2:test") is None  # the lock holder works on its copy
-        worker = threading.Thread(target=lambda: seen.append(log.get("acct_2:test")))
-        worker.start()
-        worker.join()
-        assert seen == [other.get("acct_2:test")]  # another thread reads the file
-    assert log.get("acct_2:test") is not None  # outside held(): the file again
+    assert opened["tokens.json.inflight"] == 1
+    assert opened["tokens.json"] == 1
 
 
 # -- finding 5: tokens received but not stored -----------------------------------------------
@@ -122,7 +107,7 @@ def test_an_exchange_whose_lock_wait_times_out_carries_and_keeps_the_tokens(
     log = AttemptLog(tmp_path / "attempts.json")
     manager = TokenManager(tmp_settings, attempts=log, clock=sb.now, lock_timeout=0.3)
     with (
-        lock_held_elsewhere(manager.store.lock_path),
+        lock_held_elsewhere(manager.store, (sb.account_id, False)),
         pytest.raises(TokenStoreError, match="save_pending") as info,
     ):
         manager.exchange(new_code(sb, log))
@@ -141,12 +126,8 @@ def test_a_failed_write_of_a_refresh_carries_the_new_tokens(
     filed: TokenManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = filed.get()
-
-    def disk_full(tokens: TokenSet, *, authorized: bool = False) -> None:
-        raise TokenStoreError("disk full")
-
-    monkeypatch.setattr(filed.store, "save", disk_full)
-    with pytest.raises(TokenStoreError) as info:
+    path = Path(filed.store.location)
+    with disk_full(monkeypatch, path), pytest.raises(TokenStoreError) as info:
         filed.refresh(force=True)
     new = info.value.tokens
     assert new is not None
@@ -165,43 +146,6 @@ def _assert_hidden(exc: TokenStoreError, tokens: TokenSet) -> None:
     for secret in secrets:
         assert all(secret not in text for text in shown)
     assert exc.args == (str(exc),)
-
-
-@pytest.mark.parametrize("fails", [1, 99])
-def test_login_after_code_uses_the_tokens_carried_by_the_error(
-    sb: Sandbox,
-    tmp_settings: Settings,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fails: int,
-) -> None:
-    log = AttemptLog(tmp_settings.token_store_path.with_name("attempts.json"))
-    code = new_code(sb, log)
-    real_save = FileTokenStore.save
-    left = {"fails": fails}
-
-    def flaky(self: FileTokenStore, tokens: TokenSet, *, authorized: bool = False) -> None:
-        if left["fails"] > 0:
-            left["fails"] -= 1
-            raise TokenStoreError("disk full")
-        real_save(self, tokens, authorized=authorized)
-
-    monkeypatch.setattr(FileTokenStore, "save", flaky)
-    target = login._Target(tmp_settings, None, log, None)
-    if fails == 1:  # the second try (save_pending) works
-        assert login._after_code(code, target) == 0
-        out = capsys.readouterr().out
-        stored = FileTokenStore(tmp_settings.token_store_path).all()
-        assert len(stored) == 1
-        assert stored[0].access_token.masked in out
-        assert stored[0].access_token.reveal() not in out
-    else:
-        with pytest.raises(TokenStoreError, match="run login again") as info:
-            login._after_code(code, target)
-        assert info.value.tokens is not None
-        _assert_hidden(info.value, info.value.tokens)
-    assert grants(sb)["authorization_code"] == 1
 
 
 # -- finding 2: one freshness rule -----------------------------------------------------------

@@ -1,0 +1,29 @@
+"""Step 4: exchange a code once, keep token sets, refresh them single-flight.
+
+    from stripe_oauth_nb.tokens import TokenManager, FileTokenStore
+
+:class:`TokenManager` is what everything else uses; the stores keep :class:`TokenSet` s keyed by
+(account, mode).
+"""
+
+from __future__ import annotations
+
+from ._tokens import (
+    FileTokenStore,
+    KeyringTokenStore,
+    MemoryTokenStore,
+    TokenClient,
+    TokenManager,
+    TokenStore,
+)
+from ._tokenset import TokenSet
+
+__all__ = [
+    "FileTokenStore",
+    "KeyringTokenStore",
+    "MemoryTokenStore",
+    "TokenClient",
+    "TokenManager",
+    "TokenSet",
+    "TokenStore",
+]
