@@ -29,7 +29,7 @@ def read(
     fake: FakeLists, tmp_path: Path, names: list[str], **options: Any
 ) -> tuple[Reader, dict[str, Spill]]:
     client = ApiClient(
-        httpx.Auth(), base_url="http://fake", transport=httpx.MockTransport(fake.handler)
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
     )
     plans = {r.name: Plan(r) for r in select(names)}
     spills = {name: Spill(tmp_path / name) for name in plans}
@@ -136,7 +136,7 @@ def test_events_are_read_in_windows_and_the_newest_version_of_an_object_wins(
     )
     fake = FakeLists({"events": events, "customers": []})
     client = ApiClient(
-        httpx.Auth(), base_url="http://fake", transport=httpx.MockTransport(fake.handler)
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
     )
     plans = {r.name: Plan(r, since=T0, events_since=T0) for r in select(["customers"])}
     spills = {name: Spill(tmp_path / name) for name in plans}
