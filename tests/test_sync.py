@@ -39,6 +39,7 @@ COMPARED = {
     "invoices": ["status", "amount_paid"],
     "charges": ["status", "amount_refunded"],
     "refunds": ["amount", "status"],
+    "balance_transactions": ["status", "net"],  # pending -> available, with no event
 }
 
 
@@ -77,6 +78,13 @@ def test_full_then_incremental_then_full_again_after_30_days(
     assert not any(t.full for t in second.tables)
     assert all(t.requests == 1 for t in second.tables)  # one page of new objects each
     assert sum(t.deleted for t in second.tables) + sum(t.updated for t in second.tables) > 0
+    assert_equal_to_api(world, settings, tokens, db, account)
+
+    # balance transactions loaded as pending become available days later, with no event
+    pending = db_rows(db, account, "balance_transactions", ["status"])
+    assert ("pending",) in pending.values()
+    world.simulate(4)
+    assert sync(settings, tokens, db=db, work_dir=tmp_path / "work").ok
     assert_equal_to_api(world, settings, tokens, db, account)
 
     world.simulate(31)  # the cursor is now older than Stripe's 30 days of events

@@ -114,6 +114,17 @@ class Loader:
             if state.get("cursors")
         }
 
+    def oldest_unsettled(
+        self, account_id: str, livemode: bool, resource: str, status: str
+    ) -> int | None:
+        """``created`` of the oldest row of (account, mode) whose ``status`` is ``status``."""
+        pipeline = self.pipeline(account_id, livemode)
+        try:
+            with _Counter(pipeline, (account_id, livemode)) as counter:
+                return counter.oldest(resource, status)
+        except Exception as exc:
+            raise self._failed("read", exc) from None
+
     def load(self, account_id: str, livemode: bool, batches: list[Batch]) -> dict[str, Counts]:
         """Load the batches as one package (one transaction per table); the counts per table."""
 
@@ -260,6 +271,20 @@ class _Counter:
 
     def rows(self, resource: str) -> int:
         return self._where(resource, "")
+
+    def oldest(self, resource: str, status: str) -> int | None:
+        table = self._table(resource)
+        if table is None:
+            return None
+        query = (
+            f"SELECT min(created) FROM {table} WHERE account_id = %s AND livemode = %s "  # noqa: S608
+            "AND status = %s"
+        )
+        try:
+            rows = self._client.execute_sql(query, *self._key, status)
+        except Exception:
+            return None  # no such column yet: nothing is unsettled
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def ids(self, resource: str) -> set[str]:
         table = self._table(resource)

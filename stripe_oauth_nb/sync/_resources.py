@@ -25,6 +25,9 @@ class Resource:
     object: str
     permission: str
     params: Mapping[str, str] = field(default_factory=dict)
+    #: A ``status`` that changes later without any event (a balance transaction is ``pending``
+    #: until its ``available_on``): incremental runs read again from the oldest such row.
+    unsettled: str | None = None
 
     @property
     def path(self) -> str:
@@ -41,7 +44,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("charges", "charge", "charge_read"),
     Resource("payment_intents", "payment_intent", "payment_intent_read"),
     Resource("refunds", "refund", "charge_read"),
-    Resource("balance_transactions", "balance_transaction", "balance_read"),
+    Resource("balance_transactions", "balance_transaction", "balance_read", unsettled="pending"),
     Resource("payouts", "payout", "payout_read"),
     Resource("disputes", "dispute", "dispute_read"),
 )

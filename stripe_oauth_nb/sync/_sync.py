@@ -193,6 +193,14 @@ class _Run:
             )
             for a in accounts
         }
+        for (acct, live), cursors in states.items():
+            for resource in self.resources:
+                if resource.unsettled and resource.name in cursors:
+                    oldest = self.loader.oldest_unsettled(
+                        acct, live, resource.name, resource.unsettled
+                    )
+                    if oldest is not None:
+                        cursors[resource.name]["unsettled"] = oldest
         for account in accounts:
             account.result = AccountResult(account.tokens.account_id, account.tokens.livemode)
             self.report.accounts.append(account.result)
@@ -325,7 +333,10 @@ class _Run:
             return Plan(resource)
         if newest is not None and int(events) < newest - EVENT_RETENTION:
             return Plan(resource)  # events since the cursor may be gone: read everything
-        return Plan(resource, since=int(created), events_since=int(events))
+        since = int(created)
+        if cursors.get("unsettled") is not None:  # rows that change without an event
+            since = min(since, int(cursors["unsettled"]))
+        return Plan(resource, since=since, events_since=int(events))
 
     # -- loading (this thread) ------------------------------------------------------------
     def _load(self, account: _Account, names: list[str]) -> None:
