@@ -65,6 +65,7 @@ def _configure_dlt() -> None:
     import dlt
 
     dlt.config["runtime.log_level"] = "ERROR"
+    dlt.config["runtime.dlthub_telemetry"] = False  # nothing about a sync leaves the machine
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     dlt.config["normalize.workers"] = 1
     # the staging copies of a load are emptied once it is merged (not kept in the database)
