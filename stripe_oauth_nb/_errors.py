@@ -27,6 +27,10 @@
     │   ├── AuthenticationError        401: bad key, or an expired token that could not be refreshed
     │   └── PermissionDeniedError      403: the app lacks a permission (carries .permission)
     ├── NetworkError                   Stripe (or the sandbox) could not be reached in time
+    ├── SyncError                      loading Stripe data into SQL tables could not run or finish
+    │   ├── SyncConfigError            the sync was asked for something unknown (resource, account)
+    │   ├── DestinationError           the database cannot be reached, opened or written
+    │   └── SyncLockedError            another sync is loading into the same database
     └── SandboxError                   the embedded sandbox refused a control request
 
 Each message says what happened and what to do next. Messages and ``args`` never contain a
@@ -198,6 +202,22 @@ class PermissionDeniedError(StripeAPIError):
 
 class NetworkError(StripeOAuthNBError):
     """Stripe (or the sandbox) could not be reached in time."""
+
+
+class SyncError(StripeOAuthNBError):
+    """Loading Stripe data into SQL tables could not run or finish (``stripe_oauth_nb.sync``)."""
+
+
+class SyncConfigError(SyncError):
+    """The sync was asked for something it does not know: a resource name, an account."""
+
+
+class DestinationError(SyncError):
+    """The database cannot be reached, opened or written (its password is never shown)."""
+
+
+class SyncLockedError(SyncError):
+    """Another sync holds the database; this one refused to start rather than interleave."""
 
 
 class SandboxError(StripeOAuthNBError):

@@ -13,6 +13,7 @@ _EXPORTS: dict[str, str] = {
     "CallbackForm": ".callback_form",
     "ManifestForm": ".manifest_form",
     "ProgressBar": ".validate_panel",
+    "SyncPanel": ".sync_panel",
     "TokensPanel": ".tokens_panel",
     "ValidatePanel": ".validate_panel",
     "Walkthrough": ".walkthrough",
@@ -23,6 +24,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from .callback_form import CallbackForm as CallbackForm
     from .manifest_form import ManifestForm as ManifestForm
+    from .sync_panel import SyncPanel as SyncPanel
     from .tokens_panel import TokensPanel as TokensPanel
     from .validate_panel import ProgressBar as ProgressBar
     from .validate_panel import ValidatePanel as ValidatePanel

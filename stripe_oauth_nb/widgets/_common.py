@@ -30,6 +30,8 @@ from .._errors import (
     SandboxError,
     StripeAPIError,
     StripeOAuthNBError,
+    SyncError,
+    SyncLockedError,
     TokenError,
     TokenLockTimeoutError,
     TokenStoreError,
@@ -61,6 +63,8 @@ _TITLES: Final[tuple[tuple[type[BaseException], str], ...]] = (
     (PermissionDeniedError, "The app lacks a permission"),
     (StripeAPIError, "The API call failed"),
     (SandboxError, "The sandbox said no"),
+    (SyncLockedError, "Another sync is running"),
+    (SyncError, "The sync cannot run"),
     (StripeOAuthNBError, "Something needs fixing"),
 )
 

@@ -1,0 +1,137 @@
+"""``stripe-oauth-nb sync``: the connected accounts' Stripe data into SQL tables.
+
+A progress bar per table on a terminal (stderr), then the report (JSON with ``--json``). Exits 0
+when every table loaded (or was skipped for a missing permission, named in the report), 1
+otherwise. The PostgreSQL DSN can come from ``STRIPE_OAUTH_NB_SYNC_DSN`` so its password stays
+out of the shell history; it is shown masked everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._settings import load_settings
+
+if TYPE_CHECKING:  # the sync (dlt, DuckDB) loads only when the command runs
+    from ..sync import Progress
+
+__all__ = ["DSN_ENV", "register", "run"]
+
+DSN_ENV = "STRIPE_OAUTH_NB_SYNC_DSN"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "sync",
+        help="load Stripe data of the connected accounts into DuckDB or PostgreSQL tables",
+        description=(
+            "Read customers, products, prices, subscriptions, invoices, charges, payment "
+            "intents, refunds, balance transactions, payouts and disputes of the connected "
+            "accounts at Stripe's rate limit, and load them into one table each (DuckDB file "
+            "stripe.duckdb by default). Later runs read only what changed."
+        ),
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--db", type=Path, help="DuckDB file (default: stripe.duckdb)")
+    where.add_argument(
+        "--destination",
+        choices=("duckdb", "postgres"),
+        help="where to load (postgres needs --dsn or " + DSN_ENV + ")",
+    )
+    parser.add_argument(
+        "--dsn", help=f"PostgreSQL DSN, postgresql://USER:PASSWORD@HOST:5432/DB (or {DSN_ENV})"
+    )
+    parser.add_argument(
+        "--dataset", help="schema of the tables (default: main in DuckDB, stripe in PostgreSQL)"
+    )
+    parser.add_argument(
+        "--resources", metavar="A,B", help="only these tables, comma-separated (default: all)"
+    )
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--account", metavar="ACCT", action="append", help="this account (acct_…)")
+    who.add_argument("--all-accounts", action="store_true", help="every account with stored tokens")
+    parser.add_argument("--mode", choices=("test", "live"), help="token mode (default: settings)")
+    parser.add_argument("--full", action="store_true", help="read everything again")
+    parser.add_argument(
+        "--store", type=Path, help="token store file (default: STRIPE_OAUTH_NB_TOKEN_STORE)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run)
+
+
+class _Bars:
+    """One tqdm bar per table on stderr, fed by the core's progress callback."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bars: dict[str, Any] = {}
+        self._rows: dict[tuple[str, bool, str], int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, step: Progress) -> None:
+        if self.enabled:
+            with self._lock:  # the core reports from its reader threads
+                self._show(step)
+
+    def _show(self, step: Progress) -> None:
+        from tqdm import tqdm
+
+        bar = self._bars.get(step.table)
+        if bar is None:
+            bar = tqdm(
+                desc=f"{step.table:<21}",
+                unit=" rows",
+                file=sys.stderr,
+                position=len(self._bars),
+                dynamic_ncols=True,
+                leave=True,
+            )
+            self._bars[step.table] = bar
+        self._rows[(step.account_id, step.livemode, step.table)] = step.rows
+        total = sum(n for (_, _, table), n in self._rows.items() if table == step.table)
+        if step.stage in ("loaded", "skipped", "failed"):
+            bar.total = total
+        bar.set_postfix_str(step.stage, refresh=False)
+        bar.update(total - bar.n)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._tokens import TokenManager
+    from ..sync import sync
+
+    settings = load_settings()
+    if args.store is not None:
+        settings = settings.with_changes(token_store_path=args.store.expanduser())
+    destination = args.destination
+    dsn = args.dsn or (os.environ.get(DSN_ENV) if destination == "postgres" else None)
+    resources = args.resources.split(",") if args.resources is not None else None
+    accounts: Any = "all" if args.all_accounts else args.account
+    bars = _Bars(enabled=sys.stderr.isatty() and not args.json)
+    try:
+        with TokenManager(settings) as tokens:
+            report = sync(
+                settings,
+                tokens,
+                db=args.db,
+                destination=destination,
+                dsn=dsn,
+                dataset=args.dataset,
+                resources=resources,
+                accounts=accounts,
+                mode=args.mode,
+                full=args.full,
+                progress=bars,
+            )
+    finally:
+        bars.close()
+    print(report.to_json() if args.json else report.summary())
+    return 0 if report.ok else 1

@@ -1,0 +1,35 @@
+"""Stripe data as SQL tables: every connected account, incremental, at Stripe's rate limit.
+
+    from stripe_oauth_nb.sync import sync
+    report = sync(settings, token_manager)          # -> stripe.duckdb, dataset "stripe"
+    print(report.summary())
+
+One table per resource (:data:`RESOURCES`), keyed by ``(id, account_id, livemode)``, loaded
+with dlt (DuckDB by default; PostgreSQL or any dlt destination by configuration). Needs the
+``[sql]`` extra; dlt, DuckDB and pyarrow are imported only when a sync runs.
+"""
+
+from __future__ import annotations
+
+from ._destination import DEFAULT_DB, mask_dsn
+from ._limiter import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RateLimiter
+from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
+from ._resources import RESOURCES, Resource
+from ._sync import sync
+
+__all__ = [
+    "DEFAULT_DB",
+    "ENDPOINT_RATE",
+    "LIVE_RATE",
+    "RESOURCES",
+    "TEST_RATE",
+    "AccountResult",
+    "Progress",
+    "ProgressCallback",
+    "RateLimiter",
+    "Resource",
+    "SyncReport",
+    "TableResult",
+    "mask_dsn",
+    "sync",
+]

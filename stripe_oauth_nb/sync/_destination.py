@@ -1,0 +1,266 @@
+"""Where the tables go: a DuckDB file (default), PostgreSQL, or any other dlt destination.
+
+:func:`open_destination` checks the destination before anything is read from Stripe (a file
+that is not DuckDB, a server that cannot be reached, a refused password: one clear
+:class:`DestinationError` each, with the password masked) and takes the sync lock:
+
+- DuckDB: a lock file beside the database (``stripe.duckdb.sync-lock``);
+- PostgreSQL: a session advisory lock on the server, so two machines cannot interleave either;
+- other destinations: a lock file in the sync's work folder (this machine only).
+
+A second sync started while the first holds the lock is refused at once with
+:class:`SyncLockedError`. The work folder holds dlt's pipeline folders and the rows waiting to
+be loaded; it can be deleted between runs (dlt restores its state from the database).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._errors import DestinationError, SyncConfigError, SyncLockedError
+from .._masking import Secret, clean_server_text
+
+__all__ = ["DEFAULT_DB", "Destination", "mask_dsn", "open_destination"]
+
+#: The default database file (in the working folder).
+DEFAULT_DB = "stripe.duckdb"
+#: Seconds a PostgreSQL connection attempt may take.
+CONNECT_TIMEOUT = 10
+#: Memory DuckDB may use while a sync loads (it spills to disk beyond that).
+MEMORY_LIMIT = "128MB"
+#: DuckDB's file magic, after the 8-byte checksum of its header.
+_DUCKDB_MAGIC = b"DUCK"
+_PASSWORD_KV = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by ``***`` (URL or ``key=value`` form)."""
+    text = _PASSWORD_KV.sub(r"\1***", dsn)
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return "<a DSN that cannot be parsed>"
+    if parts.password:
+        user = parts.username or ""
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        netloc = f"{user}:***@{host}{port}"
+        text = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return text
+
+
+@dataclass
+class Destination:
+    """A checked, locked destination: what dlt loads into, and how people see it."""
+
+    kind: str
+    dlt_destination: Any
+    description: str
+    work_dir: Path
+    #: The schema the tables go to unless one is named: DuckDB's own ``main``, else ``stripe``.
+    default_dataset: str = "stripe"
+    _secrets: tuple[str, ...] = ()
+    _release: list[Any] = field(default_factory=list)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret of the destination masked."""
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return clean_server_text(text, 800)
+
+    def close(self) -> None:
+        """Release the sync lock."""
+        while self._release:
+            with contextlib.suppress(Exception):
+                self._release.pop()()
+
+    def __enter__(self) -> Destination:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_destination(
+    *,
+    db: str | Path | None = None,
+    destination: Any = None,
+    dsn: str | Secret | None = None,
+    work_dir: str | Path | None = None,
+    dataset: str | None = None,
+) -> Destination:
+    """Check the destination and take the sync lock (release it with ``close``)."""
+    dsn_text = dsn.reveal() if isinstance(dsn, Secret) else dsn
+    if destination is None or destination == "duckdb":
+        if dsn_text:
+            raise SyncConfigError(
+                "A DSN was given without --destination postgres: use --destination postgres "
+                "--dsn DSN to load into PostgreSQL, or --db PATH for a DuckDB file."
+            )
+        return _duckdb(Path(db or DEFAULT_DB).expanduser(), work_dir)
+    if destination == "postgres":
+        if db is not None:
+            raise SyncConfigError(
+                "--db names a DuckDB file; for PostgreSQL give --dsn postgresql://USER@HOST/DB."
+            )
+        if not dsn_text:
+            raise SyncConfigError(
+                "PostgreSQL needs a DSN: --dsn postgresql://USER:PASSWORD@HOST:5432/DATABASE "
+                "(or set it in the environment and pass it in)."
+            )
+        return _postgres(dsn_text, work_dir, dataset or "stripe")
+    if isinstance(destination, str):
+        raise SyncConfigError(
+            f"Unknown destination {destination!r}: use 'duckdb' or 'postgres' here, or pass any "
+            "dlt destination object (dlt.destinations.*) from Python."
+        )
+    return _other(destination, work_dir, dataset or "stripe")
+
+
+def _lock_file(path: Path, what: str) -> Any:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise SyncLockedError(
+            f"Another sync is loading into {what} right now (it holds {path}). Wait for it to "
+            "finish, then run this one again; two syncs never write the same tables at once."
+        ) from None
+    return lock
+
+
+def _duckdb(path: Path, work_dir: str | Path | None) -> Destination:
+    import dlt
+
+    if path.is_dir():
+        raise DestinationError(f"{path} is a folder, not a DuckDB file: give a file path.")
+    if not path.parent.exists():
+        raise DestinationError(
+            f"The folder {path.parent} does not exist: create it, or give another --db path."
+        )
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as handle:
+            header = handle.read(12)
+        if header[8:12] != _DUCKDB_MAGIC:
+            raise DestinationError(
+                f"{path} is not a DuckDB database (its first bytes say otherwise). Nothing was "
+                "changed; give another --db path (a new file is created), or move this file."
+            )
+    work = Path(work_dir) if work_dir is not None else path.with_name(path.name + ".sync")
+    work.mkdir(parents=True, exist_ok=True)
+    lock = _lock_file(path.with_name(path.name + ".sync-lock"), str(path))
+    try:
+        connection = _open_duckdb(path)
+    except BaseException:
+        lock.release()
+        raise
+    # One connection for the whole sync: dlt clones it for its threads instead of opening the
+    # file again for every step.
+    return Destination(
+        kind="duckdb",
+        dlt_destination=dlt.destinations.duckdb(credentials=connection),
+        description=f"duckdb:{path}",
+        work_dir=work,
+        default_dataset="main",
+        _release=[lock.release, connection.close],
+    )
+
+
+def _open_duckdb(path: Path) -> Any:
+    import duckdb
+
+    try:
+        # DuckDB caches pages up to most of the memory by default: a sync keeps it small
+        return duckdb.connect(str(path), config={"memory_limit": MEMORY_LIMIT})
+    except duckdb.Error as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise DestinationError(
+                f"{path} is open in another program (a notebook or SQL tool holding a "
+                "connection to it): close that connection, then sync again."
+            ) from None
+        raise DestinationError(
+            f"{path} cannot be opened as a DuckDB database ({clean_server_text(text, 300)}). "
+            "Nothing was changed; give another --db path."
+        ) from None
+
+
+def _postgres(dsn: str, work_dir: str | Path | None, dataset: str) -> Destination:
+    import dlt
+    import psycopg2
+
+    shown = mask_dsn(dsn)
+    parts = urllib.parse.urlsplit(dsn)
+    secrets = tuple(s for s in (parts.password, urllib.parse.unquote(parts.password or "")) if s)
+    secrets += tuple(m.group(2).strip("'") for m in _PASSWORD_KV.finditer(dsn))
+    try:
+        connection = psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT)
+    except psycopg2.Error as exc:
+        reason = str(exc).strip()
+        for secret in secrets:
+            reason = reason.replace(secret, "***")
+        if "password authentication failed" in reason:
+            hint = "the password (or user) was refused: check them and try again"
+        elif "does not exist" in reason:
+            hint = "the database or user does not exist: create it, or fix the DSN"
+        else:
+            hint = "check that the server is running and reachable, and the DSN's host and port"
+        raise DestinationError(
+            f"Could not connect to PostgreSQL at {shown}: {clean_server_text(reason, 300)}. "
+            f"Nothing was loaded; {hint}."
+        ) from None
+    connection.autocommit = True
+    key = int.from_bytes(hashlib.sha256(f"stripe-oauth-nb:{dataset}".encode()).digest()[:8], "big")
+    key -= 1 << 63 if key >= 1 << 63 else 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+        row = cursor.fetchone()
+    if not row or not row[0]:
+        connection.close()
+        raise SyncLockedError(
+            f"Another sync is loading into {shown} (dataset {dataset!r}) right now. Wait for it "
+            "to finish, then run this one again; two syncs never write the same tables at once."
+        )
+    digest = hashlib.sha256(f"{parts.hostname}:{parts.port}{parts.path}:{dataset}".encode())
+    work = Path(work_dir) if work_dir is not None else _cache_dir() / digest.hexdigest()[:16]
+    work.mkdir(parents=True, exist_ok=True)
+    return Destination(
+        kind="postgres",
+        dlt_destination=dlt.destinations.postgres(credentials=dsn),
+        description=shown,
+        work_dir=work,
+        _secrets=secrets,
+        _release=[connection.close],
+    )
+
+
+def _other(destination: Any, work_dir: str | Path | None, dataset: str) -> Destination:
+    name = str(getattr(destination, "destination_name", None) or type(destination).__name__)
+    if work_dir is None:
+        work = _cache_dir() / hashlib.sha256(f"{name}:{dataset}".encode()).hexdigest()[:16]
+    else:
+        work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    lock = _lock_file(work / "sync-lock", f"the {name} destination")
+    return Destination(
+        kind=name,
+        dlt_destination=destination,
+        description=name,
+        work_dir=work,
+        _release=[lock.release],
+    )
+
+
+def _cache_dir() -> Path:
+    from platformdirs import user_cache_path
+
+    return user_cache_path("stripe-oauth-nb", appauthor=False) / "sync"

@@ -1,0 +1,309 @@
+"""Load resources of one account into their tables with dlt; keep their cursors in dlt's state.
+
+Each (account, mode) is one dlt pipeline; each resource is one of its dlt resources with its own
+state. Resources are loaded as soon as they are read, while the others are still being read
+(several that are ready together share one load):
+
+- each table is ``merge`` (``delete-insert``) on ``(id, account_id, livemode)``; dlt runs a
+  table's delete and insert in one transaction, so readers see a resource before or after a
+  load, never half of it, and never a row twice;
+- rows that delete an object carry ``_sync_deleted`` (dlt's ``hard_delete``), so deletions are
+  applied in the same transaction; ``_sync_seq`` (dlt's ``dedup_sort``) makes the list's version
+  of an object win over an event's in one load;
+- the cursors (newest ``created`` read, newest event seen) are the resource's dlt state, which
+  dlt writes into the database with the load: a load killed at any point is finished by the next
+  run (dlt loads pending packages first), and until then the cursors stay where they were.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._errors import DestinationError
+from ._destination import Destination
+from ._spill import DELETED, SEQ, Spill
+
+if TYPE_CHECKING:  # pragma: no cover
+    import dlt
+
+__all__ = ["Batch", "Counts", "Loader", "pipeline_name"]
+
+PRIMARY_KEY = ("id", "account_id", "livemode")
+_IN_BATCH = 500
+
+
+def pipeline_name(account_id: str, livemode: bool) -> str:
+    return f"stripe_{account_id.lower()}_{'live' if livemode else 'test'}"
+
+
+@dataclass
+class Batch:
+    """One resource ready to load: its rows, the cursors to keep, whether it was a full pass."""
+
+    resource: str
+    spill: Spill
+    cursors: Mapping[str, Any]
+    full: bool
+
+
+@dataclass
+class Counts:
+    """What one load did to one account's rows of one table."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rows: int = 0
+
+
+def _configure_dlt() -> None:
+    """Quiet logs (dlt warns about columns that are empty so far, which is expected here), the
+    load id on Arrow rows (it counts what a load wrote), and no extra round trips."""
+    import dlt
+
+    dlt.config["runtime.log_level"] = "ERROR"
+    dlt.config["runtime.dlthub_telemetry"] = False  # nothing about a sync leaves the machine
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    dlt.config["normalize.workers"] = 1
+    # the staging copies of a load are emptied once it is merged (not kept in the database)
+    dlt.config["load.truncate_staging_dataset"] = True
+    # state() restores from the database itself when the work folder has none
+    dlt.config["restore_from_destination"] = False
+
+
+class Loader:
+    """dlt pipelines for one destination and dataset."""
+
+    def __init__(self, destination: Destination, dataset: str) -> None:
+        _configure_dlt()
+        self.destination = destination
+        self.dataset = dataset
+        self.pipelines_dir = destination.work_dir / "pipelines"
+
+    def pipeline(self, account_id: str, livemode: bool) -> dlt.Pipeline:
+        import dlt
+
+        pipeline = dlt.pipeline(
+            pipeline_name=pipeline_name(account_id, livemode),
+            destination=self.destination.dlt_destination,
+            dataset_name=self.dataset,
+            pipelines_dir=str(self.pipelines_dir),
+        )
+        logging.getLogger("dlt").setLevel(logging.ERROR)  # dlt sets it up on first use
+        return pipeline
+
+    def states(self, account_id: str, livemode: bool) -> dict[str, dict[str, Any]]:
+        """Each resource's cursors from its last load (absent when never loaded).
+
+        The pipeline's local state is used when there is one (it is at least as new as the
+        database's: a package it describes but that did not load is loaded first by the next
+        run); otherwise dlt restores it from the database (a new machine, a deleted work folder).
+        """
+        pipeline = self.pipeline(account_id, livemode)
+        if not pipeline.state.get("sources"):
+            try:
+                pipeline.sync_destination()
+            except Exception as exc:
+                raise self._failed("read the sync state from", exc) from None
+        source = pipeline.state.get("sources", {}).get(pipeline.pipeline_name, {})
+        return {
+            name: dict(state.get("cursors", {}))
+            for name, state in source.get("resources", {}).items()
+            if state.get("cursors")
+        }
+
+    def oldest_unsettled(
+        self, account_id: str, livemode: bool, resource: str, status: str
+    ) -> int | None:
+        """``created`` of the oldest row of (account, mode) whose ``status`` is ``status``."""
+        pipeline = self.pipeline(account_id, livemode)
+        try:
+            with _Counter(pipeline, (account_id, livemode)) as counter:
+                return counter.oldest(resource, status)
+        except Exception as exc:
+            raise self._failed("read", exc) from None
+
+    def load(self, account_id: str, livemode: bool, batches: list[Batch]) -> dict[str, Counts]:
+        """Load the batches as one package (one transaction per table); the counts per table."""
+
+        pipeline = self.pipeline(account_id, livemode)
+        key = (account_id, livemode)
+        before: dict[str, tuple[int, int]] = {}
+        try:
+            with _Counter(pipeline, key) as counter:
+                for batch in batches:
+                    table = batch.resource
+                    rows = counter.rows(table)
+                    if batch.full and rows:
+                        gone = counter.ids(table) - batch.spill.ids()
+                        batch.spill.delete(sorted(gone), account_id, livemode)
+                        batch.spill.close()
+                    before[table] = (rows, counter.existing(table, _tombstones(batch.spill)))
+            info = pipeline.run([_resource(batch) for batch in batches])
+            counts: dict[str, Counts] = {}
+            with _Counter(pipeline, key) as counter:
+                for batch in batches:
+                    after = counter.rows(batch.resource)
+                    written = counter.written(batch.resource, list(info.loads_ids))
+                    rows, deleted = before[batch.resource]
+                    inserted = max(after - rows + deleted, 0)
+                    counts[batch.resource] = Counts(
+                        inserted=inserted,
+                        updated=max(written - inserted, 0),
+                        deleted=deleted,
+                        rows=after,
+                    )
+        except DestinationError:
+            raise
+        except Exception as exc:
+            raise self._failed("load into", exc) from None
+        return counts
+
+    def _failed(self, what: str, exc: Exception) -> DestinationError:
+        reason = exc
+        while getattr(reason, "__cause__", None) is not None:
+            reason = reason.__cause__  # type: ignore[assignment]
+        text = self.destination.scrub(f"{type(reason).__name__}: {reason}")
+        return DestinationError(
+            f"Could not {what} {self.destination.description}: {text}. What was loaded before "
+            "is unchanged; fix the cause and sync again (an interrupted load is finished first)."
+        )
+
+
+def _resource(batch: Batch) -> Any:
+    """The dlt resource of one batch: its Arrow tables, then its new cursors into dlt's state."""
+    import dlt
+
+    def rows() -> Iterator[Any]:
+        empty = True
+        for table in batch.spill.tables():
+            empty = False
+            yield table
+        if empty:  # no objects (yet): the table exists all the same, with its key columns
+            yield _empty_table()
+        dlt.current.resource_state()["cursors"] = dict(batch.cursors)
+
+    columns: dict[str, Any] = {
+        name: {"data_type": "json"} for name in sorted(batch.spill.json_columns)
+    }
+    columns.update(
+        {
+            "id": {"data_type": "text", "nullable": False},
+            "account_id": {"data_type": "text", "nullable": False},
+            "livemode": {"data_type": "bool", "nullable": False},
+            SEQ: {"data_type": "bigint", "dedup_sort": "desc"},
+            DELETED: {"data_type": "bool", "hard_delete": True},
+        }
+    )
+    return dlt.resource(
+        rows,
+        name=batch.resource,
+        table_name=batch.resource,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key=PRIMARY_KEY,
+        columns=columns,
+    )
+
+
+def _empty_table() -> Any:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "id": pa.array([], pa.string()),
+            "account_id": pa.array([], pa.string()),
+            "livemode": pa.array([], pa.bool_()),
+            "created": pa.array([], pa.int64()),
+        }
+    )
+
+
+def _tombstones(spill: Spill) -> list[str]:
+    """Ids of the objects the spill deletes."""
+    if not spill.deletes:
+        return []
+    found: set[str] = set()
+    for table in spill.tables():
+        if DELETED not in table.column_names:
+            continue
+        ids = table.column("id").to_pylist()
+        flags = table.column(DELETED).to_pylist()
+        found.update(str(i) for i, flag in zip(ids, flags, strict=True) if flag)
+    return sorted(found)
+
+
+class _Counter:
+    """Counts one account's rows of its tables, over one connection."""
+
+    def __init__(self, pipeline: dlt.Pipeline, key: tuple[str, bool]) -> None:
+        self._client = pipeline.sql_client()
+        self._key = key
+        self._tables: dict[str, str | None] = {}
+
+    def __enter__(self) -> _Counter:
+        self._client.open_connection()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close_connection()
+
+    def _table(self, resource: str) -> str | None:
+        """The table's qualified name, or None while it does not exist."""
+        if resource not in self._tables:
+            name = str(self._client.make_qualified_table_name(resource))
+            try:
+                self._client.execute_sql(f"SELECT 1 FROM {name} WHERE 1 = 0")  # noqa: S608
+            except Exception:
+                self._tables[resource] = None
+            else:
+                self._tables[resource] = name
+        return self._tables[resource]
+
+    def _where(self, resource: str, sql: str, *args: Any) -> int:
+        table = self._table(resource)
+        if table is None:
+            return 0
+        query = f"SELECT count(*) FROM {table} WHERE account_id = %s AND livemode = %s{sql}"  # noqa: S608
+        rows = self._client.execute_sql(query, *self._key, *args)
+        return int(rows[0][0]) if rows else 0
+
+    def rows(self, resource: str) -> int:
+        return self._where(resource, "")
+
+    def oldest(self, resource: str, status: str) -> int | None:
+        table = self._table(resource)
+        if table is None:
+            return None
+        query = (
+            f"SELECT min(created) FROM {table} WHERE account_id = %s AND livemode = %s "  # noqa: S608
+            "AND status = %s"
+        )
+        try:
+            rows = self._client.execute_sql(query, *self._key, status)
+        except Exception:
+            return None  # no such column yet: nothing is unsettled
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def ids(self, resource: str) -> set[str]:
+        table = self._table(resource)
+        if table is None:
+            return set()
+        query = f"SELECT id FROM {table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
+        return {str(row[0]) for row in self._client.execute_sql(query, *self._key) or []}
+
+    def existing(self, resource: str, ids: list[str]) -> int:
+        total = 0
+        for start in range(0, len(ids), _IN_BATCH):
+            chunk = ids[start : start + _IN_BATCH]
+            marks = ", ".join(["%s"] * len(chunk))
+            total += self._where(resource, f" AND id IN ({marks})", *chunk)
+        return total
+
+    def written(self, resource: str, load_ids: list[str]) -> int:
+        if not load_ids:
+            return 0
+        marks = ", ".join(["%s"] * len(load_ids))
+        return self._where(resource, f" AND _dlt_load_id IN ({marks})", *load_ids)

@@ -1,0 +1,197 @@
+"""Rows of one resource on their way to the database: batches spilled to disk.
+
+Pages arrive from many threads; :class:`Spill` turns them into rows (top-level fields as
+columns, nested objects and lists as JSON text, the account and mode added) and appends them to
+JSON-lines files of :data:`BATCH_ROWS` rows, so memory holds a page, not a resource, whatever the
+number of objects. When the resource is complete, :meth:`Spill.tables` reads the files back as
+Arrow tables, one at a time, for dlt, which loads Arrow tables several times faster than Python
+dictionaries (see the README's figures).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow
+
+__all__ = ["DELETED", "SEQ", "Spill", "to_row", "tombstone"]
+
+#: Column flagging a row that deletes the object (dlt's ``hard_delete``); never stored.
+DELETED = "_sync_deleted"
+#: Column ordering versions of one object in one load (dlt's ``dedup_sort``, highest wins): a
+#: list's version wins over any event's, a newer event's over an older one's.
+SEQ = "_sync_seq"
+#: Rows per Arrow batch (one file each).
+BATCH_ROWS = 2000
+
+
+def to_row(
+    obj: Mapping[str, Any], account_id: str, livemode: bool, seq: int, json_names: set[str]
+) -> dict[str, Any]:
+    """One table row: scalars as they are, nested objects and lists as JSON text (their names
+    are added to ``json_names``)."""
+    import orjson  # the sql extra (sync() checks it is there)
+
+    row: dict[str, Any] = {}
+    for name, value in obj.items():
+        if isinstance(value, dict | list):
+            row[name] = orjson.dumps(value).decode()
+            json_names.add(name)
+        else:
+            row[name] = value
+    row["account_id"] = account_id
+    row["livemode"] = livemode
+    row[SEQ] = seq
+    return row
+
+
+def tombstone(object_id: str, account_id: str, livemode: bool, seq: int) -> dict[str, Any]:
+    """A row that deletes the object from the table when loaded."""
+    return {
+        "id": object_id,
+        "account_id": account_id,
+        "livemode": livemode,
+        SEQ: seq,
+        DELETED: True,
+    }
+
+
+def _column(values: list[Any]) -> tuple[pyarrow.Array, bool]:
+    """An Arrow column; values Arrow cannot type together become JSON text (and say so)."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values), False
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        text = [None if v is None else json.dumps(v, separators=(",", ":")) for v in values]
+        return pa.array(text, type=pa.string()), True
+
+
+class Spill:
+    """The rows of one (account, mode, resource), as JSON lines in files of a batch each.
+
+    Rows are written as they come (nested values already JSON text), so memory holds no more
+    than a page; :meth:`tables` reads each file back as an Arrow table with pyarrow's JSON reader
+    (C++, outside the interpreter lock), one batch at a time.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self._lock = threading.Lock()
+        self._handle: BinaryIO | None = None
+        self._in_file = 0
+        self._files: list[Path] = []
+        #: Columns holding JSON text (nested objects), for the table's column types.
+        self.json_columns: set[str] = set()
+        self.rows = 0
+        self.deletes = 0
+
+    def add(
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        account_id: str,
+        livemode: bool,
+        seq: int | Sequence[int],
+    ) -> None:
+        """Add Stripe objects as rows (thread-safe); ``seq``: one for all, or one per object."""
+        names: set[str] = set()
+        seqs = [seq] * len(objects) if isinstance(seq, int) else seq
+        rows = [
+            to_row(obj, account_id, livemode, n, names)
+            for obj, n in zip(objects, seqs, strict=True)
+        ]
+        self._append(rows, names, deletes=0)
+
+    def delete(
+        self,
+        object_ids: Sequence[str],
+        account_id: str,
+        livemode: bool,
+        seq: int | Sequence[int] = 0,
+    ) -> None:
+        """Add rows that delete these objects."""
+        seqs = [seq] * len(object_ids) if isinstance(seq, int) else seq
+        rows = [
+            tombstone(i, account_id, livemode, n) for i, n in zip(object_ids, seqs, strict=True)
+        ]
+        self._append(rows, set(), deletes=len(rows))
+
+    def _append(self, rows: list[dict[str, Any]], names: set[str], *, deletes: int) -> None:
+        import orjson
+
+        if not rows:
+            return
+        data = b"".join([orjson.dumps(row) + b"\n" for row in rows])
+        with self._lock:
+            self.json_columns |= names
+            self.rows += len(rows) - deletes
+            self.deletes += deletes
+            if self._handle is None or self._in_file >= BATCH_ROWS:
+                self._rotate()
+            assert self._handle is not None
+            self._handle.write(data)
+            self._in_file += len(rows)
+
+    def _rotate(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        path = self.folder / f"part-{len(self._files):06d}.jsonl"
+        self._files.append(path)
+        self._handle = path.open("wb")
+        self._in_file = 0
+
+    def close(self) -> None:
+        """Finish the current file (more rows may still be added: they start a new one)."""
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+                self._in_file = BATCH_ROWS
+
+    def tables(self) -> Iterator[pyarrow.Table]:
+        """The batches, one Arrow table each."""
+        for path in list(self._files):
+            yield _read(path)
+
+    def ids(self) -> set[str]:
+        """Every object id in the batches (for a full pass over a table that has rows)."""
+        found: set[str] = set()
+        for table in self.tables():
+            found.update(str(v) for v in table.column("id").to_pylist())
+        return found
+
+    def remove(self) -> None:
+        self.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+#: Bytes pyarrow's JSON reader takes at once (a batch file fits in one, so types are inferred
+#: over the whole batch).
+_BLOCK = 64 << 20
+
+
+def _read(path: Path) -> pyarrow.Table:
+    """One batch file as an Arrow table; values the JSON reader cannot type together (a field
+    that is a number in one object and text in another) are read column by column instead."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        return pj.read_json(str(path), read_options=pj.ReadOptions(block_size=_BLOCK))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    import orjson
+
+    with path.open("rb") as handle:
+        rows = [orjson.loads(line) for line in handle if line.strip()]
+    names = dict.fromkeys(rows[0]) if rows else {}
+    names.update(dict.fromkeys(set().union(*rows) - names.keys()))
+    return pa.table({name: _column([row.get(name) for row in rows])[0] for name in names})

@@ -1,0 +1,401 @@
+"""``sync()``: every connected account's Stripe data into SQL tables, incremental, at the limit.
+
+For each (account, mode) a :class:`~._reader.Reader` reads the planned resources with its own
+API client and rate limiter, in a thread of its own (accounts load in parallel: each has its own
+limits). Resources are loaded in this thread, one dlt load each, as soon as they are complete.
+
+A resource gets a *full pass* the first time, with ``full=True``, when the app cannot read
+events, or when its event cursor is older than Stripe's 30 days of events (measured against the
+newest event the account has); otherwise an *incremental* one: objects created since its last
+run, plus the changes and deletions of the events since then.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .._errors import (
+    PermissionDeniedError,
+    StripeAPIError,
+    StripeOAuthNBError,
+    SyncConfigError,
+)
+from .._masking import Secret
+from .._settings import Mode, Settings
+from .._tokenset import TokenSet
+from ._destination import Destination, open_destination
+from ._limiter import LimitedTransport, RateLimiter, RequestStats
+from ._load import Batch, Loader
+from ._reader import Plan, Reader
+from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
+from ._resources import Resource, select
+from ._spill import Spill
+
+__all__ = ["EVENT_RETENTION", "sync"]
+
+#: How long Stripe lists events (seconds), less an hour of margin.
+EVENT_RETENTION = 30 * 86400 - 3600
+#: Rows of ready resources that make a load worth starting before the account is fully read.
+LOAD_ROWS = 25_000
+#: Retries per request (429s and 5xx), each waiting longer (see RetryPolicy).
+MAX_RETRIES = 8
+
+
+def sync(
+    settings: Settings,
+    tokens: Any,
+    *,
+    db: str | Path | None = None,
+    destination: Any = None,
+    dsn: str | Secret | None = None,
+    dataset: str | None = None,
+    resources: Sequence[str] | None = None,
+    accounts: Sequence[str] | Literal["all"] | None = None,
+    mode: Mode | None = None,
+    full: bool = False,
+    work_dir: str | Path | None = None,
+    rate_limit: bool = True,
+    workers: int = 24,
+    max_windows: int = 6,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Load Stripe data of the connected accounts into SQL tables; return what was done.
+
+    ``tokens`` is a :class:`~stripe_oauth_nb.TokenManager` (tokens refresh mid-load through
+    it). The destination is the DuckDB file ``db`` (default ``stripe.duckdb``), PostgreSQL
+    (``destination="postgres"``, ``dsn=...``) or any dlt destination object. ``dataset`` is the
+    schema of the tables: by default DuckDB's ``main`` (so ``SELECT * FROM charges`` works as
+    soon as the file is open) and ``stripe`` elsewhere. ``resources``: table names (default
+    all); ``accounts``: account ids, ``"all"`` for every stored token set, or None for the
+    default one; ``mode``: test or live (default: the settings' mode; with ``"all"``, None
+    means both); ``full``: read everything again. ``rate_limit=False`` turns the client-side
+    limiter off (requests are still counted); ``progress`` receives a :class:`Progress` per step.
+    """
+    started = time.monotonic()
+    _require_extra(destination)
+    chosen = select(resources)
+    token_sets = _token_sets(tokens, accounts, mode if accounts == "all" else mode or settings.mode)
+    with open_destination(
+        db=db, destination=destination, dsn=dsn, work_dir=work_dir, dataset=dataset
+    ) as dest:
+        dataset = dataset or dest.default_dataset
+        report = SyncReport(destination=dest.description, dataset=dataset)
+        run = _Run(
+            settings,
+            tokens,
+            dest,
+            Loader(dest, dataset),
+            chosen,
+            full,
+            rate_limit,
+            workers,
+            max_windows,
+            progress or (lambda p: None),
+            report,
+        )
+        run.go(token_sets)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _require_extra(destination: Any) -> None:
+    """A clear error when the sql (or postgres) extra is not installed."""
+    import importlib.util
+
+    needed = ["dlt", "duckdb", "pyarrow", "orjson"]
+    extra = "sql"
+    if destination == "postgres":
+        needed.append("psycopg2")
+        extra = "sql-postgres"
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SyncConfigError(
+            f"Syncing into SQL tables needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: "
+            f"pip install 'stripe-oauth-nb[{extra}]'"
+        )
+
+
+def _token_sets(
+    tokens: Any, accounts: Sequence[str] | Literal["all"] | None, mode: Mode | None
+) -> list[TokenSet]:
+    livemode = None if mode is None else mode == "live"
+    if accounts == "all":
+        found = [t for t in tokens.all() if livemode is None or t.livemode == livemode]
+        if not found:
+            which = "" if mode is None else f" in {mode} mode"
+            raise SyncConfigError(
+                f"No tokens are stored{which}: install the app on an account first "
+                "(`stripe-oauth-nb login`), then sync."
+            )
+        return found
+    if isinstance(accounts, str):
+        accounts = [accounts]
+    if not accounts:
+        return [tokens.get(None, livemode)]
+    return [tokens.get(account, livemode) for account in dict.fromkeys(accounts)]
+
+
+@dataclass
+class _Account:
+    tokens: TokenSet
+    reader: Reader | None = None
+    stats: RequestStats = field(default_factory=RequestStats)
+    result: AccountResult | None = None
+    newest_event: int | None = None
+    thread: threading.Thread | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class _Run:
+    """One sync: readers in threads, loads here."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tokens: Any,
+        dest: Destination,
+        loader: Loader,
+        resources: tuple[Resource, ...],
+        full: bool,
+        rate_limit: bool,
+        workers: int,
+        max_windows: int,
+        progress: ProgressCallback,
+        report: SyncReport,
+    ) -> None:
+        self.settings = settings
+        self.tokens = tokens
+        self.dest = dest
+        self.loader = loader
+        self.resources = resources
+        self.full = full
+        self.rate_limit = rate_limit
+        self.workers = workers
+        self.max_windows = max_windows
+        self.progress = progress
+        self.report = report
+        #: (account, resource) when a resource is read; (account, None) when the account is done
+        self.ready: queue.Queue[tuple[_Account, str | None]] = queue.Queue()
+        self.spill_root = dest.work_dir / "spill"
+
+    def go(self, token_sets: list[TokenSet]) -> None:
+        accounts = [_Account(t) for t in token_sets]
+        states = {
+            (a.tokens.account_id, a.tokens.livemode): self.loader.states(
+                a.tokens.account_id, a.tokens.livemode
+            )
+            for a in accounts
+        }
+        for (acct, live), cursors in states.items():
+            for resource in self.resources:
+                if resource.unsettled and resource.name in cursors:
+                    oldest = self.loader.oldest_unsettled(
+                        acct, live, resource.name, resource.unsettled
+                    )
+                    if oldest is not None:
+                        cursors[resource.name]["unsettled"] = oldest
+        for account in accounts:
+            account.result = AccountResult(account.tokens.account_id, account.tokens.livemode)
+            self.report.accounts.append(account.result)
+            account.thread = threading.Thread(
+                target=self._read,
+                args=(account, states),
+                daemon=True,
+                name=f"sync-{account.tokens.account_id}",
+            )
+            account.thread.start()
+        running = len(accounts)
+        pending: dict[int, list[str]] = {id(a): [] for a in accounts}
+        while running:
+            account, name = self.ready.get()
+            waiting = pending[id(account)]
+            if name is not None:
+                waiting.append(name)
+            else:
+                running -= 1
+            reader = account.reader
+            rows = sum(reader.spills[n].rows for n in waiting) if reader is not None else 0
+            # Each dlt load costs a second or so of its own: while the account is still being
+            # read, resources wait for others until a load is worth it.
+            if waiting and (name is None or rows >= LOAD_ROWS):
+                pending[id(account)] = []
+                self._load(account, waiting)
+        for account in accounts:
+            assert account.thread is not None
+            account.thread.join()
+
+    # -- reading (one thread per account) -------------------------------------------------
+    def _client(self, account: _Account) -> Any:
+        import orjson
+
+        from .._api import ApiClient, RetryPolicy
+        from .._api._client import _env_proxy
+        from .._http import httpx, transport
+
+        limiter = RateLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
+        pool = self.workers + 4
+        inner = transport(  # HTTPX's transport, bounded by the call's deadline like ApiClient's
+            proxy=_env_proxy(self.settings.api_base),
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        )
+        return ApiClient.from_settings(
+            self.settings,
+            self.tokens,
+            account_id=account.tokens.account_id,
+            mode="live" if account.tokens.livemode else "test",
+            transport=LimitedTransport(inner, limiter, account.stats),
+            retry=RetryPolicy(max_retries=MAX_RETRIES),
+            loads=orjson.loads,
+        )
+
+    def _read(
+        self, account: _Account, states: dict[tuple[str, bool], dict[str, dict[str, Any]]]
+    ) -> None:
+        result = account.result
+        assert result is not None
+        acct, live = account.tokens.account_id, account.tokens.livemode
+        try:
+            with self._client(account) as client:
+                events_ok = True
+                try:
+                    probe = client.get("/v1/events", {"limit": 1})
+                    data = probe.get("data") or []
+                    account.newest_event = int(data[0]["created"]) if data else None
+                except PermissionDeniedError as exc:
+                    events_ok = False
+                    result.note = (
+                        f"the app cannot read events (needs '{exc.permission or 'event_read'}'), "
+                        "so every resource was read in full"
+                    )
+                except StripeAPIError as exc:
+                    if exc.status != 404:
+                        raise
+                    events_ok = False
+                    result.note = "this API does not serve /v1/events: every resource read in full"
+                plans: dict[str, Plan] = {}
+                for resource in self.resources:
+                    plans[resource.name] = self._plan(
+                        resource,
+                        states[(acct, live)].get(resource.name, {}),
+                        events_ok,
+                        account.newest_event,
+                    )
+                incremental = [p.events_since for p in plans.values() if not p.full]
+                events_since = min((s or 0) for s in incremental) if incremental else None
+                spills = {
+                    name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name) for name in plans
+                }
+                counts: dict[str, int] = dict.fromkeys(plans, 0)
+
+                def on_rows(name: str, n: int) -> None:
+                    counts[name] += n
+                    self.progress(Progress(acct, live, name, "reading", counts[name]))
+
+                for name in plans:
+                    self.progress(Progress(acct, live, name, "reading", 0))
+                reader = Reader(
+                    client,
+                    acct,
+                    live,
+                    plans,
+                    spills,
+                    events_since,
+                    workers=self.workers,
+                    max_windows=self.max_windows,
+                    on_ready=lambda name: self.ready.put((account, name)),
+                    on_rows=on_rows,
+                )
+                account.reader = reader
+                reader.run()
+        except StripeOAuthNBError as exc:
+            result.error = str(exc)
+        except Exception as exc:  # a bug must not hang the loader: report it
+            result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            result.requests = account.stats.total
+            result.rate_limited = account.stats.rate_limited
+            result.event_requests = account.stats.requests.get("/v1/events", 0)
+            self.ready.put((account, None))
+
+    def _plan(
+        self, resource: Resource, cursors: dict[str, Any], events_ok: bool, newest: int | None
+    ) -> Plan:
+        created = cursors.get("created")
+        events = cursors.get("events")
+        if self.full or not events_ok or created is None or events is None:
+            return Plan(resource)
+        if newest is not None and int(events) < newest - EVENT_RETENTION:
+            return Plan(resource)  # events since the cursor may be gone: read everything
+        since = int(created)
+        if cursors.get("unsettled") is not None:  # rows that change without an event
+            since = min(since, int(cursors["unsettled"]))
+        return Plan(resource, since=since, events_since=int(events))
+
+    # -- loading (this thread) ------------------------------------------------------------
+    def _load(self, account: _Account, names: list[str]) -> None:
+        """Load the resources of one account that are ready (one dlt load for all of them)."""
+        reader = account.reader
+        assert reader is not None
+        acct, live = account.tokens.account_id, account.tokens.livemode
+        started = time.monotonic()
+        batches: list[Batch] = []
+        tables: dict[str, TableResult] = {}
+        for name in names:
+            plan, read, spill = reader.plans[name], reader.results[name], reader.spills[name]
+            table = TableResult(name, acct, live, "loaded", full=plan.full, requests=read.requests)
+            self.report.tables.append(table)
+            error = read.error or (None if plan.full else reader.events_error)
+            if read.permission:
+                table.status, table.permission = "skipped", read.permission
+                self.progress(Progress(acct, live, name, "skipped", spill.rows))
+            elif error:
+                table.status, table.error = "failed", error
+                self.progress(Progress(acct, live, name, "failed", spill.rows))
+            else:
+                tables[name] = table
+                batches.append(Batch(name, spill, self._cursors(account, plan, read), plan.full))
+                self.progress(Progress(acct, live, name, "loading", spill.rows))
+        try:
+            if batches:
+                counts = self.loader.load(acct, live, batches)
+                for name, table in tables.items():
+                    c = counts[name]
+                    table.inserted, table.updated, table.deleted, table.rows = (
+                        c.inserted,
+                        c.updated,
+                        c.deleted,
+                        c.rows,
+                    )
+                    self.progress(Progress(acct, live, name, "loaded", c.rows))
+        except StripeOAuthNBError as exc:
+            for name, table in tables.items():
+                table.status, table.error = "failed", str(exc)
+                self.progress(Progress(acct, live, name, "failed", reader.spills[name].rows))
+        finally:
+            seconds = time.monotonic() - started
+            for name in names:
+                reader.spills[name].remove()
+            for table in tables.values():
+                table.seconds = seconds
+
+    @staticmethod
+    def _cursors(account: _Account, plan: Plan, read: Any) -> dict[str, int]:
+        """Where the next run starts: newest ``created`` read, and the newest event."""
+        created = read.newest if read.newest is not None else plan.since
+        created = created if created is not None else 0
+        if account.newest_event is not None:
+            events = account.newest_event
+        else:
+            events = plan.events_since if plan.events_since is not None else created
+        return {"created": created, "events": events}
+
+
+def _mode(livemode: bool) -> str:
+    return "live" if livemode else "test"

@@ -1,0 +1,113 @@
+"""``stripe-oauth-nb sync``: the report (text or JSON), bars on a terminal, one clear error each."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _sync_helpers import install, manager, sandbox_counts, sync_app, table_counts
+
+from stripe_oauth_nb._cli import main
+from stripe_oauth_nb._cli.sync import _Bars
+from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
+from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.sync import Progress
+
+pytest.importorskip("dlt")
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[Sandbox]:
+    with Sandbox(customers=20, rate_limit=False) as sb:
+        yield sb
+
+
+@pytest.fixture
+def installed(world: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TokenSet:
+    monkeypatch.chdir(tmp_path)  # no stray .env; stripe.duckdb lands here
+    app = sync_app(world)
+    store = tmp_path / "tokens" / "tokens.json"
+    for name, value in {
+        "STRIPE_OAUTH_NB_TARGET": "sandbox",
+        "STRIPE_API_BASE": world.api_base,
+        "STRIPE_MARKETPLACE_BASE": world.marketplace_base,
+        "STRIPE_SECRET_KEY_TEST": world.test.secret_key,
+        "STRIPE_CLIENT_ID_TEST": app.client_id("test"),
+        "STRIPE_OAUTH_NB_TOKEN_STORE": str(store),
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings, _ = manager(world, app)
+    tokens = TokenManager(settings.with_changes(token_store_path=store), FileTokenStore(store))
+    return install(world, tokens, app)
+
+
+def test_sync_prints_the_report_and_loads_stripe_duckdb(
+    world: Sandbox, installed: TokenSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Synced into duckdb:stripe.duckdb")
+    assert "customers" in out
+    assert "requests (0 answered 429)" in out
+    account = installed.account_id
+    assert table_counts(tmp_path / "stripe.duckdb", account) == sandbox_counts(world, account)
+    assert installed.access_token.reveal() not in out + err
+
+
+def test_json_report_for_chosen_resources(
+    installed: TokenSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "other.duckdb"
+    argv = ["sync", "--db", str(db), "--resources", "customers,prices", "--json"]
+    assert main([*argv, "--account", installed.account_id]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert sorted(t["table"] for t in report["tables"]) == ["customers", "prices"]
+    assert report["accounts"][0]["mode"] == "test"
+    assert report["requests"] >= 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--resources", "customers,nope"], "Unknown resource name: nope. Choose from: customers"),
+        (["--destination", "postgres"], "PostgreSQL needs a DSN"),
+        (["--dsn", "postgresql://u:EXAMPLE-pw@127.0.0.1:9/db"], "without --destination postgres"),
+        (["--account", "acct_EXAMPLEnotthere"], "No tokens are stored for acct_EXAMPLEnotthere"),
+    ],
+)
+def test_bad_input_is_one_clear_error(
+    installed: TokenSet, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync", *argv]) == 1
+    out, err = capsys.readouterr()
+    assert err.startswith("error: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert "EXAMPLE-pw" not in out + err
+
+
+def test_dsn_password_is_masked(
+    installed: TokenSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = "postgresql://som:EXAMPLE-pw@127.0.0.1:9/nowhere"
+    assert main(["sync", "--destination", "postgres", "--dsn", dsn]) == 1
+    err = capsys.readouterr().err
+    assert "postgresql://som:***@127.0.0.1:9/nowhere" in err
+    assert "EXAMPLE-pw" not in err
+
+
+def test_a_bar_per_table_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    bars = _Bars(enabled=True)
+    for table in ("customers", "charges"):
+        bars(Progress("acct_EXAMPLE", False, table, "reading", 100))
+        bars(Progress("acct_EXAMPLE", False, table, "loaded", 250))
+    bars.close()
+    err = capsys.readouterr().err
+    assert "customers" in err
+    assert "charges" in err
+    assert "250" in err
+    assert "loaded" in err

@@ -1,0 +1,124 @@
+"""The sync's loader: dlt merges rows, applies deletions, keeps cursors, counts what it did.
+
+Run against DuckDB and a real PostgreSQL server (the ``postgres`` fixture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stripe_oauth_nb.sync._destination import Destination, open_destination
+from stripe_oauth_nb.sync._load import Batch, Counts, Loader
+from stripe_oauth_nb.sync._spill import Spill
+
+pytest.importorskip("dlt")
+
+ACCT = "acct_EXAMPLE1"
+
+
+def customer(n: int, name: str = "", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": f"cus_{n:04d}",
+        "object": "customer",
+        "created": 1_700_000_000 + n,
+        "name": name or f"Customer {n}",
+        "address": {"city": "Paris", "country": "FR"},
+        "metadata": {"n": str(n)},
+        **extra,
+    }
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def destination(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Destination]:
+    if request.param == "duckdb":
+        dest = open_destination(db=tmp_path / "stripe.duckdb")
+    else:
+        server = request.getfixturevalue("postgres")
+        dest = open_destination(
+            destination="postgres", dsn=server.create_database(), work_dir=tmp_path / "work"
+        )
+    with dest:
+        yield dest
+
+
+def rows(loader: Loader, sql: str) -> list[tuple[Any, ...]]:
+    pipeline = loader.pipeline(ACCT, False)
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("customers")
+        return [tuple(r) for r in client.execute_sql(sql.format(table=table))]
+
+
+def load(
+    loader: Loader,
+    spill: Spill,
+    cursors: dict[str, int] | None = None,
+    *,
+    full: bool,
+    account: str = ACCT,
+    live: bool = False,
+) -> Counts:
+    batch = Batch("customers", spill, cursors or {}, full)
+    return loader.load(account, live, [batch])["customers"]
+
+
+def spill_of(tmp_path: Path, objects: list[dict[str, Any]], deletes: list[str] = ()) -> Spill:
+    spill = Spill(tmp_path / "spill")
+    if objects:
+        spill.add(objects, ACCT, False, seq=1)
+    if deletes:
+        spill.delete(list(deletes), ACCT, False)
+    spill.close()
+    return spill
+
+
+def test_full_then_incremental_with_updates_and_deletions(
+    destination: Destination, tmp_path: Path
+) -> None:
+    loader = Loader(destination, destination.default_dataset)
+    assert loader.states(ACCT, False) == {}
+    spill = spill_of(tmp_path, [customer(i) for i in range(50)])
+    counts = load(loader, spill, {"created": 5, "events": 7}, full=True)
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (50, 0, 0, 50)
+    assert loader.states(ACCT, False) == {"customers": {"created": 5, "events": 7}}
+
+    # an event's older version (seq 0) loses to the list's version of the same object
+    spill = Spill(tmp_path / "spill2")
+    spill.add([customer(3, "old name")], ACCT, False, seq=0)
+    spill.add([customer(3, "new name"), customer(60), customer(61)], ACCT, False, seq=1)
+    spill.delete(["cus_0007", "cus_9999"], ACCT, False)  # one existing, one never loaded
+    spill.close()
+    counts = load(loader, spill, {"created": 9, "events": 9}, full=False)
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (2, 1, 1, 51)
+    assert rows(loader, "SELECT name FROM {table} WHERE id = 'cus_0003'") == [("new name",)]
+    assert rows(loader, "SELECT count(*) FROM {table} WHERE id = 'cus_0007'") == [(0,)]
+    assert rows(loader, "SELECT count(*), count(DISTINCT id) FROM {table}") == [(51, 51)]
+    assert loader.states(ACCT, False) == {"customers": {"created": 9, "events": 9}}
+
+
+def test_nested_objects_are_json_columns(destination: Destination, tmp_path: Path) -> None:
+    loader = Loader(destination, destination.default_dataset)
+    load(loader, spill_of(tmp_path, [customer(1)]), full=True)
+    # the same SQL in DuckDB and PostgreSQL
+    assert rows(loader, "SELECT address->>'city', metadata->>'n' FROM {table}") == [("Paris", "1")]
+
+
+def test_a_full_pass_removes_objects_gone_from_the_api(
+    destination: Destination, tmp_path: Path
+) -> None:
+    loader = Loader(destination, destination.default_dataset)
+    load(loader, spill_of(tmp_path, [customer(i) for i in range(10)]), full=True)
+    other = Spill(tmp_path / "other")
+    other.add([customer(1)], "acct_EXAMPLE2", True, seq=1)
+    other.close()
+    load(loader, other, full=True, account="acct_EXAMPLE2", live=True)
+    again = Spill(tmp_path / "again")
+    again.add([customer(i) for i in range(3, 12)], ACCT, False, seq=1)
+    again.close()
+    counts = load(loader, again, full=True)
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (2, 7, 3, 9)
+    # the other account and mode are untouched
+    assert rows(loader, "SELECT count(*) FROM {table} WHERE account_id = 'acct_EXAMPLE2'") == [(1,)]

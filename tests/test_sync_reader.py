@@ -1,0 +1,157 @@
+"""The sync's reader: concurrent ``created`` windows read every object exactly once."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _fake_lists import FakeLists
+
+from stripe_oauth_nb._api import ApiClient
+from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb.sync._reader import Plan, Reader
+from stripe_oauth_nb.sync._resources import select
+from stripe_oauth_nb.sync._spill import Spill
+
+pytest.importorskip("pyarrow")
+
+
+def objects(kind: str, n: int, created: list[int]) -> list[dict[str, Any]]:
+    return [
+        {"id": f"{kind[:3]}_{i:06d}", "object": kind, "created": c, "metadata": {"n": i}}
+        for i, c in enumerate(created)
+    ]
+
+
+def read(
+    fake: FakeLists, tmp_path: Path, names: list[str], **options: Any
+) -> tuple[Reader, dict[str, Spill]]:
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    plans = {r.name: Plan(r) for r in select(names)}
+    spills = {name: Spill(tmp_path / name) for name in plans}
+    ready: list[str] = []
+    reader = Reader(
+        client, "acct_EXAMPLE", False, plans, spills, None, on_ready=ready.append, **options
+    )
+    reader.run()
+    assert sorted(ready) == sorted(names)
+    return reader, spills
+
+
+def spilled_ids(spill: Spill) -> list[str]:
+    return [i for t in spill.tables() for i in t.column("id").to_pylist()]
+
+
+T0 = 1_700_000_000
+rng = random.Random(7)
+DISTRIBUTIONS = {
+    "uniform over a year": sorted(
+        rng.randrange(1_700_000_000, 1_731_536_000) for _ in range(2_345)
+    ),
+    "all in one second": [1_700_000_000] * 1_234,
+    "growing": sorted(1_731_536_000 - int(rng.expovariate(1 / 86_400)) for _ in range(2_000)),
+    "two clusters": [1_600_000_000 + i % 7 for i in range(900)]
+    + [1_730_000_000 + i for i in range(900)],
+    "empty": [],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DISTRIBUTIONS))
+def test_every_object_is_read_once(shape: str, tmp_path: Path) -> None:
+    created = DISTRIBUTIONS[shape]
+    fake = FakeLists({"charges": objects("charge", len(created), created)})
+    reader, spills = read(fake, tmp_path, ["charges"], workers=8, max_windows=6)
+    ids = spilled_ids(spills["charges"])
+    assert len(ids) == len(created)
+    assert len(set(ids)) == len(created)
+    result = reader.results["charges"]
+    assert result.error is None
+    # at most one partly filled page per window, plus the first page
+    needed = max(-(-len(created) // 100), 1)
+    assert result.requests <= needed + result.windows + 1
+    if shape == "uniform over a year":
+        assert result.windows > 1  # the resource was read as concurrent windows
+        assert result.newest == max(created)
+
+
+def test_resources_are_read_together_and_rows_carry_account_and_mode(tmp_path: Path) -> None:
+    fake = FakeLists(
+        {
+            "customers": objects("customer", 250, list(range(1_700_000_000, 1_700_000_250))),
+            "prices": objects("price", 3, [1_700_000_000, 1_700_000_001, 1_700_000_002]),
+            "subscriptions": objects("subscription", 0, []),
+        }
+    )
+    _, spills = read(fake, tmp_path, ["customers", "prices", "subscriptions"])
+    assert len(spilled_ids(spills["customers"])) == 250
+    table = next(spills["prices"].tables())
+    assert set(table.column("account_id").to_pylist()) == {"acct_EXAMPLE"}
+    assert set(table.column("livemode").to_pylist()) == {False}
+    assert table.column("metadata").to_pylist()[0].startswith("{")
+    assert "metadata" in spills["prices"].json_columns
+    assert list(spills["subscriptions"].tables()) == []
+
+
+def test_a_failing_resource_is_reported_and_the_others_load(tmp_path: Path) -> None:
+    fake = FakeLists(
+        {"customers": objects("customer", 120, [1_700_000_000 + i for i in range(120)])}
+    )
+    reader, spills = read(fake, tmp_path, ["customers", "disputes"])
+    assert len(spilled_ids(spills["customers"])) == 120
+    assert reader.results["disputes"].error is not None
+    assert "404" in (reader.results["disputes"].error or "")
+
+
+def test_events_are_read_in_windows_and_the_newest_version_of_an_object_wins(
+    tmp_path: Path,
+) -> None:
+    from stripe_oauth_nb.sync._reader import LIST_SEQ, event_seq
+
+    # 3 customers changed many times over a month, two events in one second for cus_000001
+    events = []
+    for n in range(900):
+        who = f"cus_{n % 3:06d}"
+        events.append(
+            {
+                "id": f"evt_{n:05d}",
+                "object": "event",
+                "type": "customer.updated",
+                "created": T0 + n * 3000,
+                "data": {"object": {"id": who, "object": "customer", "created": T0, "name": n}},
+            }
+        )
+    last = T0 + 899 * 3000
+    events.append(
+        {
+            "id": "evt_last",
+            "object": "event",
+            "type": "customer.deleted",
+            "created": last,
+            "data": {"object": {"id": "cus_000002", "object": "customer", "created": T0}},
+        }
+    )
+    fake = FakeLists({"events": events, "customers": []})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    plans = {r.name: Plan(r, since=T0, events_since=T0) for r in select(["customers"])}
+    spills = {name: Spill(tmp_path / name) for name in plans}
+    reader = Reader(client, "acct_EXAMPLE", False, plans, spills, T0, workers=8)
+    reader.run()
+    assert fake.requests.count("events") >= 10
+    rows = [r for t in spills["customers"].tables() for r in t.to_pylist()]
+    assert len(rows) == len(events)  # every event became a row; the merge keeps the newest
+    newest: dict[str, dict[str, object]] = {}
+    for row in rows:
+        if row["id"] not in newest or row["_sync_seq"] > newest[row["id"]]["_sync_seq"]:
+            newest[row["id"]] = row
+    assert newest["cus_000000"]["name"] == 897
+    assert newest["cus_000001"]["name"] == 898
+    assert newest["cus_000002"]["_sync_deleted"] is True  # deleted in the same second as n=899
+    assert all(int(r["_sync_seq"]) < LIST_SEQ for r in rows)
+    assert event_seq(T0, 0) > event_seq(T0, 1)  # listed first in a second: newer
+    assert event_seq(T0 + 1, 5) > event_seq(T0, 0)
