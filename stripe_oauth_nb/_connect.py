@@ -24,7 +24,7 @@ import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._attempts import ATTEMPT_TTL, AuthorizationCode
 from ._errors import (
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from ._callback import CallbackEvent, CallbackServer
     from ._install_link import InstallLink
     from ._tokens import TokenManager
+    from .sync import SyncReport
 
 __all__ = ["Connection", "Presenter", "TerminalPresenter", "authorize", "connect"]
 
@@ -139,6 +140,18 @@ class Connection:
 
                 self._stripe = stripe_client(self.settings, self.tokens, self.account_id, self.mode)
             return self._stripe
+
+    # -- SQL tables ----------------------------------------------------------------------------
+    def sync(self, *, all_accounts: bool = False, **options: Any) -> SyncReport:
+        """This account's Stripe data as SQL tables (``stripe.duckdb`` by default), loaded
+        incrementally at Stripe's rate limit: :func:`stripe_oauth_nb.sync.sync` (the ``sql``
+        extra). ``all_accounts``: every account stored for this mode, not only this one;
+        ``options``: ``db=``, ``destination=``/``dsn=``, ``resources=``, ``full=``, ...
+        """
+        from .sync import sync
+
+        accounts: list[str] | Literal["all"] = "all" if all_accounts else [self.account_id]
+        return sync(self.settings, self.tokens, accounts=accounts, mode=self.mode, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

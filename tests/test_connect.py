@@ -180,3 +180,17 @@ def test_connection_is_usable_from_the_package_root() -> None:
 
     assert stripe_oauth_nb.connect is connect
     assert stripe_oauth_nb.Connection is Connection
+
+
+def test_from_a_connection_to_a_sql_answer(target: Target, tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    assert target.sandbox is not None
+    with connect(target=target, approve=True, presenter=QUIET) as conn:
+        report = conn.sync(db=tmp_path / "stripe.duckdb")
+        assert report.ok, report.summary()
+        with duckdb.connect(str(tmp_path / "stripe.duckdb"), read_only=True) as db:
+            (customers,) = db.execute("SELECT count(*) FROM customers").fetchone()  # type: ignore[misc]
+            (accounts,) = db.execute("SELECT count(DISTINCT account_id) FROM charges").fetchone()  # type: ignore[misc]
+        counts = target.sandbox.counts(conn.account_id, "test")
+        assert customers == counts["customers"]
+        assert accounts == 1
