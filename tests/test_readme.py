@@ -99,7 +99,7 @@ def test_console_block_runs_line_by_line(source: str, tmp_path: Path) -> None:
     finally:
         for process in background:
             process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            process.communicate(timeout=30)  # also closes its pipe
 
 
 @pytest.mark.parametrize("source", _blocks("ini"))

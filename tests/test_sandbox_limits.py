@@ -90,19 +90,25 @@ def burst(
 ) -> tuple[Counter[int], float, list[httpx.Response]]:
     local = threading.local()
     refused: list[httpx.Response] = []
+    clients: list[httpx.Client] = []
 
     def one(_: int) -> int:
         client = getattr(local, "client", None)
         if client is None:
             client = local.client = httpx.Client(base_url=base, trust_env=False, timeout=30)
+            clients.append(client)
         response = client.get(path, auth=(token, ""))
         if response.status_code == 429:
             refused.append(response)
         return response.status_code
 
     started = time.monotonic()
-    with ThreadPoolExecutor(threads) as pool:
-        statuses = Counter(pool.map(one, range(count)))
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            statuses = Counter(pool.map(one, range(count)))
+    finally:
+        for client in clients:
+            client.close()
     return statuses, time.monotonic() - started, refused
 
 

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from _sandbox_helpers import fixtures, openapi, reader, walk
+from _sandbox_helpers import fixtures, openapi, read_all_app, reader, walk
 from jsonschema import Draft7Validator
 
 from stripe_oauth_nb._http import httpx
@@ -244,7 +244,8 @@ def test_errors_match_the_schema(
 
 
 def test_forbidden_and_rate_limited_errors_match_the_schema(sb: Sandbox) -> None:
-    token = sb.mint_tokens()["access_token"]  # the demo app: customers only
+    app = read_all_app(sb, ("customer_read",))  # no charge_read
+    token = sb.mint_tokens(app=app)["access_token"]
     with httpx.Client(base_url=sb.api_base, auth=(token, ""), trust_env=False) as client:
         forbidden = client.get("/v1/charges")
         assert forbidden.status_code == 403

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from _sandbox_helpers import read_all_app
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
@@ -20,7 +21,8 @@ def sb() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def token(sb: Sandbox) -> str:
-    return str(sb.mint_tokens()["access_token"])
+    """An app that may read customers only (so charges answer 403)."""
+    return str(sb.mint_tokens(app=read_all_app(sb, ("customer_read",)))["access_token"])
 
 
 @pytest.mark.parametrize(

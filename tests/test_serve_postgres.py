@@ -11,6 +11,7 @@ from _serve_helpers import browser, free_port, install, manifest_for, start_inst
 
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._target import Target
+from stripe_oauth_nb._tokens._crypto import new_key
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.serve import InstallServer, ServeConfig, app_settings
 
@@ -28,8 +29,9 @@ def test_installs_land_in_postgres_and_an_outage_says_try_again(
     dsn = postgres.create_database()
     port = free_port()
     manifest = manifest_for(tmp_path / "app", f"http://127.0.0.1:{port}/callback")
+    # Encrypted at rest, as a team store should be (without a key the store warns).
     settings = app_settings(Target.for_sandbox(sb), manifest).with_changes(
-        token_store_dsn=Secret(dsn)
+        token_store_dsn=Secret(dsn), token_store_key=Secret(new_key())
     )
     config = ServeConfig.create(settings, manifest, port=port, signing_key=KEY)
     assert type(config.store).__name__ == "PostgresTokenStore"

@@ -168,10 +168,24 @@ def test_tokenset_is_due(age: float, margin: float, due: bool) -> None:
 
 
 def test_one_default_margin() -> None:
-    from stripe_oauth_nb import _api, _tokens
+    """The refresh margin is set in one place, and every refreshing call defaults to it."""
+    import inspect
+    from pathlib import Path
 
-    assert _api.DEFAULT_MARGIN is _tokens.DEFAULT_MARGIN is DEFAULT_MARGIN
-    assert _tokens.REFRESH_WARNING_WINDOW is REFRESH_WARNING_WINDOW
+    from stripe_oauth_nb._api import ApiClient, TokenAuth
+    from stripe_oauth_nb._tokens import TokenManager
+
+    package = Path(__file__).resolve().parents[1] / "stripe_oauth_nb"
+    defined = [p.name for p in package.rglob("*.py") if "DEFAULT_MARGIN = " in p.read_text("utf-8")]
+    assert defined == ["_settings.py"]
+    for call in (
+        TokenManager.access_token,
+        TokenManager.refresh,
+        TokenAuth.__init__,
+        ApiClient.from_settings,
+    ):
+        assert inspect.signature(call).parameters["margin"].default == DEFAULT_MARGIN, call
+    assert REFRESH_WARNING_WINDOW == 30 * 24 * 3600
 
 
 # -- finding 4: one cleaner for server text --------------------------------------------------

@@ -69,7 +69,10 @@ class _MaskedOutput(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self._inner.flush()
+        # Also called when this wrapper is collected, possibly after the stream it wraps was
+        # closed (a test's capture, a closed pipe): nothing is left to flush then.
+        with contextlib.suppress(ValueError, OSError):
+            self._inner.flush()
 
     def writable(self) -> bool:
         return True

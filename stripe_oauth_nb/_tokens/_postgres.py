@@ -37,6 +37,7 @@ import json
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -161,6 +162,13 @@ def _spool_folder() -> Path:
     return user_state_path("stripe-oauth-nb", appauthor=False) / "pending"
 
 
+def _close_all(connections: list[Any]) -> None:
+    for conn in list(connections):
+        with contextlib.suppress(Exception):
+            conn.close()
+    connections.clear()
+
+
 class PostgresTokenStore:
     """Token sets in PostgreSQL (see the module docstring). ``cipher`` seals tokens at rest."""
 
@@ -190,6 +198,8 @@ class PostgresTokenStore:
         self._ident = self.location  # one thread-lock namespace per database, in this process
         self._idle: list[psycopg.Connection[Any]] = []
         self._pool_lock = threading.Lock()
+        # A store nobody closed still closes its idle connections when it goes away.
+        self._finalizer = weakref.finalize(self, _close_all, self._idle)
         self._migrated = False
         if cipher is None and self.location not in _WARNED:
             _WARNED.add(self.location)
@@ -279,7 +289,8 @@ class PostgresTokenStore:
 
     def close(self) -> None:
         with self._pool_lock:
-            idle, self._idle = self._idle, []
+            idle = list(self._idle)
+            self._idle.clear()
         for conn in idle:
             conn.close()
 
