@@ -132,7 +132,8 @@ def execute(
         )
         error = None
         try:
-            client.execute()
+            # nbclient leaves a kernel it was handed running unless told to clean up.
+            client.execute(cleanup_kc=True)
         except CellExecutionError as exc:
             error = str(exc)
         finally:

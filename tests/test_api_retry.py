@@ -1,4 +1,4 @@
-"""The retry policy (checklist item 25) with scripted answers: which failures are retried, how
+"""The retry policy with scripted answers: which failures are retried, how
 long it waits, where it stops, and one Idempotency-Key across the retries of a POST.
 (The same policy against the sandbox's injected faults: test_api_sandbox.py.)"""
 

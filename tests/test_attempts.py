@@ -176,7 +176,7 @@ def test_complete_is_atomic_across_processes_and_threads(tmp_path: Path, round_:
     assert AttemptLog(path).all()[0].completed_at is not None
 
 
-# -- errors stay in the error tree (issue 13, item 7) -------------------------------------------
+# -- errors stay in the error tree ----------------------------------------------------------
 def test_a_busy_attempt_log_lock_is_an_attempt_log_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

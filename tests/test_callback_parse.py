@@ -1,4 +1,7 @@
-"""The strict callback parser and its resolution against the attempt log (checklist 1, 9, 11)."""
+"""The strict callback parser and its resolution against the attempt log.
+
+One code, one state, each used once.
+"""
 
 from __future__ import annotations
 

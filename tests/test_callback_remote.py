@@ -1,4 +1,4 @@
-"""Remote kernels: detection from the environment, and the proxy route for real (checklist 12)."""
+"""Remote kernels: detection from the environment, and the proxy route for real."""
 
 from __future__ import annotations
 

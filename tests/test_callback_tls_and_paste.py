@@ -1,4 +1,4 @@
-"""HTTPS loopback redirect URIs (self-signed, stored 0600) and the paste fallback (item 12)."""
+"""HTTPS loopback redirect URIs (self-signed, stored 0600) and the paste fallback."""
 
 from __future__ import annotations
 

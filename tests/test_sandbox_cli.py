@@ -51,7 +51,7 @@ def cli() -> Iterator[Any]:
     for proc in started:
         if proc.poll() is None:
             proc.kill()
-            proc.wait(30)
+        proc.communicate(timeout=30)  # reads and closes both pipes
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -50,16 +50,17 @@ def test_killed_sync_resumes_and_tables_equal_the_api(
         str(db),
         str(work),
     ]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
-    assert child.stdout is not None
     seen = []
-    for line in child.stdout:
-        seen.append(line.strip())
-        stage, _, rows = line.partition(" ")
-        if stage == kill_at and (stage != "reading" or not rows.endswith(" 0\n")):
-            child.send_signal(signal.SIGKILL)
-            break
-    child.wait(timeout=60)
+    env = dict(os.environ)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            seen.append(line.strip())
+            stage, _, rows = line.partition(" ")
+            if stage == kill_at and (stage != "reading" or not rows.endswith(" 0\n")):
+                child.send_signal(signal.SIGKILL)
+                break
+        child.wait(timeout=60)
     assert child.returncode == -signal.SIGKILL, seen
 
     world.simulate(2)

@@ -245,7 +245,7 @@ def test_client_reuses_a_given_http_client_and_closes_only_its_own(
     own.close()
 
 
-# -- a total deadline per request (issue 13, item 6) --------------------------------------------
+# -- a total deadline per request -----------------------------------------------------------
 class Trickle:
     """A loopback server that reads the request, then sends one byte a second, forever."""
 

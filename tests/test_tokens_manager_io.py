@@ -45,7 +45,7 @@ def filed(sb: Sandbox, tmp_settings: Settings, tmp_path: Path) -> TokenManager:
     return manager
 
 
-# -- finding 1: reads per refresh ------------------------------------------------------------
+# -- reads per refresh ---------------------------------------------------------------------
 @pytest.mark.parametrize("key_given", [False, True])
 def test_a_due_access_token_reads_the_store_three_times_and_sends_one_request(
     sb: Sandbox, filed: TokenManager, key_given: bool, opened: Counter[str]
@@ -57,7 +57,7 @@ def test_a_due_access_token_reads_the_store_three_times_and_sends_one_request(
     new = filed.access_token(*args)
     assert new != tokens.access_token
     assert grants(sb)["refresh_token"] == 1
-    # tokens.json is read to see the token is due, again after taking the lock (checklist 15),
+    # tokens.json is read to see the token is due, again after taking the lock,
     # and once more by the write, under its write lock, to keep accounts other processes added
     # meanwhile: three reads in all, never four.
     assert opened["tokens.json"] == 3
@@ -100,7 +100,7 @@ def test_summary_reads_the_inflight_file_once_for_all_rows(
     assert opened["tokens.json"] == 1
 
 
-# -- finding 5: tokens received but not stored -----------------------------------------------
+# -- tokens received but not stored --------------------------------------------------------
 def test_an_exchange_whose_lock_wait_times_out_carries_and_keeps_the_tokens(
     sb: Sandbox, tmp_settings: Settings, tmp_path: Path
 ) -> None:
@@ -148,7 +148,7 @@ def _assert_hidden(exc: TokenStoreError, tokens: TokenSet) -> None:
     assert exc.args == (str(exc),)
 
 
-# -- finding 2: one freshness rule -----------------------------------------------------------
+# -- one freshness rule --------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("age", "margin", "due"),
     [
@@ -188,7 +188,7 @@ def test_one_default_margin() -> None:
     assert REFRESH_WARNING_WINDOW == 30 * 24 * 3600
 
 
-# -- finding 4: one cleaner for server text --------------------------------------------------
+# -- one cleaner for server text -----------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "limit", "expected"),
     [

@@ -1,8 +1,9 @@
 """Calling Stripe's API with the app's access token: auth, retries, pagination, validation.
 
 ``ApiClient`` sends calls with a :class:`TokenAuth` (refreshes the token before it expires and
-once on a 401 ``api_key_expired``) over one keep-alive connection with the retry policy of
-checklist item 25; ``list_all``/``to_dataframe`` read whole lists; ``validate`` checks a token.
+once on a 401 ``api_key_expired``) over one keep-alive connection with one retry policy (bounded,
+idempotent, honours ``Stripe-Should-Retry``); ``list_all``/``to_dataframe`` read whole lists;
+``validate`` checks a token.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Send the Stripe Apps access token, and keep it fresh (security checklist item 20).
+"""Send the Stripe Apps access token, and keep it fresh: refreshed before it expires.
 
 :class:`TokenAuth` is an ``httpx.Auth``: its ``auth_flow`` generator sets
 ``Authorization: Bearer <access token>``, refreshes the token through a :class:`TokenSource`

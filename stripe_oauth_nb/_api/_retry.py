@@ -1,4 +1,4 @@
-"""The retry policy of ordinary API calls (security checklist item 25).
+"""The retry policy of ordinary API calls: bounded, idempotent, and Stripe's word first.
 
 A call is retried when Stripe says so (``Stripe-Should-Retry: true``), and never when Stripe says
 not to (``Stripe-Should-Retry: false``). Without the header: connection errors (refused, reset,
