@@ -107,6 +107,16 @@ def _fresh_client_class() -> type[Any]:
     return FreshTokenHTTPClient
 
 
+def _transport(library: Any) -> Any:
+    """stripe-python's requests client with the toolkit's connect and read timeouts.
+
+    Left alone, the library waits up to 80 s for a connection and for each read.
+    """
+    from ._http import DEFAULT_TIMEOUT
+
+    return library.RequestsClient(timeout=(DEFAULT_TIMEOUT.connect, DEFAULT_TIMEOUT.read))
+
+
 def stripe_client(
     settings: Settings, tokens: TokenManager, account_id: str, mode: Mode
 ) -> stripe.StripeClient:
@@ -115,7 +125,7 @@ def stripe_client(
 
     library = _import_stripe()
     auth = TokenAuth(tokens, account_id, mode == "live", clock=tokens.clock)
-    http_client = _fresh_client_class()(auth, library.new_default_http_client())
+    http_client = _fresh_client_class()(auth, _transport(library))
     base = settings.api_base.rstrip("/")
     addresses: dict[str, str] = (
         {} if base == "https://api.stripe.com" else {"api": base, "files": base, "connect": base}

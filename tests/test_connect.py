@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,6 +90,26 @@ def test_the_stripe_client_keeps_working_after_the_hour(target: Target) -> None:
         assert sandbox.stats()["grants"]["refresh_token"] == 1
         account = client.v1.accounts.retrieve_current()
         assert account.id == conn.account_id
+
+
+def test_the_stripe_client_has_the_toolkits_timeouts(target: Target) -> None:
+    stripe = pytest.importorskip("stripe")
+    from stripe_oauth_nb._http import DEFAULT_TIMEOUT
+
+    made: list[Any] = []
+    real = stripe.RequestsClient.__init__
+
+    def record(self: Any, *args: Any, **kwargs: Any) -> None:
+        made.append(kwargs.get("timeout", "library default"))
+        real(self, *args, **kwargs)
+
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        connect(target=target, approve=True, presenter=QUIET) as conn,
+    ):
+        mp.setattr(stripe.RequestsClient, "__init__", record)
+        assert conn.stripe.v1.customers.list(params={"limit": 1}).data
+    assert made == [(DEFAULT_TIMEOUT.connect, DEFAULT_TIMEOUT.read)]
 
 
 def test_a_mode_without_keys_names_the_setting(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,34 @@ def test_ensure_private_dir_makes_every_missing_folder_private(tmp_path: Path) -
         assert _mode(folder) == 0o700
         assert (folder / MARKER).exists()
     assert not (tmp_path / MARKER).exists()  # not ours
+
+
+def test_a_write_is_durable_in_order_and_never_readable_by_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temp file is 0600 from its first byte, is fsynced before it replaces the old file,
+    and the folder is fsynced after, so a power cut leaves the old file or the new one."""
+    path = tmp_path / "store" / "tokens.json"
+    atomic_write_text(path, "old")
+    steps: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        kind = "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        if kind == "file":
+            assert stat.S_IMODE(os.fstat(fd).st_mode) == 0o600
+            assert path.read_text() == "old"  # not replaced yet
+        steps.append(f"fsync {kind}")
+        real_fsync(fd)
+
+    def replace(src: Any, dst: Any) -> None:
+        assert _mode(Path(src)) == 0o600
+        steps.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    atomic_write_text(path, "new")
+    assert steps == ["fsync file", "replace", "fsync folder"]
+    assert path.read_text() == "new"
+    assert _mode(path) == 0o600
