@@ -394,13 +394,18 @@ def connect(
 
     owns = target is None
     target = target if target is not None else Target.open(settings)
+    manager: TokenManager | None = None
     try:
         chosen: Mode = mode or target.settings.mode
         manager = TokenManager(target.settings)
         tokens = None if new else _stored(manager, account, chosen)
         if tokens is not None:
             connection = Connection(target, manager, tokens.account_id, chosen, owns_target=owns)
-            _check_usable(connection)
+            try:
+                _check_usable(connection)
+            except BaseException:
+                connection.close()  # its HTTP client, the store's connections, an owned target
+                raise
             return connection
         if account is not None and not approve:
             raise _account_missing(manager, account, chosen)
@@ -415,6 +420,8 @@ def connect(
         )
         return Connection(target, manager, tokens.account_id, chosen, owns_target=owns)
     except BaseException:
+        if manager is not None:
+            manager.close()
         if owns:
             target.close()
         raise

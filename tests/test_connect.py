@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,9 +144,15 @@ def test_a_revoked_token_fails_at_connect_with_the_next_step(target: Target) -> 
     data["access_token"] = "rk_test_EXAMPLErevokedaccesstoken0000"
     data["refresh_token"] = "rt_EXAMPLErevokedrefreshtoken0000"
     store.save(TokenSet.from_json(data), authorized=True)
-    with pytest.raises(AuthorizeAgainError) as caught:
-        connect(target=target, presenter=QUIET)
-    message = str(caught.value)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(AuthorizeAgainError) as caught:
+            connect(target=target, presenter=QUIET)
+        message = str(caught.value)
+        del caught  # its traceback holds connect()'s frames
+        gc.collect()
+    leaked = [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)]
+    assert not leaked  # the failed connection closed its HTTP client
     assert "no longer work" in message
     assert "connect(new=True)" in message
     assert "EXAMPLErevoked" not in message  # masked, if named at all

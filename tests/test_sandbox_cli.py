@@ -163,9 +163,9 @@ def test_cli_port_in_use_fails_with_a_message() -> None:
 EXITS = {"SIGTERM": {0, -signal.SIGTERM}, "SIGINT": {0, 1, 130, -signal.SIGINT}}
 
 
-def _signal_at_random(seed: int) -> tuple[float, int, float, str]:
+def _signal_at_random(seed: int) -> tuple[float, int, float, str, str]:
     """Start the command, signal it after a random delay: (delay, exit code, seconds to exit,
-    signal)."""
+    signal, the end of its stderr)."""
     rng = random.Random(seed)
     sig = rng.choice([signal.SIGTERM, signal.SIGINT])
     delay = rng.uniform(0.0, 2.5)
@@ -178,11 +178,11 @@ def _signal_at_random(seed: int) -> tuple[float, int, float, str]:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
-        return delay, 999, float("inf"), sig.name
+        return delay, 999, float("inf"), sig.name, ""
     took = time.monotonic() - sent
     if proc.returncode == 1 and "KeyboardInterrupt" not in stderr:
-        return delay, -999, took, sig.name  # exit 1 for another reason: wrong
-    return delay, proc.returncode, took, sig.name
+        return delay, -999, took, sig.name, stderr[-500:]  # exit 1 for another reason: wrong
+    return delay, proc.returncode, took, sig.name, stderr[-500:]
 
 
 def test_200_signals_at_random_moments_each_exit_within_a_second() -> None:

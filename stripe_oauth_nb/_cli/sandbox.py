@@ -8,7 +8,9 @@ dropped. SIGINT or SIGTERM stops the server and exits 0.
 
 Signals never take a lock (an ``Event.set()`` in a handler can deadlock against the interrupted
 ``Event.wait()``, which holds the same lock). While the command is still importing and building
-the sandbox (only the main thread exists, nothing to clean up), a signal ends it at once; from
+the sandbox (only the main thread exists, nothing is printed yet and nothing needs cleaning up),
+the handler ends the process at once with ``os._exit``: raising from the handler instead could
+land inside a library's import or C extension, which may turn it into another error; from
 the moment the server thread may exist, the handler only appends to a list, which the start-up
 wait and the serving loop read every few milliseconds. Once the server has stopped and its port
 is free, the process ends at once (``os._exit`` after flushing stdout and stderr): the command
@@ -120,39 +122,31 @@ def _configure_logging() -> None:
         logger.propagate = False
 
 
-class _Interrupted(BaseException):
-    """A signal during start-up, before any server thread exists."""
-
-
 def run(args: argparse.Namespace) -> int:
     """Start the sandbox, print its connection line, serve until SIGINT/SIGTERM."""
     stop: list[int] = []
     threads_may_run = [False]
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.append(signum)  # no lock, no I/O
         if not threads_may_run[0]:
-            raise _Interrupted
+            os._exit(0)  # start-up: nothing printed, nothing to stop
+        stop.append(signum)  # no lock, no I/O
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        try:
-            from ..sandbox import Sandbox
+        from ..sandbox import Sandbox
 
-            _configure_logging()
-            sandbox = Sandbox(
-                customers=args.customers,
-                port=args.port,
-                seed=args.seed,
-                redirect_uris=args.redirect_uris,
-                start=args.start,
-                rate_limit=args.rate_limit,
-                latency_ms=args.latency_ms,
-            )
-            threads_may_run[0] = True
-        except _Interrupted:
-            threads_may_run[0] = True
-            _exit_now()
+        _configure_logging()
+        sandbox = Sandbox(
+            customers=args.customers,
+            port=args.port,
+            seed=args.seed,
+            redirect_uris=args.redirect_uris,
+            start=args.start,
+            rate_limit=args.rate_limit,
+            latency_ms=args.latency_ms,
+        )
+        threads_may_run[0] = True
         sandbox.start(abort=lambda: bool(stop))
         try:
             if not stop:
