@@ -11,10 +11,12 @@ carrying the object as the list shows it: ``customer.created``, ``product.create
 ``price.created``, ``customer.subscription.created``, ``invoice.created``,
 ``payment_intent.created``, ``refund.created``, ``payout.created``; a charge is created
 ``pending``, ``succeeded`` or ``failed``, each an event (``charge.pending`` and so on). Their
-incremental runs take new objects from the events and read no ``created`` windows. The others are
-read by ``created``: balance transactions have no events at all (and settle without one), and a
-dispute embeds its balance transactions whole, whose ``status`` turns ``available`` with no event,
-so the ``charge.dispute.created`` snapshot is not what the list shows days later.
+incremental runs take new objects from the events and read no ``created`` windows (so they make
+no request of their own: a read permission withdrawn since the last run is not seen as a 403
+there). The others are read by ``created``: balance transactions have no events at all (and
+settle without one), and a dispute embeds its balance transactions whole, whose ``status`` turns
+``available`` with no event, so the ``charge.dispute.created`` snapshot is not what the list shows
+days later.
 """
 
 from __future__ import annotations
