@@ -155,3 +155,71 @@ def test_events_are_read_in_windows_and_the_newest_version_of_an_object_wins(
     assert all(int(r["_sync_seq"]) < LIST_SEQ for r in rows)
     assert event_seq(T0, 0) > event_seq(T0, 1)  # listed first in a second: newer
     assert event_seq(T0 + 1, 5) > event_seq(T0, 0)
+
+
+def _event(n: int, created: int, who: str, kind: str = "customer.updated") -> dict[str, Any]:
+    return {
+        "id": f"evt_{n:06d}",
+        "object": "event",
+        "type": kind,
+        "created": created,
+        "data": {"object": {"id": who, "object": "customer", "created": T0, "name": n}},
+    }
+
+
+def _newest(spill: Spill) -> dict[str, dict[str, Any]]:
+    newest: dict[str, dict[str, Any]] = {}
+    for row in (r for t in spill.tables() for r in t.to_pylist()):
+        if row["id"] not in newest or row["_sync_seq"] > newest[row["id"]]["_sync_seq"]:
+            newest[row["id"]] = row
+    return newest
+
+
+def test_a_window_split_mid_second_keeps_the_order_of_that_seconds_events(
+    tmp_path: Path,
+) -> None:
+    # an event every 10 s, and seconds of 250 events each on one customer: pages end inside
+    # those seconds, and the window splits there; the last event of each second must win
+    events = [_event(n, T0 + n * 10, f"cus_{n % 5:06d}") for n in range(3000)]
+    busy = [T0 + 10 * k + 5 for k in range(100, 3000, 400)]
+    for s, second in enumerate(busy):
+        events += [_event(10_000 * (s + 1) + i, second, f"cus_busy{s}") for i in range(250)]
+    fake = FakeLists({"events": events, "customers": []})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    plans = {"customers": Plan(select(["customers"])[0], T0, T0, read_new=False)}
+    spills = {"customers": Spill(tmp_path / "customers")}
+    reader = Reader(client, "acct_EXAMPLE", False, plans, spills, T0, workers=8, max_windows=6)
+    reader.run()
+    assert fake.requests.count("customers") == 0  # the events bring new objects too
+    newest = _newest(spills["customers"])
+    for s in range(len(busy)):
+        assert newest[f"cus_busy{s}"]["name"] == 10_000 * (s + 1) + 249
+
+
+def test_the_first_page_of_events_is_not_asked_for_again(tmp_path: Path) -> None:
+    # created then deleted, created then updated, within the events read: the newest wins
+    events = [_event(n, T0 + n, f"cus_{n % 7:06d}") for n in range(450)]
+    events.append(_event(1000, T0 + 500, "cus_new", "customer.created"))
+    events.append(_event(1001, T0 + 501, "cus_new", "customer.deleted"))
+    events.append(_event(1002, T0 + 502, "cus_kept", "customer.created"))
+    events.append(_event(1003, T0 + 503, "cus_kept", "customer.updated"))
+    fake = FakeLists({"events": events, "customers": []})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    first = client.get("/v1/events", {"limit": 100, "created[gte]": T0 - 50})  # from earlier
+    fake.requests.clear()
+    plans = {"customers": Plan(select(["customers"])[0], T0, T0 + 10, read_new=False)}
+    spills = {"customers": Spill(tmp_path / "customers")}
+    reader = Reader(
+        client, "acct_EXAMPLE", False, plans, spills, T0 + 10, events_page=first, max_windows=1
+    )
+    reader.run()
+    assert fake.requests == ["events"] * 4  # 444 events since T0 + 10: 100 came with the plan
+    newest = _newest(spills["customers"])
+    assert newest["cus_new"]["_sync_deleted"] is True
+    assert newest["cus_kept"]["name"] == 1003
+    rows = [r for t in spills["customers"].tables() for r in t.to_pylist()]
+    assert len(rows) == 444  # every event since the cursor once, none older

@@ -10,14 +10,17 @@ resource spreads over up to
 one extra, partly filled page. All windows of all resources share one worker pool and one
 :class:`~._limiter.RateLimiter`, so the account runs at its limit, not at the round trip.
 
-An incremental pass reads the objects created since the last run in order (a few pages: splits
-would only add partly filled ones). Incremental runs also read ``/v1/events``, in windows like a
-resource, from the oldest cursor of the resources that need it: an event's ``data.object``
-becomes a row of its resource's table, ``*.deleted`` events become deletions, and each row
-carries ``_sync_seq`` (the event's time and place in the list) so that the newest event of an
-object wins when the table is merged, and a list row of the same run wins over any event. A
-resource is complete when its windows and the events are; ``on_ready`` is called once per
-resource, from a worker thread.
+Incremental runs read ``/v1/events``, in windows like a resource, from the oldest cursor of the
+resources that need it: an event's ``data.object`` becomes a row of its resource's table,
+``*.deleted`` events become deletions, and each row carries ``_sync_seq`` (the event's time and
+place in the list) so that the newest event of an object wins when the table is merged, and a
+list row of the same run wins over any event. An incremental pass of a resource whose creations
+are events too (``Plan.read_new`` False) reads no ``created`` window: the newest event of each
+new object is its row, as for any changed object. Other resources read the objects created
+since the last run in order (a few pages: splits would only add partly filled ones). The first
+page of events may come with the plan (the request that found the newest event, see ``sync``):
+it is not asked for again. A resource is complete when its windows and the events are;
+``on_ready`` is called once per resource, from a worker thread.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ from .._errors import PermissionDeniedError, StripeOAuthNBError
 from ._resources import Resource, by_object
 from ._spill import Spill
 
-__all__ = ["CHUNK_PAGES", "EVENTS", "Plan", "Reader", "Window"]
+__all__ = ["CHUNK_PAGES", "EVENTS", "PAGE", "Plan", "Reader", "Window"]
 
+#: Objects a list request asks for (Stripe's most).
 PAGE = 100
 #: Pages a window split off the tail is sized for.
 CHUNK_PAGES = 12
@@ -44,11 +48,16 @@ EVENTS = "events"
 
 @dataclass
 class Plan:
-    """What to read of one resource: everything (``since`` None) or what is new since."""
+    """What to read of one resource: everything (``since`` None) or what is new since.
+
+    An incremental plan with ``read_new`` False reads no ``created`` window: every object created
+    since has an event, and the events bring it.
+    """
 
     resource: Resource
     since: int | None = None
     events_since: int | None = None
+    read_new: bool = True
 
     @property
     def full(self) -> bool:
@@ -69,6 +78,8 @@ class Window:
     #: Objects this window (and the windows it continues) read so far: the order of events
     #: within one second, which never straddles two windows.
     seen: int = 0
+    #: The window's first page, already fetched (asked for from ``lo`` or earlier).
+    page: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -103,6 +114,9 @@ class Reader:
     plans: Mapping[str, Plan]
     spills: Mapping[str, Spill]
     events_since: int | None
+    #: The first page of ``/v1/events`` (newest first, from ``events_since`` or earlier), if
+    #: already fetched.
+    events_page: Mapping[str, Any] | None = None
     workers: int = 24
     max_windows: int = 6
     on_ready: Callable[[str], None] = lambda name: None
@@ -125,12 +139,18 @@ class Reader:
     def run(self) -> None:
         """Read everything planned; returns when every resource is complete (or stopped)."""
         for name, plan in self.plans.items():
-            self._add(Window(name, plan.since or 0, top=True))
+            self._open[name] = 0  # (a resource without windows is ready with the events)
+            if plan.full or plan.read_new:
+                self._add(Window(name, plan.since or 0, top=True))
         if self.events_since is not None:
-            self._add(Window(EVENTS, self.events_since, top=True))
+            self._add(Window(EVENTS, self.events_since, top=True, page=self.events_page))
         else:
             self._events_done = True
-        if not self._open:
+        if not any(self._open.values()):  # nothing to read
+            for name in self.plans:
+                self._ready.add(name)
+                self.spills[name].close()
+                self.on_ready(name)
             return
         threads = [
             threading.Thread(target=self._work, name=f"sync-{self.account_id}-{i}", daemon=True)
@@ -208,7 +228,7 @@ class Reader:
             params["created[lte]"] = window.hi
         if window.after is not None:
             params["starting_after"] = window.after
-        page = self.client.get(path, params)
+        page = window.page if window.page is not None else self.client.get(path, params)
         data = page.get("data")
         if not isinstance(data, list):
             raise StripeOAuthNBError(f"GET {path} did not answer with a list of objects.")
@@ -220,6 +240,8 @@ class Reader:
             return []
         last = data[-1]
         last_created = int(last["created"])
+        if last_created < window.lo:  # a page fetched from earlier than the window: done
+            return []
         nxt = Window(window.name, window.lo, last_created, str(last["id"]), window.tail, False)
         nxt.seen = window.seen + len(data)
         return self._split(nxt, len(data), data)
@@ -281,7 +303,11 @@ class Reader:
         boundary = nxt.hi - span
         if boundary <= nxt.lo:
             return [nxt]
-        chunk = Window(nxt.name, boundary + 1, nxt.hi, nxt.after, tail=False, first=False)
+        # the chunk goes on where ``nxt`` would, in the second the page ended in: it keeps the
+        # count of what was read before it, so events of that second keep their order
+        chunk = Window(
+            nxt.name, boundary + 1, nxt.hi, nxt.after, tail=False, first=False, seen=nxt.seen
+        )
         tail = Window(nxt.name, nxt.lo, boundary, None, tail=True)
         return [chunk, tail]
 

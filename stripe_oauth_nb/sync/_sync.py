@@ -6,8 +6,13 @@ limits). Resources are loaded in this thread, one dlt load each, as soon as they
 
 A resource gets a *full pass* the first time, with ``full=True``, when the app cannot read
 events, or when its event cursor is older than Stripe's 30 days of events (measured against the
-newest event the account has); otherwise an *incremental* one: objects created since its last
-run, plus the changes and deletions of the events since then.
+newest event the account has); otherwise an *incremental* one: the changes and deletions of the
+events since its last run, plus the objects created since then: from their creation events
+where every creation is an event (``Resource.created_events``), else read by ``created``.
+
+The newest event is found by the first page of ``/v1/events`` from the oldest events cursor
+(``limit=1`` when no resource has one): the same page starts the events pass, so it costs no
+request of its own.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from .._tokenset import TokenSet
 from ._destination import Destination, open_destination
 from ._limiter import LimitedTransport, RateLimiter, RequestStats
 from ._load import Batch, Loader
-from ._reader import Plan, Reader
+from ._reader import PAGE, Plan, Reader
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import Resource, select
 from ._spill import Spill
@@ -264,10 +269,17 @@ class _Run:
         try:
             with self._client(account) as client:
                 events_ok = True
+                cursors = states[(acct, live)]
+                oldest = self._oldest_events_cursor(cursors)
+                first: dict[str, Any] | None = None
                 try:
-                    probe = client.get("/v1/events", {"limit": 1})
-                    data = probe.get("data") or []
-                    account.newest_event = int(data[0]["created"]) if data else None
+                    first = client.get(
+                        "/v1/events",
+                        {"limit": 1} if oldest is None else {"limit": PAGE, "created[gte]": oldest},
+                    )
+                    data = first.get("data") or []
+                    # No event since the oldest cursor: none is newer, and no cursor is too old.
+                    account.newest_event = int(data[0]["created"]) if data else oldest
                 except PermissionDeniedError as exc:
                     events_ok = False
                     result.note = (
@@ -282,10 +294,7 @@ class _Run:
                 plans: dict[str, Plan] = {}
                 for resource in self.resources:
                     plans[resource.name] = self._plan(
-                        resource,
-                        states[(acct, live)].get(resource.name, {}),
-                        events_ok,
-                        account.newest_event,
+                        resource, cursors.get(resource.name, {}), events_ok, account.newest_event
                     )
                 incremental = [p.events_since for p in plans.values() if not p.full]
                 events_since = min((s or 0) for s in incremental) if incremental else None
@@ -307,6 +316,8 @@ class _Run:
                     plans,
                     spills,
                     events_since,
+                    # the first page asked from the oldest cursor is the first of the events pass
+                    events_page=first if oldest is not None and events_since is not None else None,
                     workers=self.workers,
                     max_windows=self.max_windows,
                     on_ready=lambda name: self.ready.put((account, name)),
@@ -324,6 +335,17 @@ class _Run:
             result.event_requests = account.stats.requests.get("/v1/events", 0)
             self.ready.put((account, None))
 
+    def _oldest_events_cursor(self, cursors: dict[str, dict[str, Any]]) -> int | None:
+        """The oldest events cursor of the resources that may be read incrementally (None: every
+        resource gets a full pass), where the first page of events starts."""
+        found = [
+            int(c["events"])
+            for r in self.resources
+            if (c := cursors.get(r.name, {})).get("events") is not None
+            and c.get("created") is not None
+        ]
+        return None if self.full or not found else min(found)
+
     def _plan(
         self, resource: Resource, cursors: dict[str, Any], events_ok: bool, newest: int | None
     ) -> Plan:
@@ -336,7 +358,9 @@ class _Run:
         since = int(created)
         if cursors.get("unsettled") is not None:  # rows that change without an event
             since = min(since, int(cursors["unsettled"]))
-        return Plan(resource, since=since, events_since=int(events))
+        return Plan(
+            resource, since=since, events_since=int(events), read_new=not resource.created_events
+        )
 
     # -- loading (this thread) ------------------------------------------------------------
     def _load(self, account: _Account, names: list[str]) -> None:
