@@ -82,10 +82,16 @@ class Loader:
         self.destination = destination
         self.dataset = dataset
         self.pipelines_dir = destination.work_dir / "pipelines"
+        self._pipelines: dict[tuple[str, bool], dlt.Pipeline] = {}
 
     def pipeline(self, account_id: str, livemode: bool) -> dlt.Pipeline:
+        """The dlt pipeline of (account, mode), made once per loader: making one resolves its
+        configuration and restores its state from the work folder, a good part of a second."""
         import dlt
 
+        key = (account_id, livemode)
+        if key in self._pipelines:
+            return self._pipelines[key]
         pipeline = dlt.pipeline(
             pipeline_name=pipeline_name(account_id, livemode),
             destination=self.destination.dlt_destination,
@@ -93,6 +99,7 @@ class Loader:
             pipelines_dir=str(self.pipelines_dir),
         )
         logging.getLogger("dlt").setLevel(logging.ERROR)  # dlt sets it up on first use
+        self._pipelines[key] = pipeline
         return pipeline
 
     def states(self, account_id: str, livemode: bool) -> dict[str, dict[str, Any]]:

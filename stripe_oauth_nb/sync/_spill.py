@@ -35,20 +35,28 @@ def to_row(
     obj: Mapping[str, Any], account_id: str, livemode: bool, seq: int, json_names: set[str]
 ) -> dict[str, Any]:
     """One table row: scalars as they are, nested objects and lists as JSON text (their names
-    are added to ``json_names``)."""
+    are added to ``json_names``).
+
+    Objects come from a JSON decoder, so a nested value is exactly a ``dict`` or a ``list``
+    (the class is compared, not ``isinstance``: this runs for every field of every object).
+    """
     import orjson  # the sql extra (sync() checks it is there)
 
-    row: dict[str, Any] = {}
-    for name, value in obj.items():
-        if isinstance(value, dict | list):
-            row[name] = orjson.dumps(value).decode()
-            json_names.add(name)
-        else:
-            row[name] = value
+    row = dict(obj)
+    nested = [name for name, value in obj.items() if value.__class__ in _NESTED]
+    if nested:
+        json_names.update(nested)
+        dumps = orjson.dumps
+        for name in nested:
+            row[name] = dumps(row[name]).decode()
     row["account_id"] = account_id
     row["livemode"] = livemode
     row[SEQ] = seq
     return row
+
+
+#: The classes a JSON decoder gives nested values.
+_NESTED = (dict, list)
 
 
 def tombstone(object_id: str, account_id: str, livemode: bool, seq: int) -> dict[str, Any]:
@@ -129,7 +137,9 @@ class Spill:
 
         if not rows:
             return
-        data = b"".join([orjson.dumps(row) + b"\n" for row in rows])
+        lines = [orjson.dumps(row) for row in rows]
+        lines.append(b"")
+        data = b"\n".join(lines)
         with self._lock:
             self.json_columns |= names
             self.rows += len(rows) - deletes

@@ -2,7 +2,9 @@
 
 For each (account, mode) a :class:`~._reader.Reader` reads the planned resources with its own
 API client and rate limiter, in a thread of its own (accounts load in parallel: each has its own
-limits). Resources are loaded in this thread, one dlt load each, as soon as they are complete.
+limits). Resources are loaded in this thread as they are complete: those that became ready
+together (while the previous load ran, say) share one dlt load, which costs a second or so of
+its own whatever its size.
 
 A resource gets a *full pass* the first time, with ``full=True``, when the app cannot read
 events, or when its event cursor is older than Stripe's 30 days of events (measured against the
@@ -219,22 +221,38 @@ class _Run:
         running = len(accounts)
         pending: dict[int, list[str]] = {id(a): [] for a in accounts}
         while running:
-            account, name = self.ready.get()
-            waiting = pending[id(account)]
-            if name is not None:
-                waiting.append(name)
-            else:
-                running -= 1
-            reader = account.reader
-            rows = sum(reader.spills[n].rows for n in waiting) if reader is not None else 0
-            # Each dlt load costs a second or so of its own: while the account is still being
-            # read, resources wait for others until a load is worth it.
-            if waiting and (name is None or rows >= LOAD_ROWS):
-                pending[id(account)] = []
-                self._load(account, waiting)
+            # Everything that became ready (during the last load, say) is taken at once, so
+            # resources that finished together share one load.
+            touched: dict[int, _Account] = {}
+            read: set[int] = set()
+            for account, name in self._drain():
+                touched[id(account)] = account
+                if name is not None:
+                    pending[id(account)].append(name)
+                else:
+                    running -= 1
+                    read.add(id(account))
+            for key, account in touched.items():
+                waiting = pending[key]
+                reader = account.reader
+                rows = sum(reader.spills[n].rows for n in waiting) if reader is not None else 0
+                # Each dlt load costs a second or so of its own: while the account is still
+                # being read, resources wait for others until a load is worth it.
+                if waiting and (key in read or rows >= LOAD_ROWS):
+                    pending[key] = []
+                    self._load(account, waiting)
         for account in accounts:
             assert account.thread is not None
             account.thread.join()
+
+    def _drain(self) -> list[tuple[_Account, str | None]]:
+        """The next message of the readers (waiting for one), and every other one queued."""
+        messages = [self.ready.get()]
+        while True:
+            try:
+                messages.append(self.ready.get_nowait())
+            except queue.Empty:
+                return messages
 
     # -- reading (one thread per account) -------------------------------------------------
     def _client(self, account: _Account) -> Any:
