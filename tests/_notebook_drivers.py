@@ -264,9 +264,9 @@ def install_link_and_callback(ns: Namespace, clicker: Clicker) -> list[str]:
     assert form.status_kind == "waiting"
     target.approve(form.link.url)
     wait_for(lambda: form.status_kind == "received", "the code")
-    # The status first, the link a moment later (the server's thread sets both).
+    # The status first, then the link, then the countdown (the server's thread sets all three).
     wait_for(lambda: "href=" not in form.link_html.value, "the used link to stop being a link")
-    assert "exchange it for tokens within" in form.countdown_html.value
+    wait_for(lambda: "exchange it for tokens within" in form.countdown_html.value, "the countdown")
 
     from stripe_oauth_nb.sandbox import approve
 
@@ -283,7 +283,11 @@ def install_link_and_callback(ns: Namespace, clicker: Clicker) -> list[str]:
     titles: list[str] = []
     clicker.click(form.build_button, form.status_html)
     approve(form.link.url, decision="deny")
-    wait_for(lambda: form.status_kind == "refused", "the decline")
+    # The server's thread sets the kind, then the message: wait for both.
+    wait_for(
+        lambda: form.status_kind == "refused" and bool(TITLED_ERROR.search(form.status_html.value)),
+        "the decline",
+    )
     titles.append(TITLED_ERROR.search(form.status_html.value).group(1))  # type: ignore[union-attr]
     titles += _callback_failures(form, clicker)
     _stop_sandbox(target)

@@ -162,8 +162,8 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def _show(self, kind: Status, message: str, *, raw: bool = False) -> None:
         text = message if raw else safe_text(message)
         with self._lock:
-            self.status_kind = kind
             self.status_html.value = status_html(_TONES[kind], text, label=kind.capitalize())
+            self.status_kind = kind
 
     def refresh_countdown(self, now: float | None = None) -> float:
         """Update the countdown of the received code; returns the seconds left."""
@@ -185,25 +185,30 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def tick(self, now: float | None = None) -> None:
         """One second passed: count down the server's wait and the received code's life."""
-        until = self._listen_until
-        server = self.server
-        if self.status_kind == "waiting" and until is not None and server is not None:
-            left = until - (time.monotonic() if now is None else now)
-            self._show(
-                "waiting",
-                f"Listening on {server.local_url}: {_clock_text(left)} left "
-                "(or paste the landed URL below).",
-            )
+        with self._lock:  # a code or an error arriving meanwhile is never overwritten
+            until = self._listen_until
+            server = self.server
+            if self.status_kind == "waiting" and until is not None and server is not None:
+                left = until - (time.monotonic() if now is None else now)
+                self._show(
+                    "waiting",
+                    f"Listening on {server.local_url}: {_clock_text(left)} left "
+                    "(or paste the landed URL below).",
+                )
         if self.code is not None:
             self.refresh_countdown()
 
     def _received(self, code: AuthorizationCode, how: str) -> None:
+        # ``status_kind`` changes last: whoever sees "received" sees the used link and the
+        # countdown too.
         with self._lock:
             self.code = code
             self.error = None
-        self._show("received", f"Authorization code {code.code.masked} ({code.mode} mode) {how}.")
-        self._link_used()
-        self.refresh_countdown()
+            self._link_used()
+            self.refresh_countdown()
+            self._show(
+                "received", f"Authorization code {code.code.masked} ({code.mode} mode) {how}."
+            )
 
     def _link_used(self) -> None:
         """The link's state is used up: a second click could only reach a closed port."""
@@ -218,11 +223,11 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             kind: Status = (
                 "refused" if found == "refused" else "expired" if found == "expired" else "error"
             )
-            self.status_kind = kind
-        shown = f"<p class='som-pasted'>Pasted: {safe_text(pasted)}</p>" if pasted else ""
-        self.status_html.value = explain(exc) + shown
-        if kind in ("refused", "expired"):
-            self._link_used()
+            shown = f"<p class='som-pasted'>Pasted: {safe_text(pasted)}</p>" if pasted else ""
+            if kind in ("refused", "expired"):
+                self._link_used()
+            self.status_html.value = explain(exc) + shown
+            self.status_kind = kind  # last, as in _received
 
     def _on_event(self, event: CallbackEvent) -> None:
         """From a server thread: set widget values only."""
