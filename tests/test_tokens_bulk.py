@@ -57,7 +57,7 @@ def test_refresh_all_refreshes_every_due_set_once_and_reports_each(
     outcomes = manager.refresh_all(workers=8, progress=seen.append)
     assert len(outcomes) == len(seen) == ACCOUNTS + 1
     by_status = {o.status for o in outcomes[:ACCOUNTS]}
-    assert by_status == {"refreshed"}
+    assert by_status == {"refreshed"}, [o.detail for o in outcomes if o.status != "refreshed"]
     assert outcomes[-1].status == "fresh"
     assert grants(sb)["refresh_token"] == ACCOUNTS
     for old in sets:
@@ -86,6 +86,8 @@ def test_a_deauthorized_account_is_marked_and_not_retried_and_others_go_on(
         sb.advance_clock(3600)
         later = manager.refresh_all(workers=4)
         assert [o.status for o in later][2] == "deauthorized"
+        others = [o for i, o in enumerate(later) if i != 2]
+        assert {o.status for o in others} == {"refreshed"}, [o.detail for o in others]
         assert grants(sb)["refresh_token"] == sent + 5 + 4 * (n + 1)
     assert manager.summary()[2]["state"].startswith("deauthorized")
 
