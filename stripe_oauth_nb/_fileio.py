@@ -249,6 +249,10 @@ class ReservedWrite:
     still harmless). :meth:`commit` writes the text into that space, truncates, fsyncs and
     replaces ``path``; :meth:`discard` removes the temp file. Content larger than the
     reservation is still written, it just may need more space.
+
+    The temp file is created as ``.<name>.<random>.new``, locked, and only then renamed to
+    ``.<name>.<random>.tmp``: a ``.tmp`` file that is not locked is a dead writer's
+    (:func:`stale_temps`), never a live one that has not locked it yet.
     """
 
     def __init__(self, path: Path, size: int, *, private: bool = True) -> None:
@@ -258,13 +262,16 @@ class ReservedWrite:
             ensure_private_dir(folder)
         else:
             folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        self.temp = Path(tmp)
+        fd, new = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".new")
+        self.temp = Path(new)
         self._fd: int | None = fd
         try:
             _flock(fd, blocking=True)  # "in use": remove_stale_temps leaves it alone
+            locked = self.temp.with_suffix(".tmp")
+            os.rename(self.temp, locked)  # only now can stale_temps see it
+            self.temp = locked
             if not private:
-                os.chmod(tmp, 0o644)
+                os.fchmod(fd, 0o644)
             if size > 0 and hasattr(os, "posix_fallocate"):
                 os.posix_fallocate(fd, 0, size)
         except BaseException:

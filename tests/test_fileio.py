@@ -131,3 +131,29 @@ def test_a_write_is_durable_in_order_and_never_readable_by_others(
     assert steps == ["fsync file", "replace", "fsync folder"]
     assert path.read_text() == "new"
     assert _mode(path) == 0o600
+
+
+def test_a_live_writer_is_never_taken_for_a_dead_one(tmp_path: Path) -> None:
+    """A cleaner that runs while a writer has just created its temp file leaves it alone: the
+    file only gets the ``.tmp`` name once it is locked."""
+    from stripe_oauth_nb._fileio import ReservedWrite, remove_stale_temps, stale_temps
+
+    path = tmp_path / "tokens.json"
+    atomic_write_text(path, "old")
+    seen: list[list[Path]] = []
+    real_rename = os.rename
+
+    def rename(src: Any, dst: Any) -> None:
+        seen.append(stale_temps(path))  # the cleaner, between creation and the .tmp name
+        remove_stale_temps(path)
+        real_rename(src, dst)
+        seen.append(stale_temps(path))  # and right after: locked, so in use
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "rename", rename)
+        reserved = ReservedWrite(path, 64)
+    assert seen == [[], []]
+    remove_stale_temps(path)
+    reserved.commit("new")
+    assert path.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokens.json"]
