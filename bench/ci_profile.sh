@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Where the test suite's time goes: the 30 slowest tests (pytest --durations) and the time per
+# folder and per test file, from one run of the suite. Extra arguments go to pytest, e.g.
+#   bench/ci_profile.sh -m "not browser"      # the non-browser suite
+#   bench/ci_profile.sh -m "not slow"         # the edit-test loop
+#   bench/ci_profile.sh -n 0                  # one process, no xdist
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python="${PYTHON:-.venv/bin/python}"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+start=$(date +%s)
+status=0
+"$python" -m pytest -q --durations=30 --junitxml="$out/junit.xml" "$@" | tail -n 60 || status=$?
+end=$(date +%s)
+echo
+echo "wall clock: $((end - start)) s (pytest exit $status)"
+"$python" - "$out/junit.xml" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+
+root = ET.parse(sys.argv[1]).getroot()
+by_folder: dict[str, float] = defaultdict(float)
+by_file: dict[str, float] = defaultdict(float)
+count: dict[str, int] = defaultdict(int)
+for case in root.iter("testcase"):
+    name = case.get("classname", "") or case.get("file", "")
+    seconds = float(case.get("time", 0) or 0)
+    parts = name.split(".")
+    folder = "/".join(parts[:-1]) if len(parts) > 1 else parts[0]
+    by_folder[folder] += seconds
+    by_file[name] += seconds
+    count[folder] += 1
+total = sum(by_folder.values())
+print(f"\ntest time summed over workers: {total:.0f} s")
+print("\nper folder (summed test time, tests):")
+for folder, seconds in sorted(by_folder.items(), key=lambda kv: -kv[1]):
+    print(f"  {seconds:8.1f} s  {count[folder]:5d}  {folder}")
+print("\nthe 25 slowest test files:")
+for name, seconds in sorted(by_file.items(), key=lambda kv: -kv[1])[:25]:
+    print(f"  {seconds:8.1f} s  {name}")
+PY
+exit "$status"
