@@ -61,6 +61,7 @@ def _run(core: Path, *args: str, home: Path) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.slow
 def test_the_core_install_leaves_out_the_heavy_parts(core: Path) -> None:
     code = (
         "import importlib.util as u; "

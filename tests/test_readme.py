@@ -48,6 +48,7 @@ def test_the_readme_has_blocks_of_every_kind() -> None:
     assert kinds <= {"python", "console", "ini", ""}, "a block of a kind this test does not run"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", _blocks("python"), ids=lambda s: s.splitlines()[0][:40])
 def test_python_block_runs(source: str, tmp_path: Path) -> None:
     result = subprocess.run(
@@ -67,6 +68,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", _blocks("console"), ids=lambda s: s.splitlines()[0][:40])
 def test_console_block_runs_line_by_line(source: str, tmp_path: Path) -> None:
     port = str(_free_port())

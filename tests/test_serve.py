@@ -458,6 +458,7 @@ def test_healthz_reports_the_store(
 # --- many accounts at once ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_installs_land_fifty_token_sets(
     make_server: Callable[..., tuple[InstallServer, ServeConfig]], sb: Sandbox, tmp_path: Path
 ) -> None:
