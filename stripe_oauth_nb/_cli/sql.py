@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from ..sync._sql import parse
 
     parse(args.query)  # a refused query needs no target, tokens or sync
-    settings = target_settings(args.store, mode=args.mode, need_target=args.fresh is None)
+    settings = target_settings(args.store, mode=args.mode, need_target=args.fresh is not None)
     accounts = [args.account] if args.account else None
     with TokenManager(settings) as tokens:
         table = query(
