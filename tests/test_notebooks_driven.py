@@ -29,7 +29,7 @@ EXPECTED_TITLES: dict[str, set[str]] = {
     },
     "01_manifest": {"The manifest needs fixing", "Stripe could not be reached"},
     "02_install_link_and_callback": {
-        "The install was declined",
+        "Nothing was authorized",
         "The callback port is taken",
         "The callback did not deliver a code",
     },
