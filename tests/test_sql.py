@@ -243,3 +243,19 @@ def test_the_command_prints_a_table_csv_or_json(
     assert capsys.readouterr().out == f"n\n{want}\n"
     assert main(["sql", sql, "--store", str(store), "--json", "--fresh", "none"]) == 0
     assert capsys.readouterr().out == f'{{"n": {want}}}\n'
+
+
+def test_a_connection_left_open_in_a_notebook_is_read_through_and_named_for_a_sync(
+    conn: Connection, tmp_path: Path
+) -> None:
+    import duckdb
+
+    from stripe_oauth_nb._errors import DestinationError
+
+    db = tmp_path / "stripe.duckdb"
+    rows = _count(conn.sql("SELECT count(*) FROM customers", db=db))
+    with duckdb.connect(str(db)) as mine:  # an analyst's own connection, still open
+        assert _count(conn.sql("SELECT count(*) FROM customers", db=db, fresh=None)) == rows
+        with pytest.raises(DestinationError, match=r"open in this Python process .*con.close\(\)"):
+            conn.sql("SELECT count(*) FROM customers", db=db, fresh=0)
+        assert mine.execute("SELECT count(*) FROM customers").fetchall()[0][0] == rows

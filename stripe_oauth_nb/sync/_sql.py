@@ -221,6 +221,20 @@ def refresh(
     return report
 
 
+def _connect(path: Path) -> Any:
+    """A read-only connection that reaches no other file; when this process already holds the
+    file open (a notebook's ``duckdb.connect``), a connection to that same database (DuckDB
+    allows one configuration per file and process): the parser has let only a SELECT through."""
+    import duckdb
+
+    try:
+        return duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+    except duckdb.ConnectionException as exc:
+        if "different configuration" not in str(exc):
+            raise
+        return duckdb.connect(str(path))
+
+
 def _read(path: Path, checked: Query, wait: float) -> Any:
     """Run the checked query on a read-only connection, once no sync is loading."""
     import duckdb
@@ -240,9 +254,7 @@ def _read(path: Path, checked: Query, wait: float) -> Any:
             "when it is done."
         ) from None
     try:
-        connection = duckdb.connect(
-            str(path), read_only=True, config={"enable_external_access": False}
-        )
+        connection = _connect(path)
     except duckdb.Error as exc:
         raise QueryError(f"{path} cannot be read: {_one_line(exc)}") from None
     finally:
