@@ -43,6 +43,8 @@ EXPECTED_TITLES: dict[str, set[str]] = {
         "The API call failed",
         "Stripe could not be reached",
     },
+    # the Sync panel, pressed after the last cell: a report, failed tables named in it
+    "05_sql": set(),
 }
 
 
@@ -57,7 +59,7 @@ def _run(notebook: Path, tmp_path: Path) -> Executed:
 
 def test_every_notebook_has_a_driver() -> None:
     """A notebook of this series without a driver would have forms nobody clicks."""
-    ours = [p.stem for p in NOTEBOOKS if p.stem[:2] in {"00", "01", "02", "03", "04"}]
+    ours = [p.stem for p in NOTEBOOKS if p.stem[:2] in {"00", "01", "02", "03", "04", "05"}]
     assert sorted(ours) == sorted(DRIVERS)
 
 
