@@ -226,6 +226,9 @@ class Presenter(Protocol):
     def done(self, tokens: TokenSet, location: str) -> None:
         """Authorized: the tokens are stored at ``location``."""
 
+    # Optional (called when present): ``approved()`` says the sandbox's consent page was
+    # accepted by code (``approve=True``), not by the person, so no form looks filled by them.
+
 
 class TerminalPresenter:
     """Prints to the terminal; reads pasted URLs from standard input when it is a terminal."""
@@ -260,6 +263,9 @@ class TerminalPresenter:
                     submit(line)
 
         threading.Thread(target=read, name="som-paste-reader", daemon=True).start()
+
+    def approved(self) -> None:
+        self.say("approve=True: the sandbox's consent page was accepted for you (no browser).")
 
     def done(self, tokens: TokenSet, location: str) -> None:
         self.say(f"Authorized: account {tokens.account_id} ({tokens.mode} mode), tokens stored in")
@@ -352,6 +358,9 @@ def authorize(
         presenter.show_link(link, server)
         if approve:
             landed = target.approve(link.url, account=account, follow=server is not None)
+            said = getattr(presenter, "approved", None)
+            if callable(said):
+                said()
             if server is None:
                 events.put(("paste", landed))
         else:
