@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,19 +23,22 @@ __all__ = ["register", "run"]
 
 
 def fresh_seconds(text: str) -> float | None:
-    """An argparse ``type``: seconds, 0 or more, or ``none`` (never sync before the query)."""
+    """An argparse ``type``: seconds, 0 or more, or ``none`` (never sync before the query).
+
+    The rule itself is :func:`stripe_oauth_nb.sync._sql.check_fresh`'s, the one ``conn.sql``
+    follows; this only reads the text."""
+    from .._errors import QueryError
+    from ..sync._sql import check_fresh
+
     if text.strip().lower() in ("none", "never"):
         return None
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
+        return check_fresh(float(text))
+    except (ValueError, QueryError):
         raise argparse.ArgumentTypeError(
             "expected seconds, 0 or more (e.g. 300; 0 syncs first every time), or 'none' never "
             "to sync before the query"
-        )
-    return value
+        ) from None
 
 
 def register(subparsers: Any) -> None:
