@@ -195,3 +195,37 @@ def test_tokens_list_with_nothing_configured_reads_the_default_folder_and_says_t
     out = capsys.readouterr().out
     assert str(tmp_path / "home" / ".config" / "stripe-oauth-nb" / "tokens.json") in out
     assert out.rstrip().endswith(NO_TARGET_HELP.rstrip())
+
+
+@pytest.mark.slow
+def test_serve_with_nothing_configured_says_where_the_tokens_are(tmp_path: Path) -> None:
+    """Its in-process sandbox keeps tokens in a folder `tokens list` does not read and that goes
+    when serve stops: serve names it, and how to keep them; a local try is not warned about
+    STRIPE_OAUTH_NB_SERVE_SECRET."""
+    from _serve_helpers import manifest_for
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    env["HOME"] = str(tmp_path / "home")
+    port = _free_port()
+    folder = tmp_path / "app"
+    manifest_for(folder, f"http://127.0.0.1:{port}/callback")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stripe_oauth_nb", "serve", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = json.loads(process.stdout.readline() or "{}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert line.get("sandbox") is True, err
+    store = line["token_store"]
+    assert f"{store} is the in-process sandbox's folder, removed when serve stops" in err
+    assert f"stripe-oauth-nb tokens --store {store} list" in err
+    assert "--store PATH to keep them" in err
+    assert "STRIPE_OAUTH_NB_SERVE_SECRET" not in err

@@ -114,7 +114,6 @@ def run(args: argparse.Namespace) -> int:
             "sandbox": target.kind == "sandbox",
             "token_store": config.store.location,
         }
-        print(json.dumps(line), flush=True)
         log = logging.getLogger("stripe_oauth_nb.serve")
         log.info(target.describe())
         log.info(
@@ -132,5 +131,6 @@ def run(args: argparse.Namespace) -> int:
                 config.store.location,
                 config.store.location,
             )
+        print(json.dumps(line), flush=True)  # last: whoever waits for it has the log lines too
         server.serve_forever()
     return 0
