@@ -103,10 +103,11 @@ def register(subparsers: Any) -> None:
 
 
 def _settings(store: str | None = None) -> Settings:
-    """The settings, with ``store`` (``--store``: a path or a DSN) as the token store."""
-    from .._settings import load_settings
+    """The settings whose token store every command agrees on (``--store`` first; see
+    :func:`~stripe_oauth_nb._target.target_settings`), without needing a target."""
+    from .._target import target_settings
 
-    return load_settings().with_store(store)
+    return target_settings(store, need_target=False)
 
 
 def _store(settings: Settings, location: str) -> TokenStore:
@@ -124,7 +125,9 @@ def _manager(args: argparse.Namespace, *, target_needed: bool) -> TokenManager:
     from .._target import target_settings
     from .._tokens import TokenManager
 
-    return TokenManager(target_settings(args.store, need_target=target_needed))
+    if not target_needed:
+        return TokenManager(_settings(args.store))
+    return TokenManager(target_settings(args.store))
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -285,9 +288,10 @@ def _refresh_all(manager: TokenManager, args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from .._settings import load_settings
     from .._tokens._migrate import migrate
 
-    settings = _settings()
+    settings = load_settings()  # --from and --to name both stores: no target needed
     source, target = _store(settings, args.source), _store(settings, args.target)
     report = migrate(source, target, replace=args.replace)
     print(report.summary())
