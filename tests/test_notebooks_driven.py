@@ -33,7 +33,7 @@ EXPECTED_TITLES: dict[str, set[str]] = {
     },
     "01_manifest": {"The manifest needs fixing", "Stripe could not be reached"},
     "02_install_link_and_callback": {
-        "The install was declined",
+        "Nothing was authorized",
         "The callback port is taken",
         "The callback did not deliver a code",
     },
@@ -47,6 +47,8 @@ EXPECTED_TITLES: dict[str, set[str]] = {
         "The API call failed",
         "Stripe could not be reached",
     },
+    # the Sync panel, pressed after the last cell: a report, failed tables named in it
+    "05_sql": set(),
 }
 
 
@@ -61,7 +63,7 @@ def _run(notebook: Path, notebook_run: Callable[[Path], Run]) -> Run:
 
 def test_every_notebook_has_a_driver() -> None:
     """A notebook of this series without a driver would have forms nobody clicks."""
-    ours = [p.stem for p in NOTEBOOKS if p.stem[:2] in {"00", "01", "02", "03", "04"}]
+    ours = [p.stem for p in NOTEBOOKS if p.stem[:2] in {"00", "01", "02", "03", "04", "05"}]
     assert sorted(ours) == sorted(DRIVERS)
 
 
