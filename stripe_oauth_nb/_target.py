@@ -211,15 +211,26 @@ def _free_port() -> int:
         return port
 
 
-def _attach(settings: Settings, url: str) -> Settings:
-    """Settings for the sandbox at ``url``: its keys, client ids and token folder."""
+def _sandbox_get(url: str) -> tuple[int, str] | None:
+    """A GET of a sandbox page on this machine: (status, text), or None when nothing answers."""
     from ._http import httpx
 
     try:
         with httpx.Client(timeout=5.0, trust_env=False) as client:
-            answer = client.get(f"{url}/_sandbox/info")
-        info: Any = answer.json() if answer.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
+            answer = client.get(url)
+        return answer.status_code, answer.text
+    except httpx.HTTPError:
+        return None
+
+
+def _attach(settings: Settings, url: str) -> Settings:
+    """Settings for the sandbox at ``url``: its keys, client ids and token folder."""
+    import json
+
+    answer = _sandbox_get(f"{url}/_sandbox/info")
+    try:
+        info: Any = json.loads(answer[1]) if answer is not None and answer[0] == 200 else None
+    except ValueError:
         info = None
     if not isinstance(info, dict) or not isinstance(info.get("test"), dict):
         raise SandboxError(
@@ -246,3 +257,24 @@ def _attach(settings: Settings, url: str) -> Settings:
     if isinstance(uris, list) and uris and settings.redirect_uri not in uris:
         changes["redirect_uri"] = str(uris[0])
     return replace(settings, **changes)
+
+
+def sandbox_refusal(settings: Settings, url: str) -> str | None:
+    """Against the sandbox, what its consent page says when it refuses the install link ``url``
+    (None when it shows the page, or when it cannot be reached: opening the link then shows
+    that failure). A form can say why at once instead of waiting for a code that cannot come.
+    Real Stripe's page is never fetched."""
+    import html
+    import re
+
+    from ._masking import clean_server_text
+
+    if not settings.is_sandbox:
+        return None
+    answer = _sandbox_get(url)
+    if answer is None or answer[0] < 400:
+        return None
+    status, page = answer
+    found = re.search(r'id="sandbox-error">([^<]*)<', page)
+    text = html.unescape(found.group(1)) if found else f"HTTP {status}"
+    return clean_server_text(text, 400)
