@@ -109,7 +109,8 @@ def matches_manifest_redirect_pattern(uri: object) -> bool:
 def redirect_uri_problem(uri: object) -> str | None:
     """Why the toolkit cannot build an install link with ``uri``; None when it can.
 
-    A redirect URI is ``http(s)://host[:port]/path`` (a path beyond ``/``, as the manifest
+    The one rule for both the manifest check and the install link. A redirect URI is
+    ``http(s)://host[:port]/path`` (lower-case scheme and a path beyond ``/``, as the manifest
     schema requires), at most :data:`MAX_URL` characters, with a valid port and no query string,
     fragment, credentials or surrounding spaces. Whether it is *allowed* (listed in the app's
     ``allowed_redirect_uris``, HTTPS in live mode) is the install link's business.
@@ -121,7 +122,12 @@ def redirect_uri_problem(uri: object) -> str | None:
         return "has a query string or #fragment"
     if uri != uri.strip() or any(ch.isspace() for ch in uri):
         return "contains spaces"
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(parts.path) < 2:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or len(parts.path) < 2
+        or not matches_manifest_redirect_pattern(uri)
+    ):
         return "does not look like http://127.0.0.1:8765/callback (scheme, host, port, path)"
     if parts.username is not None or parts.password is not None:
         return "carries a user name or password (user:password@)"
