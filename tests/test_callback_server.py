@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Iterator
 
 import pytest
+from _ports import free_port
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,12 +36,6 @@ from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._install_link import InstallLink, build_install_link
 
 CODE = "ac_EXAMPLEZ9y8X7w6V5u4T3s2R1q0"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:
