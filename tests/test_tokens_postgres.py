@@ -25,7 +25,7 @@ from stripe_oauth_nb._errors import (
     TokenLockTimeoutError,
     TokenStoreError,
 )
-from stripe_oauth_nb._masking import Secret
+from stripe_oauth_nb._masking import Secret, mask_dsn
 from stripe_oauth_nb._settings import Settings
 from stripe_oauth_nb._tokens import TokenManager
 from stripe_oauth_nb._tokens import _postgres as pgmod
@@ -183,7 +183,7 @@ def test_a_database_dump_holds_no_usable_token(
 
 
 def test_a_store_without_a_key_says_so(dsn: str, tmp_path: Path) -> None:
-    pgmod._WARNED.discard(pgmod.masked_dsn(dsn))
+    pgmod._WARNED.discard(mask_dsn(dsn))
     with pytest.warns(UserWarning, match="without encryption"):
         PostgresTokenStore(dsn, spool=tmp_path)
 

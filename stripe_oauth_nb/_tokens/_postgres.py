@@ -26,7 +26,7 @@ must not be lost: its commit is retried on fresh connections for :data:`SAVE_RET
 (a database restart takes a few); if the database stays away, the pair is written to a private
 spool file on this machine (sealed like the store) and stored by the next refresh here.
 
-Messages name the database without its password (:func:`masked_dsn`).
+Messages name the database without its password (:func:`~stripe_oauth_nb._masking.mask_dsn`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from .._errors import (
     TokenStoreError,
 )
 from .._fileio import DamagedFile, atomic_write_text, read_json_file
-from .._masking import mask_text
+from .._masking import mask_dsn, mask_text
 from .._tokenset import TokenSet
 from ._crypto import StoreCipher, open_fields, seal_fields
 from ._refresh import InflightRecord, fingerprint, store_key, thread_lock
@@ -66,7 +66,6 @@ __all__ = [
     "SCHEMA",
     "PostgresAttemptRecords",
     "PostgresTokenStore",
-    "masked_dsn",
 ]
 
 SCHEMA = "stripe_oauth_nb"
@@ -136,15 +135,10 @@ def _dsn_parts(dsn: str) -> dict[str, Any]:
         ) from None
 
 
-def masked_dsn(dsn: str) -> str:
-    """``postgresql://user@host:port/db``: the DSN without its password, for messages."""
-    try:
-        parts = _dsn_parts(dsn)
-    except ConfigError:
-        return "postgresql://(unreadable DSN)"
-    user = f"{parts['user']}@" if parts.get("user") else ""
-    port = f":{parts['port']}" if parts.get("port") else ""
-    return f"postgresql://{user}{parts.get('host') or 'localhost'}{port}/{parts.get('dbname', '')}"
+def _database_key(parts: dict[str, Any]) -> str:
+    """``user@host:port/db``: one name per database, however its DSN is written."""
+    host = parts.get("host") or "localhost"
+    return f"{parts.get('user', '')}@{host}:{parts.get('port', '')}/{parts.get('dbname', '')}"
 
 
 def _lock_id(text: str) -> int:
@@ -192,10 +186,11 @@ class PostgresTokenStore:
         self._parts.setdefault("application_name", "stripe-oauth-nb")
         for name, value in (("keepalives", "1"), ("keepalives_idle", "10")):
             self._parts.setdefault(name, value)
-        self.location = masked_dsn(dsn)
+        self.location = mask_dsn(dsn)
         self.cipher = cipher
         self.spool = spool if spool is not None else _spool_folder()
-        self._ident = self.location  # one thread-lock namespace per database, in this process
+        # one thread-lock namespace per database, in this process
+        self._ident = _database_key(self._parts)
         self._idle: list[psycopg.Connection[Any]] = []
         self._pool_lock = threading.Lock()
         # A store nobody closed still closes its idle connections when it goes away.
