@@ -10,6 +10,8 @@ redirect URI is, and which landed address belongs to a redirect URI.
   (:data:`MANIFEST_REDIRECT_PATTERN`, what an upload accepts), and the stricter one the toolkit
   needs to build a link with (:func:`redirect_uri_problem`: a readable ``http(s)://host/path``
   with a valid port, no query string, fragment, credentials or surrounding spaces).
+- **Host headers** a loopback server accepts (against DNS rebinding): :func:`host_headers`, for
+  the callback server and the install app alike.
 - A redirect URI **reaches the kernel** when its host is loopback (served directly) or its path
   goes through jupyter-server-proxy (``…/proxy/PORT/rest``, served on ``127.0.0.1:PORT`` at
   ``/rest``): :func:`parse_redirect_uri` says which.
@@ -30,6 +32,7 @@ __all__ = [
     "MAX_URL",
     "RedirectURI",
     "base_url_problem",
+    "host_headers",
     "is_loopback_host",
     "landed_on",
     "matches_manifest_redirect_pattern",
@@ -61,6 +64,33 @@ def is_loopback_host(host: str | None) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
+
+
+#: The names a browser may use for this machine in a ``Host`` header.
+_LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def host_headers(
+    host: str, port: int | None = None, *, scheme: str = "http", also: tuple[str, ...] = ()
+) -> frozenset[str]:
+    """The ``Host`` headers a server bound to ``host`` accepts; any other is DNS rebinding.
+
+    Its own name (IPv6 in brackets), every loopback name when it is bound to loopback, and
+    ``also`` (e.g. the public host a proxy forwards), lower-case. With ``port``, each name
+    carries ``:port``, and also stands bare when ``port`` is the scheme's default.
+    """
+    name = host.strip().lower()
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"
+    names = {name, *(n.lower() for n in also if n)}
+    if is_loopback_host(host):
+        names |= _LOOPBACK_NAMES
+    if port is None:
+        return frozenset(names)
+    hosts = {f"{n}:{port}" for n in names}
+    if port == (443 if scheme == "https" else 80):
+        hosts |= names
+    return frozenset(hosts)
 
 
 def split_url(url: object) -> urllib.parse.SplitResult | None:

@@ -56,6 +56,7 @@ from .._errors import (
 )
 from .._html import PAGE_HEADERS, page
 from .._serving import ServerThread, bind
+from .._urls import host_headers
 from ._outcome import EventKind, outcome_of
 from ._parse import parse_callback_query, resolve_callback
 from ._remote import LocalEndpoint, local_endpoint
@@ -376,16 +377,9 @@ class CallbackServer:
         self._tls_dir = tls_dir
         self._ssl_context = ssl_context
         self.certificate: LoopbackCertificate | None = None
-        port = self.endpoint.port
-        names = {self.endpoint.url_host}
-        if self.endpoint.host == "127.0.0.1":
-            names |= {"127.0.0.1", "localhost"}
-        hosts = {f"{name}:{port}" for name in names}
-        if port == (443 if self.endpoint.scheme == "https" else 80):
-            hosts |= names
-        if self.endpoint.forwarded_host:
-            hosts.add(self.endpoint.forwarded_host)
-        self.allowed_hosts: frozenset[str] = frozenset(hosts)
+        hosts = host_headers(self.endpoint.host, self.endpoint.port, scheme=self.endpoint.scheme)
+        forwarded = (self.endpoint.forwarded_host,) if self.endpoint.forwarded_host else ()
+        self.allowed_hosts: frozenset[str] = hosts | frozenset(forwarded)
 
         self._lock = threading.Lock()
         self._stop_lock = threading.Lock()

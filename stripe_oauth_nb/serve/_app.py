@@ -60,7 +60,7 @@ from .._settings import Mode
 from .._tokens import TokenManager
 from .._tokens._bulk import STRIPE_TOKEN_RATES, RateLimiter
 from .._tokenset import TokenSet
-from .._urls import is_loopback_host
+from .._urls import host_headers, is_loopback_host
 from ._codes import UsedCodes
 from ._config import ServeConfig
 from ._pages import PAGE_HEADERS, onboarding_page, problem_page, success_page
@@ -401,7 +401,7 @@ class _InstallApp:
 
 def _allowed_hosts(config: ServeConfig) -> list[str]:
     public = urllib.parse.urlsplit(config.public_url).hostname or ""
-    return sorted({public, config.host, "127.0.0.1", "localhost", "[::1]"})
+    return sorted(host_headers(config.host, also=(public,)))
 
 
 def create_app(config: ServeConfig, *, http: httpx.Client | None = None) -> Starlette:
