@@ -12,7 +12,6 @@ once and sends the request once more, exactly as the toolkit's own API client do
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,14 +39,9 @@ def _import_stripe() -> Any:
 
 
 def _expired(status: int, content: Any) -> bool:
-    if status != 401:
-        return False
-    try:
-        body = json.loads(content)
-    except (TypeError, ValueError):
-        return False
-    error = body.get("error") if isinstance(body, dict) else None
-    return isinstance(error, dict) and error.get("code") == "api_key_expired"
+    from ._http import stripe_error
+
+    return status == 401 and stripe_error(content).get("code") == "api_key_expired"
 
 
 def _fresh_client_class() -> type[Any]:
