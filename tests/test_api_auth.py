@@ -12,7 +12,8 @@ from _api_fakes import FakeClock, FakeSource, FakeStripe, stripe_error, token_se
 
 from stripe_oauth_nb._api import ApiClient, RetryPolicy, TokenAuth, is_expired_key_response
 from stripe_oauth_nb._errors import AuthenticationError, StripeAPIError
-from stripe_oauth_nb._http import httpx, stripe_error
+from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb._http import stripe_error as parse_stripe_error
 from stripe_oauth_nb._settings import REFRESH_WARNING_WINDOW
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
 
@@ -212,4 +213,4 @@ def test_an_answer_that_is_not_an_object_says_what_to_check() -> None:
     ],
 )
 def test_one_parser_of_stripes_error_body(content: bytes | None, fields: dict[str, str]) -> None:
-    assert stripe_error(content) == fields
+    assert parse_stripe_error(content) == fields
