@@ -1,7 +1,9 @@
 """Private files: durable writes (with space reserved in advance), strict reads, permission checks.
 
-- :func:`atomic_write_text`: temp file in the same folder (0600), fsync, replace, fsync of the
-  folder: a crash leaves the old file or the new one, whole.
+- :func:`atomic_write_text` (and :func:`atomic_writer` for content written piece by piece, e.g.
+  an export or an icon): every durable write in the toolkit goes through here. A temp file in
+  the same folder (0600), fsync, replace, fsync of the folder: a crash leaves the old file or
+  the new one, whole.
 - :class:`ReservedWrite`: the same write in two halves. The temp file is created and its space
   allocated first (``posix_fallocate``), while nothing irreversible has happened yet; the content
   comes later and needs no new disk blocks. The token store reserves before it sends a refresh
@@ -22,8 +24,9 @@ import math
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ._errors import ConfigError, InsecureStoreError
 
@@ -32,6 +35,7 @@ __all__ = [
     "DamagedFile",
     "ReservedWrite",
     "atomic_write_text",
+    "atomic_writer",
     "check_private",
     "ensure_private_dir",
     "read_json_file",
@@ -278,16 +282,18 @@ class ReservedWrite:
             self.discard()
             raise
 
-    def commit(self, text: str) -> None:
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[BinaryIO]:
+        """A handle on the reserved temp file; when the block ends without an error, the file
+        is truncated where the writing stopped, fsynced and put in place of ``path``."""
         if self._fd is None:
             raise ValueError("this reserved write was already used")
         fd, self._fd = self._fd, None
-        data = text.encode("utf-8")
         try:
             with os.fdopen(fd, "r+b") as handle:  # closed (and unlocked) after the replace
                 handle.seek(0)
-                handle.write(data)
-                handle.truncate(len(data))
+                yield handle
+                handle.truncate(handle.tell())
                 handle.flush()
                 os.fsync(handle.fileno())
                 os.replace(self.temp, self.path)
@@ -296,6 +302,10 @@ class ReservedWrite:
                 os.unlink(self.temp)
             raise
         _fsync_folder(self.path.parent)
+
+    def commit(self, text: str) -> None:
+        with self.writing() as handle:
+            handle.write(text.encode("utf-8"))
 
     def discard(self) -> None:
         if self._fd is not None:
@@ -347,3 +357,11 @@ def atomic_write_text(path: Path, text: str, *, private: bool = True) -> None:
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     ReservedWrite(path, 0, private=private).commit(text)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, private: bool = True) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces ``path`` durably when the block ends; on an error
+    the old file stays and the temp file goes. For content written piece by piece (an export)."""
+    with ReservedWrite(path, 0, private=private).writing() as handle:
+        yield handle

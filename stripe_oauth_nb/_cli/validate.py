@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,17 +91,13 @@ def _list_path(name: str) -> str:
 
 def _write_lines(rows: Iterable[dict[str, Any]], output: Path) -> int:
     """Write ``rows`` as JSON Lines into a file beside ``output``, then move it into place."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
+    from .._fileio import atomic_writer
+
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(row, separators=(",", ":")) + "\n")
-                count += 1
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_writer(output) as out:
+        for row in rows:
+            out.write((json.dumps(row, separators=(",", ":")) + "\n").encode("utf-8"))
+            count += 1
     return count
 
 
