@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._errors import AttemptLogError, CallbackStateError, CodeAlreadyUsedError
-from ._fileio import DamagedFile, atomic_write_text, ensure_private_dir, read_section
+from ._fileio import (
+    DamagedFile,
+    LockTimeout,
+    atomic_write_text,
+    hold_lock,
+    read_section,
+)
 from ._masking import Secret
 from ._settings import Mode, Settings
 
@@ -225,14 +231,10 @@ class FileAttemptRecords:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        from filelock import FileLock, Timeout
-
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            ensure_private_dir(self.path.parent)
-            lock = FileLock(str(lock_path), timeout=_LOCK_TIMEOUT, mode=0o600)
-            lock.acquire()
-        except Timeout:
+            held = hold_lock(lock_path, _LOCK_TIMEOUT)
+        except LockTimeout:
             raise AttemptLogError(
                 f"Another process kept {lock_path} locked for {_LOCK_TIMEOUT:.0f} s. Try again; "
                 "if no other stripe-oauth-nb process is running, delete that file."
@@ -243,10 +245,8 @@ class FileAttemptRecords:
                 f"({exc.strerror or exc}); nothing was recorded. Make it writable, or choose "
                 "another place with STRIPE_OAUTH_NB_TOKEN_STORE."
             ) from None
-        try:
+        with held:
             yield
-        finally:
-            lock.release()
 
     def write(self, records: dict[str, dict[str, Any]]) -> None:
         try:

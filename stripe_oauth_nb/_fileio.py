@@ -11,6 +11,9 @@
 - :func:`read_json_file`: reads a small JSON file strictly: a regular file only (a FIFO or a
   device is refused, never read), size-capped, UTF-8, no ``NaN``/``Infinity``, no absurd nesting.
   Anything else is :class:`DamagedFile`; the caller decides the wording and never rewrites it.
+- :func:`hold_lock`: the one lock file of a state file (0600, in a private folder), taken before
+  a read-modify-write of a JSON state file (the attempt log, the token store and its in-flight
+  records, the install app's used codes) and released after the durable write.
 - :func:`check_private`: refuse a store that others can read, with advice that never changes a
   folder the toolkit did not make.
 """
@@ -33,11 +36,13 @@ from ._errors import ConfigError, InsecureStoreError
 __all__ = [
     "MAX_FILE_BYTES",
     "DamagedFile",
+    "LockTimeout",
     "ReservedWrite",
     "atomic_write_text",
     "atomic_writer",
     "check_private",
     "ensure_private_dir",
+    "hold_lock",
     "read_json_file",
     "read_section",
     "remove_stale_temps",
@@ -53,6 +58,10 @@ OWN_FOLDER = "stripe-oauth-nb"
 
 class DamagedFile(ValueError):
     """A state file exists but does not hold what the toolkit writes (the reason is the text)."""
+
+
+class LockTimeout(TimeoutError):
+    """Another thread or process held a lock file longer than the wait (the path is the text)."""
 
 
 class NotARegularFile(OSError):
@@ -365,3 +374,35 @@ def atomic_writer(path: Path, *, private: bool = True) -> Iterator[BinaryIO]:
     the old file stays and the temp file goes. For content written piece by piece (an export)."""
     with ReservedWrite(path, 0, private=private).writing() as handle:
         yield handle
+
+
+def hold_lock(path: Path, timeout: float) -> contextlib.AbstractContextManager[None]:
+    """Take the OS lock file ``path`` now; the lock is released when the returned context ends.
+
+    Creates ``path`` (0600) and any missing folder (0700) first. Failing to lock raises here,
+    before anything was read or written: :class:`LockTimeout` after ``timeout`` seconds, or
+    ``OSError`` when the lock file cannot be made. Callers turn each into their own error::
+
+        try:
+            held = hold_lock(lock_path, 10.0)
+        except LockTimeout: ...
+        with held:
+            ...  # read, change, atomic_write_text
+    """
+    from filelock import FileLock, Timeout
+
+    ensure_private_dir(path.parent)
+    lock = FileLock(str(path), mode=0o600)
+    try:
+        lock.acquire(timeout=max(timeout, 0.0))
+    except Timeout:
+        raise LockTimeout(str(path)) from None
+
+    @contextlib.contextmanager
+    def held() -> Iterator[None]:
+        try:
+            yield
+        finally:
+            lock.release()
+
+    return held()

@@ -10,10 +10,12 @@ import pytest
 from stripe_oauth_nb._errors import InsecureStoreError
 from stripe_oauth_nb._fileio import (
     MARKER,
+    LockTimeout,
     atomic_write_text,
     atomic_writer,
     check_private,
     ensure_private_dir,
+    hold_lock,
 )
 
 
@@ -192,3 +194,14 @@ def test_atomic_writer_public_file_is_0644(tmp_path: Path) -> None:
     with atomic_writer(target, private=False) as handle:
         handle.write(b"png")
     assert _mode(target) == 0o644
+
+
+def test_hold_lock_waits_then_says_who_holds_it(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "attempts.json.lock"
+    with hold_lock(path, 1.0):
+        assert _mode(path) == 0o600
+        assert _mode(path.parent) == 0o700
+        with pytest.raises(LockTimeout, match=r"attempts\.json\.lock"):
+            hold_lock(path, 0.1)
+    with hold_lock(path, 0.1):  # released when the first block ended
+        pass

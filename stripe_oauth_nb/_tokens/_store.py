@@ -47,6 +47,7 @@ from ._refresh import (
     lock_file,
     store_key,
     thread_lock,
+    write_lock,
 )
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ __all__ = [
 ]
 
 _FORMAT_VERSION = 1
-#: How long ``save`` waits for another writer of the same file (seconds).
-_WRITE_LOCK_TIMEOUT = 30.0
 #: Room reserved for the store's next write on top of its size (bytes), before a refresh.
 _RESERVE = 16 * 1024
 
@@ -280,19 +279,8 @@ class FileTokenStore:
         return list(self._inflight.read().values())
 
     # -- writing -------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _write_locked(self) -> Iterator[None]:
-        from .._errors import TokenLockTimeoutError
-
-        try:
-            with lock_file(self._write_lock_path, _WRITE_LOCK_TIMEOUT):
-                yield
-        except TokenLockTimeoutError:
-            raise TokenStoreError(
-                f"Another process kept {self._write_lock_path} locked for "
-                f"{_WRITE_LOCK_TIMEOUT:.0f} s. If no other stripe-oauth-nb process is running, "
-                "delete that file and try again."
-            ) from None
+    def _write_locked(self) -> contextlib.AbstractContextManager[None]:
+        return write_lock(self._write_lock_path)
 
     def _write(self, entries: dict[str, TokenSet], reserved: ReservedWrite | None = None) -> None:
         payload: dict[str, Any] = {

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from .._attempts import AttemptLog
-from .._fileio import atomic_write_text, ensure_private_dir
+from .._fileio import DamagedFile, atomic_write_text, hold_lock, read_section
 from .._masking import Secret
 
 __all__ = ["KEEP", "UsedCodes"]
@@ -52,12 +52,10 @@ class UsedCodes:
         if self.path is None:
             return dict(self._memory)
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except ValueError:
+            codes = read_section(self.path, "codes")
+            return {str(k): float(v) for k, v in codes.items()}
+        except (DamagedFile, TypeError, ValueError):
             return {}  # a damaged ledger only forgets fingerprints; the attempt log still guards
-        return {str(k): float(v) for k, v in data.get("codes", {}).items()}
 
     def _save(self, codes: dict[str, float]) -> None:
         if self.path is None:
@@ -71,10 +69,7 @@ class UsedCodes:
             if self.path is None:
                 yield
                 return
-            from filelock import FileLock
-
-            ensure_private_dir(self.path.parent)
-            with FileLock(str(self.path) + ".lock", timeout=_LOCK_TIMEOUT, mode=0o600):
+            with hold_lock(Path(str(self.path) + ".lock"), _LOCK_TIMEOUT):
                 yield
 
     def claim(self, code: Secret) -> bool:
