@@ -222,3 +222,40 @@ class SyncLockedError(SyncError):
 
 class SandboxError(StripeOAuthNBError):
     """The embedded sandbox refused a control request."""
+
+
+# -- the one "install the extra" message ------------------------------------------------------
+
+#: The extra of ``pip install 'stripe-oauth-nb[EXTRA]'`` that brings each optional package.
+EXTRA_FOR: dict[str, str] = {
+    "starlette": "server",
+    "uvicorn": "server",
+    "itsdangerous": "server",
+    "ipywidgets": "lab",
+    "pandas": "data",
+    "stripe": "data",
+    "keyring": "keyring",
+    "psycopg": "postgres",
+    "dlt": "sql",
+    "duckdb": "sql",
+    "pyarrow": "sql",
+    "orjson": "sql",
+    "psycopg2": "sql-postgres",
+}
+
+
+def needs_extra(
+    what: str, packages: str | list[str], *, extra: str | None = None, otherwise: str = ""
+) -> str:
+    """The one message for a missing optional package: what needs it, and the install line.
+
+    ``extra`` defaults to :data:`EXTRA_FOR` of the first package; ``otherwise`` follows the
+    install line (", or use the default file store").
+    """
+    names = [packages] if isinstance(packages, str) else list(packages)
+    chosen = extra or EXTRA_FOR.get(names[0].split(".")[0], "all")
+    verb = "is" if len(names) == 1 else "are"
+    return (
+        f"{what} needs {', '.join(names)}, which {verb} not installed: "
+        f"pip install 'stripe-oauth-nb[{chosen}]'{otherwise}."
+    )

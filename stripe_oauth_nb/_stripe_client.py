@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._errors import needs_extra
 from ._settings import Mode, Settings
 
 if TYPE_CHECKING:
@@ -31,9 +32,12 @@ def _import_stripe() -> Any:
         import stripe
     except ImportError:
         raise ImportError(
-            "The official stripe library is not installed: pip install 'stripe-oauth-nb[data]' "
-            "(or pip install stripe). The toolkit's own client (conn.get, conn.list_all, "
-            "conn.dataframe) works without it."
+            needs_extra(
+                "conn.stripe (the official library)",
+                "stripe",
+                otherwise=" (or pip install stripe); the toolkit's own client (conn.get, "
+                "conn.list_all, conn.dataframe) works without it",
+            )
         ) from None
     return stripe
 

@@ -240,3 +240,26 @@ def test_notebooks_need_only_what_the_readme_installs() -> None:
                     if not dists & allowed:
                         missing.append(f"{path.name}: {module}")
     assert missing == []
+
+
+def test_every_install_the_extra_message_names_an_extra_pyproject_defines() -> None:
+    from stripe_oauth_nb._errors import EXTRA_FOR, needs_extra
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert set(EXTRA_FOR.values()) <= set(extras)
+    for package, extra in EXTRA_FOR.items():
+        assert any(req.startswith(package) for req in extras[extra]), (package, extra)
+    message = needs_extra("The keyring store", "keyring", otherwise=", or use the file store")
+    assert message == (
+        "The keyring store needs keyring, which is not installed: "
+        "pip install 'stripe-oauth-nb[keyring]', or use the file store."
+    )
+    # the one message, and nowhere else a hand-written install line
+    written = [
+        path.relative_to(ROOT).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if "pip install 'stripe-oauth-nb[" in path.read_text(encoding="utf-8")
+    ]
+    assert written == ["stripe_oauth_nb/_errors.py"]

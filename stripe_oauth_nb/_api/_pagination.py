@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._errors import StripeAPIError, StripeOAuthNBError
+from .._errors import (
+    StripeAPIError,
+    StripeOAuthNBError,
+    needs_extra,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -98,9 +102,11 @@ def to_dataframe(
         import pandas as pd
     except ImportError:
         raise ImportError(
-            "to_dataframe needs pandas, which is not installed. Install it with "
-            "`pip install 'stripe-oauth-nb[data]'` (or `pip install pandas`), or use list_all "
-            "to get plain dictionaries."
+            needs_extra(
+                "to_dataframe",
+                "pandas",
+                otherwise=" (or pip install pandas), or use list_all to get plain dictionaries",
+            )
         ) from None
     records = list(rows)
     if columns is None:

@@ -48,6 +48,7 @@ from .._errors import (
     StoreUnavailableError,
     TokenLockTimeoutError,
     TokenStoreError,
+    needs_extra,
 )
 from .._fileio import DamagedFile, atomic_write_text, read_json_file
 from .._masking import mask_dsn, mask_text
@@ -177,10 +178,7 @@ class PostgresTokenStore:
         try:
             import psycopg  # noqa: F401
         except ImportError:
-            raise ConfigError(
-                "A postgresql:// token store needs psycopg: "
-                "pip install 'stripe-oauth-nb[postgres]'."
-            ) from None
+            raise ConfigError(needs_extra("A postgresql:// token store", "psycopg")) from None
         self._parts = _dsn_parts(dsn)
         self._parts.setdefault("connect_timeout", str(connect_timeout))
         self._parts.setdefault("application_name", "stripe-oauth-nb")

@@ -28,7 +28,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .._errors import StoreKeyError, TokenStoreError
+from .._errors import (
+    StoreKeyError,
+    TokenStoreError,
+    needs_extra,
+)
 from .._fileio import (
     DamagedFile,
     ReservedWrite,
@@ -409,8 +413,9 @@ class KeyringTokenStore:
             import keyring.errors
         except ImportError:
             raise TokenStoreError(
-                "The keyring store needs the keyring package: pip install 'stripe-oauth-nb"
-                "[keyring]', or use the default file store."
+                needs_extra(
+                    "The keyring store", "keyring", otherwise=", or use the default file store"
+                )
             ) from None
         backend = keyring.get_keyring()
         name = f"{type(backend).__module__}.{type(backend).__name__}"

@@ -32,6 +32,7 @@ from .._errors import (
     StripeAPIError,
     StripeOAuthNBError,
     SyncConfigError,
+    needs_extra,
 )
 from .._masking import Secret
 from .._settings import Mode, Settings
@@ -122,11 +123,7 @@ def _require_extra(destination: Any) -> None:
         extra = "sql-postgres"
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
-        raise SyncConfigError(
-            f"Syncing into SQL tables needs {', '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed: "
-            f"pip install 'stripe-oauth-nb[{extra}]'"
-        )
+        raise SyncConfigError(needs_extra("Syncing into SQL tables", missing, extra=extra))
 
 
 def _token_sets(
