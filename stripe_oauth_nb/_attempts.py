@@ -146,7 +146,8 @@ def default_attempts_path(settings: Settings) -> Path:
 
     The install-link step writes here and the token step reads here, so a code caught by one
     form or command can be exchanged by another, and is never sent twice. (With a PostgreSQL
-    token store the attempts live in the database instead: see :meth:`AttemptLog.for_settings`.)
+    token store the attempts live in the database instead: see
+    :func:`stripe_oauth_nb._tokens.open_attempt_log`.)
     """
     return settings.token_store_path.with_name("attempts.json")
 
@@ -280,16 +281,6 @@ class AttemptLog:
             if path is not None
             else MemoryAttemptRecords()
         )
-
-    @classmethod
-    def for_settings(cls, settings: Settings) -> AttemptLog:
-        """The shared log of ``settings``: the token store's database when it is PostgreSQL,
-        else ``attempts.json`` beside the token file (see :func:`default_attempts_path`)."""
-        if settings.token_store_dsn is not None:
-            from ._tokens._postgres import PostgresAttemptRecords
-
-            return cls(records=PostgresAttemptRecords.for_settings(settings))
-        return cls(default_attempts_path(settings))
 
     # -- storage -------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]]:

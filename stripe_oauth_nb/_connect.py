@@ -254,13 +254,20 @@ def _in_notebook() -> bool:
     return ipython is not None and "IPKernelApp" in getattr(ipython, "config", {})
 
 
-def _default_presenter() -> Presenter:
-    if _in_notebook():
-        import importlib
+#: What shows the authorization in a notebook. The flow never imports a widget: the front door
+#: (``stripe_oauth_nb.connect``) registers the widgets' form here (:func:`use_notebook_presenter`).
+_notebook_presenter: Callable[[], Presenter] | None = None
 
-        view = importlib.import_module("stripe_oauth_nb.widgets.authorize_view")
-        presenter: Presenter = view.AuthorizeView.show()
-        return presenter
+
+def use_notebook_presenter(factory: Callable[[], Presenter] | None) -> None:
+    """Show the authorization in a notebook with ``factory()`` (None: in the terminal's way)."""
+    global _notebook_presenter
+    _notebook_presenter = factory
+
+
+def _default_presenter() -> Presenter:
+    if _in_notebook() and _notebook_presenter is not None:
+        return _notebook_presenter()
     return TerminalPresenter()
 
 

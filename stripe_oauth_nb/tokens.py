@@ -15,6 +15,7 @@ from ._tokens import (
     TokenClient,
     TokenManager,
     TokenStore,
+    open_attempt_log,
 )
 from ._tokenset import TokenSet
 
@@ -26,4 +27,5 @@ __all__ = [
     "TokenManager",
     "TokenSet",
     "TokenStore",
+    "open_attempt_log",
 ]

@@ -263,3 +263,10 @@ def test_every_install_the_extra_message_names_an_extra_pyproject_defines() -> N
         if "pip install 'stripe-oauth-nb[" in path.read_text(encoding="utf-8")
     ]
     assert written == ["stripe_oauth_nb/_errors.py"]
+
+
+def test_one_version() -> None:
+    from stripe_oauth_nb._version import __version__
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert stripe_oauth_nb.__version__ == __version__ == project["version"]

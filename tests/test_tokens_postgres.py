@@ -34,6 +34,7 @@ from stripe_oauth_nb._tokens._crypto import StoreCipher, new_key
 from stripe_oauth_nb._tokens._postgres import PostgresTokenStore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import open_attempt_log
 
 HOSTS = 16
 
@@ -384,11 +385,10 @@ def test_a_database_outage_after_the_post_spools_the_pair_and_the_next_run_store
 def test_the_attempt_log_lives_in_the_database(
     sb: Sandbox, manager: TokenManager, dsn: str, key: str, tmp_path: Path
 ) -> None:
-    from stripe_oauth_nb._attempts import AttemptLog
     from stripe_oauth_nb._errors import CodeAlreadyUsedError
 
     code = new_code(sb, manager.attempts)
-    elsewhere = AttemptLog.for_settings(_settings(sb, dsn, key))  # another host, same database
+    elsewhere = open_attempt_log(_settings(sb, dsn, key))  # another host, same database
     found = elsewhere.find(code.attempt.state.reveal())
     assert found.client_id == code.attempt.client_id
     manager.exchange(code)

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from .._errors import (
     AuthenticationError,
     ConfigError,
@@ -27,6 +26,7 @@ from .._http import DEFAULT_TIMEOUT, deadline, httpx, transport
 from .._masking import clean_server_text, mask_text, shown
 from .._settings import DEFAULT_MARGIN, Mode, Settings, key_mode
 from .._urls import base_url_problem, is_loopback_host
+from .._version import __version__
 from ._auth import TokenAuth, TokenSource, error_fields
 from ._retry import RetryPolicy, RetryTransport
 

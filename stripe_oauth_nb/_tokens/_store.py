@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .._attempts import AttemptLog, default_attempts_path
 from .._errors import (
     StoreKeyError,
     TokenStoreError,
@@ -62,6 +63,7 @@ __all__ = [
     "KeyringTokenStore",
     "MemoryTokenStore",
     "TokenStore",
+    "open_attempt_log",
     "open_store",
     "store_key",
 ]
@@ -520,6 +522,19 @@ class KeyringTokenStore:
 
     def __repr__(self) -> str:
         return f"KeyringTokenStore(service={self.service!r})"
+
+
+def open_attempt_log(settings: Settings) -> AttemptLog:
+    """The shared attempt log of ``settings``: the token store's database when it is
+    PostgreSQL, else ``attempts.json`` beside the token file (:func:`default_attempts_path`).
+
+    It lives here, beside :func:`open_store`, because where the attempts go follows the token
+    store; the attempt log itself knows nothing of stores."""
+    if settings.token_store_dsn is not None:
+        from ._postgres import PostgresAttemptRecords
+
+        return AttemptLog(records=PostgresAttemptRecords.for_settings(settings))
+    return AttemptLog(default_attempts_path(settings))
 
 
 def open_store(settings: Settings, location: str | None = None) -> TokenStore:
