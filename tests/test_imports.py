@@ -148,6 +148,7 @@ FLOORS: dict[str, int] = {
     "_html": 0,
     "_tokenset": 0,
     "_app_record": 0,
+    "_ratelimit": 0,
     # beside the house: the sandbox uses the foundation only
     "sandbox": 1,
     # steps, in the order of the flow
@@ -183,7 +184,7 @@ SANDBOX_NEVER = ("stripe_oauth_nb._urls", "stripe_oauth_nb._tokenset")
 def floor(module: str) -> int:
     name = module.removeprefix("stripe_oauth_nb").removeprefix(".")
     parts = name.split(".") if name else []
-    for cut in range(len(parts), -1, -1):
+    for cut in range(len(parts), 0 if parts else -1, -1):  # "" is the root package only
         prefix = ".".join(parts[:cut])
         if prefix in FLOORS:
             return FLOORS[prefix]

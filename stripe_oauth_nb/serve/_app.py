@@ -14,7 +14,7 @@ Order of the callback's checks, so that nothing is spent on a bad request: stric
 the cookie holds this state (else 400, nothing used) -> the store answers (else 503 "try
 again", the attempt stays open, so reloading works) -> the attempt log uses the state up
 (once, across processes) -> the code was never sent before (else 400) -> its turn under the
-token endpoint's rate limit (the token step's ``RateLimiter``: a code that meets a 429 cannot
+token endpoint's rate limit (the toolkit's ``ModeLimiter``: a code that meets a 429 cannot
 be sent again) -> one token request -> the token set stored
 (else 503 "try again", nothing stored). Handlers are plain functions (Starlette runs them in
 its thread pool) over the synchronous core.
@@ -56,9 +56,9 @@ from .._errors import (
 from .._http import DEFAULT_TIMEOUT, httpx
 from .._install_link import build_install_link, mask_state
 from .._masking import mask_text
+from .._ratelimit import STRIPE_RATES, ModeLimiter
 from .._settings import Mode
 from .._tokens import TokenManager
-from .._tokens._bulk import STRIPE_TOKEN_RATES, RateLimiter
 from .._tokenset import TokenSet
 from .._urls import host_headers, is_loopback_host
 from ._codes import UsedCodes
@@ -102,8 +102,8 @@ class _InstallApp:
         self.http = http
         self.codes = UsedCodes.beside(config.attempts)
         rate = config.token_rate
-        self.limiter = RateLimiter(
-            STRIPE_TOKEN_RATES if rate is None else dict.fromkeys(STRIPE_TOKEN_RATES, rate)
+        self.limiter = ModeLimiter(
+            STRIPE_RATES if rate is None else dict.fromkeys(STRIPE_RATES, rate)
         )
         self.home = config.public_url + "/"
 

@@ -38,7 +38,7 @@ from .._masking import Secret
 from .._settings import Mode, Settings
 from .._tokenset import TokenSet
 from ._destination import Destination, open_destination
-from ._limiter import LimitedTransport, RateLimiter, RequestStats
+from ._limiter import LimitedTransport, RequestLimiter, RequestStats
 from ._load import Batch, Loader
 from ._reader import PAGE, Plan, Reader
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
@@ -259,7 +259,7 @@ class _Run:
         from .._api._client import _env_proxy
         from .._http import httpx, transport
 
-        limiter = RateLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
+        limiter = RequestLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
         pool = self.workers + 4
         inner = transport(  # HTTPX's transport, bounded by the call's deadline like ApiClient's
             proxy=_env_proxy(self.settings.api_base),
