@@ -8,6 +8,7 @@ code was sent to the token endpoint, so a re-run cell never sends it twice.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import threading
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._errors import AttemptLogError, CallbackStateError, CodeAlreadyUsedError
+from ._errors import AttemptLogError, CallbackStateError, CodeAlreadySentError
 from ._fileio import (
     DamagedFile,
     LockTimeout,
@@ -56,6 +57,19 @@ def _time(value: object, name: str, *, optional: bool = False) -> Any:
     return float(value)
 
 
+def _digest(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 64:
+        raise ValueError("code_sha256 is not a SHA-256")
+    return value
+
+
+def code_fingerprint(code: Secret) -> str:
+    """SHA-256 of a code: what the log keeps of a code sent (no code can be read back)."""
+    return hashlib.sha256(code.reveal().encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One install link built by this machine: what a returning ``state`` must match."""
@@ -70,6 +84,8 @@ class Attempt:
     code_sent_at: float | None = None
     #: When a callback for this attempt was accepted (state matched and was used up).
     completed_at: float | None = None
+    #: SHA-256 of the code sent for this attempt: no attempt may send the same code again.
+    code_sha256: str | None = None
 
     @property
     def expires_at(self) -> float:
@@ -85,7 +101,7 @@ class Attempt:
             "install_url": self.install_url,
             "code_sent_at": self.code_sent_at,
             "completed_at": self.completed_at,
-        }
+        } | ({"code_sha256": self.code_sha256} if self.code_sha256 is not None else {})
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Attempt:
@@ -109,6 +125,7 @@ class Attempt:
             install_url=texts["install_url"],
             code_sent_at=_time(data.get("code_sent_at"), "code_sent_at", optional=True),
             completed_at=_time(data.get("completed_at"), "completed_at", optional=True),
+            code_sha256=_digest(data.get("code_sha256")),
         )
 
     def __repr__(self) -> str:
@@ -383,12 +400,16 @@ class AttemptLog:
             records[attempt.state.reveal()] = done.to_json()
         return done
 
-    def mark_code_sent(self, state: str) -> Attempt:
+    def mark_code_sent(self, state: str, code: Secret | None = None) -> Attempt:
         """Record that this attempt's code is about to be sent; refuse a second send.
 
-        Call this *before* the POST to the token endpoint: a crash after it means the code
-        counts as sent, which is the safe side (Stripe revokes tokens of a reused code).
+        The one home of "a code is sent once": refused (:class:`CodeAlreadySentError`) when this
+        attempt already sent its code, or when ``code`` was sent by any attempt in the log (an
+        old code spliced into a fresh, valid redirect; for Connect a reused code revokes every
+        token it gave). Only the code's SHA-256 is kept. Call this *before* the POST to the
+        token endpoint: a crash after it means the code counts as sent, which is the safe side.
         """
+        digest = code_fingerprint(code) if code is not None else None
         with self._locked() as records:
             record = records.get(state)
             if record is None:
@@ -396,12 +417,16 @@ class AttemptLog:
                     "This code's install link is not recorded here. Open the install link again."
                 )
             attempt = Attempt.from_json(record)
-            if attempt.code_sent_at is not None:
-                raise CodeAlreadyUsedError(
+            seen = digest is not None and any(
+                hmac.compare_digest(str(other.get("code_sha256") or ""), digest)
+                for other in records.values()
+            )
+            if attempt.code_sent_at is not None or seen:
+                raise CodeAlreadySentError(
                     "This authorization code was already sent to Stripe once; a code works only "
                     "once, and sending it again would revoke the tokens it gave. Use the stored "
                     "tokens, or open the install link again for a new code."
                 )
-            sent = replace(attempt, code_sent_at=self._clock())
+            sent = replace(attempt, code_sent_at=self._clock(), code_sha256=digest)
             records[state] = sent.to_json()
         return sent

@@ -14,6 +14,7 @@
     │   └── CallbackRequestError       the callback URL is malformed (bad query, duplicates, size)
     ├── TokenError                     exchanging or refreshing tokens failed
     │   ├── CodeAlreadyUsedError       the code was already sent once (or expired): authorize again
+    │   │   └── CodeAlreadySentError   refused here, with no request: this code was sent once before
     │   ├── AuthorizeAgainError        the refresh token is gone; a new install link is the only way
     │   │   └── RefreshResponseLostError   a refresh rotated the token but its answer was lost
     │   ├── TokenRateLimitError        the token endpoint answered 429 (carries .retry_after)
@@ -104,6 +105,11 @@ class TokenError(StripeOAuthNBError):
 
 class CodeAlreadyUsedError(TokenError):
     """The authorization code was already sent once, or has expired."""
+
+
+class CodeAlreadySentError(CodeAlreadyUsedError):
+    """The attempt log says this code was sent once before (by its own attempt or by another
+    attempt that carried the same code): refused here, without a request."""
 
 
 class AuthorizeAgainError(TokenError):

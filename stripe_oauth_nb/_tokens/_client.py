@@ -223,7 +223,7 @@ class TokenClient:
         """
         attempt = code.attempt
         key = self.check_attempt(attempt)
-        attempts.mark_code_sent(attempt.state.reveal())
+        attempts.mark_code_sent(attempt.state.reveal(), code.code)
         form = {"grant_type": "authorization_code", "code": code.code.reveal()}
         try:
             response, why = self._post(key, form)
