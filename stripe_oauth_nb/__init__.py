@@ -90,4 +90,4 @@ def _show_forms_in_notebooks() -> None:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted([*__all__, "__version__"])

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from ._api import ApiClient
     from ._api._client import Params
-    from ._api._pagination import ProgressCallback
+    from ._api._pagination import PageProgress
     from ._callback import CallbackEvent, CallbackServer
     from ._install_link import InstallLink
     from ._tokens import TokenManager
@@ -109,7 +109,7 @@ class Connection:
         return self.api.get(path, params)
 
     def list_all(
-        self, path: str, params: Params | None = None, *, progress: ProgressCallback | None = None
+        self, path: str, params: Params | None = None, *, progress: PageProgress | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every object of a list endpoint (``"/v1/customers"``), 100 per request."""
         return self.api.list_all(path, params, progress=progress)
@@ -120,7 +120,7 @@ class Connection:
         params: Params | None = None,
         *,
         columns: list[str] | None = None,
-        progress: ProgressCallback | None = None,
+        progress: PageProgress | None = None,
     ) -> pandas.DataFrame:
         """Every object of a list endpoint as a pandas DataFrame (the ``data`` extra)."""
         return self.api.dataframe(path, params, columns=columns, progress=progress)

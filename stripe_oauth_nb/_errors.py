@@ -230,6 +230,12 @@ class SandboxError(StripeOAuthNBError):
     """The embedded sandbox refused a control request."""
 
 
+# Tracebacks and reprs name the public home: ``stripe_oauth_nb.errors.ConfigError``.
+for _error in [v for v in list(globals().values()) if isinstance(v, type)]:
+    if issubclass(_error, StripeOAuthNBError):
+        _error.__module__ = "stripe_oauth_nb.errors"
+del _error
+
 # -- the one "install the extra" message ------------------------------------------------------
 
 #: The extra of ``pip install 'stripe-oauth-nb[EXTRA]'`` that brings each optional package.

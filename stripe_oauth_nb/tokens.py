@@ -29,3 +29,7 @@ __all__ = [
     "TokenStore",
     "open_attempt_log",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -270,3 +270,32 @@ def test_one_version() -> None:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert stripe_oauth_nb.__version__ == __version__ == project["version"]
+
+
+PUBLIC_MODULES = [
+    "stripe_oauth_nb",
+    "stripe_oauth_nb.errors",
+    "stripe_oauth_nb.manifest",
+    "stripe_oauth_nb.oauth",
+    "stripe_oauth_nb.tokens",
+    "stripe_oauth_nb.api",
+    "stripe_oauth_nb.widgets",
+    "stripe_oauth_nb.sync",
+    "stripe_oauth_nb.serve",
+]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_dir_of_a_public_module_lists_its_public_names_only(name: str) -> None:
+    module = importlib.import_module(name)
+    extra = {"__version__"} if name == "stripe_oauth_nb" else set()
+    assert set(dir(module)) == set(module.__all__) | extra
+    assert all(hasattr(module, public) for public in module.__all__)
+
+
+def test_errors_show_their_public_module() -> None:
+    from stripe_oauth_nb import errors
+
+    for public in errors.__all__:
+        assert getattr(errors, public).__module__ == "stripe_oauth_nb.errors", public
+    assert repr(errors.ConfigError).endswith("'stripe_oauth_nb.errors.ConfigError'>")

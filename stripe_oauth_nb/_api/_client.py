@@ -33,7 +33,7 @@ from ._retry import RetryPolicy, RetryTransport
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
-    from ._pagination import ProgressCallback
+    from ._pagination import PageProgress
 
 __all__ = ["ApiClient", "Params", "error_from_response"]
 
@@ -216,7 +216,7 @@ class ApiClient:
         path: str,
         params: Params | None = None,
         *,
-        progress: ProgressCallback | None = None,
+        progress: PageProgress | None = None,
         total: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every object of a list endpoint, 100 per request (see :func:`list_all`)."""
@@ -230,7 +230,7 @@ class ApiClient:
         params: Params | None = None,
         *,
         columns: list[str] | None = None,
-        progress: ProgressCallback | None = None,
+        progress: PageProgress | None = None,
         total: int | None = None,
     ) -> pandas.DataFrame:
         """Every object of a list endpoint as a pandas DataFrame (pandas needed)."""

@@ -21,14 +21,14 @@ from .._errors import (
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
-__all__ = ["PAGE_LIMIT", "ProgressCallback", "list_all", "to_dataframe"]
+__all__ = ["PAGE_LIMIT", "PageProgress", "list_all", "to_dataframe"]
 
 #: Stripe's largest page.
 PAGE_LIMIT = 100
 
 #: ``progress(done, total)`` after every page: objects so far, and the expected total when known
 #: (the ``total`` hint given to :func:`list_all`, or ``done`` itself once the last page is in).
-ProgressCallback = Callable[[int, int | None], None]
+PageProgress = Callable[[int, int | None], None]
 
 
 class _Getter(Protocol):
@@ -42,7 +42,7 @@ def list_all(
     path: str,
     params: Mapping[str, str | int | float | bool | None] | None = None,
     *,
-    progress: ProgressCallback | None = None,
+    progress: PageProgress | None = None,
     total: int | None = None,
     limit: int = PAGE_LIMIT,
 ) -> Iterator[dict[str, Any]]:

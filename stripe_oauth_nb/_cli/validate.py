@@ -21,7 +21,7 @@ from .._settings import Mode, load_settings
 from ._args import new_output_file, seconds
 
 if TYPE_CHECKING:  # the API client (httpx2) loads only when the command runs
-    from .._api import ProgressCallback
+    from .._api import PageProgress
 
 __all__ = ["register", "run"]
 
@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
 
 
 @contextmanager
-def _terminal_bar(description: str) -> Iterator[ProgressCallback]:
+def _terminal_bar(description: str) -> Iterator[PageProgress]:
     """A tqdm bar on stderr behind the core's ``progress(done, total)`` callback."""
     from tqdm import tqdm
 

@@ -42,3 +42,7 @@ __all__ = [
     "create_app",
     "visit",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -33,3 +33,7 @@ __all__ = [
     "mask_dsn",
     "sync",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
