@@ -29,6 +29,7 @@ from stripe_oauth_nb._masking import Secret, mask_dsn
 from stripe_oauth_nb._settings import Settings
 from stripe_oauth_nb._tokens import TokenManager
 from stripe_oauth_nb._tokens import _postgres as pgmod
+from stripe_oauth_nb._tokens._postgres import _store as pgstore
 from stripe_oauth_nb._tokens._checkpoint import KILL_AT_ENV
 from stripe_oauth_nb._tokens._crypto import StoreCipher, new_key
 from stripe_oauth_nb._tokens._postgres import PostgresTokenStore
@@ -356,7 +357,7 @@ def test_a_database_outage_after_the_post_spools_the_pair_and_the_next_run_store
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     old = manager.get()
-    monkeypatch.setattr(pgmod, "SAVE_RETRY", 1.0)
+    monkeypatch.setattr(pgstore, "SAVE_RETRY", 1.0)
     sb.inject_fault("token", "delay", seconds=2.0)
     stopper = threading.Timer(0.7, postgres.stop)
     stopper.start()

@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import (
+from ..._errors import (
     ConfigError,
     StoreKeyError,
     StoreUnavailableError,
@@ -50,16 +50,16 @@ from .._errors import (
     TokenStoreError,
     needs_extra,
 )
-from .._fileio import DamagedFile, atomic_write_text, read_json_file
-from .._masking import mask_dsn, mask_text
-from .._tokenset import TokenSet
-from ._crypto import StoreCipher, open_fields, seal_fields
-from ._refresh import InflightRecord, fingerprint, store_key, thread_lock
+from ..._fileio import DamagedFile, atomic_write_text, read_json_file
+from ..._masking import mask_dsn, mask_text
+from ..._tokenset import TokenSet
+from .._crypto import StoreCipher, open_fields, seal_fields
+from .._refresh import InflightRecord, fingerprint, store_key, thread_lock
 
 if TYPE_CHECKING:
     import psycopg
 
-    from .._settings import Settings
+    from ..._settings import Settings
 
 __all__ = [
     "LATEST_VERSION",
@@ -803,7 +803,7 @@ class PostgresAttemptRecords:
         return f"PostgresAttemptRecords({self.store.location!r})"
 
     def _open(self, text: str) -> dict[str, Any]:
-        from ._crypto import is_sealed
+        from .._crypto import is_sealed
 
         where = f"{self.store.location} ({SCHEMA}.attempts)"
         if is_sealed(text):
@@ -824,7 +824,7 @@ class PostgresAttemptRecords:
         return cipher.seal(text, "stripe-oauth-nb:attempt") if cipher is not None else text
 
     def _rows(self, conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
-        from .._errors import AttemptLogError
+        from ..._errors import AttemptLogError
 
         records: dict[str, dict[str, Any]] = {}
         for (text,) in conn.execute("SELECT record FROM stripe_oauth_nb.attempts").fetchall():
