@@ -531,9 +531,11 @@ def open_attempt_log(settings: Settings) -> AttemptLog:
     It lives here, beside :func:`open_store`, because where the attempts go follows the token
     store; the attempt log itself knows nothing of stores."""
     if settings.token_store_dsn is not None:
-        from ._postgres import PostgresAttemptRecords
+        from ._postgres import PostgresTokenStore
 
-        return AttemptLog(records=PostgresAttemptRecords.for_settings(settings))
+        cipher = StoreCipher.from_setting(settings.token_store_key)
+        store = PostgresTokenStore(settings.token_store_dsn.reveal(), cipher=cipher)
+        return AttemptLog(records=store.attempt_records())
     return AttemptLog(default_attempts_path(settings))
 
 
