@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._callback import CallbackEvent, CallbackServer, running_servers
-from stripe_oauth_nb._callback._server import MAX_CONNECTIONS, MAX_HEADERS, MAX_REQUEST_LINE
+from stripe_oauth_nb._callback._protocol import MAX_CONNECTIONS, MAX_HEADERS, MAX_REQUEST_LINE
 from stripe_oauth_nb._errors import (
     AccessDeniedError,
     CallbackError,

@@ -47,7 +47,6 @@ from ._protocol import (
     CONNECTION_TIMEOUT,
     MAX_CONNECTIONS,
     MAX_HEADER_BYTES,
-    MAX_HEADERS,
     MAX_REQUEST_LINE,
     Answer,
     Gate,
@@ -59,11 +58,6 @@ from ._remote import LocalEndpoint, local_endpoint
 from ._tls import LoopbackCertificate, loopback_certificate
 
 __all__ = [
-    "CONNECTION_TIMEOUT",
-    "MAX_CONNECTIONS",
-    "MAX_HEADERS",
-    "MAX_HEADER_BYTES",
-    "MAX_REQUEST_LINE",
     "CallbackEvent",
     "CallbackServer",
     "EventKind",
