@@ -9,13 +9,15 @@ cd "$(dirname "$0")/.."
 python="${PYTHON:-.venv/bin/python}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
+# JUNIT=path keeps the per-test timings (JUnit XML) for a closer look.
+junit="${JUNIT:-$out/junit.xml}"
 start=$(date +%s)
 status=0
-"$python" -m pytest -q --durations=30 --junitxml="$out/junit.xml" "$@" | tail -n 60 || status=$?
+"$python" -m pytest -q --durations=30 --junitxml="$junit" "$@" | tail -n 60 || status=$?
 end=$(date +%s)
 echo
 echo "wall clock: $((end - start)) s (pytest exit $status)"
-"$python" - "$out/junit.xml" <<'PY'
+"$python" - "$junit" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -32,11 +34,19 @@ for case in root.iter("testcase"):
     by_folder[folder] += seconds
     by_file[name] += seconds
     count[folder] += 1
+by_area: dict[str, float] = defaultdict(float)
+for name, seconds in by_file.items():
+    leaf = name.split(".")[-2] if name.endswith(".ipynb") else name.split(".")[-1]
+    area = "notebooks (nbval)" if name.startswith("notebooks") else leaf.removeprefix("test_").split("_")[0]
+    by_area[area] += seconds
 total = sum(by_folder.values())
 print(f"\ntest time summed over workers: {total:.0f} s")
 print("\nper folder (summed test time, tests):")
 for folder, seconds in sorted(by_folder.items(), key=lambda kv: -kv[1]):
     print(f"  {seconds:8.1f} s  {count[folder]:5d}  {folder}")
+print("\nper area (tests/test_<area>_*.py):")
+for area, seconds in sorted(by_area.items(), key=lambda kv: -kv[1])[:20]:
+    print(f"  {seconds:8.1f} s  {area}")
 print("\nthe 25 slowest test files:")
 for name, seconds in sorted(by_file.items(), key=lambda kv: -kv[1])[:25]:
     print(f"  {seconds:8.1f} s  {name}")

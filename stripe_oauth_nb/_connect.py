@@ -5,6 +5,7 @@
     conn = connect()                  # stored tokens if any, else authorize right here
     conn.stripe.customers.list()      # the official stripe library, token always fresh
     conn.dataframe("/v1/charges")     # the fast path for data
+    conn.sql("SELECT status, count(*) FROM charges GROUP BY 1")   # synced tables, kept fresh
 
 With stored tokens for the chosen account and mode, ``connect`` uses them (refreshing as
 needed). Otherwise it runs the authorization where it is called: in a notebook it shows the
@@ -18,12 +19,14 @@ exchanged once and the tokens stored (:class:`~stripe_oauth_nb._tokens.TokenMana
 
 from __future__ import annotations
 
+import os
 import queue
 import sys
 import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._attempts import ATTEMPT_TTL, AuthorizationCode
@@ -153,6 +156,35 @@ class Connection:
         accounts: list[str] | Literal["all"] = "all" if all_accounts else [self.account_id]
         return sync(self.settings, self.tokens, accounts=accounts, mode=self.mode, **options)
 
+    def sql(
+        self,
+        query: str,
+        *,
+        fresh: float | None = 300.0,
+        db: str | Path | None = None,
+        relation: bool = False,
+    ) -> Any:
+        """The answer to a ``SELECT`` on the synced tables, as a pandas DataFrame (a DuckDB
+        relation with ``relation=True``): :func:`stripe_oauth_nb.sync.query` (the ``sql`` extra).
+
+        The tables the query names (DuckDB's parser finds them) are first synced incrementally
+        for this account when their last sync is older than ``fresh`` seconds (5 minutes;
+        ``fresh=0`` always, ``None`` never). ``db``: the DuckDB file (``stripe.duckdb``). The
+        query reads every row of the file, every account's; writing statements are refused.
+        """
+        from .sync import query as run_query
+
+        return run_query(
+            self.settings,
+            self.tokens,
+            query,
+            db=db,
+            fresh=fresh,
+            accounts=[self.account_id],
+            mode=self.mode,
+            result="relation" if relation else "dataframe",
+        )
+
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         """Close the clients; stop the sandbox if :func:`connect` started it."""
@@ -194,6 +226,9 @@ class Presenter(Protocol):
     def done(self, tokens: TokenSet, location: str) -> None:
         """Authorized: the tokens are stored at ``location``."""
 
+    # Optional (called when present): ``approved()`` says the sandbox's consent page was
+    # accepted by code (``approve=True``), not by the person, so no form looks filled by them.
+
 
 class TerminalPresenter:
     """Prints to the terminal; reads pasted URLs from standard input when it is a terminal."""
@@ -228,6 +263,9 @@ class TerminalPresenter:
                     submit(line)
 
         threading.Thread(target=read, name="som-paste-reader", daemon=True).start()
+
+    def approved(self) -> None:
+        self.say("approve=True: the sandbox's consent page was accepted for you (no browser).")
 
     def done(self, tokens: TokenSet, location: str) -> None:
         self.say(f"Authorized: account {tokens.account_id} ({tokens.mode} mode), tokens stored in")
@@ -327,6 +365,9 @@ def authorize(
         presenter.show_link(link, server)
         if approve:
             landed = target.approve(link.url, account=account, follow=server is not None)
+            said = getattr(presenter, "approved", None)
+            if callable(said):
+                said()
             if server is None:
                 events.put(("paste", landed))
         else:
@@ -384,6 +425,7 @@ def connect(
     mode: Mode | None = None,
     target: Target | None = None,
     settings: Settings | None = None,
+    store: str | os.PathLike[str] | None = None,
     approve: bool = False,
     new: bool = False,
     timeout: float = float(ATTEMPT_TTL),
@@ -395,12 +437,19 @@ def connect(
     configured mode); otherwise, or with ``new=True``, authorizes here (see the module doc).
     ``target``: what to talk to (default :meth:`Target.open`: Stripe per your ``.env``, a
     sandbox given by ``STRIPE_OAUTH_NB_SANDBOX_URL``, or a sandbox started for this connection,
-    which :meth:`Connection.close` stops).
+    which :meth:`Connection.close` stops). ``store``: the token store (a file or a
+    ``postgresql://`` DSN) instead of the one the settings name, as ``--store`` does for the
+    commands (:meth:`Target.open` has the order).
     """
     from ._tokens import TokenManager
 
     owns = target is None
-    target = target if target is not None else Target.open(settings)
+    if target is not None and store is not None:
+        raise ConfigError(
+            "connect() takes store= or target=, not both: the target already names its token "
+            "store (Target.open(store=...))."
+        )
+    target = target if target is not None else Target.open(settings, store=store)
     manager: TokenManager | None = None
     try:
         chosen: Mode = mode or target.settings.mode

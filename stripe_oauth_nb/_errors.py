@@ -31,7 +31,8 @@
     ├── SyncError                      loading Stripe data into SQL tables could not run or finish
     │   ├── SyncConfigError            the sync was asked for something unknown (resource, account)
     │   ├── DestinationError           the database cannot be reached, opened or written
-    │   └── SyncLockedError            another sync is loading into the same database
+    │   ├── SyncLockedError            another sync is loading into the same database
+    │   └── QueryError                 a query on the synced tables was refused or failed
     └── SandboxError                   the embedded sandbox refused a control request
 
 Each message says what happened and what to do next. Messages and ``args`` never contain a
@@ -224,6 +225,11 @@ class DestinationError(SyncError):
 
 class SyncLockedError(SyncError):
     """Another sync holds the database; this one refused to start rather than interleave."""
+
+
+class QueryError(SyncError):
+    """A query on the synced tables (``conn.sql``, ``stripe-oauth-nb sql``) was refused (it
+    writes, names an unknown table) or failed (DuckDB's message, one line)."""
 
 
 class SandboxError(StripeOAuthNBError):

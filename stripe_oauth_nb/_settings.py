@@ -199,6 +199,43 @@ class Settings:
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def with_store(
+        self, store: str | os.PathLike[str] | None, *, what: str = "--store"
+    ) -> Settings:
+        """These settings with ``store`` (a command's ``--store``: a file path or a
+        ``postgresql://`` DSN) as the token store; unchanged when ``store`` is None.
+
+        The first rule of where tokens are (see :meth:`stripe_oauth_nb._target.Target.open`):
+        ``--store``, then ``STRIPE_OAUTH_NB_TOKEN_STORE``, then a running sandbox's token
+        folder, then the default folder.
+        """
+        if store is None:
+            return self
+        text = os.fspath(store)
+        if not text.strip():
+            raise ConfigError(
+                f"{what} is empty. Give a file path (e.g. ~/.config/stripe-oauth-nb/tokens.json) "
+                f"or a postgresql:// DSN, or leave {what} out for STRIPE_OAUTH_NB_TOKEN_STORE."
+            )
+        if is_dsn(text):
+            return self.with_changes(token_store_dsn=Secret(text), token_store_configured=True)
+        from ._fileio import user_path
+
+        return self.with_changes(
+            token_store_path=user_path(text, what=what),
+            token_store_dsn=None,
+            token_store_configured=True,
+        )
+
+    @property
+    def unconfigured(self) -> bool:
+        """Nothing says where to talk to: no Stripe keys, no sandbox address (the default)."""
+        return (
+            self.is_sandbox
+            and self.sandbox_url is None
+            and not any(c.secret_key for c in (self.test, self.live))
+        )
+
 
 def is_dsn(text: str) -> bool:
     """Whether a token store setting names a PostgreSQL database rather than a file."""

@@ -8,8 +8,20 @@
   (a sandbox configured by hand, with ``STRIPE_OAUTH_NB_TARGET=sandbox``, ``STRIPE_API_BASE``
   and its keys, is used as configured);
 - nothing configured: a sandbox started in this process, with a free callback port, whose tokens
-  live in a temporary folder. The target owns it: :meth:`Target.close` (or the end of the
-  interpreter, whichever comes first) stops it and removes the folder.
+  live in a temporary folder (or in the ``store`` given: ``serve --store``). The target owns
+  it: :meth:`Target.close` (or the end of the interpreter, whichever comes first) stops it and
+  removes the folder.
+
+Where the tokens are follows one rule, the same for every command and for ``connect()``:
+
+1. the command's ``--store`` (``store=``);
+2. ``STRIPE_OAUTH_NB_TOKEN_STORE``;
+3. the running sandbox's token folder, when ``STRIPE_OAUTH_NB_SANDBOX_URL`` is set;
+4. the default folder (the user's config folder).
+
+The API base always follows the target: a sandbox's tokens are never sent to Stripe.
+:meth:`Target.open` applies both rules; :func:`target_settings` is the same for a command that
+only needs the settings.
 
 Whoever opens a target closes it; :class:`~stripe_oauth_nb._flow.Flow` and
 :func:`~stripe_oauth_nb._connect.connect` receive one and never start a server themselves.
@@ -17,6 +29,7 @@ Whoever opens a target closes it; :class:`~stripe_oauth_nb._flow.Flow` and
 
 from __future__ import annotations
 
+import os
 import weakref
 from dataclasses import replace
 from pathlib import Path
@@ -29,14 +42,14 @@ from ._settings import DEFAULT_REDIRECT_URI, Mode, ModeCredentials, Settings, lo
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
-__all__ = ["NO_TARGET_HELP", "Target", "TargetKind"]
+__all__ = ["NO_TARGET_HELP", "Target", "TargetKind", "target_settings"]
 
 TargetKind = Literal["stripe", "sandbox-url", "sandbox"]
 
-#: What a short-lived command says when nothing is configured and no sandbox runs.
+#: What every command says when nothing is configured and no sandbox runs.
 NO_TARGET_HELP = (
-    "Nothing is configured, so the target is the sandbox, and no sandbox is running for this "
-    "command to use. Either start one in another terminal:\n"
+    "Nothing is configured: no Stripe keys, and no sandbox for this command to use. Either "
+    "start a sandbox in another terminal:\n"
     "    stripe-oauth-nb sandbox --port 8700\n"
     "    export STRIPE_OAUTH_NB_SANDBOX_URL=http://127.0.0.1:8700\n"
     "and run this command again, or put your Stripe keys in a .env file (see the README, "
@@ -71,16 +84,24 @@ class Target:
         cls,
         settings: Settings | None = None,
         *,
+        store: str | os.PathLike[str] | None = None,
+        mode: Mode | None = None,
         start_sandbox: bool = True,
         customers: int = 250,
     ) -> Target:
         """The target the settings (default: ``.env`` and the environment) describe.
 
-        With nothing configured, a sandbox is started here unless ``start_sandbox`` is false;
-        then :class:`ConfigError` says what to run instead (short commands use that: a sandbox
-        that dies with the command would leave nothing to use afterwards).
+        ``store``: the token store a command was given (``--store``; a path or a DSN), which
+        wins over every other (the module doc has the order); ``mode``: test or live instead of
+        the configured mode. With nothing configured, a sandbox is started here unless
+        ``start_sandbox`` is false; then :class:`ConfigError` says what to run instead (short
+        commands use that: a sandbox that dies with the command would leave nothing to use
+        afterwards).
         """
         settings = settings if settings is not None else load_settings()
+        settings = settings.with_store(store)
+        if mode is not None:
+            settings = settings.with_changes(mode=mode)
         if not settings.is_sandbox:
             return cls(settings, kind="stripe")
         if settings.sandbox_url is not None:
@@ -96,6 +117,9 @@ class Target:
             redirect_uri = f"http://127.0.0.1:{_free_port()}/callback"
         sandbox = Sandbox(customers=customers, redirect_uris=[redirect_uri]).start()
         local = sandbox.settings(mode=settings.mode, redirect_uri=redirect_uri)
+        if store is not None:  # a --store wins; STRIPE_OAUTH_NB_TOKEN_STORE (a team's shared
+            # store, say) never receives a throw-away sandbox's tokens
+            local = local.with_store(store)
         return cls(local, kind="sandbox", sandbox=sandbox)
 
     @classmethod
@@ -155,6 +179,26 @@ class Target:
 
     def __repr__(self) -> str:
         return f"Target({self.kind!r}, api_base={self.settings.api_base!r})"
+
+
+def target_settings(
+    store: str | os.PathLike[str] | None = None,
+    *,
+    mode: Mode | None = None,
+    settings: Settings | None = None,
+    need_target: bool = True,
+) -> Settings:
+    """The settings a short command works with: :meth:`Target.open` without starting anything.
+
+    ``need_target=False`` (commands that only read the store, such as ``tokens list``): with
+    nothing configured, the default folder is read instead of raising :data:`NO_TARGET_HELP`.
+    """
+    settings = settings if settings is not None else load_settings()
+    if not need_target and settings.with_store(store).unconfigured:
+        settings = settings.with_store(store)
+        return settings if mode is None else settings.with_changes(mode=mode)
+    # A target that starts nothing owns nothing: there is nothing to close.
+    return Target.open(settings, store=store, mode=mode, start_sandbox=False).settings
 
 
 def _free_port() -> int:

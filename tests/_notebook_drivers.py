@@ -348,12 +348,36 @@ def validate_and_use(ns: Namespace, clicker: Clicker) -> list[str]:
     return titles
 
 
+def sql(ns: Namespace, clicker: Clicker) -> list[str]:
+    """After Run All (the last cell has run): a day later, Sync loads what changed into every
+    table, and the tables match the API."""
+    panel, sb, installed = ns["panel"], ns["sb"], ns["installed"]
+    ns["sb"].simulate(1)
+    value = clicker.click(panel.run, panel.result)
+    assert "Synced into duckdb:" in value, value
+    report = panel.report
+    assert report is not None
+    assert report.ok, report.summary()
+    assert sorted({t.table for t in report.tables}) == sorted(r.name for r in ns["RESOURCES"])
+    import duckdb
+
+    with duckdb.connect(str(ns["db"]), read_only=True) as con:
+        in_tables = {
+            r.name: con.execute(f"SELECT count(*) FROM {r.name}").fetchall()[0][0]  # noqa: S608
+            for r in ns["RESOURCES"]
+        }
+    in_api = sb.counts(installed.account_id, "test")
+    assert in_tables == {name: in_api[name] for name in in_tables}, (in_tables, in_api)
+    return []
+
+
 DRIVERS: dict[str, Callable[[Namespace, Clicker], list[str]]] = {
     "00_walkthrough": walkthrough,
     "01_manifest": manifest,
     "02_install_link_and_callback": install_link_and_callback,
     "03_tokens": tokens,
     "04_validate_and_use": validate_and_use,
+    "05_sql": sql,
 }
 
 

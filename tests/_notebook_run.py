@@ -1,16 +1,21 @@
 """Run a notebook in a real kernel of this environment, then click its forms in that kernel.
 
-Shared by ``tests/test_notebooks_driven.py`` (do the forms work, does every button show its
-failures) and ``tests/test_leaks.py`` (does any secret reach the saved notebook or the DEBUG
-log while the forms are used). The notebook and its ``data/`` folder are copied into a work
-folder first, so what the notebook writes next to itself stays out of the repository; a cell
-appended at the end hands the notebook's globals to ``tests/_notebook_drivers.py``.
+One run per notebook and test session serves two questions (``run_once``, through the
+``notebook_run`` fixture of ``tests/conftest.py``): ``tests/test_notebooks_driven.py`` (do the
+forms work, does every button show its failures) and ``tests/test_leaks.py`` (does any secret
+reach the saved notebook or the DEBUG log while the forms are used). Each run has DEBUG logging on
+for everything, into a file, and the sandbox's test-only hook writes down every secret it mints.
+The notebook and its ``data/`` folder are copied into a work folder first, so what the notebook
+writes next to itself stays out of the repository; a cell appended at the end hands the
+notebook's globals to ``tests/_notebook_drivers.py``.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,8 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from stripe_oauth_nb.sandbox._secrets_log import SECRETS_FILE_ENV
 
 TESTS_DIR = Path(__file__).resolve().parent
 NOTEBOOKS_DIR = TESTS_DIR.parent / "notebooks"
@@ -147,3 +154,87 @@ def execute(
         ]
         driven = "".join(texts) if texts else None
     return Executed(notebook, saved, error, driven)
+
+
+# --- one logged, driven run per notebook, shared by the tests that look at it ------------------
+
+DEBUG_LOGGERS = ("stripe_oauth_nb", "httpx2", "httpcore2", "uvicorn", "stripe")
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+
+
+def _logging_cell(log_path: Path) -> Any:
+    source = "\n".join(
+        [
+            "# Injected by tests/_notebook_run.py: DEBUG logging for everything, into a file.",
+            "import logging",
+            "",
+            "logging.basicConfig(",
+            f"    level=logging.DEBUG, filename={str(log_path)!r}, force=True,",
+            f"    format={LOG_FORMAT!r},",
+            ")",
+            f"for _name in {DEBUG_LOGGERS!r}:",
+            "    logging.getLogger(_name).setLevel(logging.DEBUG)",
+        ]
+    )
+    return NBF.v4.new_code_cell(source)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A notebook run with DEBUG logging into ``log`` and its forms clicked."""
+
+    executed: Executed
+    workdir: Path  # the notebook ran in ``workdir / "notebooks"``
+    log: Path
+    secrets: list[str]  # every key, code and token the notebook's sandboxes minted
+
+    @property
+    def notebook(self) -> Path:
+        return self.executed.notebook
+
+    @property
+    def saved(self) -> Path:
+        return self.executed.saved
+
+    @property
+    def error(self) -> str | None:
+        return self.executed.error
+
+    @property
+    def driven(self) -> str | None:
+        return self.executed.driven
+
+
+def execute_logged(notebook: Path, workdir: Path) -> Run:
+    """Run ``notebook`` with DEBUG logging and the secrets hook on, then click its forms."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    secrets_file = workdir / "secrets.txt"
+    log_path = workdir / "debug.log"
+    executed = execute(
+        notebook,
+        workdir,
+        first_cells=[_logging_cell(log_path)],
+        env={SECRETS_FILE_ENV: str(secrets_file)},
+    )
+    logging.getLogger(__name__).info("executed %s into %s", notebook.name, executed.saved)
+    text = secrets_file.read_text() if secrets_file.exists() else ""
+    return Run(executed, workdir, log_path, sorted(set(text.split())))
+
+
+class RunOnce:
+    """Each notebook runs once per test session, however many tests look at the run.
+
+    Running a notebook, kernel start and clicks included, is the suite's largest fixed cost;
+    the tests that share a run are in one xdist group (``notebook-runs``), so one worker pays it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._runs: dict[Path, Run] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, notebook: Path) -> Run:
+        with self._lock:
+            if notebook not in self._runs:
+                self._runs[notebook] = execute_logged(notebook, self._root / notebook.stem)
+            return self._runs[notebook]

@@ -10,12 +10,79 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from _notebook_run import RunOnce
 from _postgres import PostgresServer, PostgresUnavailable
 from _sandbox_helpers import token_request
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._settings import Mode, Settings
 from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
+
+TESTS_DIR = Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parent
+
+
+#: Tests that share a fixed cost run on one xdist worker: the browser tests share one
+#: JupyterLab and one Chromium; the leak search and the driven notebooks share one run of each
+#: notebook (``notebook_run``). Every other file is a group of its own (its module-scoped
+#: fixtures are paid once, and a notebook's cells under nbval share one kernel).
+SHARED_GROUPS: dict[str, str] = {
+    "tests/browser/": "browser",
+    "tests/test_leaks.py": "notebook-runs",
+    "tests/test_notebooks_driven.py": "notebook-runs",
+}
+#: Groups that take longest start first, so no worker is left with a long one at the end.
+LONGEST_FIRST = ("browser", "notebook-runs", "tests/test_sandbox_cli.py")
+
+
+def xdist_group(nodeid: str) -> str:
+    """The group of a test: tests of one group run on one worker, in collection order."""
+    path = nodeid.split("::", 1)[0]
+    for prefix, group in SHARED_GROUPS.items():
+        if path.startswith(prefix):
+            return group
+    return path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, with the shared groups above and the longest groups first."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+        def schedule(self) -> None:
+            if self.collection is None and self.collection_is_completed:
+                rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+                first = len(LONGEST_FIRST)
+                for node, collection in self.registered_collections.items():
+                    self.registered_collections[node] = sorted(
+                        collection, key=lambda nodeid: rank.get(xdist_group(nodeid), first)
+                    )
+                self.config.option.loadscopereorder = False
+            super().schedule()
+
+    return GroupScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow, whatever else they are: the notebooks under nbval (each starts a kernel) and the
+    real-browser tests (a JupyterLab server and Chromium)."""
+    browser = TESTS_DIR / "browser"
+    for item in items:
+        if item.path.suffix == ".ipynb" or browser in item.path.parents:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def notebook_run(tmp_path_factory: pytest.TempPathFactory) -> RunOnce:
+    """``notebook_run(path)``: the notebook run once this session with DEBUG logging, then
+    driven by its clicks (``tests/_notebook_run.py``); every later call returns that run."""
+    return RunOnce(tmp_path_factory.mktemp("notebook-runs"))
 
 
 @pytest.fixture(scope="module")

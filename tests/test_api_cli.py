@@ -123,6 +123,7 @@ def test_pull_writes_json_lines_with_a_bar_on_stderr(
     assert f"{CUSTOMERS}/{CUSTOMERS}" in err
 
 
+@pytest.mark.slow
 def test_the_installed_command_runs_in_a_subprocess(sb: Sandbox, tmp_path: Path) -> None:
     path = tmp_path / "tokens.json"
     install(sb, path)

@@ -113,6 +113,7 @@ def unavailable_for_a_minute(conn: socket.socket, stop: threading.Event) -> None
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("behaviour", [trickle_body, trickle_headers], ids=["body", "headers"])
 def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(behaviour: Behaviour) -> None:
     with (
@@ -127,6 +128,7 @@ def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(behaviour: Beha
     assert TOKEN not in str(caught.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("behaviour", [trickle_body, trickle_headers], ids=["body", "headers"])
 def test_validate_has_one_deadline_for_the_whole_check(behaviour: Behaviour) -> None:
     with slow_server(behaviour) as base, ApiClient(StaticAuth(), base_url=base) as client:

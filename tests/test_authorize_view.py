@@ -89,3 +89,14 @@ def test_the_docs_warn_that_saved_widget_state_would_keep_form_values() -> None:
     assert '"save widget state" setting (off by default) would write widget values' in readme
     walkthrough = (root / "notebooks" / "00_walkthrough.ipynb").read_text(encoding="utf-8")
     assert "*Save widget state* setting off" in walkthrough
+
+
+def test_approve_true_says_that_nobody_clicked(target: Target) -> None:
+    """Run All runs a ``connect(approve=True)`` cell: its form must not look filled by the
+    person (notebooks 00 and 04)."""
+    view = AuthorizeView()
+    with connect(target=target, presenter=view, approve=True, timeout=60) as conn:
+        account = conn.account_id
+    assert "accepted for you by <code>approve=True</code>" in view.link.value
+    assert "Install link used." not in view.link.value
+    assert f"Connected by approve=True: {account}" in view.status.value

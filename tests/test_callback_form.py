@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from _ports import free_port
@@ -296,3 +298,29 @@ def test_countdowns_tick_from_the_browser_and_leave_no_thread(
     finally:
         form.close()
     assert threading.active_count() <= threads  # the server's threads are gone too
+
+
+def test_live_mode_with_a_redirect_uri_the_sandbox_refuses_says_why_not_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notebook 02 in live mode: the consent page would say "This install link cannot be
+    used" while the form said "Waiting"; the form says why, and what to do, instead."""
+    from stripe_oauth_nb import Target, load_settings
+    from stripe_oauth_nb.widgets import CallbackForm
+
+    for name in list(os.environ):
+        if name.startswith("STRIPE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    with Target.open(load_settings(), customers=3) as target:
+        form = CallbackForm(target.settings)
+        form.mode_input.value = "live"
+        form.redirect_input.value = target.settings.redirect_uri.replace("http://", "https://")
+        assert form.build() is None
+        shown = form.status_html.value
+        form.stop()
+    assert "refuses this install link" in shown
+    assert "is not one of the app&#x27;s allowed_redirect_uris" in shown
+    assert "switch Mode back to test" in shown
+    assert "Waiting" not in shown
+    assert form.server is None

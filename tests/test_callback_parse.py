@@ -223,6 +223,7 @@ _QUERIES = st.lists(st.tuples(_KEYS, _VALUES), max_size=8).map(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(st.one_of(st.text(max_size=300), _QUERIES, _QUERIES.map(lambda q: f"{REDIRECT}?{q}")))
 def test_parser_returns_a_result_or_its_own_error(text: str) -> None:

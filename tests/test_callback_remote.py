@@ -201,6 +201,7 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
 
 
+@pytest.mark.slow
 def test_code_is_caught_through_jupyter_server_proxy(jupyter: str) -> None:
     port = free_port()
     # What the user puts in the manifest on a server reached at `jupyter` (on a hub it is
@@ -233,6 +234,7 @@ def test_code_is_caught_through_jupyter_server_proxy(jupyter: str) -> None:
         server.stop()
 
 
+@pytest.mark.slow
 def test_proxy_forwards_the_servers_host_which_a_loopback_only_server_refuses(
     jupyter: str,
 ) -> None:

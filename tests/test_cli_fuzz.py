@@ -31,6 +31,9 @@ from hypothesis import strategies as st
 
 from stripe_oauth_nb._cli import EXIT_BUG, main
 
+#: Real processes or kernels in most tests here: out of the fast loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
+
 SECRET_KEY = "sk_test_EXAMPLEfuzzKey0123456789abcd"
 SECRETS = (
     SECRET_KEY,

@@ -125,6 +125,7 @@ def test_login_paste_approve(capsys: pytest.CaptureFixture[str]) -> None:
     assert "(test mode)" in out
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("landed")
 def test_login_paste_reads_stdin_through_the_same_checks(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -214,6 +215,7 @@ def test_login_refused_consent_exits_1_and_stores_nothing(
     assert not (tmp_path / STORE).exists()
 
 
+@pytest.mark.slow
 def test_a_second_run_cannot_resend_the_code(
     sb: Sandbox,
     landed: list[str],

@@ -211,6 +211,7 @@ def test_connection_is_usable_from_the_package_root() -> None:
     assert stripe_oauth_nb.Connection is Connection
 
 
+@pytest.mark.slow
 def test_from_a_connection_to_a_sql_answer(target: Target, tmp_path: Path) -> None:
     duckdb = pytest.importorskip("duckdb")
     assert target.sandbox is not None

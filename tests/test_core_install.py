@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+#: A fresh virtualenv and a pip install: out of the fast loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 LEFT_OUT = ("jupyterlab", "ipywidgets", "starlette", "uvicorn", "pandas", "stripe", "dlt")
 

@@ -3,7 +3,8 @@
 Every ``notebooks/*.ipynb`` runs in a fresh kernel of this environment with DEBUG logging on for
 everything (root, ``stripe_oauth_nb``, ``httpx2``, ``httpcore2``, ``uvicorn``, ``stripe``) into a
 file, and then its forms are clicked as a person would, failures included
-(``tests/_notebook_run.py``, shared with ``tests/test_notebooks_driven.py``). The notebooks
+(``tests/_notebook_run.py``: one run per notebook, shared with
+``tests/test_notebooks_driven.py``). The notebooks
 start their own sandboxes with random keys; the sandbox's test-only hook
 (``STRIPE_OAUTH_NB_SANDBOX_SECRETS_FILE``, see ``stripe_oauth_nb/sandbox/_secrets_log.py``) writes
 down every secret key, authorization code, access token and refresh token it mints, so the search
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,14 +29,11 @@ from urllib.parse import quote, quote_plus
 
 import nbformat
 import pytest
-from _notebook_run import NOTEBOOKS, NOTEBOOKS_DIR
-from _notebook_run import execute as run_notebook_and_drive
+from _notebook_run import NOTEBOOKS, NOTEBOOKS_DIR, Run
 
 from stripe_oauth_nb._masking import mask
 from stripe_oauth_nb.sandbox._secrets_log import SECRETS_FILE_ENV
 
-DEBUG_LOGGERS = ("stripe_oauth_nb", "httpx2", "httpcore2", "uvicorn", "stripe")
-LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 #: nbformat's functions are untyped; call them through ``Any``.
 NBF: Any = nbformat
 
@@ -168,65 +165,6 @@ def find_in_notebook(text: str, secrets: list[str], name: str) -> list[Hit]:
     return hits
 
 
-# --- running a notebook ------------------------------------------------------------------------
-
-
-def _logging_cell(log_path: Path) -> Any:
-    source = "\n".join(
-        [
-            "# Injected by tests/test_leaks.py: DEBUG logging for everything, into a file.",
-            "import logging",
-            "",
-            "logging.basicConfig(",
-            f"    level=logging.DEBUG, filename={str(log_path)!r}, force=True,",
-            f"    format={LOG_FORMAT!r},",
-            ")",
-            f"for _name in {DEBUG_LOGGERS!r}:",
-            "    logging.getLogger(_name).setLevel(logging.DEBUG)",
-        ]
-    )
-    return NBF.v4.new_code_cell(source)
-
-
-@dataclass(frozen=True)
-class Run:
-    notebook: Path
-    saved: Path
-    log: Path
-    secrets: list[str]
-    error: str | None  # why the notebook stopped early, if it did (what ran is still searched)
-
-
-def execute(notebook: Path, workdir: Path) -> Run:
-    """Run ``notebook`` with DEBUG logging, then click its forms (``tests/_notebook_run.py``)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    secrets_file = workdir / "secrets.txt"
-    log_path = workdir / "debug.log"
-    executed = run_notebook_and_drive(
-        notebook,
-        workdir,
-        first_cells=[_logging_cell(log_path)],
-        env={SECRETS_FILE_ENV: str(secrets_file)},
-    )
-    logging.getLogger(__name__).info("executed %s into %s", notebook.name, executed.saved)
-    text = secrets_file.read_text() if secrets_file.exists() else ""
-    return Run(notebook, executed.saved, log_path, sorted(set(text.split())), executed.error)
-
-
-@pytest.fixture(scope="module")
-def run_notebook(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Run]:
-    """Execute a notebook once per module, however many tests look at it."""
-    runs: dict[Path, Run] = {}
-    root = tmp_path_factory.mktemp("leaks")
-
-    def run(notebook: Path) -> Run:
-        if notebook not in runs:
-            runs[notebook] = execute(notebook, root / notebook.stem)
-        return runs[notebook]
-
-    return run
-
-
 # --- tests -------------------------------------------------------------------------------------
 
 
@@ -234,11 +172,12 @@ def test_notebooks_found() -> None:
     assert len(NOTEBOOKS) >= 4, f"expected notebooks in {NOTEBOOKS_DIR}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_no_secret_in_saved_notebook_or_debug_log(
-    notebook: Path, run_notebook: Callable[[Path], Run]
+    notebook: Path, notebook_run: Callable[[Path], Run]
 ) -> None:
-    run = run_notebook(notebook)
+    run = notebook_run(notebook)
     saved = run.saved.read_text(encoding="utf-8")
     log = run.log.read_text(encoding="utf-8") if run.log.exists() else ""
     hits = find_in_notebook(saved, run.secrets, f"saved {notebook.name}")
@@ -256,9 +195,10 @@ def test_no_secret_in_saved_notebook_or_debug_log(
     assert "[httpx2]" in log, "no record from the httpx2 logger: logging off?"
 
 
-def test_notebooks_mint_every_kind_of_secret(run_notebook: Callable[[Path], Run]) -> None:
+@pytest.mark.slow
+def test_notebooks_mint_every_kind_of_secret(notebook_run: Callable[[Path], Run]) -> None:
     """Across all notebooks the search covered keys, codes, access and refresh tokens."""
-    seen = [s for notebook in NOTEBOOKS for s in run_notebook(notebook).secrets]
+    seen = [s for notebook in NOTEBOOKS for s in notebook_run(notebook).secrets]
     missing = [p for p in REQUIRED_PREFIXES if not any(s.startswith(p) for s in seen)]
     assert not missing, f"no notebook minted a secret starting {missing}: the search is vacuous"
 

@@ -161,6 +161,7 @@ def test_new_into_a_folder_is_a_usage_error(
     assert "is a folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_installed_entry_point_runs(tmp_path: Path) -> None:
     result = subprocess.run(
         [

@@ -237,3 +237,27 @@ def test_register_with_sandbox(folder: Path, sandbox: Sandbox) -> None:
     form.register_button.click()  # type: ignore[union-attr]
     assert form.registered is not None
     assert form.registered.client_id("test") in form.status.value
+
+
+def test_an_edit_after_an_action_clears_its_message() -> None:
+    """'Added invoice_read' must not stand beside the error a later edit brought."""
+    form = ManifestForm()
+    form.permission_purpose.value = "Why the app needs it."
+    form.permission_add.click()
+    assert "Added " in form.status.value
+    form.name_text.value = "Stripe Reports"  # Stripe's name rules refuse it
+    assert form.status.value == ""
+    assert "error" in form.findings_html.value
+
+
+def test_permission_entries_are_counted_from_one() -> None:
+    from stripe_oauth_nb.manifest._schema import schema_findings
+
+    manifest = Manifest.new(
+        name="Reports Sync",
+        id="com.example.reports",
+        redirect_uris=["https://example.com/callback"],
+        permissions={"customer_read": "Show customers.", "invoice_read": ""},
+    )
+    messages = [f.message for f in schema_findings(manifest.data)]
+    assert any(m.startswith("Permission entry 2 has an empty purpose") for m in messages), messages

@@ -81,6 +81,7 @@ FILES: dict[str, tuple[Callable[[Path], object], str]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(FILES))
 def test_hurtful_files_are_refused_quickly_everywhere(tmp_path: Path, case: str) -> None:
     make, words = FILES[case]

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+#: Builds the sdist and wheel from the files, runs none of the package: the same on every Python.
+pytestmark = pytest.mark.static
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTICES = ROOT / "THIRD_PARTY_NOTICES.md"
 #: Data that is shipped or used by tests and comes from elsewhere: these folders, every file.
@@ -66,6 +69,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_wheel_carries_licence_notices_and_data(built: Path) -> None:
     (wheel,) = built.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()

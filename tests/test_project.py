@@ -128,6 +128,19 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one() -> None:
     assert tests in ci.splitlines()
 
 
+def test_the_readme_fast_loop_selects_registered_markers() -> None:
+    """The development section's quick command names markers pytest knows (strict markers)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Development", 1)[1].split("\n## ", 1)[0]
+    (command,) = re.findall(r"^(\.venv/bin/python -m pytest .+)$", section, re.MULTILINE)
+    selected = set(re.findall(r"\b([a-z_]+)\b", command.split("-m", 2)[2]))
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        markers = tomllib.load(f)["tool"]["pytest"]["ini_options"]["markers"]
+    registered = {line.split(":", 1)[0] for line in markers}
+    assert selected - {"not", "and", "or"} <= registered
+    assert "slow" in selected
+
+
 def test_widget_names_resolve_lazily() -> None:
     import stripe_oauth_nb.widgets as views
 
@@ -217,8 +230,8 @@ def test_notebooks_need_only_what_the_readme_installs() -> None:
     missing: list[str] = []
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
-            if cell.cell_type != "code":
-                continue
+            if cell.cell_type != "code" or cell.source.startswith("%%"):
+                continue  # a cell magic's body is not Python (%%sql: SQL)
             source = "\n".join(
                 line
                 for line in cell.source.splitlines()

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
+#: Lint and type checks read the source only: the same on every Python.
+pytestmark = pytest.mark.static
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
     [

@@ -3,7 +3,9 @@
 - ``python`` blocks run, each in a fresh interpreter with nothing configured (so against the
   sandbox), in an empty folder;
 - ``console`` blocks run line by line in one shell (``$ `` prompts; a trailing ``&`` starts a
-  background process, stopped at the end), with the sandbox port replaced by a free one;
+  background process, stopped at the end), exactly as printed but for each port (``87xx``),
+  replaced by a free one so that runs in parallel never meet; the terminal section goes from
+  ``sandbox`` through ``login``, ``tokens``, ``validate`` and ``sync`` to DuckDB queries;
 - ``ini`` blocks are ``.env`` files: the settings loader accepts them;
 - the command synopsis (lines starting ``stripe-oauth-nb``) parses with the real parser;
 - the quick start's two commands are checked by ``tests/test_project.py`` (CI runs the second).
@@ -48,6 +50,7 @@ def test_the_readme_has_blocks_of_every_kind() -> None:
     assert kinds <= {"python", "console", "ini", ""}, "a block of a kind this test does not run"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", _blocks("python"), ids=lambda s: s.splitlines()[0][:40])
 def test_python_block_runs(source: str, tmp_path: Path) -> None:
     result = subprocess.run(
@@ -61,16 +64,18 @@ def test_python_block_runs(source: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", _blocks("console"), ids=lambda s: s.splitlines()[0][:40])
 def test_console_block_runs_line_by_line(source: str, tmp_path: Path) -> None:
-    port = str(free_port())
+    ports = {port: str(free_port()) for port in set(re.findall(r"\b87\d\d\b", source))}
     lines = [line.removeprefix("$ ") for line in source.splitlines() if line.startswith("$ ")]
     assert lines, source
     env = _clean_env(tmp_path)
     background: list[subprocess.Popen[str]] = []
+    outputs: dict[str, str] = {}
     try:
         for line in lines:
-            line = line.replace("8700", port)
+            line = re.sub(r"\b87\d\d\b", lambda m: ports[m.group(0)], line)
             words = shlex.split(line.rstrip("&").strip())
             if words[0] == "export":
                 name, _, value = words[1].partition("=")
@@ -90,10 +95,18 @@ def test_console_block_runs_line_by_line(source: str, tmp_path: Path) -> None:
             )
             assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
             assert "Traceback" not in result.stderr
+            assert result.stdout.strip(), f"{line} printed nothing"
+            outputs[words[1] if words[0] == "stripe-oauth-nb" else words[0]] = result.stdout
     finally:
         for process in background:
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=30)  # also closes its pipe
+    if "sql" in outputs:  # the terminal section: a sync, then answers from its tables
+        assert "Synced into duckdb:stripe.duckdb" in outputs["sync"]
+        assert "succeeded" in outputs["sql"]
+        assert "count_star()" in outputs["python"]
+        found = list((tmp_path / "home").rglob("tokens.json"))
+        assert not found, "the tokens went to the default folder, not the sandbox's"
 
 
 @pytest.mark.parametrize("source", _blocks("ini"))

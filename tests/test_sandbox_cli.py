@@ -121,6 +121,7 @@ def test_cli_fixed_port(cli: Any) -> None:
     assert proc.returncode == 0
 
 
+@pytest.mark.slow
 def test_cli_options_reach_the_sandbox(cli: Any) -> None:
     proc, info = cli(
         "--customers", "3", "--start", "2026-01-01", "--no-rate-limit", "--latency-ms", "50"
@@ -185,6 +186,7 @@ def _signal_at_random(seed: int) -> tuple[float, int, float, str, str]:
     return delay, proc.returncode, took, sig.name, stderr[-500:]
 
 
+@pytest.mark.slow
 def test_200_signals_at_random_moments_each_exit_within_a_second() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(_signal_at_random, range(200)))

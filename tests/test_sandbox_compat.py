@@ -251,6 +251,7 @@ def busy() -> Iterator[tuple[Sandbox, stripe.StripeClient]]:
         yield sb, client
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("resource", sorted(EXPANSIONS))
 def test_stripe_auto_pages_every_resource_with_expand_and_created(
     busy: tuple[Sandbox, stripe.StripeClient], resource: str

@@ -42,6 +42,7 @@ def test_every_list_accepts_exactly_stripes_parameters() -> None:
         assert set(LIST_PARAMS[resource]) == documented, resource
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("resource", RESOURCES)
 def test_newest_first_default_ten_and_cursors(
     api: httpx.Client, everything: dict[str, list[dict[str, Any]]], resource: str

@@ -182,6 +182,7 @@ def _ref_paths(resource: str, legacy: bool) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("legacy", [False, True], ids=["today", "pre-basil"])
 @pytest.mark.parametrize("resource", RESOURCES)
 def test_every_object_of_every_list_matches_the_schema(

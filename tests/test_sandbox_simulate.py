@@ -36,6 +36,7 @@ def played() -> Iterator[tuple[Sandbox, dict[str, Any], dict[str, Any], list[dic
         yield sb, before, after, events
 
 
+@pytest.mark.slow
 def test_days_bring_every_kind_of_change(
     played: tuple[Sandbox, dict[str, Any], dict[str, Any], list[dict[str, Any]]],
 ) -> None:

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+#: Reads docs and test names only: the same on every Python.
+pytestmark = pytest.mark.static
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "SECURITY.md"
 

@@ -22,6 +22,9 @@ from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._tokens import FileTokenStore
 from stripe_oauth_nb.sandbox import Sandbox
 
+#: Real processes or kernels in most tests here: out of the fast loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
+
 SECRET = "EXAMPLE-shared-signing-key-0123456789abcdef"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from _postgres import PostgresServer
 from _serve_helpers import browser, free_port, install, manifest_for, start_install
 
@@ -23,6 +24,7 @@ def _title(text: str) -> str:
     return found.group(1) if found else ""
 
 
+@pytest.mark.slow
 def test_installs_land_in_postgres_and_an_outage_says_try_again(
     postgres: PostgresServer, sb: Sandbox, tmp_path: Path
 ) -> None:

@@ -58,6 +58,7 @@ def assert_equal_to_api(sb: Sandbox, settings, tokens, db: Path, account: str) -
             assert db_rows(db, account, resource, fields) == listed, resource
 
 
+@pytest.mark.slow
 def test_full_then_incremental_then_full_again_after_30_days(
     world: Sandbox, tmp_path: Path
 ) -> None:
@@ -97,6 +98,7 @@ def test_full_then_incremental_then_full_again_after_30_days(
     assert_equal_to_api(world, settings, tokens, db, account)
 
 
+@pytest.mark.slow
 def test_resources_subset_and_full_flag(world: Sandbox, tmp_path: Path) -> None:
     app = sync_app(world)
     settings, tokens = manager(world, app)
@@ -113,6 +115,7 @@ def test_resources_subset_and_full_flag(world: Sandbox, tmp_path: Path) -> None:
     assert table_counts(db, account)["customers"] == sandbox_counts(world, account)["customers"]
 
 
+@pytest.mark.slow
 def test_several_accounts_and_both_modes_share_one_database(world: Sandbox, tmp_path: Path) -> None:
     app = sync_app(world)
     settings, tokens = manager(world, app)
@@ -248,6 +251,7 @@ def test_postgres_bad_password_and_unreachable_server(
     assert "EXAMPLE-secret" not in str(unreachable.value)
 
 
+@pytest.mark.slow
 def test_postgres_full_and_incremental(world: Sandbox, tmp_path: Path, postgres: object) -> None:
     import psycopg2
 

@@ -44,6 +44,7 @@ def installed(world: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return install(world, tokens, app)
 
 
+@pytest.mark.slow
 def test_sync_prints_the_report_and_loads_stripe_duckdb(
     world: Sandbox, installed: TokenSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,6 +18,9 @@ from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import RESOURCES, sync
 
+#: Real processes or kernels in most tests here: out of the fast loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("dlt")
 
 #: Columns the loader adds to a row (not the API's).

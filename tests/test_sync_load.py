@@ -106,6 +106,7 @@ def test_nested_objects_are_json_columns(destination: Destination, tmp_path: Pat
     assert rows(loader, "SELECT address->>'city', metadata->>'n' FROM {table}") == [("Paris", "1")]
 
 
+@pytest.mark.slow
 def test_a_full_pass_removes_objects_gone_from_the_api(
     destination: Destination, tmp_path: Path
 ) -> None:

@@ -17,6 +17,9 @@ from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import sync
 
+#: Real processes or kernels in most tests here: out of the fast loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("dlt")
 
 CHILD = Path(__file__).with_name("_sync_child.py")

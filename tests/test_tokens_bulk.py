@@ -129,6 +129,7 @@ def _cli_env(sb: Sandbox, dsn: str, key: str, home: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_workers_on_three_hosts_split_the_work_and_refresh_no_set_twice(
     sb: Sandbox, postgres: object, tmp_path: Path
 ) -> None:

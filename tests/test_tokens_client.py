@@ -288,6 +288,7 @@ def trickle() -> Iterator[Trickle]:
     server.close()
 
 
+@pytest.mark.slow
 def test_a_trickling_server_cannot_hold_a_refresh_or_its_lock_past_the_deadline(
     sb: Sandbox, tmp_settings: Settings, log: AttemptLog, trickle: Trickle
 ) -> None:

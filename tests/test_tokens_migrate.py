@@ -29,6 +29,7 @@ def _pg(postgres: PostgresServer, tmp_path: Path, key: str) -> PostgresTokenStor
     )
 
 
+@pytest.mark.slow
 def test_migrate_file_to_postgres_and_back_without_refreshing(
     sb: Sandbox, tmp_settings: Settings, tmp_path: Path, postgres: PostgresServer
 ) -> None:
@@ -116,6 +117,7 @@ def test_migrate_refuses_to_overwrite_other_tokens_unless_asked(
     assert target.all() == source.all()
 
 
+@pytest.mark.slow
 def test_the_flow_and_walkthrough_run_unchanged_on_a_postgres_store(
     sb: Sandbox, tmp_path: Path, postgres: PostgresServer
 ) -> None:

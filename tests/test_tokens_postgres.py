@@ -243,6 +243,7 @@ def _host_env(tmp_path: Path, n: int, key: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_sixteen_hosts_refreshing_one_expired_token_send_one_refresh(
     sb: Sandbox, manager: TokenManager, dsn: str, key: str, tmp_path: Path
 ) -> None:
@@ -322,6 +323,7 @@ def test_sigkill_at_each_point_of_a_postgres_refresh(
 
 
 # -- the database goes away in the middle of a refresh -------------------------------------------
+@pytest.mark.slow
 def test_a_database_restart_in_the_middle_of_a_refresh_loses_nothing(
     postgres: PostgresServer, sb: Sandbox, manager: TokenManager
 ) -> None:
@@ -350,6 +352,7 @@ def test_a_database_restart_in_the_middle_of_a_refresh_loses_nothing(
     assert token_works(sb, new.access_token)
 
 
+@pytest.mark.slow
 def test_a_database_outage_after_the_post_spools_the_pair_and_the_next_run_stores_it(
     postgres: PostgresServer,
     sb: Sandbox,
@@ -398,6 +401,7 @@ def test_the_attempt_log_lives_in_the_database(
     assert not (tmp_path / "attempts.json").exists()  # nothing on this machine's disk
 
 
+@pytest.mark.slow
 def test_a_connection_dropped_in_the_middle_of_a_refresh_loses_nothing(
     postgres: PostgresServer, sb: Sandbox, manager: TokenManager, dsn: str
 ) -> None:

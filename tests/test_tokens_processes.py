@@ -35,6 +35,7 @@ def _stored(sb: Sandbox, tmp_settings: Settings, tmp_path: Path) -> tuple[TokenM
     return manager, tokens
 
 
+@pytest.mark.slow
 def test_two_processes_four_threads_one_refresh(
     sb: Sandbox, tmp_settings: Settings, tmp_path: Path
 ) -> None:

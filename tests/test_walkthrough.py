@@ -105,6 +105,7 @@ def test_a_declined_install_shows_in_its_step_and_keeps_tokens_locked(flow: Flow
             wt.callback_form.wait(10)
         wt.refresh()
         assert "The install was declined" in wt.callback_form.status_html.value
+        assert wt.callback_form.status_html.value.count("declined") == 1  # said once, not twice
         assert flow.steps()["callback"] == "current"
         assert wt.tokens_panel is None
         assert "Finish step 3 first" in wt.section("tokens").children[1].value

@@ -12,7 +12,22 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["new_output_file", "seconds"]
+__all__ = ["STORE_HELP", "add_store_option", "new_output_file", "seconds"]
+
+STORE_HELP = (
+    "token store: a file path or a postgresql:// DSN (default: STRIPE_OAUTH_NB_TOKEN_STORE, "
+    "else the running sandbox's token folder, else ~/.config/stripe-oauth-nb/tokens.json)"
+)
+
+
+def add_store_option(parser: argparse.ArgumentParser, *, inherited: bool = False) -> None:
+    """``--store``, the same on every command that reads or writes tokens.
+
+    ``inherited``: a sub-command whose parent takes ``--store`` too (``tokens --store P status``
+    and ``tokens status --store P`` both work): the sub-command's is only kept when given.
+    """
+    default: str | None = argparse.SUPPRESS if inherited else None
+    parser.add_argument("--store", metavar="PATH_OR_DSN", help=STORE_HELP, default=default)
 
 
 def seconds(*, most: float) -> Callable[[str], float]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from .._attempts import ATTEMPT_TTL
 from .._errors import ManifestError
-from ._args import seconds
+from ._args import add_store_option, seconds
 
 __all__ = ["register", "run"]
 
@@ -70,9 +70,7 @@ def register(subparsers: Any) -> None:
         help=f"seconds to wait for the redirect (300; at most {ATTEMPT_TTL}, an install link's "
         "lifetime)",
     )
-    parser.add_argument(
-        "--store", type=Path, help="token store file (default: STRIPE_OAUTH_NB_TOKEN_STORE)"
-    )
+    add_store_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -97,19 +95,10 @@ def _when(timestamp: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from .._connect import TerminalPresenter, authorize
-    from .._fileio import user_path
-    from .._settings import load_settings
     from .._target import Target
     from .._tokens import TokenManager, open_store
 
-    settings = load_settings()
-    if args.mode:
-        settings = settings.with_changes(mode=args.mode)
-    if args.store is not None:
-        settings = settings.with_changes(
-            token_store_path=user_path(str(args.store)), token_store_configured=True
-        )
-    with Target.open(settings, start_sandbox=False) as target:
+    with Target.open(store=args.store, mode=args.mode, start_sandbox=False) as target:
         settings = target.settings
         print(target.describe(), flush=True)
         open_store(settings).all()  # unreadable or insecure: say so now

@@ -24,6 +24,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ._args import add_store_option
 from .sandbox import _configure_logging  # one logging set-up for the server commands
 
 __all__ = ["register", "run"]
@@ -60,14 +61,7 @@ def register(subparsers: Any) -> None:
         help="the app's stripe-app.json (default: ./stripe-app.json)",
     )
     parser.add_argument("--mode", choices=["test", "live"], help="default: the configured mode")
-    parser.add_argument(
-        "--store",
-        type=Path,
-        help=(
-            "token store file (default: STRIPE_OAUTH_NB_TOKEN_STORE; with an in-process "
-            "sandbox, a new temporary folder)"
-        ),
-    )
+    add_store_option(parser)
     parser.add_argument(
         "--description", default="", help="one paragraph for the page: what the app does"
     )
@@ -98,10 +92,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     manifest = Manifest.load(args.manifest, lenient=True)
     mode = args.mode or settings.mode
-    with Target.open(settings.with_changes(mode=mode), customers=5) as target:
+    with Target.open(settings, store=args.store, mode=mode, customers=5) as target:
         served = app_settings(target, manifest)
-        if args.store is not None:
-            served = served.with_changes(token_store_path=args.store.expanduser())
         config = ServeConfig.create(
             served,
             manifest,
@@ -120,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
             "mode": config.mode,
             "api_base": config.settings.api_base,
             "sandbox": target.kind == "sandbox",
+            "token_store": config.store.location,
         }
-        print(json.dumps(line), flush=True)
         log = logging.getLogger("stripe_oauth_nb.serve")
         log.info(target.describe())
         log.info(
@@ -129,7 +121,16 @@ def run(args: argparse.Namespace) -> int:
             config.public_url,
             args.host,
             args.port,
-            config.store,
+            config.store.location,
         )
+        if target.kind == "sandbox" and args.store is None:
+            log.warning(
+                "%s is the in-process sandbox's folder, removed when serve stops: see its tokens "
+                "with `stripe-oauth-nb tokens --store %s list` while it runs, or start serve "
+                "with --store PATH to keep them",
+                config.store.location,
+                config.store.location,
+            )
+        print(json.dumps(line), flush=True)  # last: whoever waits for it has the log lines too
         server.serve_forever()
     return 0

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._settings import load_settings
+from ._args import add_store_option
 
 if TYPE_CHECKING:  # the sync (dlt, DuckDB) loads only when the command runs
     from ..sync import Progress
@@ -57,9 +57,7 @@ def register(subparsers: Any) -> None:
     who.add_argument("--all-accounts", action="store_true", help="every account with stored tokens")
     parser.add_argument("--mode", choices=("test", "live"), help="token mode (default: settings)")
     parser.add_argument("--full", action="store_true", help="read everything again")
-    parser.add_argument(
-        "--store", type=Path, help="token store file (default: STRIPE_OAUTH_NB_TOKEN_STORE)"
-    )
+    add_store_option(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
 
@@ -105,12 +103,11 @@ class _Bars:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._target import target_settings
     from .._tokens import TokenManager
     from ..sync import sync
 
-    settings = load_settings()
-    if args.store is not None:
-        settings = settings.with_changes(token_store_path=args.store.expanduser())
+    settings = target_settings(args.store, mode=args.mode)
     destination = args.destination
     dsn = args.dsn or (os.environ.get(DSN_ENV) if destination == "postgres" else None)
     resources = args.resources.split(",") if args.resources is not None else None

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ConfigError, StripeOAuthNBError, TokenStoreError
 from .._settings import DEFAULT_MARGIN
 from .._tokenset import format_remaining
+from ._args import add_store_option
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -36,20 +37,18 @@ def register(subparsers: Any) -> None:
         help="show, refresh or move stored OAuth tokens",
         description="Show, refresh or move the stored Stripe Apps OAuth tokens (masked).",
     )
-    parser.add_argument(
-        "--store",
-        metavar="PATH_OR_DSN",
-        help="token store file or postgresql:// DSN (default: STRIPE_OAUTH_NB_TOKEN_STORE)",
-    )
+    add_store_option(parser)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     status = actions.add_parser("status", help="accounts, modes, expiries (masked)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    add_store_option(status, inherited=True)
     status.set_defaults(func=_status)
 
     listing = actions.add_parser("list", help="one line per stored set: many installs at a glance")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.add_argument("--mode", choices=["test", "live"], help="only this mode")
+    add_store_option(listing, inherited=True)
     listing.set_defaults(func=_list)
 
     refresh = actions.add_parser("refresh", help="refresh due tokens (single-flight, cron-safe)")
@@ -73,6 +72,7 @@ def register(subparsers: Any) -> None:
     refresh.add_argument(
         "--workers", type=int, default=16, help="with --all: sets refreshed at once (16)"
     )
+    add_store_option(refresh, inherited=True)
     refresh.set_defaults(func=_refresh)
 
     migrate = actions.add_parser(
@@ -88,6 +88,7 @@ def register(subparsers: Any) -> None:
     rekey = actions.add_parser(
         "rekey", help="seal every set again with the first STRIPE_OAUTH_NB_STORE_KEY (rotation)"
     )
+    add_store_option(rekey, inherited=True)
     rekey.set_defaults(func=_rekey)
 
     new_key = actions.add_parser(
@@ -102,26 +103,11 @@ def register(subparsers: Any) -> None:
 
 
 def _settings(store: str | None = None) -> Settings:
-    """The settings, with ``store`` (``--store``: a path or a DSN) as the token store."""
-    from .._fileio import user_path
-    from .._masking import Secret
-    from .._settings import is_dsn, load_settings
+    """The settings whose token store every command agrees on (``--store`` first; see
+    :func:`~stripe_oauth_nb._target.target_settings`), without needing a target."""
+    from .._target import target_settings
 
-    settings = load_settings()
-    if store is None:
-        return settings
-    if not store.strip():
-        raise ConfigError(
-            "--store is empty. Give a file path (e.g. ~/.config/stripe-oauth-nb/tokens.json) or "
-            "a postgresql:// DSN, or leave --store out for STRIPE_OAUTH_NB_TOKEN_STORE."
-        )
-    if is_dsn(store):
-        return settings.with_changes(token_store_dsn=Secret(store), token_store_configured=True)
-    return settings.with_changes(
-        token_store_path=user_path(store, what="--store"),
-        token_store_dsn=None,
-        token_store_configured=True,
-    )
+    return target_settings(store, need_target=False)
 
 
 def _store(settings: Settings, location: str) -> TokenStore:
@@ -133,15 +119,15 @@ def _store(settings: Settings, location: str) -> TokenStore:
 
 
 def _manager(args: argparse.Namespace, *, target_needed: bool) -> TokenManager:
-    """The token manager; with ``target_needed``, over the target's settings (a sandbox given by
-    ``STRIPE_OAUTH_NB_SANDBOX_URL`` brings its keys and token folder), else over the store only."""
-    from .._target import Target
+    """The token manager over the target's settings (:func:`~stripe_oauth_nb._target.
+    target_settings`: the store and the API base every command agrees on). Without
+    ``target_needed`` (listing), nothing configured reads the default folder."""
+    from .._target import target_settings
     from .._tokens import TokenManager
 
-    settings = _settings(args.store)
-    if target_needed or settings.sandbox_url is not None:
-        settings = Target.open(settings, start_sandbox=False).settings
-    return TokenManager(settings)
+    if not target_needed:
+        return TokenManager(_settings(args.store))
+    return TokenManager(target_settings(args.store))
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -151,10 +137,7 @@ def _status(args: argparse.Namespace) -> int:
             print(json.dumps({"store": manager.location, "tokens": rows}, indent=2))
             return 0
         if not rows:
-            print(
-                f"No tokens stored in {manager.location}. Run `stripe-oauth-nb login` to "
-                "authorize the app, or pass --store with the file or DSN that holds them."
-            )
+            print(_nothing_stored(manager, args))
             return 0
         print(f"Tokens in {manager.location}:")
         for row in rows:
@@ -176,6 +159,9 @@ def _list(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"store": manager.location, "encrypted": sealed, "tokens": rows}))
             return 0
+        if not rows and args.mode is None:
+            print(_nothing_stored(manager, args))
+            return 0
         due = sum(1 for r in rows if r["access_expires_in"] < DEFAULT_MARGIN)
         print(
             f"{len(rows)} token set(s) in {manager.location} "
@@ -188,6 +174,20 @@ def _list(args: argparse.Namespace) -> int:
                 f"refresh until {row['refresh_expires_at'][:10]}  {row['state']}"
             )
     return 0
+
+
+def _nothing_stored(manager: TokenManager, args: argparse.Namespace) -> str:
+    """An empty store: how to fill it, and, with nothing configured, what every command says."""
+    from .._settings import load_settings
+    from .._target import NO_TARGET_HELP
+
+    text = (
+        f"No tokens stored in {manager.location}. Run `stripe-oauth-nb login` to authorize the "
+        "app, or pass --store with the file or DSN that holds them."
+    )
+    if args.store is None and load_settings().unconfigured:
+        text += "\n" + NO_TARGET_HELP
+    return text
 
 
 def _say_failure(label: str, exc: StripeOAuthNBError) -> None:
@@ -288,9 +288,10 @@ def _refresh_all(manager: TokenManager, args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from .._settings import load_settings
     from .._tokens._migrate import migrate
 
-    settings = _settings()
+    settings = load_settings()  # --from and --to name both stores: no target needed
     source, target = _store(settings, args.source), _store(settings, args.target)
     report = migrate(source, target, replace=args.replace)
     print(report.summary())

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError
-from .._settings import Mode, load_settings
-from ._args import new_output_file, seconds
+from .._settings import Mode
+from ._args import add_store_option, new_output_file, seconds
 
 if TYPE_CHECKING:  # the API client (httpx2) loads only when the command runs
     from .._api import PageProgress
@@ -58,6 +58,7 @@ def register(subparsers: Any) -> None:
         default=60.0,
         help="the most the two validation calls may take in all (default: 60)",
     )
+    add_store_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -104,13 +105,12 @@ def _write_lines(rows: Iterable[dict[str, Any]], output: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     """Validate; with ``--pull``, read the whole list. 0 when everything worked."""
     from .._api import ApiClient, validate
-    from .._target import Target
+    from .._target import target_settings
     from .._tokens import TokenManager
 
     path = _list_path(args.pull) if args.pull else None
-    settings = load_settings()
-    mode: Mode = args.mode or settings.mode
-    settings = Target.open(settings.with_changes(mode=mode), start_sandbox=False).settings
+    settings = target_settings(args.store, mode=args.mode)
+    mode: Mode = settings.mode
     with (
         TokenManager(settings) as tokens,
         ApiClient.from_settings(settings, tokens, account_id=args.account, mode=mode) as client,

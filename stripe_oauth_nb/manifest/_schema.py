@@ -97,9 +97,14 @@ def _type_of(value: Any) -> str:
 _Reported = set[tuple[tuple[str | int, ...], str]]
 
 
+def _ordinal(index: str | int) -> str:
+    """A list index as people count: the first entry is 1 (JSON pointers count from 0)."""
+    return str(index + 1) if isinstance(index, int) else str(index)
+
+
 def _label(parts: tuple[str | int, ...]) -> str:
     if len(parts) == 2 and parts[0] == "permissions":
-        return f"permission entry {parts[1]}"
+        return f"permission entry {_ordinal(parts[1])}"
     return f"`{parts[-1]}`" if parts and isinstance(parts[-1], str) else f"`{pointer(parts)}`"
 
 
@@ -311,7 +316,8 @@ def _empty(parts: tuple[str | int, ...]) -> Finding:
     if len(parts) == 3 and parts[0] == "permissions":
         return Finding(
             path,
-            f"Permission entry {parts[1]} has an empty purpose; users read it when they install.",
+            f"Permission entry {_ordinal(parts[1])} has an empty purpose; users read it when they "
+            "install.",
             "error",
             "Say in one sentence why the app needs this permission.",
             code="schema.minLength",

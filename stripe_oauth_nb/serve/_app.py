@@ -22,6 +22,7 @@ functions (Starlette runs them in its thread pool) over the synchronous core.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import urllib.parse
@@ -75,6 +76,11 @@ _MAX_STATES: Final = 5
 _PROBE_ACCOUNT: Final = "acct_stripeoauthnbprobe"
 
 logger = logging.getLogger("stripe_oauth_nb.serve")
+
+
+def _fingerprint(state: str) -> str:
+    """What the session keeps of a finished install's state (never the state itself)."""
+    return hashlib.sha256(state.encode()).hexdigest()[:32]
 
 
 class _Refusal(Exception):
@@ -218,12 +224,30 @@ class _InstallApp:
                 )
             )
         logger.info("install completed: account %s (%s mode)", tokens.account_id, tokens.mode)
+        state = request.query_params.get("state") or ""
+        # A reload of this page (the same address) shows the result again, not a refusal.
+        request.session["done"] = [_fingerprint(state), tokens.account_id, tokens.mode]
         page = success_page(app_name=self.config.app_name, tokens=tokens, home=self.home)
         return _html(page)
 
     def _cookie_state(self, request: Request, state: str | None) -> None:
         """Refuse (400) unless this browser's signed cookie holds ``state``."""
         states = [s for s in request.session.get("states", []) if isinstance(s, str)]
+        done = request.session.get("done")
+        if (
+            not states
+            and state
+            and isinstance(done, list)
+            and len(done) == 3
+            and hmac.compare_digest(str(done[0]), _fingerprint(state))
+        ):
+            raise _Refusal(
+                200,
+                "This install is already done",
+                f"Account {done[1]} is connected in {done[2]} mode: this page was loaded again, "
+                "and nothing new was sent to Stripe. You can close this page.",
+                "Connect another account",
+            )
         if not states:
             signed_but_bad = COOKIE_NAME in request.cookies
             raise _Refusal(

@@ -12,7 +12,9 @@ checks, each with a message that says what to change:
 - the mode's client id is configured.
 
 The signing key comes from ``STRIPE_OAUTH_NB_SERVE_SECRET`` (at least 32 characters, the same
-on every process behind a load balancer); without it each process makes its own and warns.
+on every process behind a load balancer); without it each process makes its own, and warns when
+it may be one of several (a public URL other than its own address, a non-loopback address, or a
+PostgreSQL store).
 """
 
 from __future__ import annotations
@@ -97,8 +99,15 @@ def check_bind(host: str, public_url: str) -> None:
         )
 
 
-def signing_key_from_env(environ: Mapping[str, str] | None = None) -> Secret:
-    """The cookie signing key from ``STRIPE_OAUTH_NB_SERVE_SECRET``, or a new one (warned)."""
+def signing_key_from_env(
+    environ: Mapping[str, str] | None = None, *, shared: bool = True
+) -> Secret:
+    """The cookie signing key from ``STRIPE_OAUTH_NB_SERVE_SECRET``, or a new one.
+
+    ``shared``: this process may be one of several (it is reached through another address, or
+    keeps tokens in a shared database), so a key of its own is warned about; a local try on
+    loopback is not.
+    """
     value = (os.environ if environ is None else environ).get(SECRET_ENV, "").strip()
     if value:
         if len(value) < _MIN_SECRET:
@@ -108,6 +117,8 @@ def signing_key_from_env(environ: Mapping[str, str] | None = None) -> Secret:
                 'print(secrets.token_urlsafe(32))"`.'
             )
         return Secret(value)
+    if not shared:
+        return Secret(secrets.token_urlsafe(32))
     logger.warning(
         "%s is not set: this process signs install cookies with a key of its own. With "
         "several server processes behind a load balancer, set the same %s on each, or an "
@@ -206,7 +217,16 @@ class ServeConfig:
         chosen: Mode = mode or settings.mode
         url = normalise_public_url(public_url or f"http://{host}:{port}")
         check_bind(host, url)
-        key = Secret(signing_key) if signing_key is not None else signing_key_from_env()
+        # The secret matters when several processes may serve the same visitors: behind another
+        # address (a proxy or load balancer), on a non-loopback interface, or with a shared store.
+        shared = (
+            url != f"http://{host}:{port}"
+            or not is_loopback_host(host)
+            or settings.token_store_dsn is not None
+        )
+        key = (
+            Secret(signing_key) if signing_key is not None else signing_key_from_env(shared=shared)
+        )
         config = cls(
             settings=settings.with_changes(mode=chosen, redirect_uri=url + CALLBACK_PATH),
             manifest=manifest,

@@ -4,6 +4,9 @@
     report = sync(settings, token_manager)          # -> stripe.duckdb, dataset "stripe"
     print(report.summary())
 
+    from stripe_oauth_nb.sync import query
+    frame = query(settings, token_manager, "SELECT count(*) FROM charges")  # synced if stale
+
 One table per resource (:data:`RESOURCES`), keyed by ``(id, account_id, livemode)``, loaded
 with dlt (DuckDB by default; PostgreSQL or any dlt destination by configuration). Needs the
 ``[sql]`` extra; dlt, DuckDB and pyarrow are imported only when a sync runs.
@@ -15,10 +18,12 @@ from ._destination import DEFAULT_DB, mask_dsn
 from ._limiter import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RequestLimiter
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import RESOURCES, Resource
+from ._sql import DEFAULT_FRESH, query
 from ._sync import sync
 
 __all__ = [
     "DEFAULT_DB",
+    "DEFAULT_FRESH",
     "ENDPOINT_RATE",
     "LIVE_RATE",
     "RESOURCES",
@@ -31,6 +36,7 @@ __all__ = [
     "SyncReport",
     "TableResult",
     "mask_dsn",
+    "query",
     "sync",
 ]
 

@@ -165,6 +165,12 @@ def _open_duckdb(path: Path) -> Any:
         return duckdb.connect(str(path), config={"memory_limit": MEMORY_LIMIT})
     except duckdb.Error as exc:
         text = str(exc)
+        if "different configuration" in text:
+            raise DestinationError(
+                f"{path} is open in this Python process (a duckdb.connect() to it that is still "
+                "open, in a notebook cell say): close that connection (con.close()), then sync "
+                "again."
+            ) from None
         if "lock" in text.lower():
             raise DestinationError(
                 f"{path} is open in another program (a notebook or SQL tool holding a "

@@ -188,6 +188,9 @@ class _Run:
         #: (account, resource) when a resource is read; (account, None) when the account is done
         self.ready: queue.Queue[tuple[_Account, str | None]] = queue.Queue()
         self.spill_root = dest.work_dir / "spill"
+        #: When this run started (wall clock): what it loads is at least this fresh
+        #: (the ``synced`` cursor, which ``conn.sql(fresh=...)`` reads).
+        self.started_at = time.time()
 
     def go(self, token_sets: list[TokenSet]) -> None:
         accounts = [_Account(t) for t in token_sets]
@@ -399,7 +402,8 @@ class _Run:
                 self.progress(Progress(acct, live, name, "failed", spill.rows))
             else:
                 tables[name] = table
-                batches.append(Batch(name, spill, self._cursors(account, plan, read), plan.full))
+                cursors = {**self._cursors(account, plan, read), "synced": self.started_at}
+                batches.append(Batch(name, spill, cursors, plan.full))
                 self.progress(Progress(acct, live, name, "loading", spill.rows))
         try:
             if batches:

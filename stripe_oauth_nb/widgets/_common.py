@@ -55,7 +55,7 @@ _TITLES: Final[tuple[tuple[type[BaseException], str], ...]] = (
     (TokenError, "The token endpoint said no"),
     (ManifestError, "The manifest needs fixing"),
     (InstallLinkError, "The install link cannot be built"),
-    (AccessDeniedError, "The install was declined"),
+    (AccessDeniedError, "Nothing was authorized"),
     (CallbackTimeoutError, "The wait for the redirect ended"),
     (CallbackPortInUseError, "The callback port is taken"),
     (CallbackStateError, "The callback was refused"),

@@ -42,6 +42,7 @@ class AuthorizeView(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
         self.paste_button = w.Button(description="Use pasted URL", icon="paste")
         self.paste_button.add_class("som-connect-paste-submit")
         self._submit: Callable[[str], None] | None = None
+        self._approved = False
         on_click(self.paste_button, self._paste, self.status)
         super().__init__(
             children=[
@@ -77,15 +78,26 @@ class AuthorizeView(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type h
     def say(self, message: str) -> None:
         self.status.value = status_html("waiting", safe_text(message))
 
+    def approved(self) -> None:
+        """``approve=True``: the sandbox accepted its own consent page; nobody clicked."""
+        self._approved = True
+
     def done(self, tokens: TokenSet, location: str) -> None:
         # The link is used: a second click would only reach a closed port.
-        self.link.value = "<span class='som-used-link'>Install link used.</span>"
+        if self._approved:
+            self.link.value = (
+                "<span class='som-used-link'>Install link accepted for you by "
+                "<code>approve=True</code> (sandbox only): nothing to click.</span>"
+            )
+        else:
+            self.link.value = "<span class='som-used-link'>Install link used.</span>"
         self.paste_input.disabled = True
         self.paste_button.disabled = True
+        how = " by approve=True" if self._approved else ""
         self.status.value = status_html(
             "done",
-            f"Connected: {html.escape(tokens.account_id)} ({tokens.mode} mode); tokens stored "
-            f"in <code>{html.escape(location)}</code>.",
+            f"Connected{how}: {html.escape(tokens.account_id)} ({tokens.mode} mode); tokens "
+            f"stored in <code>{html.escape(location)}</code>.",
         )
 
     def _paste(self) -> None:

@@ -30,6 +30,7 @@ from .._errors import (
     AccessDeniedError,
     CallbackError,
     CallbackTimeoutError,
+    InstallLinkError,
     StripeOAuthNBError,
 )
 from .._install_link import InstallLink
@@ -280,6 +281,19 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                     box.value = masked
             self._failed(exc)
             return None
+        refused = _sandbox_refuses(self.settings, link) if pasted is None else None
+        if refused is not None:
+            if server is not None:
+                server.stop()
+            self._failed(
+                InstallLinkError(
+                    f"The sandbox's consent page refuses this install link: {refused} Nothing "
+                    "is waiting for it. Add the redirect URI to the manifest's "
+                    "allowed_redirect_uris and register it again (live mode needs an https:// "
+                    "one), or use one the app lists; or switch Mode back to test."
+                )
+            )
+            return None
         with self._lock:
             self.server, self.link = server, link
         self._listen_until = time.monotonic() + self.deadline if server is not None else None
@@ -356,3 +370,25 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def __repr__(self) -> str:
         return f"CallbackForm(status={getattr(self, 'status_kind', 'idle')!r})"
+
+
+def _sandbox_refuses(settings: Settings, link: InstallLink) -> str | None:
+    """Against the sandbox, what its consent page says when it refuses ``link`` (None when it
+    shows the page): a person would otherwise meet "This install link cannot be used" in the new
+    tab while this form kept saying "Waiting". Real Stripe's page is not fetched."""
+    import re
+
+    from .._http import httpx
+
+    if not settings.is_sandbox:
+        return None
+    try:
+        with httpx.Client(timeout=5.0, trust_env=False) as client:
+            answer = client.get(link.url)
+    except httpx.HTTPError:
+        return None  # an unreachable sandbox shows its own failure when the link is opened
+    if answer.status_code < 400:
+        return None
+    found = re.search(r'id="sandbox-error">([^<]*)<', answer.text)
+    text = html.unescape(found.group(1)) if found else f"HTTP {answer.status_code}"
+    return clean_server_text(text, 400)

@@ -203,7 +203,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
                     self.manifest.remove(key)
                 else:
                     self.manifest.set(key, value)
-                self._refresh()
+                self._edited()
 
             return apply
 
@@ -288,7 +288,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
         folder = html.escape(str(saved.parent))
         self.next_step.value = (
             f"Next: <code>cd {folder} &amp;&amp; stripe apps upload</code> uploads it to Stripe"
-            + (", or Register with sandbox below." if self.register_button else ".")
+            + (", or press Register with sandbox (beside Save)." if self.register_button else ".")
         )
         return saved
 
@@ -320,7 +320,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
             return
         self.redirect_input.value = ""
         self._show_redirects()
-        self._refresh()
+        self._edited()
 
     def _remove_redirect(self) -> None:
         uri = self.redirect_list.value
@@ -329,7 +329,7 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
             return
         self.manifest.remove_redirect_uri(uri)
         self._show_redirects()
-        self._refresh()
+        self._edited()
 
     def _add_permission(self) -> None:
         name = self.permission_choice.value
@@ -352,11 +352,11 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
     def _remove_permission(self, name: str) -> None:
         self.manifest.remove_permission(name)
         self._show_permissions()
-        self._refresh()
+        self._edited()
 
     def _set_purpose(self, name: str, purpose: str) -> None:
         self.manifest.add_permission(name, purpose)
-        self._refresh()
+        self._edited()
 
     # --- display -----------------------------------------------------------------------------
 
@@ -421,6 +421,12 @@ class ManifestForm(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hi
             row.add_class("som-manifest-permission-row")
             rows.append(row)
         self.permission_rows.children = rows
+
+    def _edited(self) -> None:
+        """The person changed the manifest: the last action's message ("Added invoice_read") is
+        old news, and must not stand beside a finding the change brought."""
+        self.status.value = ""
+        self._refresh()
 
     def _refresh(self) -> None:
         self.findings = check(self.manifest, base_dir=self._base_dir())

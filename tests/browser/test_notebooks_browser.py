@@ -1,4 +1,4 @@
-"""Notebooks 01 to 04 in JupyterLab: Run All, then click the forms as a person would.
+"""Notebooks 01 to 05 in JupyterLab: Run All, then click the forms as a person would.
 
 Each test opens a copy of the notebook on a fresh kernel, presses Run All, checks that every
 cell ran without a traceback, then uses the notebook's form and looks at the result on screen:
@@ -142,3 +142,24 @@ def test_validate_panel_after_run_all(page: Page, lab: _lab.LabServer) -> None:
     expect(preview).to_contain_text("1,000 rows")
     _person.shot(page, "notebook04-loaded", _lab.widget(page, "som-validate-panel"))
     _looks_right(page)
+
+
+def test_sync_panel_after_run_all(page: Page, lab: _lab.LabServer) -> None:
+    """Notebook 05's last cell has run: pressing Sync still loads the tables (its sandbox and
+    database folder live as long as the kernel)."""
+    from playwright.sync_api import expect
+
+    external = _lab.track_external_requests(page.context)
+    _person.open_and_run_all(page, lab, "05_sql.ipynb", "sql-browser.ipynb")
+    problems = _person.run_all_problems(page)
+    assert problems == [], "what a person sees go wrong:\n" + "\n".join(problems)
+    report = _lab.widget(page, "som-sync-report", "html")
+    expect(report).to_contain_text("Press")
+    _lab.widget(page, "som-sync-run", "button").click()
+    expect(report).to_contain_text("Synced into duckdb:", timeout=120_000)
+    expect(report).to_contain_text("balance_transactions")
+    expect(report).not_to_contain_text("failed")
+    expect(report).not_to_contain_text("does not exist")
+    _person.shot(page, "notebook05-synced-after-run-all", report)
+    _person.no_whole_secrets(page)
+    assert external == [], f"requests left the machine: {external}"
