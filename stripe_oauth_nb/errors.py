@@ -18,6 +18,7 @@ from ._errors import (
     CallbackRequestError,
     CallbackStateError,
     CallbackTimeoutError,
+    CodeAlreadySentError,
     CodeAlreadyUsedError,
     ConfigError,
     DestinationError,
@@ -54,6 +55,7 @@ __all__ = [
     "CallbackRequestError",
     "CallbackStateError",
     "CallbackTimeoutError",
+    "CodeAlreadySentError",
     "CodeAlreadyUsedError",
     "ConfigError",
     "DestinationError",
@@ -79,3 +81,7 @@ __all__ = [
     "TokenRateLimitError",
     "TokenStoreError",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

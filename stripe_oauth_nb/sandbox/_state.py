@@ -28,7 +28,6 @@ from typing import Any, Final, Literal
 
 from .._app_record import RegisteredApp
 from .._errors import SandboxError
-from .._urls import matches_manifest_redirect_pattern
 from ._business import DAY, Business
 from ._failures import APIFailure, ConsentFailure, OAuthFailure, stripe_mask
 from ._limits import RateLimiter, Refusal
@@ -39,6 +38,7 @@ from ._rules import (
     MODES,
     REFRESH_TOKEN_LIFETIME,
     Mode,
+    is_redirect_uri,
 )
 from ._secrets_log import record_secret
 from ._world import RESOURCES, Account, World, WorldSpec, random_id
@@ -392,7 +392,7 @@ class SandboxState:
                 "callback URL, e.g. http://127.0.0.1:8765/callback."
             )
         for uri in uris:
-            if not matches_manifest_redirect_pattern(uri):
+            if not is_redirect_uri(uri):
                 raise SandboxError(
                     f"allowed_redirect_uris entry {uri!r} must be an http(s) URL with a path "
                     "(https://example.com/callback, not https://example.com)."

@@ -15,7 +15,7 @@ with dlt (DuckDB by default; PostgreSQL or any dlt destination by configuration)
 from __future__ import annotations
 
 from ._destination import DEFAULT_DB, mask_dsn
-from ._limiter import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RateLimiter
+from ._limiter import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RequestLimiter
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import RESOURCES, Resource
 from ._sql import DEFAULT_FRESH, query
@@ -31,7 +31,7 @@ __all__ = [
     "AccountResult",
     "Progress",
     "ProgressCallback",
-    "RateLimiter",
+    "RequestLimiter",
     "Resource",
     "SyncReport",
     "TableResult",
@@ -39,3 +39,7 @@ __all__ = [
     "query",
     "sync",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

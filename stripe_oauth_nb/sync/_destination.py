@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._errors import DestinationError, SyncConfigError, SyncLockedError
-from .._masking import Secret, clean_server_text
+from .._masking import Secret, clean_server_text, dsn_passwords, mask_dsn
 
 __all__ = ["DEFAULT_DB", "Destination", "mask_dsn", "open_destination"]
 
@@ -36,23 +35,6 @@ CONNECT_TIMEOUT = 10
 MEMORY_LIMIT = "128MB"
 #: DuckDB's file magic, after the 8-byte checksum of its header.
 _DUCKDB_MAGIC = b"DUCK"
-_PASSWORD_KV = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
-
-
-def mask_dsn(dsn: str) -> str:
-    """The DSN with its password replaced by ``***`` (URL or ``key=value`` form)."""
-    text = _PASSWORD_KV.sub(r"\1***", dsn)
-    try:
-        parts = urllib.parse.urlsplit(text)
-    except ValueError:
-        return "<a DSN that cannot be parsed>"
-    if parts.password:
-        user = parts.username or ""
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        netloc = f"{user}:***@{host}{port}"
-        text = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    return text
 
 
 @dataclass
@@ -206,8 +188,7 @@ def _postgres(dsn: str, work_dir: str | Path | None, dataset: str) -> Destinatio
 
     shown = mask_dsn(dsn)
     parts = urllib.parse.urlsplit(dsn)
-    secrets = tuple(s for s in (parts.password, urllib.parse.unquote(parts.password or "")) if s)
-    secrets += tuple(m.group(2).strip("'") for m in _PASSWORD_KV.finditer(dsn))
+    secrets = dsn_passwords(dsn)
     try:
         connection = psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT)
     except psycopg2.Error as exc:

@@ -32,12 +32,13 @@ from .._errors import (
     StripeAPIError,
     StripeOAuthNBError,
     SyncConfigError,
+    needs_extra,
 )
 from .._masking import Secret
 from .._settings import Mode, Settings
 from .._tokenset import TokenSet
 from ._destination import Destination, open_destination
-from ._limiter import LimitedTransport, RateLimiter, RequestStats
+from ._limiter import LimitedTransport, RequestLimiter, RequestStats
 from ._load import Batch, Loader
 from ._reader import PAGE, Plan, Reader
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
@@ -122,11 +123,7 @@ def _require_extra(destination: Any) -> None:
         extra = "sql-postgres"
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
-        raise SyncConfigError(
-            f"Syncing into SQL tables needs {', '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed: "
-            f"pip install 'stripe-oauth-nb[{extra}]'"
-        )
+        raise SyncConfigError(needs_extra("Syncing into SQL tables", missing, extra=extra))
 
 
 def _token_sets(
@@ -265,7 +262,7 @@ class _Run:
         from .._api._client import _env_proxy
         from .._http import httpx, transport
 
-        limiter = RateLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
+        limiter = RequestLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
         pool = self.workers + 4
         inner = transport(  # HTTPX's transport, bounded by the call's deadline like ApiClient's
             proxy=_env_proxy(self.settings.api_base),

@@ -37,6 +37,7 @@ from .._install_link import InstallLink
 from .._masking import clean_server_text, mask_text
 from .._settings import Mode, Settings
 from .._target import sandbox_refusal
+from .._tokens import open_attempt_log
 from ._common import explain, on_click, safe_text, ticker
 from ._style import Tone, link_html, status_html, text_layout
 
@@ -87,7 +88,7 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     ) -> None:
         self.settings = settings
         # The same log the token step reads by default, so this form's code can be exchanged.
-        self.attempt_log = log if log is not None else AttemptLog.for_settings(settings)
+        self.attempt_log = log if log is not None else open_attempt_log(settings)
         self.allowed_redirect_uris = allowed_redirect_uris
         self.deadline = deadline
         self.link: InstallLink | None = None
