@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import ConfigError, SandboxError
 from ._masking import Secret
+from ._ports import free_loopback_port
 from ._settings import DEFAULT_REDIRECT_URI, Mode, ModeCredentials, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class Target:
 
         redirect_uri = settings.redirect_uri
         if redirect_uri == DEFAULT_REDIRECT_URI:  # not configured: a port no other kernel uses
-            redirect_uri = f"http://127.0.0.1:{_free_port()}/callback"
+            redirect_uri = f"http://127.0.0.1:{free_loopback_port()}/callback"
         sandbox = Sandbox(customers=customers, redirect_uris=[redirect_uri]).start()
         local = sandbox.settings(mode=settings.mode, redirect_uri=redirect_uri)
         if store is not None:  # a --store wins; STRIPE_OAUTH_NB_TOKEN_STORE (a team's shared
@@ -199,16 +200,6 @@ def target_settings(
         return settings if mode is None else settings.with_changes(mode=mode)
     # A target that starts nothing owns nothing: there is nothing to close.
     return Target.open(settings, store=store, mode=mode, start_sandbox=False).settings
-
-
-def _free_port() -> int:
-    """A loopback TCP port that was free a moment ago (the callback server binds it later)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _sandbox_get(url: str) -> tuple[int, str] | None:

@@ -143,6 +143,7 @@ FLOORS: dict[str, int] = {
     "_http": 0,
     "_fileio": 0,
     "_urls": 0,
+    "_ports": 0,
     "_textfile": 0,
     "_serving": 0,
     "_html": 0,
