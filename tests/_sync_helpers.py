@@ -94,3 +94,24 @@ def db_rows(
     sql = f"SELECT {columns} FROM {resource} WHERE account_id = ?"  # noqa: S608
     with duckdb.connect(str(db), read_only=True) as con:
         return {row[0]: tuple(row[1:]) for row in con.execute(sql, [account_id]).fetchall()}
+
+
+def leftovers(work: Path) -> list[str]:
+    """What a finished sync should not have left in its work folder: spill files, completed
+    load packages (a copy of every row loaded)."""
+    found = [str(p.relative_to(work)) for p in (work / "spill").rglob("*") if p.is_file()]
+    for loaded in (work / "pipelines").glob("*/load/loaded/*"):
+        found.append(str(loaded.relative_to(work)))
+    return found
+
+
+def wider_than_owner(root: Path) -> list[str]:
+    """Files not 0600 and folders not 0700 under ``root`` (and ``root`` itself)."""
+    import stat
+
+    found = []
+    for path in [root, *root.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        if mode != (0o700 if path.is_dir() else 0o600):
+            found.append(f"{path.relative_to(root.parent)} {mode:04o}")
+    return found

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ._destination import DEFAULT_DB, mask_dsn
 from ._limiter import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RateLimiter
+from ._privacy import DataPermissionsWarning
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import RESOURCES, Resource
 from ._sync import sync
@@ -24,6 +25,7 @@ __all__ = [
     "RESOURCES",
     "TEST_RATE",
     "AccountResult",
+    "DataPermissionsWarning",
     "Progress",
     "ProgressCallback",
     "RateLimiter",

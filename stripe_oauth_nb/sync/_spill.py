@@ -5,7 +5,8 @@ columns, nested objects and lists as JSON text, the account and mode added) and 
 JSON-lines files of :data:`BATCH_ROWS` rows, so memory holds a page, not a resource, whatever the
 number of objects. When the resource is complete, :meth:`Spill.tables` reads the files back as
 Arrow tables, one at a time, for dlt, which loads Arrow tables several times faster than Python
-dictionaries (see the README's figures).
+dictionaries (see the README's figures). The folders are 0700 and the files 0600 whatever the
+umask (``_privacy``); the files are deleted as soon as their rows are loaded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ._privacy import private_folder, private_opener
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow
@@ -92,7 +95,7 @@ class Spill:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        private_folder(folder)
         self._lock = threading.Lock()
         self._handle: BinaryIO | None = None
         self._in_file = 0
@@ -155,7 +158,7 @@ class Spill:
             self._handle.close()
         path = self.folder / f"part-{len(self._files):06d}.jsonl"
         self._files.append(path)
-        self._handle = path.open("wb")
+        self._handle = open(path, "wb", opener=private_opener)  # noqa: SIM115 (closed by rotate)
         self._in_file = 0
 
     def close(self) -> None:

@@ -39,6 +39,7 @@ from .._tokenset import TokenSet
 from ._destination import Destination, open_destination
 from ._limiter import LimitedTransport, RateLimiter, RequestStats
 from ._load import Batch, Loader
+from ._privacy import clean_work_folder
 from ._reader import PAGE, Plan, Reader
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import Resource, select
@@ -193,6 +194,8 @@ class _Run:
         self.spill_root = dest.work_dir / "spill"
 
     def go(self, token_sets: list[TokenSet]) -> None:
+        # what an interrupted run left (spill files, loaded packages) goes; pending packages stay
+        clean_work_folder(self.loader.pipelines_dir, self.spill_root)
         accounts = [_Account(t) for t in token_sets]
         states = {
             (a.tokens.account_id, a.tokens.livemode): self.loader.states(
