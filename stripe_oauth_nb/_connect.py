@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from ._callback import CallbackEvent, CallbackServer
     from ._install_link import InstallLink
     from ._tokens import TokenManager
-    from .sync import SyncReport
+    from .sync import ForgetReport, SyncReport
 
 __all__ = ["Connection", "Presenter", "TerminalPresenter", "authorize", "connect"]
 
@@ -152,6 +152,14 @@ class Connection:
 
         accounts: list[str] | Literal["all"] = "all" if all_accounts else [self.account_id]
         return sync(self.settings, self.tokens, accounts=accounts, mode=self.mode, **options)
+
+    def forget(self, **options: Any) -> ForgetReport:
+        """Delete every row of this account (in this mode) from every synced table, with its
+        sync state: :func:`stripe_oauth_nb.sync.forget` (for an account that uninstalled the
+        app). ``options``: the ``db=``/``destination=``/``dsn=`` the sync was given."""
+        from .sync import forget
+
+        return forget(self.account_id, self.mode, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

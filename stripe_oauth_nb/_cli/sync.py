@@ -9,6 +9,7 @@ out of the shell history; it is shown masked everywhere.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -54,7 +55,16 @@ def register(subparsers: Any) -> None:
     )
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--account", metavar="ACCT", action="append", help="this account (acct_…)")
-    who.add_argument("--all-accounts", action="store_true", help="every account with stored tokens")
+    who.add_argument(
+        "--all-accounts",
+        action="store_true",
+        help="every account with stored tokens (deauthorized ones are skipped, and named)",
+    )
+    who.add_argument(
+        "--forget",
+        metavar="ACCT",
+        help="delete every row of this account (in --mode) from every table, and its sync state",
+    )
     parser.add_argument("--mode", choices=("test", "live"), help="token mode (default: settings)")
     parser.add_argument("--full", action="store_true", help="read everything again")
     parser.add_argument(
@@ -113,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.with_changes(token_store_path=args.store.expanduser())
     destination = args.destination
     dsn = args.dsn or (os.environ.get(DSN_ENV) if destination == "postgres" else None)
+    if args.forget is not None:
+        return _forget(args, args.mode or settings.mode, destination, dsn)
     resources = args.resources.split(",") if args.resources is not None else None
     accounts: Any = "all" if args.all_accounts else args.account
     bars = _Bars(enabled=sys.stderr.isatty() and not args.json)
@@ -135,3 +147,17 @@ def run(args: argparse.Namespace) -> int:
         bars.close()
     print(report.to_json() if args.json else report.summary())
     return 0 if report.ok else 1
+
+
+def _forget(args: argparse.Namespace, mode: Any, destination: Any, dsn: str | None) -> int:
+    from ..sync import forget
+
+    report = forget(
+        args.forget, mode, db=args.db, destination=destination, dsn=dsn, dataset=args.dataset
+    )
+    if args.json:
+        shown = {"destination": report.destination, "account_id": report.account_id}
+        print(json.dumps(shown | {"mode": mode, "deleted": report.rows}))
+    else:
+        print(report.summary())
+    return 0

@@ -12,6 +12,7 @@ with dlt (DuckDB by default; PostgreSQL or any dlt destination by configuration)
 from __future__ import annotations
 
 from ._destination import DEFAULT_DB, mask_dsn
+from ._forget import ForgetReport, forget
 from ._limiter import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RateLimiter
 from ._privacy import DataPermissionsWarning
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
@@ -26,12 +27,14 @@ __all__ = [
     "TEST_RATE",
     "AccountResult",
     "DataPermissionsWarning",
+    "ForgetReport",
     "Progress",
     "ProgressCallback",
     "RateLimiter",
     "Resource",
     "SyncReport",
     "TableResult",
+    "forget",
     "mask_dsn",
     "sync",
 ]

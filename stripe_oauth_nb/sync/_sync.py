@@ -89,11 +89,26 @@ def sync(
     _require_extra(destination)
     chosen = select(resources)
     token_sets = _token_sets(tokens, accounts, mode if accounts == "all" else mode or settings.mode)
+    gone = _deauthorized(tokens, token_sets) if accounts == "all" else []
+    token_sets = [t for t in token_sets if t not in gone]
     with open_destination(
         db=db, destination=destination, dsn=dsn, work_dir=work_dir, dataset=dataset
     ) as dest:
         dataset = dataset or dest.default_dataset
         report = SyncReport(destination=dest.description, dataset=dataset)
+        for t in gone:
+            report.accounts.append(
+                AccountResult(
+                    t.account_id,
+                    t.livemode,
+                    deauthorized=True,
+                    note=(
+                        "skipped: deauthorized (Stripe refused its tokens: the app was "
+                        "uninstalled, or the token revoked). Authorize the app again, or delete "
+                        f"its rows: stripe-oauth-nb sync --forget {t.account_id} --mode {t.mode}"
+                    ),
+                )
+            )
         run = _Run(
             settings,
             tokens,
@@ -107,7 +122,8 @@ def sync(
             progress or (lambda p: None),
             report,
         )
-        run.go(token_sets)
+        if token_sets:
+            run.go(token_sets)
     report.seconds = time.monotonic() - started
     return report
 
@@ -148,6 +164,15 @@ def _token_sets(
     if not accounts:
         return [tokens.get(None, livemode)]
     return [tokens.get(account, livemode) for account in dict.fromkeys(accounts)]
+
+
+def _deauthorized(tokens: Any, token_sets: list[TokenSet]) -> list[TokenSet]:
+    """The sets a refresh found refused (marked by the token manager): ``--all-accounts``
+    skips them and says so."""
+    state = getattr(tokens, "state", None)
+    if state is None:
+        return []
+    return [t for t in token_sets if state(t) == "deauthorized"]
 
 
 @dataclass
@@ -247,6 +272,7 @@ class _Run:
         for account in accounts:
             assert account.thread is not None
             account.thread.join()
+        clean_work_folder(self.loader.pipelines_dir, self.spill_root)
 
     def _drain(self) -> list[tuple[_Account, str | None]]:
         """The next message of the readers (waiting for one), and every other one queued."""
