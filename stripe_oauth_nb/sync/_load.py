@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import DestinationError
 from ._destination import Destination
+from ._disk import DiskBudget, is_disk_full
 from ._privacy import FILE_MODE, clean_work_folder, private_folder, tighten
 from ._spill import DELETED, SEQ, Spill
 
@@ -91,6 +92,8 @@ class Loader:
         self.dataset = dataset
         self.pipelines_dir = private_folder(destination.work_dir / "pipelines")
         self._pipelines: dict[tuple[str, bool], dlt.Pipeline] = {}
+        #: The run's disk budget: a load refused for want of space names the MB to free.
+        self.budget: DiskBudget | None = None
 
     def pipeline(self, account_id: str, livemode: bool) -> dlt.Pipeline:
         """The dlt pipeline of (account, mode), made once per loader: making one resolves its
@@ -157,6 +160,8 @@ class Loader:
                         gone = counter.ids(table) - batch.spill.ids()
                         batch.spill.delete(sorted(gone), account_id, livemode)
                         batch.spill.close()
+                    if batch.spill.error is not None:  # never load part of a table
+                        raise batch.spill.error
                     before[table] = (rows, counter.existing(table, _tombstones(batch.spill)))
             try:
                 info = pipeline.run([_resource(batch) for batch in batches])
@@ -178,6 +183,8 @@ class Loader:
         except DestinationError:
             raise
         except Exception as exc:
+            if self.budget is not None and is_disk_full(exc):
+                raise self.budget.full(f"loading into {self.destination.description}") from None
             raise self._failed("load into", exc) from None
         return counts
 

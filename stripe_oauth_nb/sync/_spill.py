@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .._errors import StripeOAuthNBError
+from ._disk import DiskBudget, is_disk_full
 from ._privacy import private_folder, private_opener
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,8 +94,9 @@ class Spill:
     (C++, outside the interpreter lock), one batch at a time.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, budget: DiskBudget | None = None) -> None:
         self.folder = folder
+        self._budget = budget
         shutil.rmtree(folder, ignore_errors=True)
         private_folder(folder)
         self._lock = threading.Lock()
@@ -104,6 +107,8 @@ class Spill:
         self.json_columns: set[str] = set()
         self.rows = 0
         self.deletes = 0
+        #: Why rows are missing from the files (a full disk): the spill is not to be loaded.
+        self.error: StripeOAuthNBError | None = None
 
     def add(
         self,
@@ -144,13 +149,16 @@ class Spill:
         lines.append(b"")
         data = b"\n".join(lines)
         with self._lock:
+            try:
+                if self._handle is None or self._in_file >= BATCH_ROWS:
+                    self._rotate()
+                assert self._handle is not None
+                self._handle.write(data)
+            except OSError as exc:
+                raise self._failed(exc) from None
             self.json_columns |= names
             self.rows += len(rows) - deletes
             self.deletes += deletes
-            if self._handle is None or self._in_file >= BATCH_ROWS:
-                self._rotate()
-            assert self._handle is not None
-            self._handle.write(data)
             self._in_file += len(rows)
 
     def _rotate(self) -> None:
@@ -164,10 +172,27 @@ class Spill:
     def close(self) -> None:
         """Finish the current file (more rows may still be added: they start a new one)."""
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
-                self._in_file = BATCH_ROWS
+            handle, self._handle = self._handle, None
+            self._in_file = BATCH_ROWS
+            if handle is not None:
+                try:
+                    handle.close()  # the last rows reach the disk here
+                except OSError as exc:
+                    self._failed(exc)
+
+    def _failed(self, exc: OSError) -> StripeOAuthNBError:
+        """Rows that could not be written: the spill is incomplete, and must not be loaded."""
+        error: StripeOAuthNBError
+        if self._budget is not None and is_disk_full(exc):
+            error = self._budget.full("writing the objects read")
+        else:
+            error = StripeOAuthNBError(
+                f"The rows read could not be written to {self.folder} ({exc.strerror or exc}): "
+                "fix the cause and sync again; nothing of this table was loaded."
+            )
+        if self.error is None:
+            self.error = error
+        return error
 
     def tables(self) -> Iterator[pyarrow.Table]:
         """The batches, one Arrow table each."""

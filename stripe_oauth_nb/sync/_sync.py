@@ -37,6 +37,7 @@ from .._masking import Secret
 from .._settings import Mode, Settings
 from .._tokenset import TokenSet
 from ._destination import Destination, open_destination
+from ._disk import DiskBudget, estimate
 from ._limiter import LimitedTransport, RateLimiter, RequestStats
 from ._load import Batch, Loader
 from ._privacy import clean_work_folder
@@ -217,6 +218,8 @@ class _Run:
         #: (account, resource) when a resource is read; (account, None) when the account is done
         self.ready: queue.Queue[tuple[_Account, str | None]] = queue.Queue()
         self.spill_root = dest.work_dir / "spill"
+        self.budget = DiskBudget(dest.work_dir)
+        loader.budget = self.budget
 
     def go(self, token_sets: list[TokenSet]) -> None:
         # what an interrupted run left (spill files, loaded packages) goes; pending packages stay
@@ -345,8 +348,20 @@ class _Run:
                     )
                 incremental = [p.events_since for p in plans.values() if not p.full]
                 events_since = min((s or 0) for s in incremental) if incremental else None
+                # a full pass that will not fit on the disk stops here, before it writes
+                full = {
+                    name: (p.resource.path, {"limit": PAGE, "created[gte]": 0, **p.resource.params})
+                    for name, p in plans.items()
+                    if p.full
+                }
+                first_pages: dict[str, Any] = {}
+                if full:
+                    found = estimate(client, full, self.workers)
+                    self.budget.need(found.bytes)
+                    first_pages = dict(found.pages)
                 spills = {
-                    name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name) for name in plans
+                    name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name, self.budget)
+                    for name in plans
                 }
                 counts: dict[str, int] = dict.fromkeys(plans, 0)
 
@@ -365,6 +380,7 @@ class _Run:
                     events_since,
                     # the first page asked from the oldest cursor is the first of the events pass
                     events_page=first if oldest is not None and events_since is not None else None,
+                    first_pages=first_pages,
                     workers=self.workers,
                     max_windows=self.max_windows,
                     on_ready=lambda name: self.ready.put((account, name)),
@@ -423,6 +439,8 @@ class _Run:
             table = TableResult(name, acct, live, "loaded", full=plan.full, requests=read.requests)
             self.report.tables.append(table)
             error = read.error or (None if plan.full else reader.events_error)
+            if spill.error is not None:  # rows it could not write: never load part of a table
+                error = str(spill.error)
             if read.permission:
                 table.status, table.permission = "skipped", read.permission
                 self.progress(Progress(acct, live, name, "skipped", spill.rows))
