@@ -2,10 +2,11 @@
 fills up during a run ends it with "free N MB and run again", the loaded tables unchanged.
 
 Before a full pass, :func:`estimate` reads the first page of every resource (pages the reader
-then uses, so this costs no request of its own, and one ``GET /v1/account`` for the account's
-age): the bytes per object of that page, and the objects to read: all of them when the page is
-the last, else the page's objects per second of ``created`` times the seconds since the account
-was created (an estimate: high for an account whose activity grew). :class:`DiskBudget` compares
+then uses, so this costs no request of its own, and, with them or when a page is not the last,
+one ``GET /v1/account`` for the account's age): the bytes per object of that page, and the
+objects to read: all of them when the page is the last, else the page's objects per second of
+``created`` times the seconds since the account was created (an estimate: high for an account
+whose activity grew). :class:`DiskBudget` compares
 that, times :data:`DISK_FACTOR` (rows waiting as JSON lines, dlt's Parquet package, the growth of
 the database), with the free space of the work folder's file system, and stops at once when it
 will not fit.
@@ -17,7 +18,6 @@ load's transaction is rolled back, so the tables are as they were, and the next 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import threading
@@ -71,40 +71,54 @@ class Estimate:
 
 
 def estimate(
-    client: Any, requests: Mapping[str, tuple[str, Mapping[str, Any]]], workers: int = 8
+    client: Any,
+    requests: Mapping[str, tuple[str, Mapping[str, Any]]],
+    workers: int = 24,
+    *,
+    eager: bool = True,
 ) -> Estimate:
     """First pages of ``requests`` (``name -> (path, params)``), fetched together; what a full
-    pass of them will read. A page that fails is left to the reader (it reports the error)."""
+    pass of them will read. A page that fails is left to the reader (it reports the error).
+
+    The account's age is asked for with the pages when ``eager`` (a full sync: no round trip of
+    its own), else only if a page is not the last (a small full pass within an incremental run
+    usually costs no request of its own)."""
     import orjson
 
-    origin: int | None = None
-    with contextlib.suppress(Exception):  # no age: a page that is not the last counts alone
-        origin = int(client.get("/v1/account").get("created") or 0) or None
-
-    def first(item: tuple[str, tuple[str, Mapping[str, Any]]]) -> tuple[str, Any]:
-        name, (path, params) = item
+    def get(path: str, params: Mapping[str, Any]) -> Any:
         try:
-            return name, client.get(path, dict(params))
+            return client.get(path, dict(params))
         except Exception:
-            return name, None
+            return None
 
+    def created(account: Any) -> int | None:
+        value = account.get("created") if isinstance(account, Mapping) else None
+        return int(value) if isinstance(value, int | float) and value > 0 else None
+
+    items = list(requests.items())
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) + 1))) as pool:
+        age = pool.submit(get, "/v1/account", {}) if eager else None
+        pages = list(pool.map(lambda item: get(*item[1]), items))
+        origin = created(age.result()) if age is not None else None
+    asked = age is not None
     found = Estimate()
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(requests)))) as pool:
-        for name, page in pool.map(first, requests.items()):
-            data = page.get("data") if isinstance(page, Mapping) else None
-            if not isinstance(data, list):
-                continue
-            found.pages[name] = page
-            if not data:
-                continue
-            size = len(orjson.dumps(data))
-            objects = len(data)
-            if page.get("has_more") and origin is not None:
+    for (name, _), page in zip(items, pages, strict=True):
+        data = page.get("data") if isinstance(page, Mapping) else None
+        if not isinstance(data, list):
+            continue
+        found.pages[name] = page
+        if not data:
+            continue
+        objects = len(data)
+        if page.get("has_more"):
+            if not asked:
+                asked, origin = True, created(get("/v1/account", {}))
+            if origin is not None:  # no age: the page counts alone
                 newest, oldest = int(data[0]["created"]), int(data[-1]["created"])
                 per_second = len(data) / max(newest - oldest + 1, 1)
                 objects = max(objects, int(per_second * max(newest - origin, 0)))
-            found.objects += objects
-            found.bytes += size * objects // len(data)
+        found.objects += objects
+        found.bytes += len(orjson.dumps(data)) * objects // len(data)
     return found
 
 

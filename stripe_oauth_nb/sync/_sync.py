@@ -356,7 +356,7 @@ class _Run:
                 }
                 first_pages: dict[str, Any] = {}
                 if full:
-                    found = estimate(client, full, self.workers)
+                    found = estimate(client, full, self.workers, eager=len(full) == len(plans))
                     self.budget.need(found.bytes)
                     first_pages = dict(found.pages)
                 spills = {
