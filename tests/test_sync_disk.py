@@ -6,10 +6,7 @@ they were, and the next run finishes; what ENOSPC looks like through dlt and Duc
 from __future__ import annotations
 
 import errno
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from _sync_helpers import (
     sync_app,
     table_counts,
 )
+from _tmpfs import fill, tmpfs
 
 from stripe_oauth_nb._errors import DiskSpaceError
 from stripe_oauth_nb.sandbox import Sandbox
@@ -45,50 +43,15 @@ COMPARED_FIELDS = {
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs of SIZE_MB mounted under tmp_path, unmounted after the test."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    why = None
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        why = "mounting a tmpfs needs root"
-    else:
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={SIZE_MB}m,mode=0755", "tmpfs", str(mount)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            why = f"cannot mount a tmpfs here: {done.stderr.strip()}"
-    if why is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{why} (CI is set, so this is a failure, not a skip)", pytrace=False)
-        pytest.skip(why)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], capture_output=True, check=False)
+    """A tmpfs of SIZE_MB of its own, unmounted after the test."""
+    with tmpfs(tmp_path / "disk", f"{SIZE_MB}m") as disk:
+        yield disk
 
 
 @pytest.fixture
 def world() -> Iterator[Sandbox]:
     with Sandbox(customers=30, rate_limit=False, start=START) as sb:
         yield sb
-
-
-def _fill(disk: Path, leave: int) -> Path:
-    """A ballast file that leaves about ``leave`` bytes free on ``disk`` (0: full)."""
-    ballast = disk / "ballast"
-    chunk = b"\0" * (1 << 20)
-    with ballast.open("ab") as handle:
-        try:
-            while (room := free_bytes(disk) - leave) > 0:
-                handle.write(chunk[: min(len(chunk), room)])
-                handle.flush()
-        except OSError as exc:
-            if exc.errno != errno.ENOSPC:
-                raise
-    return ballast
 
 
 def _snapshot(db: Path, account: str) -> tuple[dict[str, int], dict[str, object]]:
@@ -103,7 +66,7 @@ def test_a_full_sync_that_will_not_fit_stops_before_it_writes(
     app = sync_app(world)
     settings, tokens = manager(world, app)
     install(world, tokens, app)
-    _fill(small_disk, RESERVE + (256 << 10))
+    fill(small_disk, RESERVE + (256 << 10))
     db = small_disk / "stripe.duckdb"
     report = sync(settings, tokens, db=db)
     assert not report.ok
@@ -117,7 +80,7 @@ def test_a_full_sync_that_will_not_fit_stops_before_it_writes(
     assert report.tables == []  # no table was read, none loaded
     assert report.requests <= 2 + 11  # the account's age and the first pages: then it stopped
     assert leftovers(db.with_name("stripe.duckdb.sync")) == []
-    (small_disk / "ballast").unlink()
+    (small_disk / "filler").unlink()
     assert sync(settings, tokens, db=db).ok  # with room, the same sync runs
 
 
@@ -137,7 +100,7 @@ def test_a_disk_that_fills_up_during_a_run_keeps_the_tables_and_the_next_run_fin
 
     def fill_while_reading(step: Progress) -> None:  # another program takes the disk
         if step.stage == stage and not filled:
-            filled.append(_fill(small_disk, 0))
+            filled.append(fill(small_disk))
 
     report = sync(settings, tokens, db=db, progress=fill_while_reading)
     assert filled

@@ -16,8 +16,9 @@ from _sync_helpers import START, install, manager, sandbox_counts, sync_app, tab
 
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import AuthorizeAgainError, SyncConfigError
+from stripe_oauth_nb._settings import Settings
 from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
-from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
 from stripe_oauth_nb.sync import forget, sync
 from stripe_oauth_nb.sync._load import pipeline_name
 
@@ -28,6 +29,26 @@ pytest.importorskip("dlt")
 def world() -> Iterator[Sandbox]:
     with Sandbox(customers=20, rate_limit=False, start=START) as sb:
         yield sb
+
+
+def _for_the_cli(
+    world: Sandbox, app: RegisteredApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Settings, TokenManager]:
+    """Settings and a token manager over a token file that the CLI, run here, uses too."""
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "tokens.json"
+    settings, _ = manager(world, app)
+    settings = settings.with_changes(token_store_path=store)
+    for name, value in {
+        "STRIPE_OAUTH_NB_TARGET": "sandbox",
+        "STRIPE_API_BASE": world.api_base,
+        "STRIPE_MARKETPLACE_BASE": world.marketplace_base,
+        "STRIPE_SECRET_KEY_TEST": world.test.secret_key,
+        "STRIPE_CLIENT_ID_TEST": app.client_id("test"),
+        "STRIPE_OAUTH_NB_TOKEN_STORE": str(store),
+    }.items():
+        monkeypatch.setenv(name, value)
+    return settings, TokenManager(settings, FileTokenStore(store), clock=world.now)
 
 
 def _duckdb_rows(db: Path, account: str, livemode: bool) -> dict[str, int]:
@@ -61,11 +82,7 @@ def test_forget_deletes_one_account_and_mode_from_every_table_and_its_state(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     app = sync_app(world)
-    monkeypatch.chdir(tmp_path)
-    store = tmp_path / "tokens.json"
-    settings, _ = manager(world, app)
-    settings = settings.with_changes(token_store_path=store)
-    tokens = TokenManager(settings, FileTokenStore(store), clock=world.now)
+    settings, tokens = _for_the_cli(world, app, tmp_path, monkeypatch)
     gone, kept = world.account_ids[0], world.account_ids[1]
     install(world, tokens, app, "test", gone)
     install(world, tokens, app, "live", gone)
@@ -77,15 +94,6 @@ def test_forget_deletes_one_account_and_mode_from_every_table_and_its_state(
     assert sum(_duckdb_rows(db, gone, False).values()) > 0
     assert (work / "pipelines" / pipeline_name(gone, False)).is_dir()
 
-    for name, value in {
-        "STRIPE_OAUTH_NB_TARGET": "sandbox",
-        "STRIPE_API_BASE": world.api_base,
-        "STRIPE_MARKETPLACE_BASE": world.marketplace_base,
-        "STRIPE_SECRET_KEY_TEST": world.test.secret_key,
-        "STRIPE_CLIENT_ID_TEST": app.client_id("test"),
-        "STRIPE_OAUTH_NB_TOKEN_STORE": str(store),
-    }.items():
-        monkeypatch.setenv(name, value)
     assert main(["sync", "--forget", gone, "--mode", "test"]) == 0
     out = capsys.readouterr().out
     assert f"Forgot {gone} (test mode) in duckdb:stripe.duckdb" in out
@@ -110,6 +118,9 @@ def test_forget_refuses_what_is_not_an_account_id(tmp_path: Path) -> None:
     with pytest.raises(SyncConfigError, match="not an account id"):
         forget("acct_x'; DROP TABLE customers; --", "test", db=tmp_path / "s.duckdb")
     assert not (tmp_path / "s.duckdb").exists()
+    with pytest.raises(SyncConfigError, match=r"no database at .*nothing to forget"):
+        forget("acct_123", "test", db=tmp_path / "s.duckdb")
+    assert not (tmp_path / "s.duckdb").exists()  # not made just to be emptied
 
 
 def test_connection_forget(world: Sandbox, tmp_path: Path) -> None:
@@ -141,11 +152,7 @@ def test_all_accounts_skips_deauthorized_accounts_and_tokens_list_marks_them(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     app = sync_app(world)
-    monkeypatch.chdir(tmp_path)
-    store = tmp_path / "tokens.json"
-    settings, _ = manager(world, app)
-    settings = settings.with_changes(token_store_path=store)
-    tokens = TokenManager(settings, FileTokenStore(store), clock=world.now)
+    settings, tokens = _for_the_cli(world, app, tmp_path, monkeypatch)
     gone, kept = world.account_ids[0], world.account_ids[1]
     install(world, tokens, app, "test", gone)
     install(world, tokens, app, "test", kept)
@@ -160,15 +167,6 @@ def test_all_accounts_skips_deauthorized_accounts_and_tokens_list_marks_them(
     assert {t.account_id for t in report.tables} == {kept}
     assert sum(table_counts(tmp_path / "stripe.duckdb", gone).values()) == 0
 
-    for name, value in {
-        "STRIPE_OAUTH_NB_TARGET": "sandbox",
-        "STRIPE_API_BASE": world.api_base,
-        "STRIPE_MARKETPLACE_BASE": world.marketplace_base,
-        "STRIPE_SECRET_KEY_TEST": world.test.secret_key,
-        "STRIPE_CLIENT_ID_TEST": app.client_id("test"),
-        "STRIPE_OAUTH_NB_TOKEN_STORE": str(store),
-    }.items():
-        monkeypatch.setenv(name, value)
     assert main(["tokens", "list"]) == 0
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if gone in x)

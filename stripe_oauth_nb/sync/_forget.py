@@ -23,7 +23,7 @@ from typing import Any
 from .._errors import DestinationError, StripeOAuthNBError, SyncConfigError
 from .._masking import Secret
 from .._settings import Mode
-from ._destination import open_destination
+from ._destination import DEFAULT_DB, open_destination
 from ._load import Loader, pipeline_name
 
 __all__ = ["ForgetReport", "forget"]
@@ -77,6 +77,13 @@ def forget(
             "`stripe-oauth-nb tokens list`."
         )
     livemode = mode == "live"
+    if destination is None or destination == "duckdb":
+        path = Path(db or DEFAULT_DB).expanduser()
+        if not path.is_file():
+            raise SyncConfigError(
+                f"There is no database at {path}, so nothing to forget: give the --db the sync "
+                "loaded into (or --destination postgres --dsn DSN)."
+            )
     with open_destination(
         db=db, destination=destination, dsn=dsn, work_dir=work_dir, dataset=dataset
     ) as dest:
