@@ -111,3 +111,22 @@ def test_a_bar_per_table_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> No
     assert "charges" in err
     assert "250" in err
     assert "loaded" in err
+
+
+def test_a_database_others_can_read_is_one_warning_line_and_is_left_as_it_is(
+    world: Sandbox, installed: TokenSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import duckdb
+
+    db = tmp_path / "stripe.duckdb"
+    duckdb.connect(str(db)).close()
+    db.chmod(0o644)
+    assert main(["sync", "--resources", "customers"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "warning: The database stripe.duckdb can be read by other users of this machine "
+        "(mode 0644)" in err
+    )
+    assert "make it private with `chmod 600 'stripe.duckdb'`" in err
+    assert "DataPermissionsWarning" not in err  # one line, not Python's warning format
+    assert db.stat().st_mode & 0o777 == 0o644

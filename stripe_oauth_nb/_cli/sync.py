@@ -9,10 +9,13 @@ out of the shell history; it is shown masked everywhere.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import threading
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,16 +118,41 @@ class _Bars:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._tokens import TokenManager
-    from ..sync import sync
-
     settings = load_settings()
     if args.store is not None:
         settings = settings.with_changes(token_store_path=args.store.expanduser())
     destination = args.destination
     dsn = args.dsn or (os.environ.get(DSN_ENV) if destination == "postgres" else None)
-    if args.forget is not None:
-        return _forget(args, args.mode or settings.mode, destination, dsn)
+    with _warnings_as_lines():
+        if args.forget is not None:
+            return _forget(args, args.mode or settings.mode, destination, dsn)
+        return _sync(args, settings, destination, dsn)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """A database others can read is said in one line on stderr (not Python's warning format,
+    with its source line); other warnings are shown as usual."""
+    from ..sync import DataPermissionsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataPermissionsWarning)
+        try:
+            yield
+        finally:
+            for found in caught:
+                if issubclass(found.category, DataPermissionsWarning):
+                    print(f"warning: {found.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(
+                        found.message, found.category, found.filename, found.lineno
+                    )
+
+
+def _sync(args: argparse.Namespace, settings: Any, destination: Any, dsn: str | None) -> int:
+    from .._tokens import TokenManager
+    from ..sync import sync
+
     resources = args.resources.split(",") if args.resources is not None else None
     accounts: Any = "all" if args.all_accounts else args.account
     bars = _Bars(enabled=sys.stderr.isatty() and not args.json)
