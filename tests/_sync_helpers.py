@@ -45,6 +45,19 @@ def install(
     return found
 
 
+def cli_env(sb: Sandbox, app: RegisteredApp, store: Path) -> dict[str, str]:
+    """The environment a command run in a test needs to sync ``app``'s accounts of ``sb`` with
+    the tokens in the file ``store``."""
+    return {
+        "STRIPE_OAUTH_NB_TARGET": "sandbox",
+        "STRIPE_API_BASE": sb.api_base,
+        "STRIPE_MARKETPLACE_BASE": sb.marketplace_base,
+        "STRIPE_SECRET_KEY_TEST": sb.test.secret_key,
+        "STRIPE_CLIENT_ID_TEST": app.client_id("test"),
+        "STRIPE_OAUTH_NB_TOKEN_STORE": str(store),
+    }
+
+
 def manager(sb: Sandbox, app: RegisteredApp, mode: Mode = "test") -> tuple[Settings, TokenManager]:
     settings = sb.settings(mode, app)
     return settings, TokenManager(settings, MemoryTokenStore(), clock=sb.now)

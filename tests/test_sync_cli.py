@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _sync_helpers import install, manager, sandbox_counts, sync_app, table_counts
+from _sync_helpers import cli_env, install, manager, sandbox_counts, sync_app, table_counts
 
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._cli.sync import _Bars
@@ -30,14 +30,7 @@ def installed(world: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.chdir(tmp_path)  # no stray .env; stripe.duckdb lands here
     app = sync_app(world)
     store = tmp_path / "tokens" / "tokens.json"
-    for name, value in {
-        "STRIPE_OAUTH_NB_TARGET": "sandbox",
-        "STRIPE_API_BASE": world.api_base,
-        "STRIPE_MARKETPLACE_BASE": world.marketplace_base,
-        "STRIPE_SECRET_KEY_TEST": world.test.secret_key,
-        "STRIPE_CLIENT_ID_TEST": app.client_id("test"),
-        "STRIPE_OAUTH_NB_TOKEN_STORE": str(store),
-    }.items():
+    for name, value in cli_env(world, app, store).items():
         monkeypatch.setenv(name, value)
     settings, _ = manager(world, app)
     tokens = TokenManager(settings.with_changes(token_store_path=store), FileTokenStore(store))

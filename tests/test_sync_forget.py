@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _sync_helpers import START, install, manager, sandbox_counts, sync_app, table_counts
+from _sync_helpers import START, cli_env, install, manager, sandbox_counts, sync_app, table_counts
 
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import AuthorizeAgainError, SyncConfigError
@@ -39,14 +39,7 @@ def _for_the_cli(
     store = tmp_path / "tokens.json"
     settings, _ = manager(world, app)
     settings = settings.with_changes(token_store_path=store)
-    for name, value in {
-        "STRIPE_OAUTH_NB_TARGET": "sandbox",
-        "STRIPE_API_BASE": world.api_base,
-        "STRIPE_MARKETPLACE_BASE": world.marketplace_base,
-        "STRIPE_SECRET_KEY_TEST": world.test.secret_key,
-        "STRIPE_CLIENT_ID_TEST": app.client_id("test"),
-        "STRIPE_OAUTH_NB_TOKEN_STORE": str(store),
-    }.items():
+    for name, value in cli_env(world, app, store).items():
         monkeypatch.setenv(name, value)
     return settings, TokenManager(settings, FileTokenStore(store), clock=world.now)
 
