@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from ._callback import CallbackEvent, CallbackServer
     from ._install_link import InstallLink
     from ._tokens import TokenManager
-    from .sync import SyncReport
+    from .sync import ForgetReport, SyncReport
 
 __all__ = ["Connection", "Presenter", "TerminalPresenter", "authorize", "connect"]
 
@@ -184,6 +184,14 @@ class Connection:
             mode=self.mode,
             result="relation" if relation else "dataframe",
         )
+
+    def forget(self, **options: Any) -> ForgetReport:
+        """Delete every row of this account (in this mode) from every synced table, with its
+        sync state: :func:`stripe_oauth_nb.sync.forget` (for an account that uninstalled the
+        app). ``options``: the ``db=``/``destination=``/``dsn=`` the sync was given."""
+        from .sync import forget
+
+        return forget(self.account_id, self.mode, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -31,6 +31,7 @@
     ├── SyncError                      loading Stripe data into SQL tables could not run or finish
     │   ├── SyncConfigError            the sync was asked for something unknown (resource, account)
     │   ├── DestinationError           the database cannot be reached, opened or written
+    │   │   └── DiskSpaceError         the sync will not fit, or did not fit, on the disk
     │   ├── SyncLockedError            another sync is loading into the same database
     │   └── QueryError                 a query on the synced tables was refused or failed
     └── SandboxError                   the embedded sandbox refused a control request
@@ -221,6 +222,16 @@ class SyncConfigError(SyncError):
 
 class DestinationError(SyncError):
     """The database cannot be reached, opened or written (its password is never shown)."""
+
+
+class DiskSpaceError(DestinationError):
+    """The sync will not fit on the work folder's disk (checked before a full sync), or the disk
+    filled up during a run; the message says how many MB to free. Loaded tables are unchanged."""
+
+    def __init__(self, message: str, *, shortfall: int = 0) -> None:
+        super().__init__(message)
+        #: Bytes to free before running again.
+        self.shortfall = shortfall
 
 
 class SyncLockedError(SyncError):

@@ -52,6 +52,8 @@ class AccountResult:
     event_requests: int = 0
     note: str | None = None
     error: str | None = None
+    #: Not synced: Stripe refused its tokens (the app was uninstalled, or the token revoked).
+    deauthorized: bool = False
 
 
 @dataclass
