@@ -233,3 +233,15 @@ def test_stripe_python_reads_checkout_credit_notes_and_schedules(sb: Sandbox) ->
         read = list(list_them(params={"limit": 2}).auto_paging_iter())
         assert read
         assert all(isinstance(o, kind) for o in read)
+
+
+def test_a_deleted_customers_card_is_detached_with_an_event(sb: Sandbox, api: httpx.Client) -> None:
+    detached = walk(api, "/v1/events", {"type": "payment_method.detached"})
+    assert detached
+    for event in detached:
+        card = event["data"]["object"]
+        assert card["customer"] is None
+        owner = event["data"]["previous_attributes"]["customer"]
+        assert api.get(f"/v1/customers/{owner}").json()["deleted"] is True
+        assert api.get(f"/v1/payment_methods/{card['id']}").json()["customer"] is None
+        assert api.get(f"/v1/customers/{owner}/payment_methods").json()["data"] == []
