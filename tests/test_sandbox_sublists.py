@@ -307,10 +307,14 @@ def test_long_lists_seed_exactly_the_lines_and_items_asked_for() -> None:
             invoices = walk(api, "/v1/invoices")
             cut = [i for i in invoices if i["lines"]["has_more"]]
             assert len(cut) == sum(i["lines"] > 10 for i in truth["invoices"])
+            before = sb.stats()["requests"].get("invoice_lines", 0)
             every = [line for i in invoices for line in _whole(api, i["lines"])]
             assert sorted(line["id"] for line in every) == sorted(
                 line["id"] for line in truth["invoice_lines"]
             )
+            # One sub-list request per cut invoice (limit=100 holds up to 40 lines): the count
+            # a sync's "no extra requests" test compares with.
+            assert sb.stats()["requests"]["invoice_lines"] - before == len(cut)
         # The same seed and start give the same objects.
         with Sandbox(customers=5, start=START, rate_limit=False, long_lists=long) as again:
             assert again.ground_truth() == truth
