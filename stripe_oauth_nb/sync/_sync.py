@@ -52,6 +52,8 @@ EVENT_RETENTION = 30 * 86400 - 3600
 LOAD_ROWS = 25_000
 #: Retries per request (429s and 5xx), each waiting longer (see RetryPolicy).
 MAX_RETRIES = 8
+#: The key of a resource's state that holds the ``Stripe-Version`` its rows were read in.
+API_VERSION = "api_version"
 
 
 def sync(
@@ -200,6 +202,8 @@ class _Run:
             )
             for a in accounts
         }
+        if not self.full:
+            self._check_version(states)
         for (acct, live), cursors in states.items():
             for resource in self.resources:
                 if resource.unsettled and resource.name in cursors:
@@ -244,6 +248,23 @@ class _Run:
         for account in accounts:
             assert account.thread is not None
             account.thread.join()
+
+    def _check_version(self, states: dict[tuple[str, bool], dict[str, dict[str, Any]]]) -> None:
+        """Refuse to add rows of another API version to tables loaded in one (shapes would
+        mix): before any request, unless this run reads everything again."""
+        wanted = self.settings.api_version
+        for (acct, live), cursors in states.items():
+            for resource in self.resources:
+                found = cursors.get(resource.name, {}).get(API_VERSION)
+                if found is not None and found != wanted:
+                    raise SyncConfigError(
+                        f"The table {resource.name} of {acct} ({_mode(live)} mode) in "
+                        f"{self.dest.description} was loaded with Stripe API version {found}, "
+                        f"and this run asks for {wanted} (STRIPE_API_VERSION): objects of two "
+                        "versions would mix in one table. Run the sync with --full (full=True) "
+                        f"to read everything again in {wanted}, or set STRIPE_API_VERSION="
+                        f"{found} to go on with the tables as they are."
+                    )
 
     def _drain(self) -> list[tuple[_Account, str | None]]:
         """The next message of the readers (waiting for one), and every other one queued."""
@@ -427,16 +448,16 @@ class _Run:
             for table in tables.values():
                 table.seconds = seconds
 
-    @staticmethod
-    def _cursors(account: _Account, plan: Plan, read: Any) -> dict[str, int]:
-        """Where the next run starts: newest ``created`` read, and the newest event."""
+    def _cursors(self, account: _Account, plan: Plan, read: Any) -> dict[str, Any]:
+        """Where the next run starts: newest ``created`` read, and the newest event; and the
+        API version the rows were read in."""
         created = read.newest if read.newest is not None else plan.since
         created = created if created is not None else 0
         if account.newest_event is not None:
             events = account.newest_event
         else:
             events = plan.events_since if plan.events_since is not None else created
-        return {"created": created, "events": events}
+        return {"created": created, "events": events, API_VERSION: self.settings.api_version}
 
 
 def _mode(livemode: bool) -> str:
