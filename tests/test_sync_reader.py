@@ -32,7 +32,8 @@ def read(
         httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
     )
     plans = {r.name: Plan(r) for r in select(names)}
-    spills = {name: Spill(tmp_path / name) for name in plans}
+    tables = [n for p in plans.values() for n in (p.resource.name, *p.resource.child_tables)]
+    spills = {name: Spill(tmp_path / name) for name in tables}
     ready: list[str] = []
     reader = Reader(
         client, "acct_EXAMPLE", False, plans, spills, None, on_ready=ready.append, **options

@@ -26,7 +26,29 @@ from dataclasses import dataclass, field
 
 from .._errors import SyncConfigError
 
-__all__ = ["RESOURCES", "Resource", "by_object", "select"]
+__all__ = ["CHILDREN", "RESOURCES", "TABLES", "Child", "Resource", "by_object", "select"]
+
+
+@dataclass(frozen=True)
+class Child:
+    """A list Stripe embeds in a resource's objects, loaded into a flat table of its own.
+
+    Stripe embeds the first entries only (10), with ``has_more`` and the ``url`` of the rest:
+    the sub-list endpoint (``path``, ``params``; ``{id}`` is the parent's id) is read only for a
+    parent whose embedded list has more. Each row carries the parent's id in ``parent``.
+    """
+
+    name: str
+    #: The parent's field holding the embedded list.
+    embedded: str
+    parent: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def sub_list(self, parent_id: str) -> tuple[str, dict[str, str]]:
+        """The sub-list request of one parent: its path and filters."""
+        params = {k: v.replace("{id}", parent_id) for k, v in self.params.items()}
+        return self.path.replace("{id}", parent_id), params
 
 
 @dataclass(frozen=True)
@@ -43,10 +65,25 @@ class Resource:
     #: Every change of its objects, creation included, is an event (see the module's docstring):
     #: an incremental run reads no ``created`` windows, the events bring the new objects.
     created_events: bool = False
+    #: Lists embedded in its objects that get tables of their own (complete past 10 entries).
+    children: tuple[Child, ...] = ()
+    #: The list's path when it is not ``/v1/<name>``.
+    list_path: str | None = None
+    #: Whether the list takes ``created`` ranges (else it is read newest first, from the top,
+    #: down to the oldest object wanted).
+    created_filter: bool = True
+    #: Event types that take an object out of the list besides ``*.deleted``.
+    removed_by: tuple[str, ...] = ()
+    #: Extra filters of a retrieve (``GET path/{id}``), e.g. what the list expands.
+    retrieve_params: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
-        return f"/v1/{self.name}"
+        return self.list_path or f"/v1/{self.name}"
+
+    @property
+    def child_tables(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.children)
 
 
 #: Every resource, in the order the report and the progress bars show them.
@@ -55,9 +92,28 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("products", "product", "product_read", created_events=True),
     Resource("prices", "price", "plan_read", created_events=True),
     Resource(
-        "subscriptions", "subscription", "subscription_read", {"status": "all"}, created_events=True
+        "subscriptions",
+        "subscription",
+        "subscription_read",
+        {"status": "all"},
+        created_events=True,
+        children=(
+            Child(
+                "subscription_items",
+                "items",
+                "subscription",
+                "/v1/subscription_items",
+                {"subscription": "{id}"},
+            ),
+        ),
     ),
-    Resource("invoices", "invoice", "invoice_read", created_events=True),
+    Resource(
+        "invoices",
+        "invoice",
+        "invoice_read",
+        created_events=True,
+        children=(Child("invoice_lines", "lines", "invoice", "/v1/invoices/{id}/lines"),),
+    ),
     Resource("charges", "charge", "charge_read", created_events=True),
     Resource("payment_intents", "payment_intent", "payment_intent_read", created_events=True),
     Resource("refunds", "refund", "charge_read", created_events=True),
@@ -66,8 +122,16 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("disputes", "dispute", "dispute_read"),
 )
 
+#: Every child table, and every table the sync loads (resources, each followed by its children).
+CHILDREN: tuple[Child, ...] = tuple(c for r in RESOURCES for c in r.children)
+TABLES: tuple[str, ...] = tuple(
+    n for r in RESOURCES for n in (r.name, *(c.name for c in r.children))
+)
+
 _BY_NAME = {r.name: r for r in RESOURCES}
 _BY_OBJECT = {r.object: r for r in RESOURCES}
+#: A child table's name -> its parent resource (naming a child table loads its parent).
+_PARENT = {c.name: r for r in RESOURCES for c in r.children}
 
 
 def by_object(object_type: object) -> Resource | None:
@@ -76,20 +140,21 @@ def by_object(object_type: object) -> Resource | None:
 
 
 def select(names: Iterable[str] | None) -> tuple[Resource, ...]:
-    """The resources named (all when ``names`` is None); unknown names are one clear error."""
+    """The resources named (all when ``names`` is None); unknown names are one clear error. A
+    child table (``invoice_lines``) names its parent: the two are read and loaded together."""
     if names is None:
         return RESOURCES
     wanted = [n.strip() for n in names if n.strip()]
-    unknown = [n for n in wanted if n not in _BY_NAME]
+    unknown = [n for n in wanted if n not in _BY_NAME and n not in _PARENT]
     if unknown:
         raise SyncConfigError(
             f"Unknown resource name{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
-            f"Choose from: {', '.join(_BY_NAME)}."
+            f"Choose from: {', '.join(TABLES)}."
         )
     if not wanted:
         raise SyncConfigError(
-            f"No resource was named. Choose from: {', '.join(_BY_NAME)} (or leave the list out "
+            f"No resource was named. Choose from: {', '.join(TABLES)} (or leave the list out "
             "to load them all)."
         )
-    chosen = set(wanted)
+    chosen = {_PARENT[n].name if n in _PARENT else n for n in wanted}
     return tuple(r for r in RESOURCES if r.name in chosen)

@@ -38,7 +38,7 @@ from .._settings import Mode, Settings
 from .._tokenset import TokenSet
 from ._destination import Destination, open_destination
 from ._limiter import LimitedTransport, RateLimiter, RequestStats
-from ._load import Batch, Loader
+from ._load import Batch, Children, Loader
 from ._reader import PAGE, Plan, Reader
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import Resource, select
@@ -54,6 +54,8 @@ LOAD_ROWS = 25_000
 MAX_RETRIES = 8
 #: The key of a resource's state that holds the ``Stripe-Version`` its rows were read in.
 API_VERSION = "api_version"
+#: The key of a resource's state listing objects left out (nested lists not read whole).
+RETRY = "retry"
 
 
 def sync(
@@ -337,16 +339,17 @@ class _Run:
                     )
                 incremental = [p.events_since for p in plans.values() if not p.full]
                 events_since = min((s or 0) for s in incremental) if incremental else None
+                tables = [n for name, p in plans.items() for n in (name, *p.resource.child_tables)]
                 spills = {
-                    name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name) for name in plans
+                    name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name) for name in tables
                 }
-                counts: dict[str, int] = dict.fromkeys(plans, 0)
+                counts: dict[str, int] = dict.fromkeys(tables, 0)
 
                 def on_rows(name: str, n: int) -> None:
                     counts[name] += n
                     self.progress(Progress(acct, live, name, "reading", counts[name]))
 
-                for name in plans:
+                for name in tables:
                     self.progress(Progress(acct, live, name, "reading", 0))
                 reader = Reader(
                     client,
@@ -398,7 +401,11 @@ class _Run:
         if cursors.get("unsettled") is not None:  # rows that change without an event
             since = min(since, int(cursors["unsettled"]))
         return Plan(
-            resource, since=since, events_since=int(events), read_new=not resource.created_events
+            resource,
+            since=since,
+            events_since=int(events),
+            read_new=not resource.created_events,
+            retry=tuple(str(i) for i in cursors.get(RETRY) or ()),
         )
 
     # -- loading (this thread) ------------------------------------------------------------
@@ -410,21 +417,38 @@ class _Run:
         started = time.monotonic()
         batches: list[Batch] = []
         tables: dict[str, TableResult] = {}
+        loaded: list[str] = []
         for name in names:
-            plan, read, spill = reader.plans[name], reader.results[name], reader.spills[name]
-            table = TableResult(name, acct, live, "loaded", full=plan.full, requests=read.requests)
-            self.report.tables.append(table)
+            plan, read = reader.plans[name], reader.results[name]
             error = read.error or (None if plan.full else reader.events_error)
-            if read.permission:
-                table.status, table.permission = "skipped", read.permission
-                self.progress(Progress(acct, live, name, "skipped", spill.rows))
-            elif error:
-                table.status, table.error = "failed", error
-                self.progress(Progress(acct, live, name, "failed", spill.rows))
-            else:
-                tables[name] = table
-                batches.append(Batch(name, spill, self._cursors(account, plan, read), plan.full))
-                self.progress(Progress(acct, live, name, "loading", spill.rows))
+            skip = frozenset(read.incomplete)
+            for child in (None, *plan.resource.children):
+                table_name = name if child is None else child.name
+                spill = reader.spills[table_name]
+                requests = reader.results[table_name].requests
+                table = TableResult(
+                    table_name, acct, live, "loaded", full=plan.full, requests=requests
+                )
+                loaded.append(table_name)
+                self.report.tables.append(table)
+                if read.permission:
+                    table.status, table.permission = "skipped", read.permission
+                    self.progress(Progress(acct, live, table_name, "skipped", spill.rows))
+                    continue
+                if error:
+                    table.status, table.error = "failed", error
+                    self.progress(Progress(acct, live, table_name, "failed", spill.rows))
+                    continue
+                tables[table_name] = table
+                if child is None:
+                    table.incomplete = sorted(read.incomplete)
+                    table.incomplete_error = read.incomplete_error
+                    cursors = self._cursors(account, plan, read)
+                    batches.append(Batch(name, spill, cursors, plan.full, keep=skip))
+                else:
+                    children = Children(child.parent, reader.child_seq[child.name], skip)
+                    batches.append(Batch(child.name, spill, {}, plan.full, children=children))
+                self.progress(Progress(acct, live, table_name, "loading", spill.rows))
         try:
             if batches:
                 counts = self.loader.load(acct, live, batches)
@@ -443,7 +467,7 @@ class _Run:
                 self.progress(Progress(acct, live, name, "failed", reader.spills[name].rows))
         finally:
             seconds = time.monotonic() - started
-            for name in names:
+            for name in loaded:
                 reader.spills[name].remove()
             for table in tables.values():
                 table.seconds = seconds
@@ -457,7 +481,14 @@ class _Run:
             events = account.newest_event
         else:
             events = plan.events_since if plan.events_since is not None else created
-        return {"created": created, "events": events, API_VERSION: self.settings.api_version}
+        cursors: dict[str, Any] = {
+            "created": created,
+            "events": events,
+            API_VERSION: self.settings.api_version,
+        }
+        if read.incomplete:  # read again by id next run
+            cursors[RETRY] = sorted(read.incomplete)
+        return cursors
 
 
 def _mode(livemode: bool) -> str:
