@@ -224,3 +224,76 @@ def test_the_first_page_of_events_is_not_asked_for_again(tmp_path: Path) -> None
     assert newest["cus_kept"]["name"] == 1003
     rows = [r for t in spills["customers"].tables() for r in t.to_pylist()]
     assert len(rows) == 444  # every event since the cursor once, none older
+
+
+def test_a_per_parent_resource_pages_each_parents_list(tmp_path: Path) -> None:
+    from stripe_oauth_nb.sync._resources import PerParent, Resource
+
+    resource = Resource(
+        "payment_methods",
+        "payment_method",
+        "payment_method_read",
+        per_parent=PerParent("/v1/customers", "/v1/customers/{id}/payment_methods"),
+    )
+    customers = objects("customer", 130, [T0 + i for i in range(130)])
+    fake = FakeLists({"customers": customers})
+    counts = {c["id"]: (150 if i == 7 else i % 3) for i, c in enumerate(customers)}
+    for customer_id, count in counts.items():
+        methods = objects("payment_method", count, [T0] * count)
+        for m in methods:
+            m["id"] = f"pm_{customer_id}_{m['id']}"
+            m["customer"] = customer_id
+        fake.set(f"customers/{customer_id}/payment_methods", methods)
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    spill = Spill(tmp_path / "pm")
+    reader = Reader(
+        client,
+        "acct_EXAMPLE",
+        False,
+        {"payment_methods": Plan(resource)},
+        {"payment_methods": spill},
+        None,
+    )
+    reader.run()
+    ids = spilled_ids(spill)
+    assert len(ids) == len(set(ids)) == sum(counts.values())
+    # two pages of customers, a page per customer, and one more for the customer with 150
+    assert reader.results["payment_methods"].requests == 2 + 130 + 1
+    assert reader.results["payment_methods"].error is None
+
+
+def test_a_balance_is_a_row_per_currency() -> None:
+    from stripe_oauth_nb.sync._reader import balance_rows
+
+    balance = {
+        "object": "balance",
+        "available": [{"amount": 1200, "currency": "usd"}, {"amount": -5, "currency": "eur"}],
+        "pending": [{"amount": 300, "currency": "usd"}],
+        "connect_reserved": [{"amount": 0, "currency": "usd"}],
+        "livemode": False,
+    }
+    rows = balance_rows(balance, 1_790_000_000.25)
+    assert rows == [
+        {
+            "id": "eur_1790000000250",
+            "object": "balance",
+            "created": 1_790_000_000,
+            "currency": "eur",
+            "available": -5,
+            "pending": None,
+            "connect_reserved": None,
+            "instant_available": None,
+        },
+        {
+            "id": "usd_1790000000250",
+            "object": "balance",
+            "created": 1_790_000_000,
+            "currency": "usd",
+            "available": 1200,
+            "pending": 300,
+            "connect_reserved": 0,
+            "instant_available": None,
+        },
+    ]

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,7 +141,23 @@ class _Retrieve:
     object_id: str
 
 
-_Item = Window | _SubList | _Retrieve
+@dataclass
+class _PerParent:
+    """One page of one parent's list of a per-parent resource (a customer's payment methods)."""
+
+    name: str
+    parent_id: str
+    after: str | None = None
+
+
+@dataclass
+class _Snapshot:
+    """The one object of a snapshot resource (``/v1/balance``)."""
+
+    name: str
+
+
+_Item = Window | _SubList | _Retrieve | _PerParent | _Snapshot
 
 
 @dataclass
@@ -196,7 +213,9 @@ class Reader:
         """Read everything planned; returns when every resource is complete (or stopped)."""
         for name, plan in self.plans.items():
             self._open[name] = 0  # (a resource without windows is ready with the events)
-            if plan.full or plan.read_new:
+            if plan.resource.snapshot:
+                self._add(_Snapshot(name))
+            elif plan.full or plan.read_new:
                 self._add(Window(name, plan.since or 0, top=True))
             for object_id in plan.retry:
                 self._add(_Retrieve(name, object_id))
@@ -242,6 +261,11 @@ class Reader:
                 elif isinstance(item, _Retrieve):
                     follow = []
                     self._retrieve(item)
+                elif isinstance(item, _PerParent):
+                    follow = list(self._per_parent(item))
+                elif isinstance(item, _Snapshot):
+                    follow = []
+                    self._snapshot(item)
                 else:
                     follow = list(self._step(item))
             except Exception as exc:  # recorded per resource: the others go on
@@ -296,6 +320,8 @@ class Reader:
             resource = self.plans[window.name].resource
             path, extra = resource.path, dict(resource.params)
             ranged = resource.created_filter
+            if resource.per_parent is not None:  # the parents' list
+                path, extra = resource.per_parent.parents, {}
         params: dict[str, str | int] = {"limit": PAGE, **extra}
         if ranged:
             params["created[gte]"] = window.lo
@@ -332,8 +358,13 @@ class Reader:
                 result.windows += 1
             if window.top and window.first and data:
                 result.newest = int(data[0]["created"])
-        if data:
-            self._emit(name, data, [LIST_SEQ] * len(data))
+        if not data:
+            return
+        if self.plans[name].resource.per_parent is not None:  # each parent's list, in the pool
+            for parent in data:
+                self._add(_PerParent(name, str(parent["id"])))
+            return
+        self._emit(name, data, [LIST_SEQ] * len(data))
 
     def _events(self, window: Window, data: list[dict[str, Any]]) -> None:
         """Route each event's object to its table (or delete it), ordered by ``_sync_seq``: the
@@ -460,6 +491,40 @@ class Reader:
             self._write(job.name, [parent])
         return []
 
+    def _per_parent(self, item: _PerParent) -> list[_Item]:
+        """One page of one parent's list (a failure stops the resource, as a list's does)."""
+        if item.name in self._stopped:
+            return []
+        per_parent = self.plans[item.name].resource.per_parent
+        assert per_parent is not None
+        params: dict[str, str | int] = {"limit": PAGE}
+        if item.after is not None:
+            params["starting_after"] = item.after
+        path = per_parent.of(item.parent_id)
+        page = self.client.get(path, params)
+        data = page.get("data")
+        if not isinstance(data, list):
+            raise StripeOAuthNBError(f"GET {path} did not answer with a list of objects.")
+        with self._lock:
+            self.results[item.name].requests += 1
+        if data:
+            self._emit(item.name, data, [LIST_SEQ] * len(data))
+        if page.get("has_more") and data:
+            return [_PerParent(item.name, item.parent_id, str(data[-1]["id"]))]
+        return []
+
+    def _snapshot(self, item: _Snapshot) -> None:
+        """A snapshot resource's one object as a row per currency (``/v1/balance``)."""
+        resource = self.plans[item.name].resource
+        body = self.client.get(resource.path)
+        taken = time.time()
+        with self._lock:
+            self.results[item.name].requests += 1
+            self.results[item.name].newest = int(taken)
+        rows = balance_rows(body, taken)
+        if rows:
+            self._emit(item.name, rows, [LIST_SEQ] * len(rows))
+
     def _retrieve(self, item: _Retrieve) -> None:
         """An object a previous run left out, read again by id (gone: its row is deleted)."""
         resource = self.plans[item.name].resource
@@ -508,6 +573,31 @@ class Reader:
         )
         tail = Window(nxt.name, nxt.lo, boundary, None, tail=True)
         return [chunk, tail]
+
+
+#: The amounts of a balance, one list of ``{amount, currency}`` per kind, that become columns.
+BALANCE_KINDS = ("available", "pending", "connect_reserved", "instant_available")
+
+
+def balance_rows(balance: Mapping[str, Any], taken: float) -> list[dict[str, Any]]:
+    """A balance as one row per currency: the amount of each kind (``available``,
+    ``pending``...; None where the balance has none), when it was read."""
+    rows: dict[str, dict[str, Any]] = {}
+    for kind in BALANCE_KINDS:
+        for entry in balance.get(kind) or ():
+            currency = str(entry.get("currency"))
+            row = rows.setdefault(
+                currency,
+                {
+                    "id": f"{currency}_{int(taken * 1000)}",
+                    "object": "balance",
+                    "created": int(taken),
+                    "currency": currency,
+                    **dict.fromkeys(BALANCE_KINDS),
+                },
+            )
+            row[kind] = (row[kind] or 0) + int(entry.get("amount") or 0)
+    return [rows[c] for c in sorted(rows)]
 
 
 #: ``_sync_seq`` of a row read from a list: it wins over any event's version of the object.

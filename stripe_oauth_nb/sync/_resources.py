@@ -16,7 +16,21 @@ no request of their own: a read permission withdrawn since the last run is not s
 there). The others are read by ``created``: balance transactions have no events at all (and
 settle without one), and a dispute embeds its balance transactions whole, whose ``status`` turns
 ``available`` with no event, so the ``charge.dispute.created`` snapshot is not what the list shows
-days later.
+days later. So are checkout sessions: an open session has no event (``checkout.session.completed``
+and ``.expired`` come later); like credit notes, their list takes no ``created`` range (API
+2023-08-16), so it is read newest first down to the last run's newest.
+
+The later tables: coupons, promotion codes, tax rates, setup intents, subscription schedules and
+invoice items are created with an event (``coupon.created``, ...); credit notes too
+(``credit_note.created``); a customer's payment methods appear with ``payment_method.attached``
+and leave with ``payment_method.detached`` (a full pass pages the customers, then each one's
+list). ``balance`` is one object, not a list: each run adds a row per currency (``id``
+``<currency>_<milliseconds>``, ``created`` the second it was read), and nothing removes them.
+
+Child tables (:class:`Child`) hold the entries of lists embedded in a resource's objects:
+``invoice_lines``, ``subscription_items``, ``credit_note_lines`` and
+``checkout_session_line_items`` (a checkout session's ``line_items`` are embedded when the list
+expands them, which it does). They are read and loaded with their parent.
 """
 
 from __future__ import annotations
@@ -26,7 +40,16 @@ from dataclasses import dataclass, field
 
 from .._errors import SyncConfigError
 
-__all__ = ["CHILDREN", "RESOURCES", "TABLES", "Child", "Resource", "by_object", "select"]
+__all__ = [
+    "CHILDREN",
+    "RESOURCES",
+    "TABLES",
+    "Child",
+    "PerParent",
+    "Resource",
+    "by_object",
+    "select",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +72,18 @@ class Child:
         """The sub-list request of one parent: its path and filters."""
         params = {k: v.replace("{id}", parent_id) for k, v in self.params.items()}
         return self.path.replace("{id}", parent_id), params
+
+
+@dataclass(frozen=True)
+class PerParent:
+    """A resource Stripe lists per object of another list: ``path`` (``{id}``: the parent's
+    id) for every object of ``parents`` (a customer's payment methods)."""
+
+    parents: str
+    path: str
+
+    def of(self, parent_id: str) -> str:
+        return self.path.replace("{id}", parent_id)
 
 
 @dataclass(frozen=True)
@@ -76,6 +111,10 @@ class Resource:
     removed_by: tuple[str, ...] = ()
     #: Extra filters of a retrieve (``GET path/{id}``), e.g. what the list expands.
     retrieve_params: Mapping[str, str] = field(default_factory=dict)
+    #: Listed per object of another list (a full pass pages ``parents``, then each one's list).
+    per_parent: PerParent | None = None
+    #: One object, not a list (``/v1/balance``): a row per run and currency, never deleted.
+    snapshot: bool = False
 
     @property
     def path(self) -> str:
@@ -129,7 +168,7 @@ TABLES: tuple[str, ...] = tuple(
 )
 
 _BY_NAME = {r.name: r for r in RESOURCES}
-_BY_OBJECT = {r.object: r for r in RESOURCES}
+_BY_OBJECT = {r.object: r for r in RESOURCES if not r.snapshot}  # (balance.available: no row)
 #: A child table's name -> its parent resource (naming a child table loads its parent).
 _PARENT = {c.name: r for r in RESOURCES for c in r.children}
 

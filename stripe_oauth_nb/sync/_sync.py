@@ -444,7 +444,9 @@ class _Run:
                     table.incomplete = sorted(read.incomplete)
                     table.incomplete_error = read.incomplete_error
                     cursors = self._cursors(account, plan, read)
-                    batches.append(Batch(name, spill, cursors, plan.full, keep=skip))
+                    # a snapshot's rows of earlier runs stay: never a full pass's deletions
+                    full = plan.full and not plan.resource.snapshot
+                    batches.append(Batch(name, spill, cursors, full, keep=skip))
                 else:
                     children = Children(child.parent, reader.child_seq[child.name], skip)
                     batches.append(Batch(child.name, spill, {}, plan.full, children=children))
