@@ -51,6 +51,10 @@ OBJECT_SCHEMAS = {
     "refund": "refund",
     "payout": "payout",
     "dispute": "dispute",
+    "invoiceitem": "invoiceitem",
+    "coupon": "coupon",
+    "promotion_code": "promotion_code",
+    "tax_rate": "tax_rate",
 }
 
 

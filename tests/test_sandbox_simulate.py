@@ -73,6 +73,8 @@ def test_replaying_events_on_the_old_reads_gives_the_new_reads(
     for event in reversed(events):  # oldest first
         obj = event["data"]["object"]
         resource = resource_of[obj["object"]]
+        if resource not in tables:  # invoice items: no list endpoint yet
+            continue
         if event["type"] == "customer.deleted":
             tables["customers"].pop(obj["id"], None)
         else:
@@ -99,7 +101,8 @@ def test_updated_events_carry_the_previous_attributes(
         previous = event["data"]["previous_attributes"]
         assert previous
         for field, old in previous.items():
-            assert event["data"]["object"][field] != old
+            # items: a change past the first 10 items does not show in the embedded list
+            assert event["data"]["object"][field] != old or field == "items"
     refunded = next(e for e in events if e["type"] == "charge.refunded")
     assert "amount_refunded" in refunded["data"]["previous_attributes"]
 

@@ -38,5 +38,6 @@ from __future__ import annotations
 from ._browser import approve
 from ._sandbox import ModeKeys, Sandbox
 from ._state import Fault, RegisteredApp
+from ._world import LongLists
 
-__all__ = ["Fault", "ModeKeys", "RegisteredApp", "Sandbox", "approve"]
+__all__ = ["Fault", "LongLists", "ModeKeys", "RegisteredApp", "Sandbox", "approve"]

@@ -37,6 +37,7 @@ from ._render import Renderer, account_json, list_body
 from ._rules import MODES, Mode
 from ._state import Fault, Principal, SandboxState
 from ._stripe_paths import is_stripe_endpoint
+from ._sublists import SUBLISTS, SubList, page
 from ._versions import API_VERSION, is_legacy, valid_version
 from ._world import RESOURCES, World
 
@@ -51,8 +52,10 @@ _SEARCHABLE: Final = frozenset(
     {"charges", "customers", "invoices", "payment_intents", "prices", "products", "subscriptions"}
 )
 _SERVED: Final = (
-    "POST /v1/oauth/token, GET /v1/account, and GET /v1/<resource> and /v1/<resource>/<id> for "
+    "POST /v1/oauth/token, GET /v1/account, GET /v1/<resource> and /v1/<resource>/<id> for "
     + ", ".join(RESOURCES)
+    + ", and "
+    + ", ".join(spec.path.replace("{parent}", "{id}") for spec in SUBLISTS)
 )
 
 
@@ -424,6 +427,61 @@ class _Routes:
 
         return self._routed(resource, handler)
 
+    def sublister(self, spec: SubList) -> Callable[[Request], Awaitable[Response]]:
+        """A sub-list endpoint (``/v1/invoices/{id}/lines``, ``/v1/subscription_items``...)."""
+
+        async def handler(request: Request, call: _Call) -> Response:
+            principal = self._caller(request, call, spec.route)
+            self.state.require(principal, spec.parent)
+            params = parse_params(_query_pairs(request), spec.params)
+            if spec.query_parent is None:
+                parent_id, in_path = request.path_params["parent"], True
+            else:
+                parent_id, in_path = params.values.get(spec.query_parent), False
+                if parent_id is None:
+                    raise APIFailure(
+                        400,
+                        f"Missing required param: {spec.query_parent}.",
+                        code="parameter_missing",
+                        param=spec.query_parent,
+                    )
+            tree = self._expansions(principal, spec.kind, params, on_list=True, legacy=call.legacy)
+            world = self.state.world(principal.account, principal.mode)
+            with self.state.lock:
+                renderer = self._renderer(world, call)
+                parent, positions, has_more = page(
+                    world, spec, parent_id, params, renderer.now, in_path=in_path
+                )
+                data = [spec.render(renderer, p, parent, tree) for p in positions]
+                url = spec.url(world.table(spec.parent).rows[parent].id)
+            return _json(list_body(data, has_more, url), call=call)
+
+        return self._routed(spec.name, handler)
+
+    def subscription_item(self) -> Callable[[Request], Awaitable[Response]]:
+        """``GET /v1/subscription_items/{id}``."""
+
+        async def handler(request: Request, call: _Call) -> Response:
+            principal = self._caller(request, call, "GET /v1/subscription_items/{id}")
+            self.state.require(principal, "subscriptions")
+            params = parse_params(_query_pairs(request), {"expand": "array"})
+            tree = self._expansions(
+                principal, "subscription_item", params, on_list=False, legacy=call.legacy
+            )
+            world = self.state.world(principal.account, principal.mode)
+            object_id = request.path_params["object_id"]
+            with self.state.lock:
+                renderer = self._renderer(world, call)
+                position = world.subscription_items.find(object_id)
+                if position is None:
+                    raise missing("subscription_items", object_id, "id", status=404)
+                item = world.subscription_items.rows[position]
+                sub = world.subscriptions.rows[item.subscription]
+                body = renderer.subscription_item(position, sub, tree)
+            return _json(body, call=call)
+
+        return self._routed("subscription_items", handler)
+
     def _routed(self, resource: str, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
         async def route(request: Request) -> Response:
             return await self._run(request, resource, handler)
@@ -554,6 +612,11 @@ def create_app(state: SandboxState, info: Callable[[], dict[str, Any]]) -> Starl
         Route("/v1/account", routes.account, methods=["GET"]),
         Route("/_sandbox/{name}", routes.control, methods=["GET", "POST"]),
     ]
+    for spec in SUBLISTS:
+        table.append(Route(spec.path, routes.sublister(spec), methods=["GET"]))
+    table.append(
+        Route("/v1/subscription_items/{object_id}", routes.subscription_item(), methods=["GET"])
+    )
     for resource in RESOURCES:
         table.append(Route(f"/v1/{resource}", routes.lister(resource), methods=["GET"]))
         table.append(

@@ -43,6 +43,10 @@ KIND_OF: Final = {
     "payouts": "payout",
     "disputes": "dispute",
     "events": "event",
+    "coupons": "coupon",
+    "promotion_codes": "promotion_code",
+    "tax_rates": "tax_rate",
+    "invoiceitems": "invoiceitem",
 }
 
 
@@ -144,7 +148,7 @@ EXPANDABLE: Final[dict[str, dict[str, Field]]] = {
     },
     "line_item": {
         "discount_amounts": _F,
-        "discounts": _F,
+        "discounts": Field("unserved", "discount objects"),
         "invoice_item": _F,
         "period": _F,
         "price": Field("embed", "price"),
@@ -168,7 +172,7 @@ EXPANDABLE: Final[dict[str, dict[str, Field]]] = {
         "default_source": _F,
         "default_tax_rates": _F,
         "discount": _F,
-        "discounts": _F,
+        "discounts": Field("unserved", "discount objects"),
         "from_invoice": _F,
         "last_finalization_error": _F,
         "latest_revision": _F,
@@ -253,6 +257,24 @@ EXPANDABLE: Final[dict[str, dict[str, Field]]] = {
         "payment_method_details": _F,
     },
     "event": {"data": _F, "request": _F},
+    "customer_balance_transaction": {
+        "credit_note": _F,
+        "customer": _ref("customers"),
+        "invoice": _ref("invoices"),
+    },
+    "coupon": {"applies_to": _F, "currency_options": _F},
+    "promotion_code": {"customer": _F, "restrictions": _F},
+    "tax_rate": {},
+    "invoiceitem": {
+        "customer": _ref("customers"),
+        "discounts": _F,
+        "invoice": _ref("invoices"),
+        "period": _F,
+        "price": Field("unserved", "the price of an invoice item (read pricing.price_details)"),
+        "subscription": _ref("subscriptions"),
+        "tax_rates": _F,
+        "test_clock": _F,
+    },
 }
 
 #: The resources a balance transaction's ``source`` can be.

@@ -72,6 +72,10 @@ _RANGES: Final = {
 
 def _filter(world: World, resource: str, name: str, value: Any, now: int) -> tuple[Any, Predicate]:
     """(cache key part, test) for one parameter of a list request."""
+    if name == "price" and resource == "subscriptions":
+        price = find(world, "prices", value, name, now)
+        items = world.subscription_items.rows
+        return price, lambda row: any(items[i].price == price for i in row.items)
     if name in _REFERENCES:
         position = find(world, _REFERENCES[name], value, name, now)
         return position, lambda row: getattr(row, name) == position

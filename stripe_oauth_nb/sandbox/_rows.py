@@ -15,18 +15,24 @@ from typing import Any, Generic, NamedTuple, TypeVar
 __all__ = [
     "BalanceTransaction",
     "Charge",
+    "Coupon",
     "Customer",
     "Dispute",
     "Event",
     "Invoice",
+    "InvoiceItem",
+    "InvoiceLine",
     "PaymentIntent",
     "Payout",
     "Price",
     "Product",
+    "PromotionCode",
     "Refund",
     "Row",
     "Subscription",
+    "SubscriptionItem",
     "Table",
+    "TaxRate",
     "replace",
 ]
 
@@ -66,16 +72,34 @@ class Price(NamedTuple):
     nickname: str | None
 
 
+class SubscriptionItem(NamedTuple):
+    """One price on a subscription; its quantity lives in the subscription's row
+    (``quantities[slot]``), so an event's snapshot of the subscription keeps its quantities."""
+
+    id: str
+    created: int
+    subscription: int
+    price: int
+    slot: int
+
+
 class Subscription(NamedTuple):
     id: str
     created: int
     customer: int
-    price: int
-    quantity: int
+    items: tuple[int, ...]
+    quantities: tuple[int, ...]
+    currency: str
+    interval: str
     status: str
     period_start: int
     period_end: int
     latest_invoice: int
+    coupon: int = -1
+    promotion_code: int = -1
+    tax_rate: int = -1
+    trial_start: int | None = None
+    trial_end: int | None = None
     cancel_at_period_end: bool = False
     canceled_at: int | None = None
     ended_at: int | None = None
@@ -83,12 +107,14 @@ class Subscription(NamedTuple):
 
 
 class Invoice(NamedTuple):
+    """``lines_from``..``lines_to``: its lines (positions in ``invoice_lines``, in order);
+    ``amount_due`` = ``subtotal`` - ``discount`` + ``tax``, each the sum over the lines."""
+
     id: str
     created: int
     customer: int
     subscription: int
-    price: int
-    quantity: int
+    currency: str
     number: str
     billing_reason: str
     status: str
@@ -98,12 +124,87 @@ class Invoice(NamedTuple):
     period_start: int
     period_end: int
     billed_from: int
+    lines_from: int
+    lines_to: int
+    subtotal: int
+    discount: int
+    tax: int
+    coupon: int = -1
+    tax_rate: int = -1
     finalized_at: int | None = None
     paid_at: int | None = None
     uncollectible_at: int | None = None
     next_payment_attempt: int | None = None
     charge: int = -1
     payment_intent: int = -1
+
+
+class InvoiceLine(NamedTuple):
+    """One line of an invoice: a subscription item for a period, or an invoice item
+    (``invoice_item``; a proration or a one-off). ``discount`` and ``tax`` are this line's."""
+
+    id: str
+    created: int
+    invoice: int
+    price: int
+    quantity: int
+    amount: int
+    discount: int
+    tax: int
+    period_start: int
+    period_end: int
+    subscription_item: int
+    invoice_item: int
+    proration: bool
+
+
+class InvoiceItem(NamedTuple):
+    id: str
+    created: int
+    customer: int
+    subscription: int
+    subscription_item: int
+    price: int
+    quantity: int
+    amount: int
+    currency: str
+    description: str
+    period_start: int
+    period_end: int
+    proration: bool
+    invoice: int
+
+
+class Coupon(NamedTuple):
+    id: str
+    created: int
+    name: str
+    percent_off: float | None
+    amount_off: int | None
+    currency: str | None
+    duration: str
+    duration_in_months: int | None
+    times_redeemed: int = 0
+
+
+class PromotionCode(NamedTuple):
+    id: str
+    created: int
+    code: str
+    coupon: int
+    times_redeemed: int = 0
+
+
+class TaxRate(NamedTuple):
+    id: str
+    created: int
+    display_name: str
+    description: str
+    percentage: float
+    country: str
+    state: str | None
+    jurisdiction: str
+    tax_type: str
 
 
 class PaymentIntent(NamedTuple):
@@ -204,7 +305,13 @@ Row = (
     | Product
     | Price
     | Subscription
+    | SubscriptionItem
     | Invoice
+    | InvoiceLine
+    | InvoiceItem
+    | Coupon
+    | PromotionCode
+    | TaxRate
     | PaymentIntent
     | Charge
     | Refund

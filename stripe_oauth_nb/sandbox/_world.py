@@ -15,24 +15,32 @@ from typing import Any, Final
 from ._rows import (
     BalanceTransaction,
     Charge,
+    Coupon,
     Customer,
     Dispute,
     Event,
     Invoice,
+    InvoiceItem,
+    InvoiceLine,
     PaymentIntent,
     Payout,
     Price,
     Product,
+    PromotionCode,
     Refund,
     Subscription,
+    SubscriptionItem,
     Table,
+    TaxRate,
 )
 from ._rules import EVENT_RETENTION, Mode
 
 __all__ = [
+    "CHILDREN",
     "RESOURCES",
     "Account",
     "Ids",
+    "LongLists",
     "World",
     "WorldSpec",
     "customer_attributes",
@@ -54,6 +62,9 @@ RESOURCES: Final = (
     "disputes",
     "events",
 )
+
+#: Tables of objects that live inside a parent (read through the parent's sub-list endpoint).
+CHILDREN: Final = ("subscription_items", "invoice_lines")
 
 _ALNUM: Final = string.ascii_letters + string.digits
 _BYTE_TO_ALNUM: Final = bytes.maketrans(bytes(range(256)), (_ALNUM * 5)[:256].encode())
@@ -106,6 +117,37 @@ def customer_attributes(rng: random.Random, number: int) -> tuple[str, str, str,
 
 
 @dataclass(frozen=True)
+class LongLists:
+    """Customers whose lists are longer than Stripe embeds (10 entries), on top of the
+    seeded variety: ``subscriptions`` customers subscribe with exactly ``items`` items, and
+    ``invoices`` more customers get a first invoice of exactly ``lines`` lines (a few
+    subscription items and one-off invoice items). They are the newest arrivals of the
+    history, so they exist with any number of customers (they are added to it)."""
+
+    invoices: int = 0
+    lines: int = 25
+    subscriptions: int = 0
+    items: int = 12
+
+    def check(self) -> None:
+        from .._errors import SandboxError
+
+        for name, low, high in (
+            ("invoices", 0, 100_000),
+            ("lines", 1, 40),
+            ("subscriptions", 0, 100_000),
+            ("items", 1, 15),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise SandboxError(
+                    f"long_lists.{name} must be a whole number from {low} to {high}, not "
+                    f"{value!r} (Stripe allows at most 20 subscription items; the sandbox's "
+                    "catalogue has 15 prices per currency and interval)."
+                )
+
+
+@dataclass(frozen=True)
 class Account:
     """An account: the app developer's own, or one that installs apps (``customers`` sized)."""
 
@@ -116,6 +158,7 @@ class Account:
     customers: int
     country: str = "US"
     default_currency: str = "usd"
+    long_lists: LongLists | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +174,7 @@ class WorldSpec:
     #: Draw the customers from this generator state (the default account's test mode keeps the
     #: customers of earlier releases of the sandbox); None: a generator of the world's own.
     customer_rng_state: Any = None
+    long_lists: LongLists | None = None
 
 
 class World:
@@ -151,7 +195,13 @@ class World:
         self.products: Table[Product] = Table("products")
         self.prices: Table[Price] = Table("prices")
         self.subscriptions: Table[Subscription] = Table("subscriptions")
+        self.subscription_items: Table[SubscriptionItem] = Table("subscription_items")
         self.invoices: Table[Invoice] = Table("invoices")
+        self.invoice_lines: Table[InvoiceLine] = Table("invoice_lines")
+        self.invoiceitems: Table[InvoiceItem] = Table("invoiceitems")
+        self.coupons: Table[Coupon] = Table("coupons")
+        self.promotion_codes: Table[PromotionCode] = Table("promotion_codes")
+        self.tax_rates: Table[TaxRate] = Table("tax_rates")
         self.payment_intents: Table[PaymentIntent] = Table("payment_intents")
         self.charges: Table[Charge] = Table("charges")
         self.refunds: Table[Refund] = Table("refunds")
