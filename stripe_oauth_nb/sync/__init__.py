@@ -4,15 +4,19 @@
     report = sync(settings, token_manager)          # -> stripe.duckdb, dataset "stripe"
     print(report.summary())
 
-One table per resource (:data:`RESOURCES`), keyed by ``(id, account_id, livemode)``, loaded
+One table per resource (:data:`RESOURCES`, and the child tables of their embedded lists), keyed
+by ``(id, account_id, livemode)``, loaded
 with dlt (DuckDB by default; PostgreSQL or any dlt destination by configuration). Needs the
-``[sql]`` extra; dlt, DuckDB and pyarrow are imported only when a sync runs.
+``[sql]`` extra; dlt, DuckDB and pyarrow are imported only when a sync runs. :data:`QUERIES`
+holds the analyses (MRR, revenue by product, discounts) as DuckDB SQL; ``run_query`` runs one.
 """
 
 from __future__ import annotations
 
 from ._destination import DEFAULT_DB, mask_dsn
 from ._limiter import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RateLimiter
+from ._queries import QUERIES
+from ._queries import run as run_query
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import RESOURCES, Resource
 from ._sync import sync
@@ -21,6 +25,7 @@ __all__ = [
     "DEFAULT_DB",
     "ENDPOINT_RATE",
     "LIVE_RATE",
+    "QUERIES",
     "RESOURCES",
     "TEST_RATE",
     "AccountResult",
@@ -31,5 +36,6 @@ __all__ = [
     "SyncReport",
     "TableResult",
     "mask_dsn",
+    "run_query",
     "sync",
 ]
