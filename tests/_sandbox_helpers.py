@@ -39,6 +39,11 @@ READ_ALL = (
     "payout_read",
     "dispute_read",
     "event_read",
+    "coupon_read",
+    "promotion_code_read",
+    "tax_rate_read",
+    "setup_intent_read",
+    "payment_method_read",
 )
 
 

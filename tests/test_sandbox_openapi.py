@@ -38,6 +38,11 @@ RETRIEVE_PATHS = {
     "payouts": "/v1/payouts/{payout}",
     "disputes": "/v1/disputes/{dispute}",
     "events": "/v1/events/{id}",
+    "coupons": "/v1/coupons/{coupon}",
+    "promotion_codes": "/v1/promotion_codes/{promotion_code}",
+    "tax_rates": "/v1/tax_rates/{tax_rate}",
+    "invoiceitems": "/v1/invoiceitems/{invoiceitem}",
+    "setup_intents": "/v1/setup_intents/{intent}",
 }
 #: An event's ``data.object`` is free-form in the schema: check it against its own object.
 OBJECT_SCHEMAS = {
@@ -55,6 +60,8 @@ OBJECT_SCHEMAS = {
     "coupon": "coupon",
     "promotion_code": "promotion_code",
     "tax_rate": "tax_rate",
+    "setup_intent": "setup_intent",
+    "payment_method": "payment_method",
 }
 
 
@@ -232,7 +239,7 @@ def test_the_account_matches_the_schema(api: httpx.Client) -> None:
         ("/v1/charges/ch_missing", {}, {}, 404),
         ("/v1/charges", {}, {"Stripe-Version": "1999-01-01"}, 400),
         ("/v1/charges", {}, {"key": "rk_test_EXAMPLEnothing00000000"}, 401),
-        ("/v1/coupons", {}, {}, 404),
+        ("/v1/quotes", {}, {}, 404),
         ("/v1/charges/", {}, {}, 404),
     ],
 )

@@ -26,6 +26,11 @@ PREFIXES = {
     "payouts": "po_",
     "disputes": "dp_",
     "events": "evt_",
+    "coupons": "",
+    "promotion_codes": "promo_",
+    "tax_rates": "txr_",
+    "invoiceitems": "ii_",
+    "setup_intents": "seti_",
 }
 #: Fields holding the id of another served object: field -> its resource.
 REFERENCES = {
@@ -49,6 +54,11 @@ REFERENCES = {
     "payouts": {"balance_transaction": "balance_transactions"},
     "disputes": {"charge": "charges", "payment_intent": "payment_intents"},
     "events": {},
+    "coupons": {},
+    "promotion_codes": {},
+    "tax_rates": {},
+    "invoiceitems": {"customer": "customers", "invoice": "invoices"},
+    "setup_intents": {"customer": "customers"},
 }
 
 
@@ -99,8 +109,7 @@ def test_every_reference_resolves_in_the_same_world(
         assert source in data[kinds[source[:3]]], txn["id"]
     for event in data["events"].values():
         obj = event["data"]["object"]
-        # Invoice items have events (their list comes with the new resources).
-        assert obj["id"].startswith((*PREFIXES.values(), "ii_")), event["type"]
+        assert obj["id"].startswith((*PREFIXES.values(), "pm_")), event["type"]
 
 
 def test_charges_and_their_balance_transactions_add_up(

@@ -54,7 +54,7 @@ _SEARCHABLE: Final = frozenset(
 _SERVED: Final = (
     "POST /v1/oauth/token, GET /v1/account, GET /v1/<resource> and /v1/<resource>/<id> for "
     + ", ".join(RESOURCES)
-    + ", and "
+    + ", GET /v1/balance, and "
     + ", ".join(spec.path.replace("{parent}", "{id}") for spec in SUBLISTS)
 )
 
@@ -432,12 +432,16 @@ class _Routes:
 
         async def handler(request: Request, call: _Call) -> Response:
             principal = self._caller(request, call, spec.route)
-            self.state.require(principal, spec.parent)
+            self.state.require(principal, spec.needs or spec.parent)
             params = parse_params(_query_pairs(request), spec.params)
             if spec.query_parent is None:
                 parent_id, in_path = request.path_params["parent"], True
             else:
                 parent_id, in_path = params.values.get(spec.query_parent), False
+                if parent_id is None and spec.optional_parent:
+                    # Payment methods of no customer (Treasury's): the sandbox has none.
+                    self._expansions(principal, spec.kind, params, on_list=True, legacy=call.legacy)
+                    return _json(list_body([], False, spec.path), call=call)
                 if parent_id is None:
                     raise APIFailure(
                         400,
@@ -457,6 +461,43 @@ class _Routes:
             return _json(list_body(data, has_more, url), call=call)
 
         return self._routed(spec.name, handler)
+
+    def payment_method(self) -> Callable[[Request], Awaitable[Response]]:
+        """``GET /v1/payment_methods/{id}``: a customer's card."""
+
+        async def handler(request: Request, call: _Call) -> Response:
+            principal = self._caller(request, call, "GET /v1/payment_methods/{id}")
+            self.state.require(principal, "payment_methods")
+            params = parse_params(_query_pairs(request), {"expand": "array"})
+            tree = self._expansions(
+                principal, "payment_method", params, on_list=False, legacy=call.legacy
+            )
+            world = self.state.world(principal.account, principal.mode)
+            object_id = request.path_params["object_id"]
+            with self.state.lock:
+                renderer = self._renderer(world, call)
+                position = None
+                if object_id.startswith("pm_") and object_id.endswith("Card"):
+                    position = world.customers.find("cus_" + object_id[3:-4])
+                if position is None:
+                    raise missing("payment_methods", object_id, "id", status=404)
+                body = renderer.render("payment_methods", world.customers.rows[position], tree)
+            return _json(body, call=call)
+
+        return self._routed("payment_methods", handler)
+
+    async def balance(self, request: Request) -> Response:
+        return await self._run(request, "balance", self._balance)
+
+    async def _balance(self, request: Request, call: _Call) -> Response:
+        principal = self._caller(request, call, "GET /v1/balance")
+        self.state.require(principal, "balance")
+        params = parse_params(_query_pairs(request), {"expand": "array"})
+        self._expansions(principal, "balance", params, on_list=False, legacy=call.legacy)
+        world = self.state.world(principal.account, principal.mode)
+        with self.state.lock:
+            body = self._renderer(world, call).balance()
+        return _json(body, call=call)
 
     def subscription_item(self) -> Callable[[Request], Awaitable[Response]]:
         """``GET /v1/subscription_items/{id}``."""
@@ -617,6 +658,8 @@ def create_app(state: SandboxState, info: Callable[[], dict[str, Any]]) -> Starl
     table.append(
         Route("/v1/subscription_items/{object_id}", routes.subscription_item(), methods=["GET"])
     )
+    table.append(Route("/v1/payment_methods/{object_id}", routes.payment_method(), methods=["GET"]))
+    table.append(Route("/v1/balance", routes.balance, methods=["GET"]))
     for resource in RESOURCES:
         table.append(Route(f"/v1/{resource}", routes.lister(resource), methods=["GET"]))
         table.append(

@@ -69,6 +69,7 @@ from ._rows import (
     Product,
     PromotionCode,
     Refund,
+    SetupIntent,
     Subscription,
     SubscriptionItem,
     Table,
@@ -334,24 +335,31 @@ class Business:
     # --- customers ----------------------------------------------------------------------------
 
     def _arrive(self, now: int, number: int, attrs: tuple[str, str, str, str, str]) -> None:
-        customer_id, name, email, currency, prefix = attrs
-        row = Customer(customer_id, now, name, email, currency, prefix, number)
-        customer = self._add(self.w.customers, row, "customer.created")
-        self._live_index[customer] = len(self._live_customers)
-        self._live_customers.append(customer)
+        customer = self._add_customer(now, number, attrs)
         if self.rng.random() < P_SUBSCRIBE:
             self._subscribe(now, customer)
 
     def _arrive_long(self, now: int, number: int, items: int | None, lines: int | None) -> None:
-        """A customer of :class:`~._world.LongLists`: ``items`` subscription items, and a first
+        """A customer of :class:`~._world.LongLists`: ``items`` subscription items, or a first
         invoice of ``lines`` lines (one-off invoice items after the subscription's)."""
         attrs = customer_attributes(self.w.customer_rng, number)
+        customer = self._add_customer(now, number, attrs)
+        self._subscribe(now, customer, items=items, lines=lines)
+
+    def _add_customer(self, now: int, number: int, attrs: tuple[str, str, str, str, str]) -> int:
+        """A new customer, who saves a card at once (a SetupIntent; the card is attached)."""
         customer_id, name, email, currency, prefix = attrs
         row = Customer(customer_id, now, name, email, currency, prefix, number)
         customer = self._add(self.w.customers, row, "customer.created")
         self._live_index[customer] = len(self._live_customers)
         self._live_customers.append(customer)
-        self._subscribe(now, customer, items=items, lines=lines)
+        w = self.w
+        intent = SetupIntent(w.ids.new("seti_"), now, customer, "requires_payment_method")
+        position = self._add(w.setup_intents, intent, "setup_intent.created")
+        self._event(now, "payment_method.attached", "payment_methods", row)
+        done = replace(intent, status="succeeded")
+        self._set(now, w.setup_intents, position, done, "setup_intent.succeeded")
+        return customer
 
     def _new_customer(self, now: int) -> None:
         number = len(self.w.customers)

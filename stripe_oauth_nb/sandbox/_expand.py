@@ -47,6 +47,8 @@ KIND_OF: Final = {
     "promotion_codes": "promotion_code",
     "tax_rates": "tax_rate",
     "invoiceitems": "invoiceitem",
+    "setup_intents": "setup_intent",
+    "payment_methods": "payment_method",
 }
 
 
@@ -224,7 +226,7 @@ EXPANDABLE: Final[dict[str, dict[str, Field]]] = {
         "latest_charge": _ref("charges"),
         "next_action": _F,
         "on_behalf_of": _F,
-        "payment_method": Field("unserved", "payment methods"),
+        "payment_method": Field("unserved", "payment method expansion"),
         "payment_method_options": _F,
         "processing": _F,
         "review": _F,
@@ -262,6 +264,24 @@ EXPANDABLE: Final[dict[str, dict[str, Field]]] = {
         "customer": _ref("customers"),
         "invoice": _ref("invoices"),
     },
+    "setup_intent": {
+        "application": _F,
+        "automatic_payment_methods": _F,
+        "customer": _ref("customers"),
+        "last_setup_error": _F,
+        "latest_attempt": Field("unserved", "setup attempts"),
+        "mandate": _F,
+        "next_action": _F,
+        "on_behalf_of": _F,
+        "payment_method": Field("unserved", "payment method expansion"),
+        "payment_method_options": _F,
+        "single_use_mandate": _F,
+    },
+    "payment_method": {
+        name: _F for name in ("billing_details", "card", "card_present", "link", "radar_options")
+    }
+    | {"customer": _ref("customers")},
+    "balance": {},
     "coupon": {"applies_to": _F, "currency_options": _F},
     "promotion_code": {"customer": _F, "restrictions": _F},
     "tax_rate": {},

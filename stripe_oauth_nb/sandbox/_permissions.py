@@ -33,6 +33,13 @@ REQUIRED: Final = {
     "payouts": "payout_read",
     "disputes": "dispute_read",
     "events": "event_read",
+    "coupons": "coupon_read",
+    "promotion_codes": "promotion_code_read",
+    "tax_rates": "tax_rate_read",
+    "invoiceitems": "invoice_read",
+    "setup_intents": "setup_intent_read",
+    "payment_methods": "payment_method_read",
+    "balance": "balance_read",
     "balance_transaction_source": "balance_transaction_source_read",
 }
 #: Grants the catalogue states only in prose.

@@ -81,11 +81,28 @@ LIST_PARAMS: Final[dict[str, dict[str, str]]] = {
     "payouts": {**_COMMON, "arrival_date": "range", "destination": "str", "status": "str"},
     "disputes": {**_COMMON, "charge": "str", "payment_intent": "str"},
     "events": {**_COMMON, "delivery_success": "bool", "type": "str", "types": "array"},
+    "coupons": dict(_COMMON),
+    "promotion_codes": {
+        **_COMMON,
+        "active": "bool",
+        "code": "str",
+        "coupon": "str",
+        "customer": "str",
+    },
+    "tax_rates": {**_COMMON, "active": "bool", "inclusive": "bool"},
+    "invoiceitems": {**_COMMON, "customer": "str", "invoice": "str", "pending": "bool"},
+    "setup_intents": {
+        **_COMMON,
+        "attach_to_self": "bool",
+        "customer": "str",
+        "payment_method": "str",
+    },
 }
 #: Parameters of ``GET /v1/<resource>/{id}`` (and of ``GET /v1/account``: ``account``).
 RETRIEVE_PARAMS: Final[dict[str, dict[str, str]]] = {
     **{resource: {"expand": "array"} for resource in LIST_PARAMS},
     "payment_intents": {"expand": "array", "client_secret": "str"},
+    "setup_intents": {"expand": "array", "client_secret": "str"},
     "account": {"expand": "array"},
 }
 _NAME: Final = re.compile(r"^([A-Za-z0-9_]+)((?:\[[^\[\]]*\])*)$")

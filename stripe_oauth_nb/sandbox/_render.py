@@ -30,6 +30,7 @@ from ._rows import (
     Product,
     PromotionCode,
     Refund,
+    SetupIntent,
     Subscription,
     TaxRate,
 )
@@ -197,6 +198,8 @@ class Renderer:
             "coupons": self._coupon,
             "promotion_codes": self._promotion_code,
             "invoiceitems": self._invoiceitem,
+            "setup_intents": self._setup_intent,
+            "payment_methods": self._payment_method,
         }
 
     # --- entry points -------------------------------------------------------------------------
@@ -576,6 +579,67 @@ class Renderer:
             "promotion": Raw(f'{{"coupon":"{coupon.id}","type":"coupon"}}'),
             "times_redeemed": row.times_redeemed,
         }
+
+    def _setup_intent(self, row: SetupIntent, x: Tree) -> dict[str, Any]:
+        customer = self.w.customers.rows[row.customer]
+        done = row.status == "succeeded"
+        return {
+            "id": row.id,
+            "client_secret": f"{row.id}_secret_{_secret_of(row.id)}",
+            "created": row.created,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "livemode": self.w.livemode,
+            "payment_method": payment_method_id(customer) if done else None,
+            "status": row.status,
+        }
+
+    def _payment_method(self, row: Customer, x: Tree) -> dict[str, Any]:
+        """The customer's card (one per customer; rendered from the customer's row)."""
+        brand, last4, month, year, fingerprint = self._card(row)
+        return {
+            "id": payment_method_id(row),
+            "billing_details.email": row.email,
+            "billing_details.name": row.name,
+            "card.brand": brand,
+            "card.display_brand": brand,
+            "card.exp_month": month,
+            "card.exp_year": year,
+            "card.fingerprint": fingerprint,
+            "card.generated_from": None,
+            "card.last4": last4,
+            "card.networks.available": Raw(f'["{brand}"]'),
+            "card.wallet": None,
+            "created": row.created,
+            "customer": None if row.deleted else self._customer_ref(x, row),
+            "livemode": self.w.livemode,
+        }
+
+    def _customer_ref(self, x: Tree, row: Customer) -> str | Raw:
+        if "customer" not in x:
+            return row.id
+        return Raw(self.render("customers", row, x["customer"]))
+
+    def balance(self) -> str:
+        """``GET /v1/balance``: what the balance transactions make available and pending (in
+        usd); a payout leaves the available balance when it is made."""
+        available = pending = 0
+        for txn in self.w.balance_transactions.rows:
+            if txn.type == "payout" or txn.available_on <= self.now:
+                available += txn.net
+            else:
+                pending += txn.net
+        return template("balance").render(
+            {
+                "available": Raw(
+                    f'[{{"amount":{available},"currency":"usd",'
+                    f'"source_types":{{"card":{available}}}}}]'
+                ),
+                "livemode": self.w.livemode,
+                "pending": Raw(
+                    f'[{{"amount":{pending},"currency":"usd","source_types":{{"card":{pending}}}}}]'
+                ),
+            }
+        )
 
     def _invoiceitem(self, row: InvoiceItem, x: Tree) -> dict[str, Any]:
         w = self.w

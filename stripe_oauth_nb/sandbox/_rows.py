@@ -29,6 +29,7 @@ __all__ = [
     "PromotionCode",
     "Refund",
     "Row",
+    "SetupIntent",
     "Subscription",
     "SubscriptionItem",
     "Table",
@@ -175,6 +176,15 @@ class InvoiceItem(NamedTuple):
     invoice: int
 
 
+class SetupIntent(NamedTuple):
+    """A customer saving their card (its payment method is the customer's card)."""
+
+    id: str
+    created: int
+    customer: int
+    status: str
+
+
 class Coupon(NamedTuple):
     id: str
     created: int
@@ -312,6 +322,7 @@ Row = (
     | Coupon
     | PromotionCode
     | TaxRate
+    | SetupIntent
     | PaymentIntent
     | Charge
     | Refund

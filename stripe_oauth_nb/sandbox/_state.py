@@ -74,6 +74,11 @@ DEMO_MANIFEST: Final[dict[str, Any]] = {
         {"permission": "payout_read", "purpose": "Reconcile payouts."},
         {"permission": "dispute_read", "purpose": "Report disputes."},
         {"permission": "event_read", "purpose": "Keep the tables up to date."},
+        {"permission": "coupon_read", "purpose": "Report discounts."},
+        {"permission": "promotion_code_read", "purpose": "Report which codes customers used."},
+        {"permission": "tax_rate_read", "purpose": "Report tax collected."},
+        {"permission": "setup_intent_read", "purpose": "Follow saved cards."},
+        {"permission": "payment_method_read", "purpose": "Report payment methods."},
     ],
     "ui_extension": {"views": []},
     "distribution_type": "public",
@@ -84,9 +89,9 @@ DEMO_MANIFEST: Final[dict[str, Any]] = {
 FaultEndpoint = str
 FaultKind = Literal["delay", "error", "rate_limit", "drop"]
 #: Endpoints a ``"*"`` fault applies to (the API; not the consent page).
-_SUBLIST_ENDPOINTS: Final = tuple(spec.name for spec in SUBLISTS)
-_STAR_ENDPOINTS: Final = frozenset({"token", "account", *RESOURCES, *_SUBLIST_ENDPOINTS})
-FAULT_ENDPOINTS: Final = ("token", "account", *RESOURCES, *_SUBLIST_ENDPOINTS, "authorize", "*")
+_EXTRA_ENDPOINTS: Final = (*(spec.name for spec in SUBLISTS), "balance")
+_STAR_ENDPOINTS: Final = frozenset({"token", "account", *RESOURCES, *_EXTRA_ENDPOINTS})
+FAULT_ENDPOINTS: Final = ("token", "account", *RESOURCES, *_EXTRA_ENDPOINTS, "authorize", "*")
 FAULT_KINDS: Final = ("delay", "error", "rate_limit", "drop")
 GRANT_TYPES: Final = ("authorization_code", "refresh_token")
 

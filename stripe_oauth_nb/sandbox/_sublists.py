@@ -47,12 +47,21 @@ class SubList:
     query_parent: str | None
     children: Callable[[World, int], Sequence[int]]
     render: Callable[[Renderer, int, int, Tree], str]
+    #: The resource whose read permission the entries need, besides the parent's.
+    needs: str | None = None
+    #: Without its query parameter: an empty list (True) or a 400 (False).
+    optional_parent: bool = False
+    #: Payment methods: the ``type`` filter (every entry is of this type).
+    entry_type: str | None = None
 
     @property
     def params(self) -> dict[str, str]:
-        if self.query_parent is None:
-            return dict(_PAGE)
-        return {**_PAGE, self.query_parent: "str"}
+        params = dict(_PAGE)
+        if self.query_parent is not None:
+            params[self.query_parent] = "str"
+        if self.entry_type is not None:
+            params["type"] = "str"
+        return params
 
     @property
     def route(self) -> str:
@@ -62,6 +71,8 @@ class SubList:
     def url(self, parent_id: str) -> str:
         if self.query_parent is None:
             return self.path.replace("{parent}", parent_id)
+        if self.optional_parent:
+            return self.path
         return f"{self.path}?{self.query_parent}={parent_id}"
 
 
@@ -77,6 +88,15 @@ def _items(world: World, subscription: int) -> Sequence[int]:
 def _none(world: World, customer: int) -> Sequence[int]:
     """Customer balance transactions: the sandbox's customers never use their credit balance."""
     return ()
+
+
+def _card(world: World, customer: int) -> Sequence[int]:
+    """A customer's payment methods: their card (none once the customer is deleted)."""
+    return () if world.customers.rows[customer].deleted else (customer,)
+
+
+def _render_card(renderer: Renderer, position: int, parent: int, tree: Tree) -> str:
+    return renderer.render("payment_methods", renderer.w.customers.rows[position], tree)
 
 
 def _render_line(renderer: Renderer, position: int, parent: int, tree: Tree) -> str:
@@ -112,6 +132,31 @@ SUBLISTS: Final = (
         "subscription",
         _items,
         _render_item,
+    ),
+    SubList(
+        "customer_payment_methods",
+        "/v1/customers/{parent}/payment_methods",
+        "customers",
+        "payment_method",
+        "customers",
+        None,
+        _card,
+        _render_card,
+        needs="payment_methods",
+        entry_type="card",
+    ),
+    SubList(
+        "payment_methods",
+        "/v1/payment_methods",
+        "customers",
+        "payment_method",
+        "customers",
+        "customer",
+        _card,
+        _render_card,
+        needs="payment_methods",
+        optional_parent=True,
+        entry_type="card",
     ),
     SubList(
         "customer_balance_transactions",
@@ -153,6 +198,11 @@ def page(
             raise missing(spec.parent, parent_id, "id", status=404) from None
         raise
     children = spec.children(world, parent)
+    if (
+        spec.entry_type is not None
+        and params.values.get("type", spec.entry_type) != spec.entry_type
+    ):
+        children = ()
     table: Table[Any] = world.table(spec.table)
     limit = params.limit
     if params.starting_after is not None:

@@ -28,6 +28,7 @@ from ._rows import (
     Product,
     PromotionCode,
     Refund,
+    SetupIntent,
     Subscription,
     SubscriptionItem,
     Table,
@@ -61,6 +62,11 @@ RESOURCES: Final = (
     "payouts",
     "disputes",
     "events",
+    "coupons",
+    "promotion_codes",
+    "tax_rates",
+    "invoiceitems",
+    "setup_intents",
 )
 
 #: Tables of objects that live inside a parent (read through the parent's sub-list endpoint).
@@ -202,6 +208,7 @@ class World:
         self.coupons: Table[Coupon] = Table("coupons")
         self.promotion_codes: Table[PromotionCode] = Table("promotion_codes")
         self.tax_rates: Table[TaxRate] = Table("tax_rates")
+        self.setup_intents: Table[SetupIntent] = Table("setup_intents")
         self.payment_intents: Table[PaymentIntent] = Table("payment_intents")
         self.charges: Table[Charge] = Table("charges")
         self.refunds: Table[Refund] = Table("refunds")
