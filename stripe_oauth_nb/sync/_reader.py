@@ -200,13 +200,16 @@ class Reader:
         self._ready: set[str] = set()
         self._events_done = False
         #: Per child table: parent id -> ``_sync_seq`` of the newest version whose children
-        #: were read (or that deleted the parent) in this run.
+        #: were read (or that deleted the parent) in this run; per per-parent resource: the
+        #: parents deleted in this run.
         self.child_seq: dict[str, dict[str, int]] = {}
         for name, plan in self.plans.items():
             self.results[name] = ResourceResult()
             for child in plan.resource.children:
                 self.results[child.name] = ResourceResult()
                 self.child_seq[child.name] = {}
+            if plan.resource.per_parent is not None:  # parents deleted in this run
+                self.child_seq[name] = {}
 
     # -- running -------------------------------------------------------------------------
     def run(self) -> None:
@@ -340,7 +343,7 @@ class Reader:
         if not (page.get("has_more") and data):
             return []
         last = data[-1]
-        last_created = int(last["created"])
+        last_created = int(last[self._created_field(window.name)])
         if last_created < window.lo:  # a page fetched from earlier than the window: done
             return []
         nxt = Window(window.name, window.lo, last_created, str(last["id"]), window.tail, False)
@@ -357,7 +360,7 @@ class Reader:
             if window.first:
                 result.windows += 1
             if window.top and window.first and data:
-                result.newest = int(data[0]["created"])
+                result.newest = int(data[0][self._created_field(name)])
         if not data:
             return
         if self.plans[name].resource.per_parent is not None:  # each parent's list, in the pool
@@ -374,6 +377,9 @@ class Reader:
         for index, event in enumerate(data):
             obj = (event.get("data") or {}).get("object") or {}
             resource = by_object(obj.get("object"))
+            if resource is not None and _is_deletion(str(event.get("type", "")), obj, resource):
+                created = int(event.get("created", 0))
+                self._parent_gone(obj, created, event_seq(created, window.seen + index))
             if resource is None or resource.name not in self.plans:
                 continue
             plan = self.plans[resource.name]
@@ -392,6 +398,20 @@ class Reader:
             self._emit(name, objects, seqs)
         for name, (ids, seqs) in deletes.items():
             self._delete(name, ids, seqs)
+
+    def _parent_gone(self, obj: Mapping[str, Any], created: int, seq: int) -> None:
+        """A deleted object whose per-parent lists go with it (a deleted customer's payment
+        methods are detached without an event of their own): the loader removes their rows."""
+        for name, plan in self.plans.items():
+            per_parent = plan.resource.per_parent
+            if per_parent is None or per_parent.parent_object != obj.get("object"):
+                continue
+            if plan.full or created < (plan.events_since or 0):
+                continue
+            parent_id = str(obj.get("id"))
+            with self._lock:
+                newest = self.child_seq[name]
+                newest[parent_id] = max(newest.get(parent_id, seq), seq)
 
     # -- objects and their nested lists -------------------------------------------------
     def _emit(self, name: str, objects: list[dict[str, Any]], seqs: list[int]) -> None:
@@ -549,9 +569,12 @@ class Reader:
                 result.requests += 1
             self._emit(item.name, [obj], [LIST_SEQ])
 
+    def _created_field(self, name: str) -> str:
+        return "created" if name == EVENTS else self.plans[name].resource.created_field
+
     def _split(self, nxt: Window, count: int, data: list[dict[str, Any]]) -> list[Window]:
         """The window's continuation, and a new tail window while the resource has room."""
-        newest = int(data[0]["created"])
+        newest = int(data[0][self._created_field(nxt.name)])
         with self._lock:
             density = self._density.setdefault(nxt.name, _Density())
             density.objects += count

@@ -20,8 +20,10 @@ days later. So are checkout sessions: an open session has no event (``checkout.s
 and ``.expired`` come later); like credit notes, their list takes no ``created`` range (API
 2023-08-16), so it is read newest first down to the last run's newest.
 
-The later tables: coupons, promotion codes, tax rates, setup intents, subscription schedules and
-invoice items are created with an event (``coupon.created``, ...); credit notes too
+The later tables: tax rates, setup intents, subscription schedules and invoice items are created
+with an event (``tax_rate.created``, ...); coupons and promotion codes too, but a redemption
+changes their ``times_redeemed`` (and ``valid``) with no event, so every run reads these short
+lists whole (``reread``); credit notes are created with an event
 (``credit_note.created``); a customer's payment methods appear with ``payment_method.attached``
 and leave with ``payment_method.detached`` (a full pass pages the customers, then each one's
 list). ``balance`` is one object, not a list: each run adds a row per currency (``id``
@@ -81,6 +83,11 @@ class PerParent:
 
     parents: str
     path: str
+    #: The parents' ``object``, and the column of the resource's rows holding the parent's id:
+    #: a deleted parent takes its rows along (Stripe detaches a deleted customer's payment
+    #: methods without an event).
+    parent_object: str = "customer"
+    column: str = "customer"
 
     def of(self, parent_id: str) -> str:
         return self.path.replace("{id}", parent_id)
@@ -115,6 +122,12 @@ class Resource:
     per_parent: PerParent | None = None
     #: One object, not a list (``/v1/balance``): a row per run and currency, never deleted.
     snapshot: bool = False
+    #: The field holding the time the ``created`` filter ranges over (an invoice item's
+    #: ``date``: it has no ``created``).
+    created_field: str = "created"
+    #: Its objects change without an event (a coupon's ``times_redeemed``): every run reads the
+    #: whole list (a short one), as a full pass.
+    reread: bool = False
 
     @property
     def path(self) -> str:
@@ -159,6 +172,22 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("balance_transactions", "balance_transaction", "balance_read", unsettled="pending"),
     Resource("payouts", "payout", "payout_read", created_events=True),
     Resource("disputes", "dispute", "dispute_read"),
+    Resource("coupons", "coupon", "coupon_read", reread=True),
+    Resource("promotion_codes", "promotion_code", "promotion_code_read", reread=True),
+    Resource("tax_rates", "tax_rate", "tax_rate_read", created_events=True),
+    Resource(
+        "payment_methods",
+        "payment_method",
+        "payment_method_read",
+        created_events=True,
+        removed_by=("payment_method.detached",),
+        per_parent=PerParent("/v1/customers", "/v1/customers/{id}/payment_methods"),
+    ),
+    Resource("setup_intents", "setup_intent", "setup_intent_read", created_events=True),
+    Resource(
+        "invoiceitems", "invoiceitem", "invoice_read", created_events=True, created_field="date"
+    ),
+    Resource("balance", "balance", "balance_read", snapshot=True),
 )
 
 #: Every child table, and every table the sync loads (resources, each followed by its children).

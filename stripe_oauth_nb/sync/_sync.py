@@ -393,7 +393,7 @@ class _Run:
     ) -> Plan:
         created = cursors.get("created")
         events = cursors.get("events")
-        if self.full or not events_ok or created is None or events is None:
+        if self.full or not events_ok or created is None or events is None or resource.reread:
             return Plan(resource)
         if newest is not None and int(events) < newest - EVENT_RETENTION:
             return Plan(resource)  # events since the cursor may be gone: read everything
@@ -446,7 +446,13 @@ class _Run:
                     cursors = self._cursors(account, plan, read)
                     # a snapshot's rows of earlier runs stay: never a full pass's deletions
                     full = plan.full and not plan.resource.snapshot
-                    batches.append(Batch(name, spill, cursors, full, keep=skip))
+                    per_parent = plan.resource.per_parent
+                    gone_with = (  # rows of parents deleted in this run go with them
+                        Children(per_parent.column, reader.child_seq[name])
+                        if per_parent is not None
+                        else None
+                    )
+                    batches.append(Batch(name, spill, cursors, full, keep=skip, children=gone_with))
                 else:
                     children = Children(child.parent, reader.child_seq[child.name], skip)
                     batches.append(Batch(child.name, spill, {}, plan.full, children=children))
