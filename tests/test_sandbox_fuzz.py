@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sandbox._query import LIST_PARAMS
-from stripe_oauth_nb.sandbox._world import RESOURCES
+from stripe_oauth_nb.sandbox._world import RESOURCES, api_path
 
 START = 1_767_225_600
 
@@ -107,7 +107,7 @@ def test_list_parameters(world: World, data: st.DataObject) -> None:
         st.lists(st.tuples(names_for(resource), values(world)), min_size=1, max_size=4)
     )
     query = "&".join(f"{quote(k, safe='[]')}={quote(v)}" for k, v in pairs)
-    assert_stripe_shaped(world.client.get(f"/v1/{resource}?{query}"), query)
+    assert_stripe_shaped(world.client.get(f"{api_path(resource)}?{query}"), query)
 
 
 @settings(
@@ -126,6 +126,6 @@ def test_retrieve_ids_and_parameters(world: World, data: st.DataObject) -> None:
         )
     )
     query = "&".join(f"{quote(k, safe='[]')}={quote(v)}" for k, v in pairs)
-    path = f"/v1/{resource}/{quote(object_id, safe='')}"
+    path = f"{api_path(resource)}/{quote(object_id, safe='')}"
     response = world.client.get(f"{path}?{query}")
     assert_stripe_shaped(response, f"{path}?{query}")

@@ -22,7 +22,7 @@ from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sandbox._expand import EXPANDABLE, KIND_OF
 from stripe_oauth_nb.sandbox._templates import LEGACY_FIELDS
-from stripe_oauth_nb.sandbox._world import RESOURCES
+from stripe_oauth_nb.sandbox._world import RESOURCES, api_path
 
 START = 1_767_225_600  # 2026-01-01T00:00:00Z
 RETRIEVE_PATHS = {
@@ -43,6 +43,8 @@ RETRIEVE_PATHS = {
     "tax_rates": "/v1/tax_rates/{tax_rate}",
     "invoiceitems": "/v1/invoiceitems/{invoiceitem}",
     "setup_intents": "/v1/setup_intents/{intent}",
+    "checkout_sessions": "/v1/checkout/sessions/{session}",
+    "credit_notes": "/v1/credit_notes/{id}",
 }
 #: An event's ``data.object`` is free-form in the schema: check it against its own object.
 OBJECT_SCHEMAS = {
@@ -62,6 +64,8 @@ OBJECT_SCHEMAS = {
     "tax_rate": "tax_rate",
     "setup_intent": "setup_intent",
     "payment_method": "payment_method",
+    "checkout.session": "checkout.session",
+    "credit_note": "credit_note",
 }
 
 
@@ -199,7 +203,7 @@ def test_every_object_of_every_list_matches_the_schema(
     sb: Sandbox, api: httpx.Client, resource: str, legacy: bool
 ) -> None:
     headers = {"Stripe-Version": "2023-08-16"} if legacy else {}
-    list_path = f"/v1/{resource}"
+    list_path = api_path(resource)
     params = {"limit": 100, "expand[]": [f"data.{p}" for p in _ref_paths(resource, legacy)]}
     response = api.get(list_path, params=params, headers=headers)
     assert response.status_code == 200, response.text

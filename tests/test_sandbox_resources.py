@@ -31,6 +31,8 @@ PREFIXES = {
     "tax_rates": "txr_",
     "invoiceitems": "ii_",
     "setup_intents": "seti_",
+    "checkout_sessions": "cs_",
+    "credit_notes": "cn_",
 }
 #: Fields holding the id of another served object: field -> its resource.
 REFERENCES = {
@@ -59,6 +61,13 @@ REFERENCES = {
     "tax_rates": {},
     "invoiceitems": {"customer": "customers", "invoice": "invoices"},
     "setup_intents": {"customer": "customers"},
+    "checkout_sessions": {
+        "customer": "customers",
+        "invoice": "invoices",
+        "payment_intent": "payment_intents",
+        "subscription": "subscriptions",
+    },
+    "credit_notes": {"customer": "customers", "invoice": "invoices"},
 }
 
 

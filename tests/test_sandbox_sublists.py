@@ -348,3 +348,98 @@ def test_stripe_python_pages_through_the_sub_lists(
     )
     assert len(items) == sub["items"]["total_count"] > 10
     assert isinstance(items[0], stripe.SubscriptionItem)
+
+
+# --- checkout sessions and credit notes ---------------------------------------------------------
+
+
+def test_checkout_line_items_come_only_when_expanded_and_follow_the_rules(
+    api: httpx.Client,
+) -> None:
+    sessions = walk(api, "/v1/checkout/sessions")
+    assert {s["mode"] for s in sessions} == {"subscription", "payment"}
+    assert all("line_items" not in s for s in sessions)
+    expanded = walk(api, "/v1/checkout/sessions", {"expand[]": "data.line_items"})
+    page = {"object": "list", "data": expanded[:50], "has_more": True}
+    check({**page, "url": "/v1/checkout/sessions"}, "/v1/checkout/sessions:200")
+    longer = 0
+    for session in expanded:
+        embedded = session["line_items"]
+        url = f"/v1/checkout/sessions/{session['id']}/line_items"
+        assert embedded["url"] == url
+        assert len(embedded["data"]) == min(10, embedded["total_count"])
+        assert embedded["has_more"] is (embedded["total_count"] > 10)
+        items = _whole(api, embedded)
+        assert len(items) == embedded["total_count"]
+        assert sum(i["amount_total"] for i in items) == session["amount_total"]
+        assert sum(i["amount_subtotal"] for i in items) == session["amount_subtotal"]
+        longer += embedded["has_more"]
+        if session["mode"] == "subscription":
+            invoice = api.get(f"/v1/invoices/{session['invoice']}").json()
+            assert session["amount_total"] == invoice["total"]
+    assert longer, "no session had more than 10 line items"
+    longest = max(expanded, key=lambda s: s["line_items"]["total_count"])
+    body = api.get(longest["line_items"]["url"], params={"limit": 100}).json()
+    check(body, "/v1/checkout/sessions/{session}/line_items:200")
+
+
+def test_credit_notes_credit_what_was_refunded(api: httpx.Client) -> None:
+    notes = walk(api, "/v1/credit_notes")
+    assert notes
+    refunds = {r["id"]: r for r in walk(api, "/v1/refunds")}
+    for note in notes:
+        [refund] = note["refunds"]
+        assert refund["amount_refunded"] == refunds[refund["refund"]]["amount"] == note["total"]
+        lines = _whole(api, note["lines"])
+        assert len(lines) == note["lines"]["total_count"]
+        assert len(note["lines"]["data"]) == min(10, len(lines))
+        assert sum(line["amount"] for line in lines) == note["subtotal"]
+        taxes = sum(t["amount"] for line in lines for t in line["taxes"])
+        assert note["total"] == note["subtotal"] - note["discount_amount"] + taxes
+        invoice = api.get(f"/v1/invoices/{note['invoice']}").json()
+        if lines[0]["type"] == "invoice_line_item":  # refunded whole: every invoice line
+            assert note["total"] == invoice["total"]
+            assert len(lines) == invoice["lines"]["total_count"]
+        check(api.get(note["lines"]["url"]).json(), "/v1/credit_notes/{credit_note}/lines:200")
+
+
+def test_long_lists_can_refund_long_invoices_whole() -> None:
+    long = LongLists(invoices=2, lines=14, subscriptions=1, items=11, credit_notes=1)
+    with (
+        Sandbox(customers=3, start=START, rate_limit=False, long_lists=long) as sb,
+        reader(sb) as api,
+    ):
+        notes = walk(api, "/v1/credit_notes")
+        longest = max(notes, key=lambda n: n["lines"]["total_count"])
+        assert longest["lines"]["total_count"] == 14
+        assert longest["lines"]["has_more"] is True
+        assert len(walk(api, longest["lines"]["url"], limit=5)) == 14
+        sessions = walk(api, "/v1/checkout/sessions", {"expand[]": "data.line_items"})
+        assert max(s["line_items"]["total_count"] for s in sessions) >= 11
+
+
+def test_stripe_python_pages_through_checkout_and_credit_notes(sb: Sandbox) -> None:
+    token = sb.mint_tokens(app=read_all_app(sb))["access_token"]
+    client = stripe.StripeClient(
+        api_key=token, base_addresses={"api": sb.api_base}, max_network_retries=0
+    )
+    sessions = list(client.v1.checkout.sessions.list(params={"limit": 7}).auto_paging_iter())
+    assert sessions
+    assert all(isinstance(s, stripe.checkout.Session) for s in sessions)
+    longest = max(
+        sessions,
+        key=lambda s: (
+            client.v1.checkout.sessions.retrieve(
+                s.id, params={"expand": ["line_items"]}
+            ).line_items.total_count
+        ),
+    )
+    items = list(
+        client.v1.checkout.sessions.line_items.list(longest.id, params={"limit": 3})
+        .auto_paging_iter()
+    )  # fmt: skip
+    assert len(items) > 10
+    notes = list(client.v1.credit_notes.list(params={"limit": 2}).auto_paging_iter())
+    assert notes
+    lines = list(client.v1.credit_notes.line_items.list(notes[0].id).auto_paging_iter())
+    assert len(lines) == notes[0].lines.total_count

@@ -39,7 +39,7 @@ from ._state import Fault, Principal, SandboxState
 from ._stripe_paths import is_stripe_endpoint
 from ._sublists import SUBLISTS, SubList, page
 from ._versions import API_VERSION, is_legacy, valid_version
-from ._world import RESOURCES, World
+from ._world import RESOURCES, World, api_path
 
 __all__ = ["create_app"]
 
@@ -53,7 +53,7 @@ _SEARCHABLE: Final = frozenset(
 )
 _SERVED: Final = (
     "POST /v1/oauth/token, GET /v1/account, GET /v1/<resource> and /v1/<resource>/<id> for "
-    + ", ".join(RESOURCES)
+    + ", ".join(api_path(r)[4:] for r in RESOURCES)
     + ", GET /v1/balance, and "
     + ", ".join(spec.path.replace("{parent}", "{id}") for spec in SUBLISTS)
 )
@@ -386,7 +386,7 @@ class _Routes:
     ) -> tuple[Params, Tree, World]:
         """Authenticate, rate-limit, check the permission, parse the parameters and plan the
         expansions of a list (``on_list``) or retrieve request; and the caller's world."""
-        route = f"GET /v1/{resource}" if on_list else f"GET /v1/{resource}/{{id}}"
+        route = f"GET {api_path(resource)}" if on_list else f"GET {api_path(resource)}/{{id}}"
         principal = self._caller(request, call, route)
         self.state.require(principal, resource)
         spec = LIST_PARAMS[resource] if on_list else RETRIEVE_PARAMS[resource]
@@ -406,7 +406,7 @@ class _Routes:
                 renderer = self._renderer(world, call)
                 positions, has_more = select(world, resource, params, renderer.now)
                 data = [renderer.at(resource, p, tree) for p in positions]
-            return _json(list_body(data, has_more, f"/v1/{resource}"), call=call)
+            return _json(list_body(data, has_more, api_path(resource)), call=call)
 
         return self._routed(resource, handler)
 
@@ -661,10 +661,9 @@ def create_app(state: SandboxState, info: Callable[[], dict[str, Any]]) -> Starl
     table.append(Route("/v1/payment_methods/{object_id}", routes.payment_method(), methods=["GET"]))
     table.append(Route("/v1/balance", routes.balance, methods=["GET"]))
     for resource in RESOURCES:
-        table.append(Route(f"/v1/{resource}", routes.lister(resource), methods=["GET"]))
-        table.append(
-            Route(f"/v1/{resource}/{{object_id}}", routes.retriever(resource), methods=["GET"])
-        )
+        path = api_path(resource)
+        table.append(Route(path, routes.lister(resource), methods=["GET"]))
+        table.append(Route(f"{path}/{{object_id}}", routes.retriever(resource), methods=["GET"]))
     app = Starlette(routes=table, exception_handlers={404: routes.not_found, 405: routes.not_found})
     app.router.redirect_slashes = False  # Stripe answers /v1/customers/ with 404
     return app

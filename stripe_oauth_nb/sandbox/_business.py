@@ -56,7 +56,11 @@ from ._catalogue import (
 from ._rows import (
     BalanceTransaction,
     Charge,
+    CheckoutItem,
+    CheckoutSession,
     Coupon,
+    CreditNote,
+    CreditNoteLine,
     Customer,
     Dispute,
     Event,
@@ -116,6 +120,7 @@ P_PROMOTION_CODE: Final = 0.6
 P_TAXED: Final = 0.4
 P_QUANTITY_CHANGE: Final = 0.12  # per period: a customer adds units mid-period (prorations)
 P_EXTRAS: Final = 0.08  # per renewal: one-off invoice items on the invoice
+P_CHECKOUT: Final = 0.5  # a new subscription starts through a Checkout session
 _DECLINES: Final = ("insufficient_funds", "generic_decline", "expired_card", "do_not_honor")
 _DISPUTE_REASONS: Final = ("fraudulent", "product_not_received", "subscription_canceled", "general")
 
@@ -202,12 +207,14 @@ class Business:
             )
         long = spec.long_lists
         if long is not None:
-            shapes: list[tuple[int | None, int | None]] = [(long.items, None)] * long.subscriptions
-            shapes += [(None, long.lines)] * long.invoices
-            for offset, (items, lines) in enumerate(shapes):
+            shapes: list[tuple[int | None, int | None, bool]] = [
+                (long.items, None, False)
+            ] * long.subscriptions
+            shapes += [(None, long.lines, i < long.credit_notes) for i in range(long.invoices)]
+            for offset, (items, lines, refund) in enumerate(shapes):
                 created = self.start - 1 - (len(shapes) - offset) * DAY // (len(shapes) + 1)
                 number = spec.customers + offset
-                self._at(created, self._arrive_long, number, items, lines)
+                self._at(created, self._arrive_long, number, items, lines, refund)
         self._at(self.origin, self._daily)
         self._at(self.origin + PAYOUT_EVERY, self._payout)
         self.run_until(self.start)
@@ -339,12 +346,19 @@ class Business:
         if self.rng.random() < P_SUBSCRIBE:
             self._subscribe(now, customer)
 
-    def _arrive_long(self, now: int, number: int, items: int | None, lines: int | None) -> None:
+    def _arrive_long(
+        self, now: int, number: int, items: int | None, lines: int | None, refund: bool
+    ) -> None:
         """A customer of :class:`~._world.LongLists`: ``items`` subscription items, or a first
-        invoice of ``lines`` lines (one-off invoice items after the subscription's)."""
+        invoice of ``lines`` lines (one-off invoice items after the subscription's), refunded
+        whole a minute later when ``refund``."""
         attrs = customer_attributes(self.w.customer_rng, number)
         customer = self._add_customer(now, number, attrs)
         self._subscribe(now, customer, items=items, lines=lines)
+        if refund:
+            invoice = self.w.subscriptions.rows[self._subscription_of[customer]].latest_invoice
+            charge = self.w.invoices.rows[invoice].charge
+            self._at(now + 60, self._refund, charge, True)
 
     def _add_customer(self, now: int, number: int, attrs: tuple[str, str, str, str, str]) -> int:
         """A new customer, who saves a card at once (a SetupIntent; the card is attached)."""
@@ -463,8 +477,31 @@ class Business:
             now, subscription, "subscription_create", now, end, now, extras=extras, trial=trial
         )
         self._event(now, "customer.subscription.created", "subscriptions", row)
+        if items is not None or lines is not None or rng.random() < P_CHECKOUT:
+            self._checkout(now, customer, subscription, invoice)
         self._settle(now, invoice, succeed=True)
         self._schedule_period(now, subscription, end)
+
+    def _checkout(self, now: int, customer: int, subscription: int, invoice: int) -> None:
+        """The Checkout session that started a subscription: a line item per invoice line."""
+        w = self.w
+        inv = w.invoices.rows[invoice]
+        sub = w.subscriptions.rows[subscription]
+        position = len(w.checkout_sessions)
+        first = len(w.checkout_line_items)
+        for line in w.invoice_lines.rows[inv.lines_from : inv.lines_to]:
+            item = CheckoutItem(
+                "li_" + w.ids.new("", 24), now, position, line.price, line.quantity,
+                line.amount, line.discount, line.tax,
+            )  # fmt: skip
+            w.checkout_line_items.add(item)
+        session = CheckoutSession(
+            "cs_" + ("live_" if w.livemode else "test_") + w.ids.new("", 58), now, customer,
+            "subscription", subscription, invoice, -1, inv.currency, first,
+            len(w.checkout_line_items), inv.subtotal, inv.discount, inv.tax,
+            inv.coupon, sub.promotion_code if inv.coupon >= 0 else -1,
+        )  # fmt: skip
+        self._add(w.checkout_sessions, session, "checkout.session.completed")
 
     def _redeem(self, coupon: int, promotion: int) -> None:
         """Count a redemption (Stripe sends no event for it)."""
@@ -788,8 +825,23 @@ class Business:
             return
         customer = self._live_customers[self.rng.randrange(len(self._live_customers))]
         currency = self.w.customers.rows[customer].currency
-        price = self.w.prices.rows[self._workshop_prices[currency]]
-        self._payment(now, customer, -1, price.unit_amount, currency, ONE_OFFS[0][0], True)
+        price_position = self._workshop_prices[currency]
+        price = self.w.prices.rows[price_position]
+        intent, _ = self._payment(
+            now, customer, -1, price.unit_amount, currency, ONE_OFFS[0][0], True
+        )
+        w = self.w
+        position = len(w.checkout_sessions)
+        item = CheckoutItem(
+            "li_" + w.ids.new("", 24), now, position, price_position, 1, price.unit_amount, 0, 0
+        )
+        first = w.checkout_line_items.add(item)
+        session = CheckoutSession(
+            "cs_" + ("live_" if w.livemode else "test_") + w.ids.new("", 58), now, customer,
+            "payment", -1, -1, intent, currency, first, first + 1, price.unit_amount, 0, 0,
+            -1, -1,
+        )  # fmt: skip
+        self._add(w.checkout_sessions, session, "checkout.session.completed")
 
     def _payment(
         self,
@@ -910,13 +962,13 @@ class Business:
 
     # --- refunds and disputes -----------------------------------------------------------------
 
-    def _refund(self, now: int, charge: int) -> None:
+    def _refund(self, now: int, charge: int, whole: bool = False) -> None:
         w = self.w
         row = w.charges.rows[charge]
         left = row.amount - row.amount_refunded
         if left <= 0 or row.disputed:
             return
-        amount = left if self.rng.random() < P_FULL_REFUND else max(1, left // 2)
+        amount = left if whole or self.rng.random() < P_FULL_REFUND else max(1, left // 2)
         refund_id = w.ids.new("re_")
         txn = self._txn(now, -amount, row.currency, "refund", refund_id, "REFUND FOR CHARGE")
         refund = w.refunds.add(
@@ -936,6 +988,40 @@ class Business:
         )
         self._set(now, w.charges, charge, updated, "charge.refunded")
         self._event(now, "refund.created", "refunds", w.refunds.rows[refund])
+        if row.invoice >= 0:
+            self._credit_note(now, row.invoice, refund, whole=amount == row.amount)
+
+    def _credit_note(self, now: int, invoice: int, refund: int, *, whole: bool) -> None:
+        """The credit note of a refund on an invoice's payment: each invoice line when the
+        payment is refunded whole, else one custom line of the refunded amount."""
+        w = self.w
+        inv = w.invoices.rows[invoice]
+        position = len(w.credit_notes)
+        first = len(w.credit_note_lines)
+        if whole:
+            for at in range(inv.lines_from, inv.lines_to):
+                line = w.invoice_lines.rows[at]
+                w.credit_note_lines.add(
+                    CreditNoteLine(
+                        "cnli_" + w.ids.new("", 24), now, position, at, line.quantity,
+                        line.amount, line.discount, line.tax,
+                    )
+                )  # fmt: skip
+        else:
+            amount = w.refunds.rows[refund].amount
+            w.credit_note_lines.add(
+                CreditNoteLine("cnli_" + w.ids.new("", 24), now, position, -1, 1, amount, 0, 0)
+            )
+        lines = w.credit_note_lines.rows[first:]
+        sequence = w.credit_note_numbers.get(invoice, 0) + 1
+        w.credit_note_numbers[invoice] = sequence
+        note = CreditNote(
+            "cn_" + w.ids.new("", 24), now, inv.customer, invoice, refund,
+            f"{inv.number}-CN-{sequence:02d}", sum(n.amount for n in lines),
+            sum(n.discount for n in lines), sum(n.tax for n in lines), first,
+            len(w.credit_note_lines),
+        )  # fmt: skip
+        self._add(w.credit_notes, note, "credit_note.created")
 
     def _dispute(self, now: int, charge: int) -> None:
         w = self.w

@@ -49,6 +49,8 @@ KIND_OF: Final = {
     "invoiceitems": "invoiceitem",
     "setup_intents": "setup_intent",
     "payment_methods": "payment_method",
+    "checkout_sessions": "checkout.session",
+    "credit_notes": "credit_note",
 }
 
 
@@ -282,6 +284,53 @@ EXPANDABLE: Final[dict[str, dict[str, Field]]] = {
     }
     | {"customer": _ref("customers")},
     "balance": {},
+    "checkout.session": {
+        name: _F
+        for name in (
+            "after_expiration",
+            "automatic_tax",
+            "consent",
+            "consent_collection",
+            "currency_conversion",
+            "custom_fields",
+            "custom_text",
+            "customer_details",
+            "invoice_creation",
+            "payment_link",
+            "payment_method_options",
+            "phone_number_collection",
+            "setup_intent",
+            "shipping_address_collection",
+            "shipping_cost",
+            "shipping_details",
+            "shipping_options",
+            "tax_id_collection",
+            "total_details",
+        )
+    }
+    | {
+        "customer": _ref("customers"),
+        "invoice": _ref("invoices"),
+        "line_items": Field("include", "item"),
+        "payment_intent": _ref("payment_intents"),
+        "subscription": _ref("subscriptions"),
+    },
+    "item": {
+        "discounts": Field("unserved", "line item discounts"),
+        "price": Field("embed", "price"),
+        "taxes": Field("unserved", "line item taxes"),
+    },
+    "credit_note": {
+        "customer": _ref("customers"),
+        "customer_balance_transaction": _F,
+        "discount_amounts": _F,
+        "invoice": _ref("invoices"),
+        "lines": Field("list", "credit_note_line_item"),
+        "refund": _ref("refunds"),
+        "shipping_cost": _F,
+        "tax_amounts": _F,
+    },
+    "credit_note_line_item": {"discount_amounts": _F, "tax_amounts": _F, "tax_rates": _F},
     "coupon": {"applies_to": _F, "currency_options": _F},
     "promotion_code": {"customer": _F, "restrictions": _F},
     "tax_rate": {},

@@ -63,6 +63,7 @@ _CONSTANT_OF: Final[dict[tuple[str, str], Any]] = {
     ("tax_rates", "inclusive"): False,
     ("setup_intents", "attach_to_self"): False,
     ("invoiceitems", "pending"): False,  # made with their invoice: never pending
+    ("checkout_sessions", "payment_link"): None,
 }
 #: Filters on a field every object of the sandbox holds with one value (``None``: unset).
 _CONSTANT: Final[dict[str, Any]] = {
@@ -86,6 +87,9 @@ def _filter(world: World, resource: str, name: str, value: Any, now: int) -> tup
     if (resource, name) in _CONSTANT_OF:
         constant = _CONSTANT_OF[(resource, name)]
         return value, lambda row: value == constant
+    if name == "customer_details":  # checkout sessions: the customer's email
+        customers, email = world.customers.rows, value.get("email")
+        return email, lambda row: customers[row.customer].email == email
     if name == "customer" and resource == "promotion_codes":
         find(world, "customers", value, name, now)
         return value, lambda row: False  # no code is restricted to a customer

@@ -40,6 +40,8 @@ REQUIRED: Final = {
     "setup_intents": "setup_intent_read",
     "payment_methods": "payment_method_read",
     "balance": "balance_read",
+    "checkout_sessions": "checkout_session_read",
+    "credit_notes": "credit_note_read",
     "balance_transaction_source": "balance_transaction_source_read",
 }
 #: Grants the catalogue states only in prose.

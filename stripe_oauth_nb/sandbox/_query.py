@@ -33,6 +33,8 @@ _COMMON: Final = {
     "limit": "int",
     "starting_after": "str",
 }
+#: Lists without a ``created`` filter (Stripe's OpenAPI document lists none for them).
+_PAGING: Final = {k: v for k, v in _COMMON.items() if k != "created"}
 _INTERVALS: Final = "enum:day,month,week,year"
 LIST_PARAMS: Final[dict[str, dict[str, str]]] = {
     "customers": {**_COMMON, "email": "str", "test_clock": "str"},
@@ -97,6 +99,15 @@ LIST_PARAMS: Final[dict[str, dict[str, str]]] = {
         "customer": "str",
         "payment_method": "str",
     },
+    "checkout_sessions": {
+        **_PAGING,
+        "customer": "str",
+        "customer_details": "hash:email=str",
+        "payment_intent": "str",
+        "payment_link": "str",
+        "subscription": "str",
+    },
+    "credit_notes": {**_PAGING, "customer": "str", "invoice": "str"},
 }
 #: Parameters of ``GET /v1/<resource>/{id}`` (and of ``GET /v1/account``: ``account``).
 RETRIEVE_PARAMS: Final[dict[str, dict[str, str]]] = {

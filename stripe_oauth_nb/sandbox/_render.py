@@ -18,7 +18,9 @@ from ._expand import EXPANDABLE, KIND_OF, Tree
 from ._rows import (
     BalanceTransaction,
     Charge,
+    CheckoutSession,
     Coupon,
+    CreditNote,
     Customer,
     Dispute,
     Event,
@@ -100,6 +102,20 @@ _OUTCOME_DECLINED: Final = {
 _BRANDS: Final = ("visa",) * 6 + ("mastercard",) * 3 + ("amex",)
 _SYMBOLS: Final = {"usd": "$", "eur": "€", "gbp": "£"}
 _NO_FEES: Final = Raw("[]")
+_NO_INVOICE_CREATION: Final = raw(
+    {
+        "enabled": False,
+        "invoice_data": {
+            "account_tax_ids": None,
+            "custom_fields": None,
+            "description": None,
+            "footer": None,
+            "issuer": None,
+            "metadata": {},
+            "rendering_options": None,
+        },
+    }
+)
 
 
 def payment_method_id(customer: Customer) -> str:
@@ -200,6 +216,8 @@ class Renderer:
             "invoiceitems": self._invoiceitem,
             "setup_intents": self._setup_intent,
             "payment_methods": self._payment_method,
+            "checkout_sessions": self._checkout_session,
+            "credit_notes": self._credit_note,
         }
 
     # --- entry points -------------------------------------------------------------------------
@@ -213,6 +231,17 @@ class Renderer:
         text = template(KIND_OF[resource], self.legacy).render(values)
         if resource == "customers" and x.keys() & {"sources", "subscriptions", "tax_ids"}:
             text = self._with_includes(row, x, text)
+        if resource == "checkout_sessions" and "line_items" in x:
+            obj = json.loads(text)
+            item_x = x["line_items"].get("data", {})
+            obj["line_items"] = json.loads(
+                self._embedded(
+                    lambda p: self.checkout_item(p, item_x),
+                    range(row.items_from, row.items_to),
+                    f"/v1/checkout/sessions/{row.id}/line_items",
+                )
+            )
+            text = json.dumps(obj, separators=(",", ":"))
         return text
 
     def at(self, resource: str, position: int, expand: Tree | None = None) -> str:
@@ -640,6 +669,146 @@ class Renderer:
                 ),
             }
         )
+
+    def _checkout_session(self, row: CheckoutSession, x: Tree) -> dict[str, Any]:
+        w = self.w
+        customer = w.customers.rows[row.customer]
+        total = row.subtotal - row.discount + row.tax
+        discounts = "[]"
+        if row.coupon >= 0:
+            code = (
+                encode(w.promotion_codes.rows[row.promotion_code].id)
+                if row.promotion_code >= 0
+                else "null"
+            )
+            discounts = f'[{{"coupon":"{w.coupons.rows[row.coupon].id}","promotion_code":{code}}}]'
+        return {
+            "id": row.id,
+            "amount_subtotal": row.subtotal,
+            "amount_total": total,
+            "created": row.created,
+            "currency": row.currency,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "customer_details.email": customer.email,
+            "customer_details.name": customer.name,
+            "discounts": Raw(discounts),
+            "expires_at": row.created + 86_400,
+            "invoice": self._ref(x, "invoice", "invoices", row.invoice),
+            "invoice_creation": _NO_INVOICE_CREATION if row.mode == "payment" else None,
+            "livemode": w.livemode,
+            "mode": row.mode,
+            "payment_intent": self._ref(x, "payment_intent", "payment_intents", row.payment_intent),
+            "payment_status": "paid" if total > 0 else "no_payment_required",
+            "status": "complete",
+            "subscription": self._ref(x, "subscription", "subscriptions", row.subscription),
+            "total_details": Raw(
+                f'{{"amount_discount":{row.discount},"amount_shipping":0,"amount_tax":{row.tax}}}'
+            ),
+            "url": None,
+        }
+
+    def checkout_item(self, position: int, x: Tree) -> str:
+        """Line item ``position`` of a Checkout session (``line_items``)."""
+        row = self.w.checkout_line_items.rows[position]
+        price = self.w.prices.rows[row.price]
+        return template("item").render(
+            {
+                "id": row.id,
+                "amount_discount": row.discount,
+                "amount_subtotal": row.subtotal,
+                "amount_tax": row.tax,
+                "amount_total": row.subtotal - row.discount + row.tax,
+                "currency": price.currency,
+                "description": self.w.products.rows[price.product].name,
+                "price": Raw(self.render("prices", price, x.get("price", {}))),
+                "quantity": row.quantity,
+            }
+        )
+
+    def _credit_note(self, row: CreditNote, x: Tree) -> dict[str, Any]:
+        w = self.w
+        invoice = w.invoices.rows[row.invoice]
+        refund = w.refunds.rows[row.refund]
+        total = row.subtotal - row.discount + row.tax
+        sub = w.subscriptions.rows[invoice.subscription]
+        discount = (
+            f'[{{"amount":{row.discount},"discount":"{self._discount_id(sub)}"}}]'
+            if row.discount
+            else "[]"
+        )
+        taxes = "[]"
+        if invoice.tax_rate >= 0 and row.lines_to - row.lines_from and row.tax:
+            taxes = "[" + self._taxes(row.tax, row.subtotal - row.discount, invoice.tax_rate) + "]"
+        line_x = x.get("lines", {}).get("data", {})
+        return {
+            "id": row.id,
+            "amount": total,
+            "created": row.created,
+            "currency": invoice.currency,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "discount_amount": row.discount,
+            "discount_amounts": Raw(discount),
+            "effective_at": row.created,
+            "invoice": self._ref(x, "invoice", "invoices", row.invoice),
+            "lines": self._embedded(
+                lambda p: self.credit_note_line(p, line_x),
+                range(row.lines_from, row.lines_to),
+                f"/v1/credit_notes/{row.id}/lines",
+            ),
+            "livemode": w.livemode,
+            "number": row.number,
+            "pdf": f"https://pay.stripe.com/credit_notes/{w.spec.account_id}/{row.id}/pdf",
+            "post_payment_amount": total,
+            "pre_payment_amount": 0,
+            "refunds": Raw(
+                f'[{{"amount_refunded":{refund.amount},"payment_record_refund":null,'
+                f'"refund":"{refund.id}","type":"refund"}}]'
+            ),
+            "subtotal": row.subtotal,
+            "subtotal_excluding_tax": row.subtotal,
+            "total": total,
+            "total_excluding_tax": row.subtotal - row.discount,
+            "total_taxes": Raw(taxes),
+        }
+
+    def credit_note_line(self, position: int, x: Tree) -> str:
+        """Line ``position`` of a credit note (its ``lines`` and its sub-list)."""
+        w = self.w
+        row = w.credit_note_lines.rows[position]
+        note = w.credit_notes.rows[row.credit_note]
+        invoice = w.invoices.rows[note.invoice]
+        sub = w.subscriptions.rows[invoice.subscription]
+        custom = row.invoice_line < 0
+        if custom:
+            description = "Partial refund"
+        else:
+            price = w.prices.rows[w.invoice_lines.rows[row.invoice_line].price]
+            description = w.products.rows[price.product].name
+        taxes = "[]"
+        if not custom and invoice.tax_rate >= 0:
+            taxes = "[" + self._taxes(row.tax, row.amount - row.discount, invoice.tax_rate) + "]"
+        text = template("credit_note_line_item").render(
+            {
+                "id": row.id,
+                "amount": row.amount,
+                "description": description,
+                "discount_amount": row.discount,
+                "discount_amounts": Raw(
+                    f'[{{"amount":{row.discount},"discount":"{self._discount_id(sub)}"}}]'
+                    if row.discount
+                    else "[]"
+                ),
+                "invoice_line_item": None if custom else w.invoice_lines.rows[row.invoice_line].id,
+                "livemode": w.livemode,
+                "quantity": row.quantity,
+                "taxes": Raw(taxes),
+                "type": "custom_line_item" if custom else "invoice_line_item",
+                "unit_amount": row.amount if custom else None,
+                "unit_amount_decimal": str(row.amount) if custom else None,
+            }
+        )
+        # A custom line has no invoice line: the field is left out (it is not nullable).
+        return text.replace(',"invoice_line_item":null', "", 1) if custom else text
 
     def _invoiceitem(self, row: InvoiceItem, x: Tree) -> dict[str, Any]:
         w = self.w

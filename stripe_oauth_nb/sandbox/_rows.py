@@ -15,7 +15,11 @@ from typing import Any, Generic, NamedTuple, TypeVar
 __all__ = [
     "BalanceTransaction",
     "Charge",
+    "CheckoutItem",
+    "CheckoutSession",
     "Coupon",
+    "CreditNote",
+    "CreditNoteLine",
     "Customer",
     "Dispute",
     "Event",
@@ -185,6 +189,68 @@ class SetupIntent(NamedTuple):
     status: str
 
 
+class CheckoutSession(NamedTuple):
+    """A completed Checkout: a subscription's start (its items are the first invoice's
+    lines) or a one-off purchase. ``items_from``..``items_to``: its line items."""
+
+    id: str
+    created: int
+    customer: int
+    mode: str
+    subscription: int
+    invoice: int
+    payment_intent: int
+    currency: str
+    items_from: int
+    items_to: int
+    subtotal: int
+    discount: int
+    tax: int
+    coupon: int
+    promotion_code: int
+
+
+class CheckoutItem(NamedTuple):
+    id: str
+    created: int
+    session: int
+    price: int
+    quantity: int
+    subtotal: int
+    discount: int
+    tax: int
+
+
+class CreditNote(NamedTuple):
+    """A credit note for a refund of an invoice's payment: every line of the invoice for a
+    whole refund, one custom line for a partial one."""
+
+    id: str
+    created: int
+    customer: int
+    invoice: int
+    refund: int
+    number: str
+    subtotal: int
+    discount: int
+    tax: int
+    lines_from: int
+    lines_to: int
+
+
+class CreditNoteLine(NamedTuple):
+    """``invoice_line``: the invoice line it credits (-1: a custom line)."""
+
+    id: str
+    created: int
+    credit_note: int
+    invoice_line: int
+    quantity: int
+    amount: int
+    discount: int
+    tax: int
+
+
 class Coupon(NamedTuple):
     id: str
     created: int
@@ -323,6 +389,10 @@ Row = (
     | PromotionCode
     | TaxRate
     | SetupIntent
+    | CheckoutSession
+    | CheckoutItem
+    | CreditNote
+    | CreditNoteLine
     | PaymentIntent
     | Charge
     | Refund

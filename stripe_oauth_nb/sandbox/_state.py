@@ -79,6 +79,8 @@ DEMO_MANIFEST: Final[dict[str, Any]] = {
         {"permission": "tax_rate_read", "purpose": "Report tax collected."},
         {"permission": "setup_intent_read", "purpose": "Follow saved cards."},
         {"permission": "payment_method_read", "purpose": "Report payment methods."},
+        {"permission": "credit_note_read", "purpose": "Report refunds of invoices."},
+        {"permission": "checkout_session_read", "purpose": "Report how customers signed up."},
     ],
     "ui_extension": {"views": []},
     "distribution_type": "public",

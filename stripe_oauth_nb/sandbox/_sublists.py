@@ -85,6 +85,24 @@ def _items(world: World, subscription: int) -> Sequence[int]:
     return world.subscriptions.rows[subscription].items
 
 
+def _session_items(world: World, session: int) -> Sequence[int]:
+    row = world.checkout_sessions.rows[session]
+    return range(row.items_from, row.items_to)
+
+
+def _note_lines(world: World, note: int) -> Sequence[int]:
+    row = world.credit_notes.rows[note]
+    return range(row.lines_from, row.lines_to)
+
+
+def _render_session_item(renderer: Renderer, position: int, parent: int, tree: Tree) -> str:
+    return renderer.checkout_item(position, tree)
+
+
+def _render_note_line(renderer: Renderer, position: int, parent: int, tree: Tree) -> str:
+    return renderer.credit_note_line(position, tree)
+
+
 def _none(world: World, customer: int) -> Sequence[int]:
     """Customer balance transactions: the sandbox's customers never use their credit balance."""
     return ()
@@ -132,6 +150,26 @@ SUBLISTS: Final = (
         "subscription",
         _items,
         _render_item,
+    ),
+    SubList(
+        "checkout_session_line_items",
+        "/v1/checkout/sessions/{parent}/line_items",
+        "checkout_sessions",
+        "item",
+        "checkout_line_items",
+        None,
+        _session_items,
+        _render_session_item,
+    ),
+    SubList(
+        "credit_note_lines",
+        "/v1/credit_notes/{parent}/lines",
+        "credit_notes",
+        "credit_note_line_item",
+        "credit_note_lines",
+        None,
+        _note_lines,
+        _render_note_line,
     ),
     SubList(
         "customer_payment_methods",

@@ -15,7 +15,11 @@ from typing import Any, Final
 from ._rows import (
     BalanceTransaction,
     Charge,
+    CheckoutItem,
+    CheckoutSession,
     Coupon,
+    CreditNote,
+    CreditNoteLine,
     Customer,
     Dispute,
     Event,
@@ -44,6 +48,7 @@ __all__ = [
     "LongLists",
     "World",
     "WorldSpec",
+    "api_path",
     "customer_attributes",
     "random_id",
 ]
@@ -67,10 +72,19 @@ RESOURCES: Final = (
     "tax_rates",
     "invoiceitems",
     "setup_intents",
+    "checkout_sessions",
+    "credit_notes",
 )
+#: Where a list endpoint is when it is not ``/v1/<name>``.
+_PATHS: Final = {"checkout_sessions": "/v1/checkout/sessions"}
 
 #: Tables of objects that live inside a parent (read through the parent's sub-list endpoint).
-CHILDREN: Final = ("subscription_items", "invoice_lines")
+CHILDREN: Final = (
+    "subscription_items",
+    "invoice_lines",
+    "checkout_line_items",
+    "credit_note_lines",
+)
 
 _ALNUM: Final = string.ascii_letters + string.digits
 _BYTE_TO_ALNUM: Final = bytes.maketrans(bytes(range(256)), (_ALNUM * 5)[:256].encode())
@@ -84,6 +98,11 @@ _LAST: Final = (
     "Wilson", "Berners-Lee", "Matsumoto",
 )  # fmt: skip
 _CURRENCIES: Final = ("usd", "usd", "usd", "eur", "gbp")
+
+
+def api_path(resource: str) -> str:
+    """The list endpoint of ``resource``: ``/v1/customers``, ``/v1/checkout/sessions``..."""
+    return _PATHS.get(resource, f"/v1/{resource}")
 
 
 def random_id(rng: random.Random, prefix: str, length: int = 14) -> str:
@@ -127,13 +146,17 @@ class LongLists:
     """Customers whose lists are longer than Stripe embeds (10 entries), on top of the
     seeded variety: ``subscriptions`` customers subscribe with exactly ``items`` items, and
     ``invoices`` more customers get a first invoice of exactly ``lines`` lines (a few
-    subscription items and one-off invoice items). They are the newest arrivals of the
-    history, so they exist with any number of customers (they are added to it)."""
+    subscription items and one-off invoice items); ``credit_notes`` of those invoices are
+    refunded whole (a credit note with a line per invoice line). The subscriptions start
+    through Checkout (a session with a line item per item). They are the newest arrivals of
+    the history, so they exist with any number of customers (they are added to it)."""
 
     invoices: int = 0
     lines: int = 25
     subscriptions: int = 0
     items: int = 12
+    #: Of the long invoices, this many are refunded whole: a credit note of ``lines`` lines.
+    credit_notes: int = 0
 
     def check(self) -> None:
         from .._errors import SandboxError
@@ -143,6 +166,7 @@ class LongLists:
             ("lines", 1, 40),
             ("subscriptions", 0, 100_000),
             ("items", 1, 15),
+            ("credit_notes", 0, self.invoices),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -209,6 +233,12 @@ class World:
         self.promotion_codes: Table[PromotionCode] = Table("promotion_codes")
         self.tax_rates: Table[TaxRate] = Table("tax_rates")
         self.setup_intents: Table[SetupIntent] = Table("setup_intents")
+        self.checkout_sessions: Table[CheckoutSession] = Table("checkout_sessions")
+        self.checkout_line_items: Table[CheckoutItem] = Table("checkout_line_items")
+        self.credit_notes: Table[CreditNote] = Table("credit_notes")
+        self.credit_note_lines: Table[CreditNoteLine] = Table("credit_note_lines")
+        #: Credit notes per invoice (their numbers are ``INVOICE-CN-01`` and up).
+        self.credit_note_numbers: dict[int, int] = {}
         self.payment_intents: Table[PaymentIntent] = Table("payment_intents")
         self.charges: Table[Charge] = Table("charges")
         self.refunds: Table[Refund] = Table("refunds")
