@@ -297,3 +297,34 @@ def test_a_balance_is_a_row_per_currency() -> None:
             "instant_available": None,
         },
     ]
+
+
+def test_an_event_object_without_its_expanded_list_is_read_again_expanded(
+    tmp_path: Path,
+) -> None:
+    (resource,) = select(["checkout_sessions"])
+    items = [{"id": f"li_{k}", "object": "item", "quantity": 1} for k in range(3)]
+    embedded = {"object": "list", "data": items, "has_more": False, "url": "/v1/x"}
+    session = {"id": "cs_1", "object": "checkout.session", "created": T0, "line_items": embedded}
+    bare = {k: v for k, v in session.items() if k != "line_items"}  # as events carry it
+    event = {
+        "id": "evt_1",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": T0 + 50,
+        "data": {"object": bare},
+    }
+    fake = FakeLists({"checkout/sessions": [session], "events": [event]})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    plan = Plan(resource, since=T0 + 10, events_since=T0 + 10)
+    spills = {n: Spill(tmp_path / n) for n in ("checkout_sessions", *resource.child_tables)}
+    reader = Reader(client, "acct_EXAMPLE", False, {resource.name: plan}, spills, T0 + 10)
+    reader.run()
+    assert "checkout/sessions/cs_1" in fake.requests  # read again, with its line items
+    # (the list's page also holds it: the load keeps one row of an id)
+    (table,) = list(spills["checkout_sessions"].tables())
+    assert set(table.column("id").to_pylist()) == {"cs_1"}
+    assert set(table.column("line_items").to_pylist()) == {'{"object":"list","url":"/v1/x"}'}
+    assert set(spilled_ids(spills["checkout_session_line_items"])) == {"li_0", "li_1", "li_2"}

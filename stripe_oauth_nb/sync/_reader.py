@@ -414,7 +414,9 @@ class Reader:
                 newest[parent_id] = max(newest.get(parent_id, seq), seq)
 
     # -- objects and their nested lists -------------------------------------------------
-    def _emit(self, name: str, objects: list[dict[str, Any]], seqs: list[int]) -> None:
+    def _emit(
+        self, name: str, objects: list[dict[str, Any]], seqs: list[int], *, again: bool = True
+    ) -> None:
         """Rows of objects of ``name``; a parent whose embedded list has more waits for its
         sub-list pages (queued here) and is written with them."""
         resource = self.plans[name].resource
@@ -424,12 +426,19 @@ class Reader:
             return
         complete: list[_Parent] = []
         for obj, seq in zip(objects, seqs, strict=True):
+            if (
+                again
+                and resource.retrieve_params
+                and any(c.embedded not in obj for c in resource.children)
+            ):  # an event's object, its list not expanded: read it again, expanded
+                self._add(_Retrieve(name, str(obj["id"])))
+                continue
             parent = _Parent(name, dict(obj), seq)
             jobs: list[_SubList] = []
             for child in resource.children:
                 embedded = obj.get(child.embedded)
                 if not isinstance(embedded, dict) or not isinstance(embedded.get("data"), list):
-                    continue  # not embedded here (an event's unexpanded list): left as it is
+                    continue  # not a list (null): no children to replace
                 entries: list[dict[str, Any]] = embedded["data"]
                 parent.rows[child.name] = list(entries)
                 parent.obj[child.embedded] = {
@@ -567,7 +576,7 @@ class Reader:
         else:
             with self._lock:
                 result.requests += 1
-            self._emit(item.name, [obj], [LIST_SEQ])
+            self._emit(item.name, [obj], [LIST_SEQ], again=False)
 
     def _created_field(self, name: str) -> str:
         return "created" if name == EVENTS else self.plans[name].resource.created_field

@@ -176,6 +176,33 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("promotion_codes", "promotion_code", "promotion_code_read", reread=True),
     Resource("tax_rates", "tax_rate", "tax_rate_read", created_events=True),
     Resource(
+        "credit_notes",
+        "credit_note",
+        "credit_note_read",
+        created_events=True,
+        created_filter=False,
+        children=(
+            Child("credit_note_lines", "lines", "credit_note", "/v1/credit_notes/{id}/lines"),
+        ),
+    ),
+    Resource(
+        "checkout_sessions",
+        "checkout.session",
+        "checkout_session_read",
+        {"expand[]": "data.line_items"},
+        list_path="/v1/checkout/sessions",
+        created_filter=False,
+        retrieve_params={"expand[]": "line_items"},
+        children=(
+            Child(
+                "checkout_session_line_items",
+                "line_items",
+                "checkout_session",
+                "/v1/checkout/sessions/{id}/line_items",
+            ),
+        ),
+    ),
+    Resource(
         "payment_methods",
         "payment_method",
         "payment_method_read",
