@@ -49,6 +49,8 @@ from stripe_oauth_nb.sync import ENDPOINT_RATE, LIVE_RATE, RESOURCES
 from stripe_oauth_nb.sync._resources import CHILDREN, TABLES
 
 MODE = "live"
+#: stripe-python's name of a service whose path is spelt otherwise.
+PYTHON_NAMES = {"invoiceitems": "invoice_items"}
 
 
 SANDBOX = r"""
@@ -224,7 +226,7 @@ def sequential_stripe(info: dict[str, Any], tokens: TokenSet) -> tuple[float, in
         params: dict[str, Any] = {"limit": 100, **r.params}
         service: Any = client.v1
         for part in r.path.removeprefix("/v1/").split("/"):  # checkout/sessions
-            service = getattr(service, part)
+            service = getattr(service, PYTHON_NAMES.get(part, part))
         pages = service.list(params)
         count = sum(1 for _ in pages.auto_paging_iter())
         objects += count

@@ -28,7 +28,7 @@ MONTHS = {"month": 1.0, "year": 12.0, "week": 12 / 52, "day": 12 / 365}
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One sandbox with long lists, synced once (the module's tests only read)."""
     tmp = tmp_path_factory.mktemp("analyses")
-    lists = LongLists(invoices=6, lines=25, subscriptions=5, items=12)
+    lists = LongLists(invoices=6, lines=25, subscriptions=5, items=12, credit_notes=2)
     with Sandbox(customers=80, rate_limit=False, start=START, long_lists=lists) as sb:
         app = sync_app(sb)
         settings, tokens = manager(sb, app)
@@ -87,6 +87,32 @@ def test_every_line_and_item_with_one_sub_list_request_per_parent_with_more(
         (result,) = [t for t in report.tables if t.table == table]
         assert result.requests == parents
         assert result.rows == (len(lines) if table == "invoice_lines" else len(items))
+
+
+@pytest.mark.parametrize(
+    ("parent", "column", "table", "key"),
+    [
+        ("credit_notes", "lines", "credit_note_lines", "credit_note"),
+        ("checkout_sessions", "line_items", "checkout_session_line_items", "checkout_session"),
+    ],
+)
+def test_credit_note_lines_and_checkout_line_items_are_complete(
+    synced: dict[str, Any], parent: str, column: str, table: str, key: str
+) -> None:
+    """Each parent's rows in its child table: as many as its list's ``total_count``."""
+    import duckdb
+
+    sql = (
+        f"SELECT p.id, CAST(p.{column} ->> 'total_count' AS BIGINT), "  # noqa: S608
+        f"(SELECT count(*) FROM {table} AS c WHERE c.{key} = p.id) FROM {parent} AS p"
+    )
+    with duckdb.connect(str(synced["db"]), read_only=True) as con:
+        rows = con.execute(sql).fetchall()
+    assert rows
+    assert any(total > 10 for _, total, _ in rows)  # past what Stripe embeds
+    assert all(total == found for _, total, found in rows)
+    (result,) = [t for t in synced["report"].tables if t.table == table]
+    assert result.requests == sum(1 for _, total, _ in rows if total > 10)
 
 
 def expected_mrr(truth: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[int, float, float]]:

@@ -18,6 +18,8 @@ from stripe_oauth_nb._settings import STRIPE_API_VERSION, Settings, load_setting
 from stripe_oauth_nb.sandbox import Sandbox
 
 OTHER = "2025-03-31.basil"
+#: stripe-python's name of a service whose path is spelt otherwise.
+PYTHON_NAMES = {"invoiceitems": "invoice_items"}
 
 
 @pytest.fixture
@@ -134,3 +136,66 @@ def test_a_sync_in_another_version_is_refused_until_full(world: Sandbox, tmp_pat
     assert not any(t.full for t in later.tables)
     with pytest.raises(SyncConfigError, match=re.escape(OTHER)):  # now the old one is the other
         sync(settings, tokens, db=db, work_dir=work, resources=["customers"])
+
+
+def test_the_official_client_pages_every_new_list_and_sub_list_in_the_version(
+    tmp_path: Path,
+) -> None:
+    """stripe-python's auto-paging, through ``conn.stripe``'s client, reads every resource the
+    sync loads and every sub-list whole from the sandbox; each answer names the pinned version."""
+    pytest.importorskip("stripe")
+    from stripe_oauth_nb._stripe_client import stripe_client
+    from stripe_oauth_nb.sandbox._world import LongLists
+    from stripe_oauth_nb.sync import RESOURCES
+
+    lists = LongLists(invoices=2, lines=25, subscriptions=2, items=12, credit_notes=1)
+    with Sandbox(customers=8, rate_limit=False, start=START, long_lists=lists) as sb:
+        app = sync_app(sb)
+        settings, tokens = manager(sb, app)
+        account = install(sb, tokens, app).account_id
+        truth = sb.ground_truth(account)
+        counts = sb.counts(account)
+        client = stripe_client(settings, tokens, account, "test")
+        versions: set[str] = set()
+
+        def every(page: object) -> list[object]:
+            versions.add(page.last_response.headers["Stripe-Version"])  # type: ignore[attr-defined]
+            return list(page.auto_paging_iter())  # type: ignore[attr-defined]
+
+        for resource in RESOURCES:
+            if resource.snapshot or resource.per_parent is not None:
+                continue
+            service: object = client.v1
+            for part in resource.path.removeprefix("/v1/").split("/"):
+                service = getattr(service, PYTHON_NAMES.get(part, part))
+            found = every(service.list(dict(resource.params)))  # type: ignore[attr-defined]
+            assert len(found) == counts[resource.name], resource.name
+        customers = every(client.v1.customers.list({"limit": 100}))
+        methods = [
+            m for c in customers for m in every(client.v1.customers.payment_methods.list(c.id))
+        ]
+        assert methods
+        balance = client.v1.balance.retrieve()
+        versions.add(balance.last_response.headers["Stripe-Version"])
+
+        long_invoices = [i for i in truth["invoices"] if i["lines"] == 25]
+        long_subs = [s for s in truth["subscriptions"] if s["items"] == 12]
+        assert len(long_invoices) >= 2
+        assert len(long_subs) >= 2
+        for invoice in long_invoices:
+            lines = every(client.v1.invoices.line_items.list(invoice["id"], {"limit": 4}))
+            assert len(lines) == 25
+        for sub in long_subs:
+            items = every(client.v1.subscription_items.list({"subscription": sub["id"]}))
+            assert len(items) == 12
+        notes = every(client.v1.credit_notes.list())
+        assert any(note.lines.has_more for note in notes)
+        for note in notes:
+            lines = every(client.v1.credit_notes.line_items.list(note.id))
+            assert len(lines) == note.lines.total_count
+        sessions = every(client.v1.checkout.sessions.list({"expand": ["data.line_items"]}))
+        assert sessions
+        for session in sessions:
+            items = every(client.v1.checkout.sessions.line_items.list(session.id))
+            assert len(items) == session.line_items.total_count
+        assert versions == {STRIPE_API_VERSION}
