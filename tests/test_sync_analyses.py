@@ -62,6 +62,7 @@ def column(synced: dict[str, Any], table: str, name: str) -> dict[str, Any]:
         return dict(con.execute(sql, [synced["account"]]).fetchall())
 
 
+@pytest.mark.slow  # (the module's sandbox and sync: about 5-15 s, once)
 def test_every_line_and_item_with_one_sub_list_request_per_parent_with_more(
     synced: dict[str, Any],
 ) -> None:
@@ -89,6 +90,7 @@ def test_every_line_and_item_with_one_sub_list_request_per_parent_with_more(
         assert result.rows == (len(lines) if table == "invoice_lines" else len(items))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("parent", "column", "table", "key"),
     [
@@ -142,6 +144,7 @@ def expected_mrr(truth: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[int,
     return {c: (len(subs[c]), gross[c], net[c]) for c in subs}
 
 
+@pytest.mark.slow  # (the module's sandbox and sync: about 5-15 s, once)
 def test_mrr_equals_the_ground_truth(synced: dict[str, Any]) -> None:
     expected = expected_mrr(synced["truth"])
     found = {
@@ -161,6 +164,7 @@ def paid_lines(truth: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return [line for line in truth["invoice_lines"] if line["invoice"] in paid]
 
 
+@pytest.mark.slow  # (the module's sandbox and sync: about 5-15 s, once)
 def test_revenue_by_product_equals_the_ground_truth(synced: dict[str, Any]) -> None:
     expected: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for line in paid_lines(synced["truth"]):
@@ -173,6 +177,7 @@ def test_revenue_by_product_equals_the_ground_truth(synced: dict[str, Any]) -> N
     assert all(r["name"] for r in rows)  # joined to the products table
 
 
+@pytest.mark.slow  # (the module's sandbox and sync: about 5-15 s, once)
 def test_the_effect_of_discounts_equals_the_ground_truth(synced: dict[str, Any]) -> None:
     per_invoice: dict[str, list[Any]] = {}
     for line in paid_lines(synced["truth"]):
