@@ -19,7 +19,7 @@ START = 1_767_225_600
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
-    with Sandbox(customers=300, start=START, rate_limit=False) as sandbox:
+    with Sandbox(customers=400, start=START, rate_limit=False) as sandbox:
         sandbox.simulate(10)
         yield sandbox
 

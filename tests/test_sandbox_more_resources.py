@@ -169,3 +169,56 @@ def test_stripe_python_auto_pages_every_new_resource(sb: Sandbox, api: httpx.Cli
     balance = v1.balance.retrieve()
     assert isinstance(balance, stripe.Balance)
     assert balance.available[0].amount == api.get("/v1/balance").json()["available"][0]["amount"]
+
+
+def test_subscription_schedules_release_or_cancel_their_subscriptions() -> None:
+    with Sandbox(customers=400, start=START, rate_limit=False) as sb:
+        sb.simulate(40)
+        with reader(sb) as api:
+            _check_schedules(sb, api)
+
+
+def _check_schedules(sb: Sandbox, api: httpx.Client) -> None:
+    schedules = walk(api, "/v1/subscription_schedules")
+    statuses = {s["status"] for s in schedules}
+    assert "released" in statuses
+    assert statuses <= {"active", "released", "canceled"}
+    subscriptions = {s["id"]: s for s in walk(api, "/v1/subscriptions", {"status": "all"})}
+    for schedule in schedules:
+        [phase] = schedule["phases"]
+        if schedule["status"] == "active":
+            sub = subscriptions[schedule["subscription"]]
+            assert schedule["current_phase"] == {
+                "end_date": phase["end_date"],
+                "start_date": phase["start_date"],
+            }
+            assert phase["start_date"] == sub["start_date"]
+        elif schedule["status"] == "released":
+            assert schedule["subscription"] is None
+            assert schedule["released_subscription"] in subscriptions
+            assert schedule["released_at"] == phase["end_date"]
+    released = walk(api, "/v1/subscription_schedules", {"released_at[gte]": 1})
+    assert {s["id"] for s in released} == {s["id"] for s in schedules if s["released_at"]}
+    events = walk(api, "/v1/events", {"type": "subscription_schedule.*"})
+    recent = {s["id"] for s in schedules if (s["released_at"] or 0) >= sb.now() - 30 * 86_400}
+    told = {
+        e["data"]["object"]["id"] for e in events if e["type"] == "subscription_schedule.released"
+    }
+    assert recent
+    assert told == recent
+
+
+def test_stripe_python_reads_checkout_credit_notes_and_schedules(sb: Sandbox) -> None:
+    token = sb.mint_tokens(app=read_all_app(sb))["access_token"]
+    client = stripe.StripeClient(
+        api_key=token, base_addresses={"api": sb.api_base}, max_network_retries=0
+    )
+    v1 = client.v1
+    for list_them, kind in (
+        (v1.checkout.sessions.list, stripe.checkout.Session),
+        (v1.credit_notes.list, stripe.CreditNote),
+        (v1.subscription_schedules.list, stripe.SubscriptionSchedule),
+    ):
+        read = list(list_them(params={"limit": 2}).auto_paging_iter())
+        assert read
+        assert all(isinstance(o, kind) for o in read)

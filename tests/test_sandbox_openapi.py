@@ -45,6 +45,7 @@ RETRIEVE_PATHS = {
     "setup_intents": "/v1/setup_intents/{intent}",
     "checkout_sessions": "/v1/checkout/sessions/{session}",
     "credit_notes": "/v1/credit_notes/{id}",
+    "subscription_schedules": "/v1/subscription_schedules/{schedule}",
 }
 #: An event's ``data.object`` is free-form in the schema: check it against its own object.
 OBJECT_SCHEMAS = {
@@ -66,6 +67,7 @@ OBJECT_SCHEMAS = {
     "payment_method": "payment_method",
     "checkout.session": "checkout.session",
     "credit_note": "credit_note",
+    "subscription_schedule": "subscription_schedule",
 }
 
 

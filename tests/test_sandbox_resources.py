@@ -33,6 +33,7 @@ PREFIXES = {
     "setup_intents": "seti_",
     "checkout_sessions": "cs_",
     "credit_notes": "cn_",
+    "subscription_schedules": "sub_sched_",
 }
 #: Fields holding the id of another served object: field -> its resource.
 REFERENCES = {
@@ -68,6 +69,7 @@ REFERENCES = {
         "subscription": "subscriptions",
     },
     "credit_notes": {"customer": "customers", "invoice": "invoices"},
+    "subscription_schedules": {"customer": "customers", "subscription": "subscriptions"},
 }
 
 

@@ -443,3 +443,19 @@ def test_stripe_python_pages_through_checkout_and_credit_notes(sb: Sandbox) -> N
     assert notes
     lines = list(client.v1.credit_notes.line_items.list(notes[0].id).auto_paging_iter())
     assert len(lines) == notes[0].lines.total_count
+
+
+def test_an_account_with_long_lists_over_the_control(sb: Sandbox) -> None:
+    with httpx.Client(base_url=sb.api_base, trust_env=False) as control:
+        made = control.post(
+            "/_sandbox/accounts",
+            json={"name": "Long Lists Ltd", "customers": 2, "long_lists": {"subscriptions": 2}},
+        )
+        assert made.status_code == 200, made.text
+        account = made.json()
+        assert account["long_lists"]["subscriptions"] == 2
+        refused = control.post("/_sandbox/accounts", json={"name": "X", "long_lists": {"rows": 3}})
+        assert refused.status_code == 400
+        assert "rows" in refused.json()["error"]["message"]
+    truth = sb.ground_truth(account["id"])
+    assert sum(s["items"] == 12 for s in truth["subscriptions"]) >= 2

@@ -39,7 +39,7 @@ from ._state import Fault, Principal, SandboxState
 from ._stripe_paths import is_stripe_endpoint
 from ._sublists import SUBLISTS, SubList, page
 from ._versions import API_VERSION, is_legacy, valid_version
-from ._world import RESOURCES, World, api_path
+from ._world import RESOURCES, LongLists, World, api_path
 
 __all__ = ["create_app"]
 
@@ -462,29 +462,31 @@ class _Routes:
 
         return self._routed(spec.name, handler)
 
-    def payment_method(self) -> Callable[[Request], Awaitable[Response]]:
-        """``GET /v1/payment_methods/{id}``: a customer's card."""
+    def child_retriever(
+        self,
+        name: str,
+        resource: str,
+        kind: str,
+        render: Callable[[Renderer, str, Tree], str | None],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """``GET <path>/{id}`` of an object that lives in another resource's rows (a
+        subscription item, a customer's card): ``resource``'s permission, ``expand[]``, and
+        ``render`` (None: no such object, 404)."""
 
         async def handler(request: Request, call: _Call) -> Response:
-            principal = self._caller(request, call, "GET /v1/payment_methods/{id}")
-            self.state.require(principal, "payment_methods")
+            principal = self._caller(request, call, f"GET /v1/{name}/{{id}}")
+            self.state.require(principal, resource)
             params = parse_params(_query_pairs(request), {"expand": "array"})
-            tree = self._expansions(
-                principal, "payment_method", params, on_list=False, legacy=call.legacy
-            )
+            tree = self._expansions(principal, kind, params, on_list=False, legacy=call.legacy)
             world = self.state.world(principal.account, principal.mode)
             object_id = request.path_params["object_id"]
             with self.state.lock:
-                renderer = self._renderer(world, call)
-                position = None
-                if object_id.startswith("pm_") and object_id.endswith("Card"):
-                    position = world.customers.find("cus_" + object_id[3:-4])
-                if position is None:
-                    raise missing("payment_methods", object_id, "id", status=404)
-                body = renderer.render("payment_methods", world.customers.rows[position], tree)
+                body = render(self._renderer(world, call), object_id, tree)
+            if body is None:
+                raise missing(name, object_id, "id", status=404)
             return _json(body, call=call)
 
-        return self._routed("payment_methods", handler)
+        return self._routed(name, handler)
 
     async def balance(self, request: Request) -> Response:
         return await self._run(request, "balance", self._balance)
@@ -498,30 +500,6 @@ class _Routes:
         with self.state.lock:
             body = self._renderer(world, call).balance()
         return _json(body, call=call)
-
-    def subscription_item(self) -> Callable[[Request], Awaitable[Response]]:
-        """``GET /v1/subscription_items/{id}``."""
-
-        async def handler(request: Request, call: _Call) -> Response:
-            principal = self._caller(request, call, "GET /v1/subscription_items/{id}")
-            self.state.require(principal, "subscriptions")
-            params = parse_params(_query_pairs(request), {"expand": "array"})
-            tree = self._expansions(
-                principal, "subscription_item", params, on_list=False, legacy=call.legacy
-            )
-            world = self.state.world(principal.account, principal.mode)
-            object_id = request.path_params["object_id"]
-            with self.state.lock:
-                renderer = self._renderer(world, call)
-                position = world.subscription_items.find(object_id)
-                if position is None:
-                    raise missing("subscription_items", object_id, "id", status=404)
-                item = world.subscription_items.rows[position]
-                sub = world.subscriptions.rows[item.subscription]
-                body = renderer.subscription_item(position, sub, tree)
-            return _json(body, call=call)
-
-        return self._routed("subscription_items", handler)
 
     def _routed(self, resource: str, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
         async def route(request: Request) -> Response:
@@ -565,9 +543,11 @@ class _Routes:
             return {"account": account.id, "mode": mode, "now": state.now(), "counts": counts}
         if name == "accounts":
             if method == "POST":
-                _only(body, {"name", "customers"})
+                _only(body, {"name", "customers", "long_lists"})
                 account_id = state.add_account(
-                    body.get("name", ""), customers=body.get("customers", 0)
+                    body.get("name", ""),
+                    customers=body.get("customers", 0),
+                    long_lists=_long_lists(body.get("long_lists")),
                 )
                 return asdict(state.account(account_id))
             accounts = [asdict(state.account(a)) for a, _ in state.installing_accounts()]
@@ -619,6 +599,36 @@ def _only(fields: dict[str, Any], allowed: set[str]) -> None:
         raise SandboxError(f"Unknown fields {sorted(unknown)}; use {sorted(allowed)}.")
 
 
+def _subscription_item(renderer: Renderer, object_id: str, tree: Tree) -> str | None:
+    world = renderer.w
+    position = world.subscription_items.find(object_id)
+    if position is None:
+        return None
+    sub = world.subscriptions.rows[world.subscription_items.rows[position].subscription]
+    return renderer.subscription_item(position, sub, tree)
+
+
+def _payment_method(renderer: Renderer, object_id: str, tree: Tree) -> str | None:
+    """A customer's card: ``pm_<customer id without cus_>Card``."""
+    if not (object_id.startswith("pm_") and object_id.endswith("Card")):
+        return None
+    position = renderer.w.customers.find("cus_" + object_id[3:-4])
+    if position is None:
+        return None
+    return renderer.render("payment_methods", renderer.w.customers.rows[position], tree)
+
+
+def _long_lists(value: Any) -> LongLists | None:
+    """``{"invoices", "lines", "subscriptions", "items", "credit_notes"}`` as a LongLists."""
+    if value is None:
+        return None
+    allowed = {"invoices", "lines", "subscriptions", "items", "credit_notes"}
+    if not isinstance(value, dict):
+        raise SandboxError(f"long_lists must be an object with some of {sorted(allowed)}.")
+    _only(value, allowed)
+    return LongLists(**value)
+
+
 async def _control_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
@@ -655,10 +665,12 @@ def create_app(state: SandboxState, info: Callable[[], dict[str, Any]]) -> Starl
     ]
     for spec in SUBLISTS:
         table.append(Route(spec.path, routes.sublister(spec), methods=["GET"]))
-    table.append(
-        Route("/v1/subscription_items/{object_id}", routes.subscription_item(), methods=["GET"])
-    )
-    table.append(Route("/v1/payment_methods/{object_id}", routes.payment_method(), methods=["GET"]))
+    for name, resource, kind, render in (
+        ("subscription_items", "subscriptions", "subscription_item", _subscription_item),
+        ("payment_methods", "payment_methods", "payment_method", _payment_method),
+    ):
+        handler = routes.child_retriever(name, resource, kind, render)
+        table.append(Route(f"/v1/{name}/{{object_id}}", handler, methods=["GET"]))
     table.append(Route("/v1/balance", routes.balance, methods=["GET"]))
     for resource in RESOURCES:
         path = api_path(resource)

@@ -76,6 +76,7 @@ from ._rows import (
     SetupIntent,
     Subscription,
     SubscriptionItem,
+    SubscriptionSchedule,
     Table,
     TaxRate,
     replace,
@@ -121,6 +122,7 @@ P_TAXED: Final = 0.4
 P_QUANTITY_CHANGE: Final = 0.12  # per period: a customer adds units mid-period (prorations)
 P_EXTRAS: Final = 0.08  # per renewal: one-off invoice items on the invoice
 P_CHECKOUT: Final = 0.5  # a new subscription starts through a Checkout session
+P_SCHEDULE: Final = 0.06  # a new subscription starts from a subscription schedule
 _DECLINES: Final = ("insufficient_funds", "generic_decline", "expired_card", "do_not_honor")
 _DISPUTE_REASONS: Final = ("fraudulent", "product_not_received", "subscription_canceled", "general")
 
@@ -172,6 +174,7 @@ class Business:
         self._live_customers: list[int] = []
         self._live_index: dict[int, int] = {}
         self._subscription_of: dict[int, int] = {}  # customer -> their current subscription
+        self._schedule_of: dict[int, int] = {}  # subscription -> its running schedule
 
     # --- the queue -----------------------------------------------------------------------------
 
@@ -479,6 +482,16 @@ class Business:
         self._event(now, "customer.subscription.created", "subscriptions", row)
         if items is not None or lines is not None or rng.random() < P_CHECKOUT:
             self._checkout(now, customer, subscription, invoice)
+        elif not trial and rng.random() < P_SCHEDULE:
+            schedule = SubscriptionSchedule(
+                w.ids.new("sub_sched_"), now, customer, subscription, tuple(prices),
+                tuple(quantities), currency, coupon, tax_rate, now, end,
+            )  # fmt: skip
+            position = self._add(
+                w.subscription_schedules, schedule, "subscription_schedule.created"
+            )
+            self._schedule_of[subscription] = position
+            self._at(end, self._release_schedule, position)
         self._settle(now, invoice, succeed=True)
         self._schedule_period(now, subscription, end)
 
@@ -502,6 +515,18 @@ class Business:
             inv.coupon, sub.promotion_code if inv.coupon >= 0 else -1,
         )  # fmt: skip
         self._add(w.checkout_sessions, session, "checkout.session.completed")
+
+    def _release_schedule(self, now: int, schedule: int) -> None:
+        """A schedule's last phase ends: it releases its subscription (or was canceled)."""
+        w = self.w
+        row = w.subscription_schedules.rows[schedule]
+        if row.status != "active":
+            return
+        self._schedule_of.pop(row.subscription, None)
+        released = replace(row, status="released", released_at=now)
+        self._set(
+            now, w.subscription_schedules, schedule, released, "subscription_schedule.released"
+        )
 
     def _redeem(self, coupon: int, promotion: int) -> None:
         """Count a redemption (Stripe sends no event for it)."""
@@ -582,6 +607,7 @@ class Business:
         if row.status == "canceled":
             return
         self._prorations.pop(subscription, None)
+        self._cancel_schedule(now, subscription)
         ended = replace(
             row,
             status="canceled",
@@ -593,6 +619,14 @@ class Business:
         self._set(now, table, subscription, ended, "customer.subscription.deleted")
         if self._subscription_of.get(row.customer) == subscription:
             del self._subscription_of[row.customer]
+
+    def _cancel_schedule(self, now: int, subscription: int) -> None:
+        """A subscription that ends while its schedule runs cancels the schedule."""
+        position = self._schedule_of.pop(subscription, None)
+        table = self.w.subscription_schedules
+        if position is not None and table.rows[position].status == "active":
+            canceled = replace(table.rows[position], status="canceled", canceled_at=now)
+            self._set(now, table, position, canceled, "subscription_schedule.canceled")
 
     # --- invoices and payments ----------------------------------------------------------------
 

@@ -51,6 +51,7 @@ KIND_OF: Final = {
     "payment_methods": "payment_method",
     "checkout_sessions": "checkout.session",
     "credit_notes": "credit_note",
+    "subscription_schedules": "subscription_schedule",
 }
 
 
@@ -314,6 +315,15 @@ EXPANDABLE: Final[dict[str, dict[str, Field]]] = {
         "line_items": Field("include", "item"),
         "payment_intent": _ref("payment_intents"),
         "subscription": _ref("subscriptions"),
+    },
+    "subscription_schedule": {
+        "application": _F,
+        "current_phase": _F,
+        "customer": _ref("customers"),
+        "default_settings": _F,
+        "phases": _F,
+        "subscription": _ref("subscriptions"),
+        "test_clock": _F,
     },
     "item": {
         "discounts": Field("unserved", "line item discounts"),

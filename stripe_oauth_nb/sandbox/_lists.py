@@ -64,6 +64,7 @@ _CONSTANT_OF: Final[dict[tuple[str, str], Any]] = {
     ("setup_intents", "attach_to_self"): False,
     ("invoiceitems", "pending"): False,  # made with their invoice: never pending
     ("checkout_sessions", "payment_link"): None,
+    ("subscription_schedules", "scheduled"): False,  # none waits to start
 }
 #: Filters on a field every object of the sandbox holds with one value (``None``: unset).
 _CONSTANT: Final[dict[str, Any]] = {
@@ -79,6 +80,9 @@ _RANGES: Final = {
     "current_period_end": "period_end",
     "current_period_start": "period_start",
     "due_date": "due_date",
+    "canceled_at": "canceled_at",
+    "completed_at": "completed_at",
+    "released_at": "released_at",
 }
 
 

@@ -42,6 +42,7 @@ REQUIRED: Final = {
     "balance": "balance_read",
     "checkout_sessions": "checkout_session_read",
     "credit_notes": "credit_note_read",
+    "subscription_schedules": "subscription_read",
     "balance_transaction_source": "balance_transaction_source_read",
 }
 #: Grants the catalogue states only in prose.

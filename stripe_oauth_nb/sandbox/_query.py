@@ -108,6 +108,14 @@ LIST_PARAMS: Final[dict[str, dict[str, str]]] = {
         "subscription": "str",
     },
     "credit_notes": {**_PAGING, "customer": "str", "invoice": "str"},
+    "subscription_schedules": {
+        **_COMMON,
+        "canceled_at": "range",
+        "completed_at": "range",
+        "customer": "str",
+        "released_at": "range",
+        "scheduled": "bool",
+    },
 }
 #: Parameters of ``GET /v1/<resource>/{id}`` (and of ``GET /v1/account``: ``account``).
 RETRIEVE_PARAMS: Final[dict[str, dict[str, str]]] = {

@@ -34,6 +34,7 @@ from ._rows import (
     Refund,
     SetupIntent,
     Subscription,
+    SubscriptionSchedule,
     TaxRate,
 )
 from ._templates import Raw, encode, raw, template
@@ -218,6 +219,7 @@ class Renderer:
             "payment_methods": self._payment_method,
             "checkout_sessions": self._checkout_session,
             "credit_notes": self._credit_note,
+            "subscription_schedules": self._subscription_schedule,
         }
 
     # --- entry points -------------------------------------------------------------------------
@@ -705,6 +707,51 @@ class Renderer:
                 f'{{"amount_discount":{row.discount},"amount_shipping":0,"amount_tax":{row.tax}}}'
             ),
             "url": None,
+        }
+
+    def _subscription_schedule(self, row: SubscriptionSchedule, x: Tree) -> dict[str, Any]:
+        w = self.w
+        sub = w.subscriptions.rows[row.subscription]
+        items = ",".join(
+            f'{{"billing_thresholds":null,"discounts":[],"metadata":{{}},'
+            f'"plan":"{w.prices.rows[p].id}","price":"{w.prices.rows[p].id}",'
+            f'"quantity":{q},"tax_rates":[]}}'
+            for p, q in zip(row.prices, row.quantities, strict=True)
+        )
+        discounts = "[]"
+        if row.coupon >= 0:
+            coupon = w.coupons.rows[row.coupon].id
+            discounts = f'[{{"coupon":"{coupon}","discount":null,"promotion_code":null}}]'
+        taxes = f"[{self.at('tax_rates', row.tax_rate)}]" if row.tax_rate >= 0 else "[]"
+        phase = (
+            f'{{"add_invoice_items":[],"application_fee_percent":null,'
+            f'"billing_cycle_anchor":null,"billing_thresholds":null,"collection_method":null,'
+            f'"currency":"{row.currency}","default_payment_method":null,'
+            f'"default_tax_rates":{taxes},"description":null,"discounts":{discounts},'
+            f'"end_date":{row.end_date},"invoice_settings":null,"items":[{items}],'
+            f'"metadata":{{}},"on_behalf_of":null,"proration_behavior":"create_prorations",'
+            f'"start_date":{row.start_date},"transfer_data":null,"trial_end":null}}'
+        )
+        active = row.status == "active"
+        return {
+            "id": row.id,
+            "canceled_at": row.canceled_at,
+            "completed_at": None,
+            "created": row.created,
+            "current_phase": (
+                Raw(f'{{"end_date":{row.end_date},"start_date":{row.start_date}}}')
+                if active
+                else None
+            ),
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "livemode": w.livemode,
+            "phases": Raw(f"[{phase}]"),
+            "released_at": row.released_at,
+            "released_subscription": sub.id if row.status == "released" else None,
+            "status": row.status,
+            "subscription": (
+                self._ref(x, "subscription", "subscriptions", row.subscription) if active else None
+            ),
         }
 
     def checkout_item(self, position: int, x: Tree) -> str:

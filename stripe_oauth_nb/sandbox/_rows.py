@@ -36,6 +36,7 @@ __all__ = [
     "SetupIntent",
     "Subscription",
     "SubscriptionItem",
+    "SubscriptionSchedule",
     "Table",
     "TaxRate",
     "replace",
@@ -251,6 +252,27 @@ class CreditNoteLine(NamedTuple):
     tax: int
 
 
+class SubscriptionSchedule(NamedTuple):
+    """A schedule that started a subscription with one phase (its first period) and releases
+    it at the phase's end (``status``: active, then released; canceled with the
+    subscription)."""
+
+    id: str
+    created: int
+    customer: int
+    subscription: int
+    prices: tuple[int, ...]
+    quantities: tuple[int, ...]
+    currency: str
+    coupon: int
+    tax_rate: int
+    start_date: int
+    end_date: int
+    status: str = "active"
+    released_at: int | None = None
+    canceled_at: int | None = None
+
+
 class Coupon(NamedTuple):
     id: str
     created: int
@@ -393,6 +415,7 @@ Row = (
     | CheckoutItem
     | CreditNote
     | CreditNoteLine
+    | SubscriptionSchedule
     | PaymentIntent
     | Charge
     | Refund

@@ -35,6 +35,7 @@ from ._rows import (
     SetupIntent,
     Subscription,
     SubscriptionItem,
+    SubscriptionSchedule,
     Table,
     TaxRate,
 )
@@ -74,6 +75,7 @@ RESOURCES: Final = (
     "setup_intents",
     "checkout_sessions",
     "credit_notes",
+    "subscription_schedules",
 )
 #: Where a list endpoint is when it is not ``/v1/<name>``.
 _PATHS: Final = {"checkout_sessions": "/v1/checkout/sessions"}
@@ -236,6 +238,7 @@ class World:
         self.checkout_sessions: Table[CheckoutSession] = Table("checkout_sessions")
         self.checkout_line_items: Table[CheckoutItem] = Table("checkout_line_items")
         self.credit_notes: Table[CreditNote] = Table("credit_notes")
+        self.subscription_schedules: Table[SubscriptionSchedule] = Table("subscription_schedules")
         self.credit_note_lines: Table[CreditNoteLine] = Table("credit_note_lines")
         #: Credit notes per invoice (their numbers are ``INVOICE-CN-01`` and up).
         self.credit_note_numbers: dict[int, int] = {}
