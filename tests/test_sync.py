@@ -81,8 +81,11 @@ def test_full_then_incremental_then_full_again_after_30_days(
     reread = {r.name for r in RESOURCES if r.reread}  # short lists read whole every run
     assert not any(t.full for t in second.tables if t.table not in reread)
     # new objects come with their creation events; balance transactions, disputes: one page
-    assert {t.table: t.requests for t in second.tables if t.table in parents} == {
-        r.name: 0 if r.created_events else 1 for r in RESOURCES
+    requests = {t.table: t.requests for t in second.tables if t.table in parents}
+    # a completed checkout session's event lacks its line items: it is read again by id
+    assert requests.pop("checkout_sessions") >= 1
+    assert requests == {
+        r.name: 0 if r.created_events else 1 for r in RESOURCES if r.name != "checkout_sessions"
     }
     assert sum(t.deleted for t in second.tables) + sum(t.updated for t in second.tables) > 0
     assert_equal_to_api(world, settings, tokens, db, account)

@@ -212,6 +212,9 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource("setup_intents", "setup_intent", "setup_intent_read", created_events=True),
     Resource(
+        "subscription_schedules", "subscription_schedule", "subscription_read", created_events=True
+    ),
+    Resource(
         "invoiceitems", "invoiceitem", "invoice_read", created_events=True, created_field="date"
     ),
     Resource("balance", "balance", "balance_read", snapshot=True),
