@@ -111,3 +111,21 @@ def test_a_bar_per_table_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> No
     assert "charges" in err
     assert "250" in err
     assert "loaded" in err
+
+
+@pytest.mark.parametrize("version", ["latest", "2026-02-30.dahlia"])
+def test_a_bad_api_version_is_one_clear_error_before_any_request(
+    world: Sandbox,
+    installed: TokenSet,
+    version: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("STRIPE_API_VERSION", version)
+    before = dict(world.stats()["requests"])
+    assert main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: STRIPE_API_VERSION='{version}' is not a Stripe API version")
+    assert "Traceback" not in err
+    assert dict(world.stats()["requests"]) == before
+    assert not Path("stripe.duckdb").exists()
