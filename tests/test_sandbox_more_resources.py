@@ -19,6 +19,7 @@ from test_sandbox_openapi import check
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sandbox._permissions import REQUIRED, grants
+from stripe_oauth_nb.sandbox._versions import API_VERSION
 
 START = 1_767_225_600
 
@@ -144,10 +145,16 @@ def test_the_balance_needs_balance_read(sb: Sandbox) -> None:
     check(response.json(), "/v1/balance:default")
 
 
-def test_stripe_python_auto_pages_every_new_resource(sb: Sandbox, api: httpx.Client) -> None:
+@pytest.mark.parametrize("version", [None, API_VERSION], ids=["library's", "pinned"])
+def test_stripe_python_auto_pages_every_new_resource(
+    sb: Sandbox, api: httpx.Client, version: str | None
+) -> None:
     token = sb.mint_tokens(app=read_all_app(sb))["access_token"]
     client = stripe.StripeClient(
-        api_key=token, base_addresses={"api": sb.api_base}, max_network_retries=0
+        api_key=token,
+        base_addresses={"api": sb.api_base},
+        max_network_retries=0,
+        stripe_version=version,
     )
     v1 = client.v1
     lists = {
@@ -166,6 +173,10 @@ def test_stripe_python_auto_pages_every_new_resource(sb: Sandbox, api: httpx.Cli
     assert [type(m) for m in methods] == [stripe.PaymentMethod]
     same = list(v1.payment_methods.list(params={"customer": customer}).auto_paging_iter())
     assert [m.id for m in same] == [m.id for m in methods]
+    page = v1.invoices.line_items.list(walk(api, "/v1/invoices")[0]["id"], params={"limit": 3})
+    assert list(page.auto_paging_iter())
+    assert page.last_response is not None
+    assert page.last_response.headers["Stripe-Version"] == (version or stripe.api_version)
     balance = v1.balance.retrieve()
     assert isinstance(balance, stripe.Balance)
     assert balance.available[0].amount == api.get("/v1/balance").json()["available"][0]["amount"]
@@ -222,3 +233,15 @@ def test_stripe_python_reads_checkout_credit_notes_and_schedules(sb: Sandbox) ->
         read = list(list_them(params={"limit": 2}).auto_paging_iter())
         assert read
         assert all(isinstance(o, kind) for o in read)
+
+
+def test_a_deleted_customers_card_is_detached_with_an_event(sb: Sandbox, api: httpx.Client) -> None:
+    detached = walk(api, "/v1/events", {"type": "payment_method.detached"})
+    assert detached
+    for event in detached:
+        card = event["data"]["object"]
+        assert card["customer"] is None
+        owner = event["data"]["previous_attributes"]["customer"]
+        assert api.get(f"/v1/customers/{owner}").json()["deleted"] is True
+        assert api.get(f"/v1/payment_methods/{card['id']}").json()["customer"] is None
+        assert api.get(f"/v1/customers/{owner}/payment_methods").json()["data"] == []

@@ -397,8 +397,11 @@ class Business:
             self._live_index[last] = at
         table = self.w.customers
         before = table.rows[customer]
-        table.update(customer, replace(before, deleted=True))
+        gone = replace(before, deleted=True)
+        table.update(customer, gone)
         self.w.deleted_customers += 1
+        # Deleting a customer detaches their card (its customer becomes null).
+        self._event(now, "payment_method.detached", "payment_methods", gone, before)
         self._event(now, "customer.deleted", "customers", before)
 
     def _set_delinquent(self, now: int, customer: int, delinquent: bool) -> None:
