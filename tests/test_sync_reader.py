@@ -328,3 +328,30 @@ def test_an_event_object_without_its_expanded_list_is_read_again_expanded(
     assert set(table.column("id").to_pylist()) == {"cs_1"}
     assert set(table.column("line_items").to_pylist()) == {'{"object":"list","url":"/v1/x"}'}
     assert set(spilled_ids(spills["checkout_session_line_items"])) == {"li_0", "li_1", "li_2"}
+
+
+def test_a_deleted_customer_marks_its_payment_methods_for_removal(tmp_path: Path) -> None:
+    """Whether or not Stripe sends ``payment_method.detached`` for them, the rows of a deleted
+    customer's payment methods go with it (the loader replaces that parent's rows: none)."""
+    (methods,) = select(["payment_methods"])
+    deleted = {"id": "cus_gone", "object": "customer", "deleted": True}
+    events = [
+        {
+            "id": f"evt_{n}",
+            "object": "event",
+            "type": kind,
+            "created": T0 + 100 + n,
+            "data": {"object": obj},
+        }
+        for n, (kind, obj) in enumerate([("customer.deleted", deleted)])
+    ]
+    fake = FakeLists({"events": events})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    plan = Plan(methods, since=T0 + 10, events_since=T0 + 10, read_new=False)
+    spills = {"payment_methods": Spill(tmp_path / "pm")}
+    reader = Reader(client, "acct_EXAMPLE", False, {methods.name: plan}, spills, T0 + 10)
+    reader.run()
+    assert set(reader.child_seq["payment_methods"]) == {"cus_gone"}
+    assert list(spills["payment_methods"].tables()) == []  # nothing else was read
