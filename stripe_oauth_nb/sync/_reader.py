@@ -171,6 +171,24 @@ class _Density:
 ProgressHook = Callable[[str, int], None]
 
 
+def list_request(
+    resource: Resource, lo: int = 0, hi: int | None = None
+) -> tuple[str, dict[str, str | int], bool]:
+    """The list request of a window of ``resource`` from ``lo`` (to ``hi``): its path, its
+    parameters, and whether the list takes ``created`` ranges (else it is read newest first).
+    A resource listed per parent pages the parents' list. The first page of a full pass is
+    ``list_request(resource)``; the disk estimate asks for exactly that page, and hands it on."""
+    path, extra = resource.path, dict(resource.params)
+    if resource.per_parent is not None:  # the parents' list
+        path, extra = resource.per_parent.parents, {}
+    params: dict[str, str | int] = {"limit": PAGE, **extra}
+    if resource.created_filter:
+        params["created[gte]"] = lo
+        if hi is not None:
+            params["created[lte]"] = hi
+    return path, params, resource.created_filter
+
+
 @dataclass
 class Reader:
     """Reads the planned resources of one account into their spills."""
@@ -319,20 +337,14 @@ class Reader:
     def _step(self, window: Window) -> list[Window]:
         if window.name in self._stopped:
             return []
-        ranged = True
         if window.name == EVENTS:
-            path, extra = "/v1/events", {}
-        else:
-            resource = self.plans[window.name].resource
-            path, extra = resource.path, dict(resource.params)
-            ranged = resource.created_filter
-            if resource.per_parent is not None:  # the parents' list
-                path, extra = resource.per_parent.parents, {}
-        params: dict[str, str | int] = {"limit": PAGE, **extra}
-        if ranged:
-            params["created[gte]"] = window.lo
+            params: dict[str, str | int] = {"limit": PAGE, "created[gte]": window.lo}
+            path, ranged = "/v1/events", True
             if window.hi is not None:
                 params["created[lte]"] = window.hi
+        else:
+            resource = self.plans[window.name].resource
+            path, params, ranged = list_request(resource, window.lo, window.hi)
         if window.after is not None:
             params["starting_after"] = window.after
         page = window.page if window.page is not None else self.client.get(path, params)

@@ -42,7 +42,7 @@ from ._disk import DiskBudget, estimate
 from ._limiter import LimitedTransport, RequestLimiter, RequestStats
 from ._load import Batch, Children, Loader
 from ._privacy import clean_work_folder
-from ._reader import PAGE, Plan, Reader
+from ._reader import PAGE, Plan, Reader, list_request
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import Resource, select
 from ._spill import Spill
@@ -373,9 +373,9 @@ class _Run:
                 events_since = min((s or 0) for s in incremental) if incremental else None
                 # a full pass that will not fit on the disk stops here, before it writes
                 full = {
-                    name: (p.resource.path, {"limit": PAGE, "created[gte]": 0, **p.resource.params})
+                    name: (*list_request(p.resource)[:2], p.resource.created_field)
                     for name, p in plans.items()
-                    if p.full
+                    if p.full and not p.resource.snapshot
                 }
                 first_pages: dict[str, Any] = {}
                 if full:
