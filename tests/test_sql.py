@@ -37,6 +37,12 @@ pytest.importorskip("dlt")
         ("WITH paid AS (SELECT * FROM invoices) SELECT count(*) FROM paid", ("invoices",)),
         ("SELECT 1", ()),
         ("SELECT * FROM charges__refunds", ("charges",)),
+        # a child table is brought up to date with its parent
+        ("SELECT count(*) FROM invoice_lines", ("invoices",)),
+        (
+            "SELECT * FROM subscription_items i JOIN prices p ON p.id = i.price",
+            ("prices", "subscriptions"),
+        ),
     ],
 )
 def test_duckdbs_parser_finds_the_tables(sql: str, tables: tuple[str, ...]) -> None:
@@ -226,7 +232,7 @@ def test_the_command_prints_a_table_csv_or_json(
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("STRIPE_OAUTH_NB_SANDBOX_URL", raising=False)
-    from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
+    from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
     settings, _ = manager(world, app)
     with TokenManager(settings.with_changes(token_store_path=store), FileTokenStore(store)) as tm:

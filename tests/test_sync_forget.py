@@ -17,10 +17,10 @@ from _sync_helpers import START, cli_env, install, manager, sandbox_counts, sync
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import AuthorizeAgainError, SyncConfigError
 from stripe_oauth_nb._settings import Settings
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
 from stripe_oauth_nb.sync import forget, sync
 from stripe_oauth_nb.sync._load import pipeline_name
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 pytest.importorskip("dlt")
 
@@ -127,8 +127,11 @@ def test_connection_forget(world: Sandbox, tmp_path: Path) -> None:
     target = Target.open(settings, start_sandbox=False)
     conn = Connection(target, tokens, account, "test")
     assert conn.sync(db=db).ok
+    before = _duckdb_rows(db, account, False)
+    assert before.pop("_dlt_state") > 0  # dlt's records of the loads: not a table of rows
+    assert before["customers"] == sandbox_counts(world, account)["customers"] > 0
     report = conn.forget(db=db)
-    assert report.total == sum(sandbox_counts(world, account).values()) > 0
+    assert report.rows == before  # every table of rows: child tables and snapshots included
     assert set(_duckdb_rows(db, account, False).values()) == {0}
 
 
