@@ -99,6 +99,35 @@ def test_full_then_incremental_with_updates_and_deletions(
     assert loader.states(ACCT, False) == {"customers": {"created": 9, "events": 9}}
 
 
+def test_updated_counts_only_rows_whose_content_changed(
+    destination: Destination, tmp_path: Path
+) -> None:
+    loader = Loader(destination, destination.default_dataset)
+    objects = [customer(i) for i in range(5)]
+    load(loader, spill_of(tmp_path / "a", objects), full=True)
+    # the same objects written again (an event's version: another _sync_seq): nothing changed
+    again = Spill(tmp_path / "b")
+    again.add(objects, ACCT, False, seq=7)
+    again.close()
+    counts = load(loader, again, full=False)
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (0, 0, 0, 5)
+    # one object changed in a nested field, one new, the rest written again unchanged
+    changed = [*objects[:3], customer(3, address={"city": "Lyon"}), customer(4), customer(9)]
+    counts = load(loader, spill_of(tmp_path / "c", changed), full=False)
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (1, 1, 0, 6)
+    # a field seen for the first time is a change of the rows that have it, not of the others
+    counts = load(
+        loader,
+        spill_of(tmp_path / "d", [customer(0, email="a@example.com"), customer(1)]),
+        full=False,
+    )
+    assert (counts.inserted, counts.updated, counts.deleted) == (0, 1, 0)
+    # a full pass that finds everything as it is: nothing updated
+    same = [customer(0, email="a@example.com"), *changed[1:]]
+    counts = load(loader, spill_of(tmp_path / "e", same), full=True)
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (0, 0, 0, 6)
+
+
 def test_nested_objects_are_json_columns(destination: Destination, tmp_path: Path) -> None:
     loader = Loader(destination, destination.default_dataset)
     load(loader, spill_of(tmp_path, [customer(1)]), full=True)
@@ -120,6 +149,6 @@ def test_a_full_pass_removes_objects_gone_from_the_api(
     again.add([customer(i) for i in range(3, 12)], ACCT, False, seq=1)
     again.close()
     counts = load(loader, again, full=True)
-    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (2, 7, 3, 9)
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (2, 0, 3, 9)
     # the other account and mode are untouched
     assert rows(loader, "SELECT count(*) FROM {table} WHERE account_id = 'acct_EXAMPLE2'") == [(1,)]

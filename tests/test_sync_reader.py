@@ -226,6 +226,23 @@ def test_the_first_page_of_events_is_not_asked_for_again(tmp_path: Path) -> None
     assert len(rows) == 444  # every event since the cursor once, none older
 
 
+def test_events_of_the_cursors_second_applied_last_run_are_skipped(tmp_path: Path) -> None:
+    # the cursor is inclusive: the second it names is listed again, with the two events the
+    # last run applied and one that arrived later in that second
+    events = [_event(n, T0 + 9, f"cus_{n:06d}") for n in range(3)]
+    events += [_event(n, T0 + 10 + n, f"cus_{n:06d}") for n in range(3, 5)]
+    fake = FakeLists({"events": events, "customers": []})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    seen = frozenset({"evt_000000", "evt_000001"})
+    plan = Plan(select(["customers"])[0], T0, T0 + 9, read_new=False, events_seen=seen)
+    spills = {"customers": Spill(tmp_path / "customers")}
+    Reader(client, "acct_EXAMPLE", False, {"customers": plan}, spills, T0 + 9).run()
+    names = sorted(r["name"] for t in spills["customers"].tables() for r in t.to_pylist())
+    assert names == [2, 3, 4]
+
+
 def test_a_per_parent_resource_pages_each_parents_list(tmp_path: Path) -> None:
     from stripe_oauth_nb.sync._resources import PerParent, Resource
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._errors import DestinationError
+from ._changes import Snapshot, snapshot, updated
 from ._destination import Destination
 from ._disk import DiskBudget, is_disk_full
 from ._privacy import FILE_MODE, clean_work_folder, private_folder, tighten
@@ -92,7 +93,7 @@ class Counts:
 
 def _configure_dlt() -> None:
     """Quiet logs (dlt warns about columns that are empty so far, which is expected here), the
-    load id on Arrow rows (it counts what a load wrote), and no extra round trips."""
+    load id on Arrow rows, and no extra round trips."""
     import dlt
 
     dlt.config["runtime.log_level"] = "ERROR"
@@ -175,6 +176,7 @@ class Loader:
         pipeline = self.pipeline(account_id, livemode)
         key = (account_id, livemode)
         before: dict[str, tuple[int, int]] = {}
+        hashes: dict[str, Snapshot] = {}
         try:
             with _Counter(pipeline, key) as counter:
                 for batch in batches:
@@ -187,20 +189,23 @@ class Loader:
                     if batch.spill.error is not None:  # never load part of a table
                         raise batch.spill.error
                     before[table] = (rows, counter.existing(table, _tombstones(batch.spill)))
+                    old = counter.snapshot(table, None if batch.full else batch) if rows else None
+                    if old is not None:  # the content of the rows this load may write again
+                        hashes[table] = old
             try:
-                info = pipeline.run([_resource(batch) for batch in batches])
+                pipeline.run([_resource(batch) for batch in batches])
             finally:
                 self.tidy()
             counts: dict[str, Counts] = {}
             with _Counter(pipeline, key) as counter:
                 for batch in batches:
                     after = counter.rows(batch.resource)
-                    written = counter.written(batch.resource, list(info.loads_ids))
                     rows, deleted = before[batch.resource]
-                    inserted = max(after - rows + deleted, 0)
+                    old = hashes.get(batch.resource)
+                    changed = 0 if old is None else counter.changed(batch, old)
                     counts[batch.resource] = Counts(
-                        inserted=inserted,
-                        updated=max(written - inserted, 0),
+                        inserted=max(after - rows + deleted, 0),
+                        updated=changed,
                         deleted=deleted,
                         rows=after,
                     )
@@ -442,8 +447,19 @@ class _Counter:
             total += self._where(resource, f" AND id IN ({marks})", *chunk)
         return total
 
-    def written(self, resource: str, load_ids: list[str]) -> int:
-        if not load_ids:
+    def snapshot(self, resource: str, batch: Batch | None) -> Snapshot | None:
+        """Content hashes of the rows the batch writes (all of the account's when None)."""
+        table = self._table(resource)
+        if table is None:
+            return None
+        return snapshot(
+            self._client, table, self._key, None if batch is None else batch.spill.ids()
+        )
+
+    def changed(self, batch: Batch, before: Snapshot) -> int:
+        """How many rows hashed before the load now have another content (``_changes``)."""
+        table = self._table(batch.resource)
+        if table is None:
             return 0
-        marks = ", ".join(["%s"] * len(load_ids))
-        return self._where(resource, f" AND _dlt_load_id IN ({marks})", *load_ids)
+        ids = None if batch.full else set(before.hashes)
+        return updated(before, snapshot(self._client, table, self._key, ids, before.columns))

@@ -70,6 +70,9 @@ class Plan:
     since: int | None = None
     events_since: int | None = None
     read_new: bool = True
+    #: Events of the second ``events_since`` that the last run applied already: the cursor is
+    #: inclusive (more events may come in that second), so they are listed again, and skipped.
+    events_seen: frozenset[str] = frozenset()
     #: Objects whose nested lists a previous run could not read whole: retrieved again.
     retry: tuple[str, ...] = ()
 
@@ -400,6 +403,8 @@ class Reader:
             plan = self.plans[resource.name]
             created = int(event.get("created", 0))
             if plan.full or created < (plan.events_since or 0):
+                continue
+            if created == plan.events_since and event.get("id") in plan.events_seen:
                 continue
             seq = event_seq(created, window.seen + index)
             if _is_deletion(str(event.get("type", "")), obj, resource):

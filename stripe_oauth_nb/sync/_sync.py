@@ -184,6 +184,8 @@ class _Account:
     stats: RequestStats = field(default_factory=RequestStats)
     result: AccountResult | None = None
     newest_event: int | None = None
+    #: Ids of the events of the second ``newest_event`` (those the first page of events lists).
+    newest_events: list[str] = field(default_factory=list)
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -353,6 +355,9 @@ class _Run:
                     data = first.get("data") or []
                     # No event since the oldest cursor: none is newer, and no cursor is too old.
                     account.newest_event = int(data[0]["created"]) if data else oldest
+                    account.newest_events = [
+                        str(e["id"]) for e in data if e["created"] == account.newest_event
+                    ]
                 except PermissionDeniedError as exc:
                     events_ok = False
                     result.note = (
@@ -450,6 +455,7 @@ class _Run:
             since=since,
             events_since=int(events),
             read_new=not resource.created_events,
+            events_seen=frozenset(cursors.get("events_seen") or ()),
             retry=tuple(str(i) for i in cursors.get(RETRY) or ()),
         )
 
@@ -528,17 +534,20 @@ class _Run:
                 table.seconds = seconds
 
     def _cursors(self, account: _Account, plan: Plan, read: Any) -> dict[str, Any]:
-        """Where the next run starts: newest ``created`` read, and the newest event; and the
-        API version the rows were read in."""
+        """Where the next run starts: newest ``created`` read, the newest event and the ids of
+        the events of its second (applied now, skipped when listed again); and the API version
+        the rows were read in."""
         created = read.newest if read.newest is not None else plan.since
         created = created if created is not None else 0
         if account.newest_event is not None:
-            events = account.newest_event
+            events, seen = account.newest_event, account.newest_events
         else:
             events = plan.events_since if plan.events_since is not None else created
+            seen = sorted(plan.events_seen) if events == plan.events_since else []
         cursors: dict[str, Any] = {
             "created": created,
             "events": events,
+            "events_seen": seen,
             API_VERSION: self.settings.api_version,
         }
         if read.incomplete:  # read again by id next run
