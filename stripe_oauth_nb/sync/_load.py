@@ -102,16 +102,27 @@ class Loader:
         self._pipelines[key] = pipeline
         return pipeline
 
-    def states(self, account_id: str, livemode: bool) -> dict[str, dict[str, Any]]:
+    def forget(self, account_id: str, livemode: bool) -> None:
+        """Let go of the account's pipeline (its state and schemas) once it is done."""
+        self._pipelines.pop((account_id, livemode), None)
+
+    def states(
+        self, account_id: str, livemode: bool, *, fresh: bool = False
+    ) -> dict[str, dict[str, Any]]:
         """Each resource's cursors from its last load (absent when never loaded).
 
         The pipeline's local state is used when there is one (it is at least as new as the
         database's: a package it describes but that did not load is loaded first by the next
         run); otherwise dlt restores it from the database (a new machine, a deleted work folder).
+        ``fresh`` (other processes load into the same destination): the database is the truth,
+        so packages this machine left unloaded (a killed run) are dropped, their rows read again
+        from the cursors the database holds, and the state restored from it.
         """
         pipeline = self.pipeline(account_id, livemode)
-        if not pipeline.state.get("sources"):
+        if fresh or not pipeline.state.get("sources"):
             try:
+                if fresh and pipeline.has_pending_data:
+                    pipeline.drop_pending_packages()
                 pipeline.sync_destination()
             except Exception as exc:
                 raise self._failed("read the sync state from", exc) from None

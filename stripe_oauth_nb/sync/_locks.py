@@ -1,0 +1,108 @@
+"""One lock per (destination, account, mode): how several sync processes share one destination.
+
+- PostgreSQL: a session advisory lock on the destination's server, keyed by the dataset, the
+  account and the mode (:func:`account_key`). Several ``sync --all-accounts`` processes, on
+  one machine or several, each try the lock of an account before reading it; an account whose
+  lock another process holds is left to that process. PostgreSQL releases a session's locks
+  when its connection ends, so a process killed with SIGKILL leaves no lock behind.
+- DuckDB: one writer per file. The destination's lock (a lock file beside the database) already
+  covers every account, so the account locks are no-ops: one process loads a DuckDB file at a
+  time, and a second is refused at once (``SyncLockedError``).
+- other dlt destinations: the work folder's lock, likewise.
+
+No scheduler: each process walks every account and takes those it can lock. Whether an account
+was already loaded during this run by another process is read from its dlt state in the
+destination (the ``loaded`` cursor, see ``_sync``), never from a table of our own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._errors import DestinationError
+
+__all__ = ["AccountLocks", "PostgresAccountLocks", "account_key"]
+
+
+def account_key(dataset: str, account_id: str, livemode: bool) -> int:
+    """The advisory lock key (a signed 64-bit integer) of one account and mode in one dataset."""
+    mode = "live" if livemode else "test"
+    digest = hashlib.sha256(f"stripe-oauth-nb:{dataset}:{account_id}:{mode}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big")
+    return key - (1 << 64) if key >= 1 << 63 else key
+
+
+class AccountLocks:
+    """No lock per account: the destination's own lock covers them all (DuckDB, others)."""
+
+    #: True when other processes may load into the same destination at the same time (their
+    #: loads are then read back from the destination before an account starts).
+    shared = False
+
+    def try_lock(self, account_id: str, livemode: bool) -> bool:
+        """Take the account's lock if it is free; False when another process holds it."""
+        return True
+
+    def release(self, account_id: str, livemode: bool) -> None:
+        """Give the account's lock back."""
+
+    def close(self) -> None:
+        """Give every lock back."""
+
+
+class PostgresAccountLocks(AccountLocks):
+    """Session advisory locks on one connection of their own (kept open for the run).
+
+    When the connection is lost (the server restarted, say), the call that finds out raises
+    :class:`DestinationError` ("try again": the server released the locks with the session) and
+    the next one connects again.
+    """
+
+    shared = True
+
+    def __init__(self, connect: Callable[[], Any], dataset: str, description: str) -> None:
+        self._connect = connect
+        self._connection: Any = None
+        self._dataset = dataset
+        self._description = description
+        self._guard = threading.Lock()  # one cursor at a time on the connection
+
+    def _call(self, function: str, account_id: str, livemode: bool) -> bool:
+        key = account_key(self._dataset, account_id, livemode)
+        with self._guard:
+            try:
+                if self._connection is None:
+                    self._connection = self._connect()
+                with self._connection.cursor() as cursor:
+                    cursor.execute(f"SELECT {function}(%s)", (key,))
+                    row = cursor.fetchone()
+            except Exception as exc:
+                self._drop()
+                if isinstance(exc, DestinationError):
+                    raise
+                raise DestinationError(
+                    f"Lost the connection to PostgreSQL at {self._description} while taking an "
+                    "account's lock (the server restarted or went away). Nothing of this account "
+                    "was loaded; try again (sync again once the server is back)."
+                ) from None
+        return bool(row and row[0])
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+
+    def try_lock(self, account_id: str, livemode: bool) -> bool:
+        return self._call("pg_try_advisory_lock", account_id, livemode)
+
+    def release(self, account_id: str, livemode: bool) -> None:
+        self._call("pg_advisory_unlock", account_id, livemode)
+
+    def close(self) -> None:
+        with self._guard:
+            self._drop()  # the server releases every lock of the session
