@@ -70,9 +70,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Cells of the notebooks under nbval are slow: each notebook starts a kernel."""
+    """Slow, whatever else they are: the notebooks under nbval (each starts a kernel) and the
+    real-browser tests (a JupyterLab server and Chromium)."""
+    browser = TESTS_DIR / "browser"
     for item in items:
-        if item.path.suffix == ".ipynb":
+        if item.path.suffix == ".ipynb" or browser in item.path.parents:
             item.add_marker(pytest.mark.slow)
 
 

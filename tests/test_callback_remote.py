@@ -240,6 +240,7 @@ def test_code_is_caught_through_jupyter_server_proxy(jupyter: str) -> None:
         server.stop()
 
 
+@pytest.mark.slow
 def test_proxy_forwards_the_servers_host_which_a_loopback_only_server_refuses(
     jupyter: str,
 ) -> None:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+#: A fresh virtualenv and a pip install: out of the fast loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 LEFT_OUT = ("jupyterlab", "ipywidgets", "starlette", "uvicorn", "pandas", "stripe", "dlt")
 
@@ -61,7 +64,6 @@ def _run(core: Path, *args: str, home: Path) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.mark.slow
 def test_the_core_install_leaves_out_the_heavy_parts(core: Path) -> None:
     code = (
         "import importlib.util as u; "

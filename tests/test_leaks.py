@@ -195,6 +195,7 @@ def test_no_secret_in_saved_notebook_or_debug_log(
     assert "[httpx2]" in log, "no record from the httpx2 logger: logging off?"
 
 
+@pytest.mark.slow
 def test_notebooks_mint_every_kind_of_secret(notebook_run: Callable[[Path], Run]) -> None:
     """Across all notebooks the search covered keys, codes, access and refresh tokens."""
     seen = [s for notebook in NOTEBOOKS for s in notebook_run(notebook).secrets]
