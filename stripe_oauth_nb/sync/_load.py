@@ -160,7 +160,11 @@ class Loader:
                         batch.spill.delete(sorted(gone), account_id, livemode)
                         batch.spill.close()
                     before[table] = (rows, counter.existing(table, _tombstones(batch.spill)))
-            info = pipeline.run([_resource(batch) for batch in batches])
+            # run()'s steps one by one: the load alone waits for other processes' loads
+            pipeline.extract([_resource(batch) for batch in batches])
+            pipeline.normalize()
+            with self.destination.locks.loading():
+                info = pipeline.load()
             counts: dict[str, Counts] = {}
             with _Counter(pipeline, key) as counter:
                 for batch in batches:
@@ -185,10 +189,28 @@ class Loader:
         while getattr(reason, "__cause__", None) is not None:
             reason = reason.__cause__  # type: ignore[assignment]
         text = self.destination.scrub(f"{type(reason).__name__}: {reason}")
+        if _lost_connection(exc):
+            return DestinationError(
+                f"Lost the connection to {self.destination.description} ({text}): the server "
+                "restarted or went away. What was loaded before is unchanged; try again (sync "
+                "again once it is back: this account is read again from where it was)."
+            )
         return DestinationError(
             f"Could not {what} {self.destination.description}: {text}. What was loaded before "
             "is unchanged; fix the cause and sync again (an interrupted load is finished first)."
         )
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """True when ``exc`` (or an exception it came from) is a database connection lost or
+    refused (dlt's transient errors, psycopg2's operational and interface errors)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        names = {k.__name__ for k in type(seen).__mro__}
+        if names & {"DatabaseTransientException", "OperationalError", "InterfaceError"}:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _resource(batch: Batch) -> Any:

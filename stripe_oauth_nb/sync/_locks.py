@@ -10,9 +10,16 @@
   time, and a second is refused at once (``SyncLockedError``).
 - other dlt destinations: the work folder's lock, likewise.
 
-No scheduler: each process walks every account and takes those it can lock. Whether an account
-was already loaded during this run by another process is read from its dlt state in the
-destination (the ``loaded`` cursor, see ``_sync``), never from a table of our own.
+Into PostgreSQL, processes read and normalize at the same time; the load step itself (dlt's
+merge, and the tables and columns it adds) takes the dataset's load lock (:meth:`loading`),
+one process at a time.
+
+No scheduler: each process walks every account and takes those it can lock. A process holds the
+lock of each account it loaded until its run ends (one lock per account on the server: a
+thousand accounts are a thousand of PostgreSQL's ``max_locks_per_transaction *
+max_connections`` slots). Whether an account was already loaded during this run by another
+process that has ended is read from its dlt state in the destination (the ``loaded`` cursor,
+see ``_sync``), never from a table of our own.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._errors import DestinationError
@@ -49,6 +56,12 @@ class AccountLocks:
 
     def release(self, account_id: str, livemode: bool) -> None:
         """Give the account's lock back."""
+
+    def loading(self) -> contextlib.AbstractContextManager[None]:
+        """Held while a load writes (and migrates) the tables: one process at a time changes the
+        destination's tables (dlt adds tables and columns as it meets them, and two processes
+        adding the same column would fail). Here: nothing to wait for."""
+        return contextlib.nullcontext()
 
     def close(self) -> None:
         """Give every lock back."""
@@ -102,6 +115,16 @@ class PostgresAccountLocks(AccountLocks):
 
     def release(self, account_id: str, livemode: bool) -> None:
         self._call("pg_advisory_unlock", account_id, livemode)
+
+    @contextlib.contextmanager
+    def loading(self) -> Iterator[None]:
+        # the dataset's load lock: account "*" is no account id (they start with acct_)
+        self._call("pg_advisory_lock", "*", False)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(DestinationError):  # a lost session released it
+                self._call("pg_advisory_unlock", "*", False)
 
     def close(self) -> None:
         with self._guard:

@@ -298,15 +298,26 @@ class _Run:
         return account
 
     def _finish(self, account: _Account, *, locked: bool | None = None) -> None:
-        """The account is done: its thread joined, its lock and its dlt pipeline let go."""
+        """The account is done: its thread joined, its dlt pipeline let go, and its lock too
+        unless it was loaded: then the lock is held to the end of the run (the destination's
+        close), so a process of the same run that started late does not load it again."""
         if account.thread is not None:
             account.thread.join()
         acct, live = account.tokens.account_id, account.tokens.livemode
+        if locked is None and self.dest.locks.shared and not self._failed(account):
+            locked = False  # loaded: held until the run ends
         if account.locked if locked is None else locked:
             with contextlib.suppress(StripeOAuthNBError):  # a lost connection released it
                 self.dest.locks.release(acct, live)
         self.loader.forget(acct, live)
         account.reader = None
+
+    def _failed(self, account: _Account) -> bool:
+        acct, live = account.tokens.account_id, account.tokens.livemode
+        return bool(account.result and account.result.error) or any(
+            t.status == "failed" and t.account_id == acct and t.livemode == live
+            for t in self.report.tables
+        )
 
     def _drain(self) -> list[tuple[_Account, str | None]]:
         """The next message of the readers (waiting for one), and every other one queued."""
