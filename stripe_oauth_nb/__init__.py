@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "ApiClient",
@@ -69,9 +69,25 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'stripe_oauth_nb' has no attribute {name!r}")
     value = getattr(importlib.import_module(module, __name__), name)
+    if name in ("connect", "Connection"):
+        _show_forms_in_notebooks()
     globals()[name] = value
     return value
 
 
+def _show_forms_in_notebooks() -> None:
+    """The front door joins a face to the flow: ``connect()`` in a notebook shows the widgets'
+    authorization form. The widget module loads only when a form is shown."""
+    from ._connect import Presenter, use_notebook_presenter
+
+    def notebook_presenter() -> Presenter:
+        from .widgets.authorize_view import AuthorizeView
+
+        presenter: Presenter = AuthorizeView.show()
+        return presenter
+
+    use_notebook_presenter(notebook_presenter)
+
+
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted([*__all__, "__version__"])

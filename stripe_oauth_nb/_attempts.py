@@ -8,6 +8,7 @@ code was sent to the token endpoint, so a re-run cell never sends it twice.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import threading
@@ -18,8 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._errors import AttemptLogError, CallbackStateError, CodeAlreadyUsedError
-from ._fileio import DamagedFile, atomic_write_text, ensure_private_dir, read_section
+from ._errors import AttemptLogError, CallbackStateError, CodeAlreadySentError
+from ._fileio import (
+    DamagedFile,
+    LockTimeout,
+    atomic_write_text,
+    hold_lock,
+    read_section,
+)
 from ._masking import Secret
 from ._settings import Mode, Settings
 
@@ -50,6 +57,19 @@ def _time(value: object, name: str, *, optional: bool = False) -> Any:
     return float(value)
 
 
+def _digest(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 64:
+        raise ValueError("code_sha256 is not a SHA-256")
+    return value
+
+
+def code_fingerprint(code: Secret) -> str:
+    """SHA-256 of a code: what the log keeps of a code sent (no code can be read back)."""
+    return hashlib.sha256(code.reveal().encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One install link built by this machine: what a returning ``state`` must match."""
@@ -64,6 +84,8 @@ class Attempt:
     code_sent_at: float | None = None
     #: When a callback for this attempt was accepted (state matched and was used up).
     completed_at: float | None = None
+    #: SHA-256 of the code sent for this attempt: no attempt may send the same code again.
+    code_sha256: str | None = None
 
     @property
     def expires_at(self) -> float:
@@ -79,7 +101,7 @@ class Attempt:
             "install_url": self.install_url,
             "code_sent_at": self.code_sent_at,
             "completed_at": self.completed_at,
-        }
+        } | ({"code_sha256": self.code_sha256} if self.code_sha256 is not None else {})
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Attempt:
@@ -103,6 +125,7 @@ class Attempt:
             install_url=texts["install_url"],
             code_sent_at=_time(data.get("code_sent_at"), "code_sent_at", optional=True),
             completed_at=_time(data.get("completed_at"), "completed_at", optional=True),
+            code_sha256=_digest(data.get("code_sha256")),
         )
 
     def __repr__(self) -> str:
@@ -140,7 +163,8 @@ def default_attempts_path(settings: Settings) -> Path:
 
     The install-link step writes here and the token step reads here, so a code caught by one
     form or command can be exchanged by another, and is never sent twice. (With a PostgreSQL
-    token store the attempts live in the database instead: see :meth:`AttemptLog.for_settings`.)
+    token store the attempts live in the database instead: see
+    :func:`stripe_oauth_nb._tokens.open_attempt_log`.)
     """
     return settings.token_store_path.with_name("attempts.json")
 
@@ -225,14 +249,10 @@ class FileAttemptRecords:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        from filelock import FileLock, Timeout
-
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            ensure_private_dir(self.path.parent)
-            lock = FileLock(str(lock_path), timeout=_LOCK_TIMEOUT, mode=0o600)
-            lock.acquire()
-        except Timeout:
+            held = hold_lock(lock_path, _LOCK_TIMEOUT)
+        except LockTimeout:
             raise AttemptLogError(
                 f"Another process kept {lock_path} locked for {_LOCK_TIMEOUT:.0f} s. Try again; "
                 "if no other stripe-oauth-nb process is running, delete that file."
@@ -243,10 +263,8 @@ class FileAttemptRecords:
                 f"({exc.strerror or exc}); nothing was recorded. Make it writable, or choose "
                 "another place with STRIPE_OAUTH_NB_TOKEN_STORE."
             ) from None
-        try:
+        with held:
             yield
-        finally:
-            lock.release()
 
     def write(self, records: dict[str, dict[str, Any]]) -> None:
         try:
@@ -280,16 +298,6 @@ class AttemptLog:
             if path is not None
             else MemoryAttemptRecords()
         )
-
-    @classmethod
-    def for_settings(cls, settings: Settings) -> AttemptLog:
-        """The shared log of ``settings``: the token store's database when it is PostgreSQL,
-        else ``attempts.json`` beside the token file (see :func:`default_attempts_path`)."""
-        if settings.token_store_dsn is not None:
-            from ._tokens._postgres import PostgresAttemptRecords
-
-            return cls(records=PostgresAttemptRecords.for_settings(settings))
-        return cls(default_attempts_path(settings))
 
     # -- storage -------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]]:
@@ -392,12 +400,16 @@ class AttemptLog:
             records[attempt.state.reveal()] = done.to_json()
         return done
 
-    def mark_code_sent(self, state: str) -> Attempt:
+    def mark_code_sent(self, state: str, code: Secret | None = None) -> Attempt:
         """Record that this attempt's code is about to be sent; refuse a second send.
 
-        Call this *before* the POST to the token endpoint: a crash after it means the code
-        counts as sent, which is the safe side (Stripe revokes tokens of a reused code).
+        The one home of "a code is sent once": refused (:class:`CodeAlreadySentError`) when this
+        attempt already sent its code, or when ``code`` was sent by any attempt in the log (an
+        old code spliced into a fresh, valid redirect; for Connect a reused code revokes every
+        token it gave). Only the code's SHA-256 is kept. Call this *before* the POST to the
+        token endpoint: a crash after it means the code counts as sent, which is the safe side.
         """
+        digest = code_fingerprint(code) if code is not None else None
         with self._locked() as records:
             record = records.get(state)
             if record is None:
@@ -405,12 +417,16 @@ class AttemptLog:
                     "This code's install link is not recorded here. Open the install link again."
                 )
             attempt = Attempt.from_json(record)
-            if attempt.code_sent_at is not None:
-                raise CodeAlreadyUsedError(
+            seen = digest is not None and any(
+                hmac.compare_digest(str(other.get("code_sha256") or ""), digest)
+                for other in records.values()
+            )
+            if attempt.code_sent_at is not None or seen:
+                raise CodeAlreadySentError(
                     "This authorization code was already sent to Stripe once; a code works only "
                     "once, and sending it again would revoke the tokens it gave. Use the stored "
                     "tokens, or open the install link again for a new code."
                 )
-            sent = replace(attempt, code_sent_at=self._clock())
+            sent = replace(attempt, code_sent_at=self._clock(), code_sha256=digest)
             records[state] = sent.to_json()
         return sent

@@ -49,11 +49,11 @@ if TYPE_CHECKING:
 
     from ._api import ApiClient
     from ._api._client import Params
-    from ._api._pagination import ProgressCallback
+    from ._api._pagination import PageProgress
     from ._callback import CallbackEvent, CallbackServer
     from ._install_link import InstallLink
     from ._tokens import TokenManager
-    from .sync import SyncReport
+    from .sync import ForgetReport, SyncReport
 
 __all__ = ["Connection", "Presenter", "TerminalPresenter", "authorize", "connect"]
 
@@ -112,7 +112,7 @@ class Connection:
         return self.api.get(path, params)
 
     def list_all(
-        self, path: str, params: Params | None = None, *, progress: ProgressCallback | None = None
+        self, path: str, params: Params | None = None, *, progress: PageProgress | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every object of a list endpoint (``"/v1/customers"``), 100 per request."""
         return self.api.list_all(path, params, progress=progress)
@@ -123,7 +123,7 @@ class Connection:
         params: Params | None = None,
         *,
         columns: list[str] | None = None,
-        progress: ProgressCallback | None = None,
+        progress: PageProgress | None = None,
     ) -> pandas.DataFrame:
         """Every object of a list endpoint as a pandas DataFrame (the ``data`` extra)."""
         return self.api.dataframe(path, params, columns=columns, progress=progress)
@@ -184,6 +184,14 @@ class Connection:
             mode=self.mode,
             result="relation" if relation else "dataframe",
         )
+
+    def forget(self, **options: Any) -> ForgetReport:
+        """Delete every row of this account (in this mode) from every synced table, with its
+        sync state: :func:`stripe_oauth_nb.sync.forget` (for an account that uninstalled the
+        app). ``options``: the ``db=``/``destination=``/``dsn=`` the sync was given."""
+        from .sync import forget
+
+        return forget(self.account_id, self.mode, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -292,13 +300,20 @@ def _in_notebook() -> bool:
     return ipython is not None and "IPKernelApp" in getattr(ipython, "config", {})
 
 
-def _default_presenter() -> Presenter:
-    if _in_notebook():
-        import importlib
+#: What shows the authorization in a notebook. The flow never imports a widget: the front door
+#: (``stripe_oauth_nb.connect``) registers the widgets' form here (:func:`use_notebook_presenter`).
+_notebook_presenter: Callable[[], Presenter] | None = None
 
-        view = importlib.import_module("stripe_oauth_nb.widgets.authorize_view")
-        presenter: Presenter = view.AuthorizeView.show()
-        return presenter
+
+def use_notebook_presenter(factory: Callable[[], Presenter] | None) -> None:
+    """Show the authorization in a notebook with ``factory()`` (None: in the terminal's way)."""
+    global _notebook_presenter
+    _notebook_presenter = factory
+
+
+def _default_presenter() -> Presenter:
+    if _in_notebook() and _notebook_presenter is not None:
+        return _notebook_presenter()
     return TerminalPresenter()
 
 

@@ -14,6 +14,7 @@
     │   └── CallbackRequestError       the callback URL is malformed (bad query, duplicates, size)
     ├── TokenError                     exchanging or refreshing tokens failed
     │   ├── CodeAlreadyUsedError       the code was already sent once (or expired): authorize again
+    │   │   └── CodeAlreadySentError   refused here, with no request: this code was sent once before
     │   ├── AuthorizeAgainError        the refresh token is gone; a new install link is the only way
     │   │   └── RefreshResponseLostError   a refresh rotated the token but its answer was lost
     │   ├── TokenRateLimitError        the token endpoint answered 429 (carries .retry_after)
@@ -30,6 +31,7 @@
     ├── SyncError                      loading Stripe data into SQL tables could not run or finish
     │   ├── SyncConfigError            the sync was asked for something unknown (resource, account)
     │   ├── DestinationError           the database cannot be reached, opened or written
+    │   │   └── DiskSpaceError         the sync will not fit, or did not fit, on the disk
     │   ├── SyncLockedError            another sync is loading into the same database
     │   └── QueryError                 a query on the synced tables was refused or failed
     └── SandboxError                   the embedded sandbox refused a control request
@@ -105,6 +107,11 @@ class TokenError(StripeOAuthNBError):
 
 class CodeAlreadyUsedError(TokenError):
     """The authorization code was already sent once, or has expired."""
+
+
+class CodeAlreadySentError(CodeAlreadyUsedError):
+    """The attempt log says this code was sent once before (by its own attempt or by another
+    attempt that carried the same code): refused here, without a request."""
 
 
 class AuthorizeAgainError(TokenError):
@@ -217,6 +224,16 @@ class DestinationError(SyncError):
     """The database cannot be reached, opened or written (its password is never shown)."""
 
 
+class DiskSpaceError(DestinationError):
+    """The sync will not fit on the work folder's disk (checked before a full sync), or the disk
+    filled up during a run; the message says how many MB to free. Loaded tables are unchanged."""
+
+    def __init__(self, message: str, *, shortfall: int = 0) -> None:
+        super().__init__(message)
+        #: Bytes to free before running again.
+        self.shortfall = shortfall
+
+
 class SyncLockedError(SyncError):
     """Another sync holds the database; this one refused to start rather than interleave."""
 
@@ -228,3 +245,46 @@ class QueryError(SyncError):
 
 class SandboxError(StripeOAuthNBError):
     """The embedded sandbox refused a control request."""
+
+
+# Tracebacks and reprs name the public home: ``stripe_oauth_nb.errors.ConfigError``.
+for _error in [v for v in list(globals().values()) if isinstance(v, type)]:
+    if issubclass(_error, StripeOAuthNBError):
+        _error.__module__ = "stripe_oauth_nb.errors"
+del _error
+
+# -- the one "install the extra" message ------------------------------------------------------
+
+#: The extra of ``pip install 'stripe-oauth-nb[EXTRA]'`` that brings each optional package.
+EXTRA_FOR: dict[str, str] = {
+    "starlette": "server",
+    "uvicorn": "server",
+    "itsdangerous": "server",
+    "ipywidgets": "lab",
+    "pandas": "data",
+    "stripe": "data",
+    "keyring": "keyring",
+    "psycopg": "postgres",
+    "dlt": "sql",
+    "duckdb": "sql",
+    "pyarrow": "sql",
+    "orjson": "sql",
+    "psycopg2": "sql-postgres",
+}
+
+
+def needs_extra(
+    what: str, packages: str | list[str], *, extra: str | None = None, otherwise: str = ""
+) -> str:
+    """The one message for a missing optional package: what needs it, and the install line.
+
+    ``extra`` defaults to :data:`EXTRA_FOR` of the first package; ``otherwise`` follows the
+    install line (", or use the default file store").
+    """
+    names = [packages] if isinstance(packages, str) else list(packages)
+    chosen = extra or EXTRA_FOR.get(names[0].split(".")[0], "all")
+    verb = "is" if len(names) == 1 else "are"
+    return (
+        f"{what} needs {', '.join(names)}, which {verb} not installed: "
+        f"pip install 'stripe-oauth-nb[{chosen}]'{otherwise}."
+    )

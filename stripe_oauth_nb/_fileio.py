@@ -1,7 +1,9 @@
 """Private files: durable writes (with space reserved in advance), strict reads, permission checks.
 
-- :func:`atomic_write_text`: temp file in the same folder (0600), fsync, replace, fsync of the
-  folder: a crash leaves the old file or the new one, whole.
+- :func:`atomic_write_text` (and :func:`atomic_writer` for content written piece by piece, e.g.
+  an export or an icon): every durable write in the toolkit goes through here. A temp file in
+  the same folder (0600), fsync, replace, fsync of the folder: a crash leaves the old file or
+  the new one, whole.
 - :class:`ReservedWrite`: the same write in two halves. The temp file is created and its space
   allocated first (``posix_fallocate``), while nothing irreversible has happened yet; the content
   comes later and needs no new disk blocks. The token store reserves before it sends a refresh
@@ -9,6 +11,9 @@
 - :func:`read_json_file`: reads a small JSON file strictly: a regular file only (a FIFO or a
   device is refused, never read), size-capped, UTF-8, no ``NaN``/``Infinity``, no absurd nesting.
   Anything else is :class:`DamagedFile`; the caller decides the wording and never rewrites it.
+- :func:`hold_lock`: the one lock file of a state file (0600, in a private folder), taken before
+  a read-modify-write of a JSON state file (the attempt log, the token store and its in-flight
+  records, the install app's used codes) and released after the durable write.
 - :func:`check_private`: refuse a store that others can read, with advice that never changes a
   folder the toolkit did not make.
 """
@@ -22,18 +27,22 @@ import math
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ._errors import ConfigError, InsecureStoreError
 
 __all__ = [
     "MAX_FILE_BYTES",
     "DamagedFile",
+    "LockTimeout",
     "ReservedWrite",
     "atomic_write_text",
+    "atomic_writer",
     "check_private",
     "ensure_private_dir",
+    "hold_lock",
     "read_json_file",
     "read_section",
     "remove_stale_temps",
@@ -49,6 +58,10 @@ OWN_FOLDER = "stripe-oauth-nb"
 
 class DamagedFile(ValueError):
     """A state file exists but does not hold what the toolkit writes (the reason is the text)."""
+
+
+class LockTimeout(TimeoutError):
+    """Another thread or process held a lock file longer than the wait (the path is the text)."""
 
 
 class NotARegularFile(OSError):
@@ -278,16 +291,18 @@ class ReservedWrite:
             self.discard()
             raise
 
-    def commit(self, text: str) -> None:
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[BinaryIO]:
+        """A handle on the reserved temp file; when the block ends without an error, the file
+        is truncated where the writing stopped, fsynced and put in place of ``path``."""
         if self._fd is None:
             raise ValueError("this reserved write was already used")
         fd, self._fd = self._fd, None
-        data = text.encode("utf-8")
         try:
             with os.fdopen(fd, "r+b") as handle:  # closed (and unlocked) after the replace
                 handle.seek(0)
-                handle.write(data)
-                handle.truncate(len(data))
+                yield handle
+                handle.truncate(handle.tell())
                 handle.flush()
                 os.fsync(handle.fileno())
                 os.replace(self.temp, self.path)
@@ -296,6 +311,10 @@ class ReservedWrite:
                 os.unlink(self.temp)
             raise
         _fsync_folder(self.path.parent)
+
+    def commit(self, text: str) -> None:
+        with self.writing() as handle:
+            handle.write(text.encode("utf-8"))
 
     def discard(self) -> None:
         if self._fd is not None:
@@ -347,3 +366,43 @@ def atomic_write_text(path: Path, text: str, *, private: bool = True) -> None:
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     ReservedWrite(path, 0, private=private).commit(text)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, private: bool = True) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces ``path`` durably when the block ends; on an error
+    the old file stays and the temp file goes. For content written piece by piece (an export)."""
+    with ReservedWrite(path, 0, private=private).writing() as handle:
+        yield handle
+
+
+def hold_lock(path: Path, timeout: float) -> contextlib.AbstractContextManager[None]:
+    """Take the OS lock file ``path`` now; the lock is released when the returned context ends.
+
+    Creates ``path`` (0600) and any missing folder (0700) first. Failing to lock raises here,
+    before anything was read or written: :class:`LockTimeout` after ``timeout`` seconds, or
+    ``OSError`` when the lock file cannot be made. Callers turn each into their own error::
+
+        try:
+            held = hold_lock(lock_path, 10.0)
+        except LockTimeout: ...
+        with held:
+            ...  # read, change, atomic_write_text
+    """
+    from filelock import FileLock, Timeout
+
+    ensure_private_dir(path.parent)
+    lock = FileLock(str(path), mode=0o600)
+    try:
+        lock.acquire(timeout=max(timeout, 0.0))
+    except Timeout:
+        raise LockTimeout(str(path)) from None
+
+    @contextlib.contextmanager
+    def held() -> Iterator[None]:
+        try:
+            yield
+        finally:
+            lock.release()
+
+    return held()

@@ -18,6 +18,7 @@ given the smaller of its own timeout and the time left), so the call fails with 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import ssl
 import time
@@ -30,7 +31,7 @@ import httpx2 as httpx
 
 from ._masking import MaskingFilter
 
-__all__ = ["DEFAULT_TIMEOUT", "deadline", "httpx", "time_left", "transport"]
+__all__ = ["DEFAULT_TIMEOUT", "deadline", "httpx", "stripe_error", "time_left", "transport"]
 
 #: Explicit connect/read/write/pool timeouts for every call the toolkit makes (seconds).
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
@@ -38,6 +39,27 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "stripe_oauth_nb_deadline", default=None
 )
+
+
+def stripe_error(content: bytes | str | None) -> dict[str, Any]:
+    """The ``error`` object of a Stripe error body (``code``, ``type``, ``message``...), or ``{}``.
+
+    The one parser of Stripe's error bodies (the API client, the official library's HTTP client,
+    the token endpoint client, the sandbox's app upload). The OAuth shape,
+    ``{"error": "invalid_grant", "error_description": "..."}``, is read as
+    ``{"code": "invalid_grant", "message": "..."}``.
+    """
+    try:
+        body = json.loads(content) if content is not None else None
+    except (TypeError, ValueError):
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return error
+    if isinstance(error, str) and isinstance(body, dict):
+        description = body.get("error_description")
+        return {"code": error, "message": description if isinstance(description, str) else ""}
+    return {}
 
 
 @contextmanager

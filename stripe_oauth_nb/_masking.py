@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import urllib.parse
 from typing import Final
 
 __all__ = [
@@ -15,8 +16,10 @@ __all__ = [
     "MaskingFilter",
     "Secret",
     "clean_server_text",
+    "dsn_passwords",
     "looks_secret",
     "mask",
+    "mask_dsn",
     "mask_html",
     "mask_text",
     "shown",
@@ -48,6 +51,36 @@ def mask(value: str | None) -> str:
 
 #: The value of an OAuth ``state`` parameter in a URL or query string (plain or URL-encoded).
 _STATE_PARAM: Final = re.compile(r"((?:^|[?&\s'\"])state(?:=|%3D))([^&\s'\"#]+)")
+
+_PASSWORD_KV: Final = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def mask_dsn(dsn: str) -> str:
+    """A database DSN with its password replaced by ``***`` (URL or ``key=value`` form).
+
+    The one DSN masker: the PostgreSQL token store and the sync's destination both show a
+    database this way.
+    """
+    text = _PASSWORD_KV.sub(r"\1***", dsn)
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<a DSN that cannot be parsed>"
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}{port}"
+        text = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return text
+
+
+def dsn_passwords(dsn: str) -> tuple[str, ...]:
+    """The passwords written in a DSN (as written and URL-decoded), to blank out of server text."""
+    try:
+        password = urllib.parse.urlsplit(dsn).password or ""
+    except ValueError:
+        password = ""
+    found = tuple(s for s in (password, urllib.parse.unquote(password)) if s)
+    return found + tuple(m.group(2).strip("'") for m in _PASSWORD_KV.finditer(dsn))
 
 
 def mask_text(text: str) -> str:

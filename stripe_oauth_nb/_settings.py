@@ -40,13 +40,13 @@ __all__ = [
     "Mode",
     "ModeCredentials",
     "Settings",
-    "Target",
+    "TargetKind",
     "default_token_store_path",
     "is_dsn",
     "load_settings",
 ]
 
-Target = Literal["sandbox", "stripe"]
+TargetKind = Literal["sandbox", "stripe"]
 
 STRIPE_API_BASE = "https://api.stripe.com"
 STRIPE_MARKETPLACE_BASE = "https://marketplace.stripe.com"
@@ -146,7 +146,7 @@ def check_key_mode(key: str, mode: Mode, *, what: str = "key") -> None:
 class Settings:
     """Where to talk to, with which credentials, and where tokens live."""
 
-    target: Target = "sandbox"
+    target: TargetKind = "sandbox"
     mode: Mode = "test"
     api_base: str = STRIPE_API_BASE
     marketplace_base: str = STRIPE_MARKETPLACE_BASE
@@ -331,7 +331,7 @@ def load_settings(
         raise ConfigError(
             f"{_ENV_PREFIX}MODE={shown(mode_raw)} is not known: use 'test' or 'live'."
         )
-    target: Target = "stripe" if target_raw == "stripe" else "sandbox"
+    target: TargetKind = "stripe" if target_raw == "stripe" else "sandbox"
     chosen_mode: Mode = "live" if mode_raw == "live" else "test"
 
     from ._fileio import user_path

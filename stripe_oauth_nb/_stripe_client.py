@@ -12,10 +12,10 @@ once and sends the request once more, exactly as the toolkit's own API client do
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._errors import needs_extra
 from ._settings import Mode, Settings
 
 if TYPE_CHECKING:
@@ -32,22 +32,20 @@ def _import_stripe() -> Any:
         import stripe
     except ImportError:
         raise ImportError(
-            "The official stripe library is not installed: pip install 'stripe-oauth-nb[data]' "
-            "(or pip install stripe). The toolkit's own client (conn.get, conn.list_all, "
-            "conn.dataframe) works without it."
+            needs_extra(
+                "conn.stripe (the official library)",
+                "stripe",
+                otherwise=" (or pip install stripe); the toolkit's own client (conn.get, "
+                "conn.list_all, conn.dataframe) works without it",
+            )
         ) from None
     return stripe
 
 
 def _expired(status: int, content: Any) -> bool:
-    if status != 401:
-        return False
-    try:
-        body = json.loads(content)
-    except (TypeError, ValueError):
-        return False
-    error = body.get("error") if isinstance(body, dict) else None
-    return isinstance(error, dict) and error.get("code") == "api_key_expired"
+    from ._http import stripe_error
+
+    return status == 401 and stripe_error(content).get("code") == "api_key_expired"
 
 
 def _fresh_client_class() -> type[Any]:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import ConfigError, SandboxError
 from ._masking import Secret
+from ._ports import free_loopback_port
 from ._settings import DEFAULT_REDIRECT_URI, Mode, ModeCredentials, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class Target:
 
         redirect_uri = settings.redirect_uri
         if redirect_uri == DEFAULT_REDIRECT_URI:  # not configured: a port no other kernel uses
-            redirect_uri = f"http://127.0.0.1:{_free_port()}/callback"
+            redirect_uri = f"http://127.0.0.1:{free_loopback_port()}/callback"
         sandbox = Sandbox(customers=customers, redirect_uris=[redirect_uri]).start()
         local = sandbox.settings(mode=settings.mode, redirect_uri=redirect_uri)
         if store is not None:  # a --store wins; STRIPE_OAUTH_NB_TOKEN_STORE (a team's shared
@@ -201,25 +202,26 @@ def target_settings(
     return Target.open(settings, store=store, mode=mode, start_sandbox=False).settings
 
 
-def _free_port() -> int:
-    """A loopback TCP port that was free a moment ago (the callback server binds it later)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _attach(settings: Settings, url: str) -> Settings:
-    """Settings for the sandbox at ``url``: its keys, client ids and token folder."""
+def _sandbox_get(url: str) -> tuple[int, str] | None:
+    """A GET of a sandbox page on this machine: (status, text), or None when nothing answers."""
     from ._http import httpx
 
     try:
         with httpx.Client(timeout=5.0, trust_env=False) as client:
-            answer = client.get(f"{url}/_sandbox/info")
-        info: Any = answer.json() if answer.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
+            answer = client.get(url)
+        return answer.status_code, answer.text
+    except httpx.HTTPError:
+        return None
+
+
+def _attach(settings: Settings, url: str) -> Settings:
+    """Settings for the sandbox at ``url``: its keys, client ids and token folder."""
+    import json
+
+    answer = _sandbox_get(f"{url}/_sandbox/info")
+    try:
+        info: Any = json.loads(answer[1]) if answer is not None and answer[0] == 200 else None
+    except ValueError:
         info = None
     if not isinstance(info, dict) or not isinstance(info.get("test"), dict):
         raise SandboxError(
@@ -246,3 +248,24 @@ def _attach(settings: Settings, url: str) -> Settings:
     if isinstance(uris, list) and uris and settings.redirect_uri not in uris:
         changes["redirect_uri"] = str(uris[0])
     return replace(settings, **changes)
+
+
+def sandbox_refusal(settings: Settings, url: str) -> str | None:
+    """Against the sandbox, what its consent page says when it refuses the install link ``url``
+    (None when it shows the page, or when it cannot be reached: opening the link then shows
+    that failure). A form can say why at once instead of waiting for a code that cannot come.
+    Real Stripe's page is never fetched."""
+    import html
+    import re
+
+    from ._masking import clean_server_text
+
+    if not settings.is_sandbox:
+        return None
+    answer = _sandbox_get(url)
+    if answer is None or answer[0] < 400:
+        return None
+    status, page = answer
+    found = re.search(r'id="sandbox-error">([^<]*)<', page)
+    text = html.unescape(found.group(1)) if found else f"HTTP {status}"
+    return clean_server_text(text, 400)

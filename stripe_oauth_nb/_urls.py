@@ -10,6 +10,8 @@ redirect URI is, and which landed address belongs to a redirect URI.
   (:data:`MANIFEST_REDIRECT_PATTERN`, what an upload accepts), and the stricter one the toolkit
   needs to build a link with (:func:`redirect_uri_problem`: a readable ``http(s)://host/path``
   with a valid port, no query string, fragment, credentials or surrounding spaces).
+- **Host headers** a loopback server accepts (against DNS rebinding): :func:`host_headers`, for
+  the callback server and the install app alike.
 - A redirect URI **reaches the kernel** when its host is loopback (served directly) or its path
   goes through jupyter-server-proxy (``…/proxy/PORT/rest``, served on ``127.0.0.1:PORT`` at
   ``/rest``): :func:`parse_redirect_uri` says which.
@@ -30,6 +32,7 @@ __all__ = [
     "MAX_URL",
     "RedirectURI",
     "base_url_problem",
+    "host_headers",
     "is_loopback_host",
     "landed_on",
     "matches_manifest_redirect_pattern",
@@ -61,6 +64,33 @@ def is_loopback_host(host: str | None) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
+
+
+#: The names a browser may use for this machine in a ``Host`` header.
+_LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def host_headers(
+    host: str, port: int | None = None, *, scheme: str = "http", also: tuple[str, ...] = ()
+) -> frozenset[str]:
+    """The ``Host`` headers a server bound to ``host`` accepts; any other is DNS rebinding.
+
+    Its own name (IPv6 in brackets), every loopback name when it is bound to loopback, and
+    ``also`` (e.g. the public host a proxy forwards), lower-case. With ``port``, each name
+    carries ``:port``, and also stands bare when ``port`` is the scheme's default.
+    """
+    name = host.strip().lower()
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"
+    names = {name, *(n.lower() for n in also if n)}
+    if is_loopback_host(host):
+        names |= _LOOPBACK_NAMES
+    if port is None:
+        return frozenset(names)
+    hosts = {f"{n}:{port}" for n in names}
+    if port == (443 if scheme == "https" else 80):
+        hosts |= names
+    return frozenset(hosts)
 
 
 def split_url(url: object) -> urllib.parse.SplitResult | None:
@@ -109,7 +139,8 @@ def matches_manifest_redirect_pattern(uri: object) -> bool:
 def redirect_uri_problem(uri: object) -> str | None:
     """Why the toolkit cannot build an install link with ``uri``; None when it can.
 
-    A redirect URI is ``http(s)://host[:port]/path`` (a path beyond ``/``, as the manifest
+    The one rule for both the manifest check and the install link. A redirect URI is
+    ``http(s)://host[:port]/path`` (lower-case scheme and a path beyond ``/``, as the manifest
     schema requires), at most :data:`MAX_URL` characters, with a valid port and no query string,
     fragment, credentials or surrounding spaces. Whether it is *allowed* (listed in the app's
     ``allowed_redirect_uris``, HTTPS in live mode) is the install link's business.
@@ -121,7 +152,12 @@ def redirect_uri_problem(uri: object) -> str | None:
         return "has a query string or #fragment"
     if uri != uri.strip() or any(ch.isspace() for ch in uri):
         return "contains spaces"
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(parts.path) < 2:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or len(parts.path) < 2
+        or not matches_manifest_redirect_pattern(uri)
+    ):
         return "does not look like http://127.0.0.1:8765/callback (scheme, host, port, path)"
     if parts.username is not None or parts.password is not None:
         return "carries a user name or password (user:password@)"

@@ -27,3 +27,7 @@ __all__ = [
     "to_dataframe",
     "validate",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -18,9 +18,11 @@ from ._errors import (
     CallbackRequestError,
     CallbackStateError,
     CallbackTimeoutError,
+    CodeAlreadySentError,
     CodeAlreadyUsedError,
     ConfigError,
     DestinationError,
+    DiskSpaceError,
     InsecureStoreError,
     InstallLinkError,
     ManifestError,
@@ -54,9 +56,11 @@ __all__ = [
     "CallbackRequestError",
     "CallbackStateError",
     "CallbackTimeoutError",
+    "CodeAlreadySentError",
     "CodeAlreadyUsedError",
     "ConfigError",
     "DestinationError",
+    "DiskSpaceError",
     "InsecureStoreError",
     "InstallLinkError",
     "ManifestError",
@@ -79,3 +83,7 @@ __all__ = [
     "TokenRateLimitError",
     "TokenStoreError",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

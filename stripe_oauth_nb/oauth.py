@@ -27,3 +27,7 @@ __all__ = [
     "install_link_from_settings",
     "start_authorization",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -15,6 +15,7 @@ from ._tokens import (
     TokenClient,
     TokenManager,
     TokenStore,
+    open_attempt_log,
 )
 from ._tokenset import TokenSet
 
@@ -26,4 +27,9 @@ __all__ = [
     "TokenManager",
     "TokenSet",
     "TokenStore",
+    "open_attempt_log",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

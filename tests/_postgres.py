@@ -16,12 +16,13 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+
+from _ports import free_port
 
 __all__ = ["PostgresServer", "PostgresUnavailable", "find_bin_dir"]
 
@@ -47,12 +48,6 @@ def find_bin_dir() -> Path:
     raise PostgresUnavailable(f"PostgreSQL server binaries not found: {INSTALL_HINT}")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PostgresServer:
     """One ``postgres`` process in its own data folder; :meth:`stop` removes everything."""
 
@@ -62,7 +57,7 @@ class PostgresServer:
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "run"
         self.log_path = self.root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.host = "127.0.0.1"
         self._run_as: str | None = None
         if os.geteuid() == 0:

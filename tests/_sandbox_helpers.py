@@ -39,6 +39,13 @@ READ_ALL = (
     "payout_read",
     "dispute_read",
     "event_read",
+    "coupon_read",
+    "promotion_code_read",
+    "tax_rate_read",
+    "setup_intent_read",
+    "payment_method_read",
+    "credit_note_read",
+    "checkout_session_read",
 )
 
 
@@ -90,13 +97,13 @@ def reader(sb: Sandbox, mode: str = "test", account: str | None = None) -> httpx
 
 def read_everything(client: httpx.Client) -> dict[str, dict[str, dict[str, Any]]]:
     """Every object of every list, by resource and id (subscriptions of every status)."""
-    from stripe_oauth_nb.sandbox._world import RESOURCES
+    from stripe_oauth_nb.sandbox._world import RESOURCES, api_path
 
     return {
         resource: {
             o["id"]: o
             for o in walk(
-                client, f"/v1/{resource}", {"status": "all"} if resource == "subscriptions" else {}
+                client, api_path(resource), {"status": "all"} if resource == "subscriptions" else {}
             )
         }
         for resource in RESOURCES

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from _ports import free_port
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.manifest import Manifest, write_placeholder_icon
@@ -25,12 +26,6 @@ def browser(timeout: float = 30) -> httpx.Client:
         follow_redirects=False,
         limits=httpx.Limits(max_keepalive_connections=0),
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def manifest_for(folder: Path, *callbacks: str, name: str = "Reports Sync") -> Manifest:

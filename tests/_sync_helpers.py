@@ -45,6 +45,19 @@ def install(
     return found
 
 
+def cli_env(sb: Sandbox, app: RegisteredApp, store: Path) -> dict[str, str]:
+    """The environment a command run in a test needs to sync ``app``'s accounts of ``sb`` with
+    the tokens in the file ``store``."""
+    return {
+        "STRIPE_OAUTH_NB_TARGET": "sandbox",
+        "STRIPE_API_BASE": sb.api_base,
+        "STRIPE_MARKETPLACE_BASE": sb.marketplace_base,
+        "STRIPE_SECRET_KEY_TEST": sb.test.secret_key,
+        "STRIPE_CLIENT_ID_TEST": app.client_id("test"),
+        "STRIPE_OAUTH_NB_TOKEN_STORE": str(store),
+    }
+
+
 def manager(sb: Sandbox, app: RegisteredApp, mode: Mode = "test") -> tuple[Settings, TokenManager]:
     settings = sb.settings(mode, app)
     return settings, TokenManager(settings, MemoryTokenStore(), clock=sb.now)
@@ -111,4 +124,25 @@ def install_many(
     for i in range(count):
         account = sb.create_account(f"Installer {i}", customers=customers)
         found.append(install(sb, tokens, app, mode, account))
+    return found
+
+
+def leftovers(work: Path) -> list[str]:
+    """What a finished sync should not have left in its work folder: spill files, completed
+    load packages (a copy of every row loaded)."""
+    found = [str(p.relative_to(work)) for p in (work / "spill").rglob("*") if p.is_file()]
+    for loaded in (work / "pipelines").glob("*/load/loaded/*"):
+        found.append(str(loaded.relative_to(work)))
+    return found
+
+
+def wider_than_owner(root: Path) -> list[str]:
+    """Files not 0600 and folders not 0700 under ``root`` (and ``root`` itself)."""
+    import stat
+
+    found = []
+    for path in [root, *root.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        if mode != (0o700 if path.is_dir() else 0o600):
+            found.append(f"{path.relative_to(root.parent)} {mode:04o}")
     return found

@@ -13,6 +13,7 @@ from _api_fakes import FakeClock, FakeSource, FakeStripe, stripe_error, token_se
 from stripe_oauth_nb._api import ApiClient, RetryPolicy, TokenAuth, is_expired_key_response
 from stripe_oauth_nb._errors import AuthenticationError, StripeAPIError
 from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb._http import stripe_error as parse_stripe_error
 from stripe_oauth_nb._settings import REFRESH_WARNING_WINDOW
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
 
@@ -190,3 +191,26 @@ def test_an_answer_that_is_not_an_object_says_what_to_check() -> None:
     with pytest.raises(StripeAPIError, match="not an object") as info:
         client.get("/v1/account")
     assert "Check that the API base https://api.example.test" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "fields"),
+    [
+        (
+            b'{"error": {"code": "api_key_expired", "type": "invalid_request_error"}}',
+            {"code": "api_key_expired", "type": "invalid_request_error"},
+        ),
+        (
+            b'{"error": "invalid_grant", "error_description": "used"}',
+            {"code": "invalid_grant", "message": "used"},
+        ),
+        (b'{"error": "invalid_grant"}', {"code": "invalid_grant", "message": ""}),
+        (b'{"error": 3}', {}),
+        (b"[1, 2]", {}),
+        (b"<html>bad gateway</html>", {}),
+        (b"", {}),
+        (None, {}),
+    ],
+)
+def test_one_parser_of_stripes_error_body(content: bytes | None, fields: dict[str, str]) -> None:
+    assert parse_stripe_error(content) == fields

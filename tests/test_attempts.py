@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stripe_oauth_nb._attempts import ATTEMPT_TTL, Attempt, AttemptLog, AuthorizationCode
-from stripe_oauth_nb._errors import CallbackStateError, CodeAlreadyUsedError
+from stripe_oauth_nb._errors import CallbackStateError, CodeAlreadySentError, CodeAlreadyUsedError
 from stripe_oauth_nb._masking import Secret
 
 
@@ -81,6 +81,23 @@ def test_code_is_marked_sent_once(log: tuple[AttemptLog, Clock]) -> None:
     assert sent.code_sent_at == clock.now
     with pytest.raises(CodeAlreadyUsedError, match="install link again"):
         attempts.mark_code_sent(state)
+
+
+def test_a_code_sent_by_one_attempt_is_refused_for_any_other(
+    log: tuple[AttemptLog, Clock],
+) -> None:
+    """An old code spliced into a fresh, valid redirect is refused before any request."""
+    attempts, clock = log
+    first = attempts.record(_attempt(clock)).state.reveal()
+    second = attempts.record(_attempt(clock)).state.reveal()
+    code = Secret("ac_" + secrets.token_urlsafe(24))
+    sent = attempts.mark_code_sent(first, code)
+    assert sent.code_sha256 is not None
+    assert code.reveal() not in repr(attempts.all())  # only the fingerprint is kept
+    with pytest.raises(CodeAlreadySentError, match="already sent to Stripe once"):
+        attempts.mark_code_sent(second, code)
+    other = attempts.mark_code_sent(second, Secret("ac_" + secrets.token_urlsafe(24)))
+    assert other.code_sent_at == clock.now  # a different code goes through
 
 
 def test_sent_mark_survives_a_new_log_on_the_same_file(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _ports import free_port
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import AccessDeniedError
@@ -18,12 +19,6 @@ from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.widgets.callback_form import CallbackForm
 
 PORTS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _ports import free_port
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._callback import (
@@ -24,12 +24,6 @@ from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._install_link import build_install_link
 
 CODE = "ac_EXAMPLEPr0xyC0de1234567890"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- detection -----------------------------------------------------------------------------

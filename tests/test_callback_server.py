@@ -18,12 +18,13 @@ import urllib.parse
 from collections.abc import Iterator
 
 import pytest
+from _ports import free_port
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._callback import CallbackEvent, CallbackServer, running_servers
-from stripe_oauth_nb._callback._server import MAX_CONNECTIONS, MAX_HEADERS, MAX_REQUEST_LINE
+from stripe_oauth_nb._callback._protocol import MAX_CONNECTIONS, MAX_HEADERS, MAX_REQUEST_LINE
 from stripe_oauth_nb._errors import (
     AccessDeniedError,
     CallbackError,
@@ -35,12 +36,6 @@ from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._install_link import InstallLink, build_install_link
 
 CODE = "ac_EXAMPLEZ9y8X7w6V5u4T3s2R1q0"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:

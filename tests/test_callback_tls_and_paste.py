@@ -10,6 +10,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from _ports import free_port
 
 from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._callback import CallbackServer, code_from_pasted_url, loopback_certificate
@@ -22,12 +23,6 @@ from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._install_link import InstallLink, build_install_link
 
 CODE = "ac_EXAMPLETls0rPaste1234567890"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _link(log: AttemptLog, redirect_uri: str, mode: str = "test") -> InstallLink:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from _ports import free_port
 
 import stripe_oauth_nb.sandbox
 from stripe_oauth_nb._attempts import AttemptLog, AuthorizationCode
@@ -21,13 +22,6 @@ from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import Settings, load_settings
 from stripe_oauth_nb._tokens import FileTokenStore, TokenManager, default_attempts_path
 from stripe_oauth_nb.sandbox import Sandbox
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 STORE = Path("store") / "tokens.json"  # relative to tmp_path (the working folder)
 

@@ -224,3 +224,16 @@ def test_from_a_connection_to_a_sql_answer(target: Target, tmp_path: Path) -> No
         counts = target.sandbox.counts(conn.account_id, "test")
         assert customers == counts["customers"]
         assert accounts == 1
+
+
+def test_the_front_door_gives_connect_its_notebook_form() -> None:
+    import stripe_oauth_nb
+    from stripe_oauth_nb import _connect
+
+    _connect.use_notebook_presenter(None)
+    assert isinstance(_connect._default_presenter(), TerminalPresenter)
+    assert stripe_oauth_nb.__getattr__("connect") is _connect.connect
+    factory = _connect._notebook_presenter
+    assert factory is not None  # the widgets' form, loaded only when shown
+    assert "AuthorizeView" in factory.__code__.co_names
+    assert isinstance(_connect._default_presenter(), TerminalPresenter)  # not in a kernel here

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from stripe_oauth_nb._errors import InsecureStoreError
-from stripe_oauth_nb._fileio import MARKER, atomic_write_text, check_private, ensure_private_dir
+from stripe_oauth_nb._fileio import (
+    MARKER,
+    LockTimeout,
+    atomic_write_text,
+    atomic_writer,
+    check_private,
+    ensure_private_dir,
+    hold_lock,
+)
 
 
 def _mode(path: Path) -> int:
@@ -157,3 +165,43 @@ def test_a_live_writer_is_never_taken_for_a_dead_one(tmp_path: Path) -> None:
     reserved.commit("new")
     assert path.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tokens.json"]
+
+
+def test_atomic_writer_streams_into_place_and_keeps_the_old_file_on_an_error(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "rows.jsonl"
+    with atomic_writer(target) as handle:
+        for n in range(3):
+            handle.write(f"{n}\n".encode())
+        assert not target.exists()  # nothing is in place before the block ends
+    assert target.read_text() == "0\n1\n2\n"
+    assert _mode(target) == 0o600
+
+    def export() -> None:
+        with atomic_writer(target) as handle:
+            handle.write(b"half")
+            raise RuntimeError("the export failed")
+
+    with pytest.raises(RuntimeError):
+        export()
+    assert target.read_text() == "0\n1\n2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]  # no temp file left
+
+
+def test_atomic_writer_public_file_is_0644(tmp_path: Path) -> None:
+    target = tmp_path / "icon.png"
+    with atomic_writer(target, private=False) as handle:
+        handle.write(b"png")
+    assert _mode(target) == 0o644
+
+
+def test_hold_lock_waits_then_says_who_holds_it(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "attempts.json.lock"
+    with hold_lock(path, 1.0):
+        assert _mode(path) == 0o600
+        assert _mode(path.parent) == 0o700
+        with pytest.raises(LockTimeout, match=r"attempts\.json\.lock"):
+            hold_lock(path, 0.1)
+    with hold_lock(path, 0.1):  # released when the first block ended
+        pass

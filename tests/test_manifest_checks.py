@@ -310,7 +310,22 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], set[Triple]]] = [
         _uris("https://e.com/cb", "https://e.com/cb"),
         {(W, "/allowed_redirect_uris/1", "oauth.redirect-duplicate")},
     ),
-    ("uri-https-with-port-and-query", _uris("https://e.com:8443/cb?x=1"), set()),
+    ("uri-https-with-port", _uris("https://e.com:8443/cb"), set()),
+    (
+        "uri-query-refused-as-the-link-does",
+        _uris("https://e.com:8443/cb?x=1"),
+        {(E, "/allowed_redirect_uris/0", "oauth.redirect-uri")},
+    ),
+    (
+        "uri-credentials",
+        _uris("https://u:p@e.com/cb"),
+        {(E, "/allowed_redirect_uris/0", "oauth.redirect-uri")},
+    ),
+    (
+        "uri-port-0",
+        _uris("https://e.com:0/cb"),
+        {(E, "/allowed_redirect_uris/0", "oauth.redirect-uri")},
+    ),
     # --- review readiness ----------------------------------------------------------------------
     ("name-stripe", _set("name", "Stripe Reports"), {(E, "/name", "review.name-words")}),
     ("name-app-lowercase", _set("name", "reports app"), {(E, "/name", "review.name-words")}),

@@ -5,7 +5,15 @@ import pickle
 
 import pytest
 
-from stripe_oauth_nb._masking import MaskingFilter, Secret, looks_secret, mask, mask_text
+from stripe_oauth_nb._masking import (
+    MaskingFilter,
+    Secret,
+    dsn_passwords,
+    looks_secret,
+    mask,
+    mask_dsn,
+    mask_text,
+)
 from stripe_oauth_nb._masking import shown as echo
 
 SECRETS = [
@@ -114,3 +122,18 @@ def test_shown_caps_and_flattens() -> None:
     echoed = echo("line one\nline two " + "x" * 500)
     assert "\n" not in echoed
     assert len(echoed) <= 62
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("postgresql://som:EXAMPLE-pw@db:5432/x", "postgresql://som:***@db:5432/x"),
+        ("postgresql://som@db/x", "postgresql://som@db/x"),
+        ("host=db password=EXAMPLE-pw dbname=x", "host=db password=*** dbname=x"),
+        ("host=db password='EXAMPLE pw' dbname=x", "host=db password=*** dbname=x"),
+        ("postgresql://som:EXAMPLE-pw@db:99999/x", "<a DSN that cannot be parsed>"),
+    ],
+)
+def test_one_dsn_masker(dsn: str, shown: str) -> None:
+    assert mask_dsn(dsn) == shown
+    assert all(password not in mask_dsn(dsn) for password in dsn_passwords(dsn))

@@ -253,3 +253,62 @@ def test_notebooks_need_only_what_the_readme_installs() -> None:
                     if not dists & allowed:
                         missing.append(f"{path.name}: {module}")
     assert missing == []
+
+
+def test_every_install_the_extra_message_names_an_extra_pyproject_defines() -> None:
+    from stripe_oauth_nb._errors import EXTRA_FOR, needs_extra
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert set(EXTRA_FOR.values()) <= set(extras)
+    for package, extra in EXTRA_FOR.items():
+        assert any(req.startswith(package) for req in extras[extra]), (package, extra)
+    message = needs_extra("The keyring store", "keyring", otherwise=", or use the file store")
+    assert message == (
+        "The keyring store needs keyring, which is not installed: "
+        "pip install 'stripe-oauth-nb[keyring]', or use the file store."
+    )
+    # the one message, and nowhere else a hand-written install line
+    written = [
+        path.relative_to(ROOT).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if "pip install 'stripe-oauth-nb[" in path.read_text(encoding="utf-8")
+    ]
+    assert written == ["stripe_oauth_nb/_errors.py"]
+
+
+def test_one_version() -> None:
+    from stripe_oauth_nb._version import __version__
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert stripe_oauth_nb.__version__ == __version__ == project["version"]
+
+
+PUBLIC_MODULES = [
+    "stripe_oauth_nb",
+    "stripe_oauth_nb.errors",
+    "stripe_oauth_nb.manifest",
+    "stripe_oauth_nb.oauth",
+    "stripe_oauth_nb.tokens",
+    "stripe_oauth_nb.api",
+    "stripe_oauth_nb.widgets",
+    "stripe_oauth_nb.sync",
+    "stripe_oauth_nb.serve",
+]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_dir_of_a_public_module_lists_its_public_names_only(name: str) -> None:
+    module = importlib.import_module(name)
+    extra = {"__version__"} if name == "stripe_oauth_nb" else set()
+    assert set(dir(module)) == set(module.__all__) | extra
+    assert all(hasattr(module, public) for public in module.__all__)
+
+
+def test_errors_show_their_public_module() -> None:
+    from stripe_oauth_nb import errors
+
+    for public in errors.__all__:
+        assert getattr(errors, public).__module__ == "stripe_oauth_nb.errors", public
+    assert repr(errors.ConfigError).endswith("'stripe_oauth_nb.errors.ConfigError'>")

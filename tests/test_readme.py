@@ -17,12 +17,12 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _ports import free_port
 
 from stripe_oauth_nb._cli import build_parser
 from stripe_oauth_nb._settings import load_settings
@@ -64,16 +64,10 @@ def test_python_block_runs(source: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("source", _blocks("console"), ids=lambda s: s.splitlines()[0][:40])
 def test_console_block_runs_line_by_line(source: str, tmp_path: Path) -> None:
-    ports = {port: str(_free_port()) for port in set(re.findall(r"\b87\d\d\b", source))}
+    ports = {port: str(free_port()) for port in set(re.findall(r"\b87\d\d\b", source))}
     lines = [line.removeprefix("$ ") for line in source.splitlines() if line.startswith("$ ")]
     assert lines, source
     env = _clean_env(tmp_path)

@@ -115,7 +115,7 @@ def test_authorize_fault(sb: Sandbox, install_url: Callable[..., str]) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"endpoint": "coupons", "kind": "error"}, "endpoint"),
+        ({"endpoint": "quotes", "kind": "error"}, "endpoint"),
         ({"endpoint": "token", "kind": "explode"}, "kind"),
         ({"endpoint": "token", "kind": "error", "times": 0}, "times"),
         ({"endpoint": "token", "kind": "error", "status": 404}, "5xx"),

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sandbox._query import LIST_PARAMS
-from stripe_oauth_nb.sandbox._world import RESOURCES
+from stripe_oauth_nb.sandbox._sublists import SUBLISTS
+from stripe_oauth_nb.sandbox._world import RESOURCES, api_path
 
 START = 1_767_225_600
 
@@ -107,7 +108,7 @@ def test_list_parameters(world: World, data: st.DataObject) -> None:
         st.lists(st.tuples(names_for(resource), values(world)), min_size=1, max_size=4)
     )
     query = "&".join(f"{quote(k, safe='[]')}={quote(v)}" for k, v in pairs)
-    assert_stripe_shaped(world.client.get(f"/v1/{resource}?{query}"), query)
+    assert_stripe_shaped(world.client.get(f"{api_path(resource)}?{query}"), query)
 
 
 @settings(
@@ -126,6 +127,31 @@ def test_retrieve_ids_and_parameters(world: World, data: st.DataObject) -> None:
         )
     )
     query = "&".join(f"{quote(k, safe='[]')}={quote(v)}" for k, v in pairs)
-    path = f"/v1/{resource}/{quote(object_id, safe='')}"
+    path = f"{api_path(resource)}/{quote(object_id, safe='')}"
     response = world.client.get(f"{path}?{query}")
     assert_stripe_shaped(response, f"{path}?{query}")
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_sub_list_parents_and_parameters(world: World, data: st.DataObject) -> None:
+    spec = data.draw(st.sampled_from(SUBLISTS))
+    parent = data.draw(st.one_of(st.sampled_from(world.ids), st.text(min_size=1, max_size=30)))
+    known = sorted(spec.params)
+    pairs = data.draw(
+        st.lists(
+            st.tuples(st.one_of(st.sampled_from(known), names_for("invoices")), values(world)),
+            max_size=3,
+        )
+    )
+    if spec.query_parent is None:
+        path = spec.path.replace("{parent}", quote(parent, safe=""))
+    else:
+        path = spec.path
+        pairs.append((spec.query_parent, parent))
+    query = "&".join(f"{quote(k, safe='[]')}={quote(v)}" for k, v in pairs)
+    assert_stripe_shaped(world.client.get(f"{path}?{query}"), f"{path}?{query}")

@@ -22,7 +22,7 @@ from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sandbox._expand import EXPANDABLE, KIND_OF
 from stripe_oauth_nb.sandbox._templates import LEGACY_FIELDS
-from stripe_oauth_nb.sandbox._world import RESOURCES
+from stripe_oauth_nb.sandbox._world import RESOURCES, api_path
 
 START = 1_767_225_600  # 2026-01-01T00:00:00Z
 RETRIEVE_PATHS = {
@@ -38,6 +38,14 @@ RETRIEVE_PATHS = {
     "payouts": "/v1/payouts/{payout}",
     "disputes": "/v1/disputes/{dispute}",
     "events": "/v1/events/{id}",
+    "coupons": "/v1/coupons/{coupon}",
+    "promotion_codes": "/v1/promotion_codes/{promotion_code}",
+    "tax_rates": "/v1/tax_rates/{tax_rate}",
+    "invoiceitems": "/v1/invoiceitems/{invoiceitem}",
+    "setup_intents": "/v1/setup_intents/{intent}",
+    "checkout_sessions": "/v1/checkout/sessions/{session}",
+    "credit_notes": "/v1/credit_notes/{id}",
+    "subscription_schedules": "/v1/subscription_schedules/{schedule}",
 }
 #: An event's ``data.object`` is free-form in the schema: check it against its own object.
 OBJECT_SCHEMAS = {
@@ -51,6 +59,15 @@ OBJECT_SCHEMAS = {
     "refund": "refund",
     "payout": "payout",
     "dispute": "dispute",
+    "invoiceitem": "invoiceitem",
+    "coupon": "coupon",
+    "promotion_code": "promotion_code",
+    "tax_rate": "tax_rate",
+    "setup_intent": "setup_intent",
+    "payment_method": "payment_method",
+    "checkout.session": "checkout.session",
+    "credit_note": "credit_note",
+    "subscription_schedule": "subscription_schedule",
 }
 
 
@@ -189,7 +206,7 @@ def test_every_object_of_every_list_matches_the_schema(
     sb: Sandbox, api: httpx.Client, resource: str, legacy: bool
 ) -> None:
     headers = {"Stripe-Version": "2023-08-16"} if legacy else {}
-    list_path = f"/v1/{resource}"
+    list_path = api_path(resource)
     params = {"limit": 100, "expand[]": [f"data.{p}" for p in _ref_paths(resource, legacy)]}
     response = api.get(list_path, params=params, headers=headers)
     assert response.status_code == 200, response.text
@@ -229,7 +246,7 @@ def test_the_account_matches_the_schema(api: httpx.Client) -> None:
         ("/v1/charges/ch_missing", {}, {}, 404),
         ("/v1/charges", {}, {"Stripe-Version": "1999-01-01"}, 400),
         ("/v1/charges", {}, {"key": "rk_test_EXAMPLEnothing00000000"}, 401),
-        ("/v1/coupons", {}, {}, 404),
+        ("/v1/quotes", {}, {}, 404),
         ("/v1/charges/", {}, {}, 404),
     ],
 )

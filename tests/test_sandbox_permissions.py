@@ -13,6 +13,7 @@ from _sandbox_helpers import read_all_app
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sandbox._permissions import REQUIRED, grants
+from stripe_oauth_nb.sandbox._world import api_path
 
 CATALOGUE = Path(__file__).parents[1] / "stripe_oauth_nb" / "manifest" / "permissions.json"
 
@@ -50,7 +51,10 @@ def test_a_missing_read_permission_is_stripes_403(sb: Sandbox, resource: str) ->
     without = read_all_app(sb, others)
     token = sb.mint_tokens(app=without)["access_token"]
     with httpx.Client(base_url=sb.api_base, auth=(token, ""), trust_env=False) as client:
-        for path in (f"/v1/{resource}", f"/v1/{resource}/anything"):
+        paths = [api_path(resource)] + (
+            [] if resource == "balance" else [f"{api_path(resource)}/x"]
+        )
+        for path in paths:
             response = client.get(path)
             assert response.status_code == 403, path
             error = response.json()["error"]
@@ -61,7 +65,9 @@ def test_a_missing_read_permission_is_stripes_403(sb: Sandbox, resource: str) ->
             assert token not in error["message"]
     with_it = sb.mint_tokens(app=read_all_app(sb, (needed,)))["access_token"]
     assert (
-        httpx.get(f"{sb.api_base}/v1/{resource}", auth=(with_it, ""), trust_env=False).status_code
+        httpx.get(
+            f"{sb.api_base}{api_path(resource)}", auth=(with_it, ""), trust_env=False
+        ).status_code
         == 200
     )
 

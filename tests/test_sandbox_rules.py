@@ -66,3 +66,18 @@ def test_approve_has_one_implementation(monkeypatch: pytest.MonkeyPatch) -> None
     assert got == "http://x/cb?code=1"
     assert calls == [("http://x/authorize", {"decision": "deny", "follow": False, "account": "a"})]
     assert approve.__module__ == "stripe_oauth_nb.sandbox._browser"
+
+
+def test_the_sandbox_states_stripes_redirect_uri_pattern_itself() -> None:
+    """The sandbox's upload rule is the pattern of Stripe's published manifest schema."""
+    from stripe_oauth_nb import _urls
+    from stripe_oauth_nb.manifest import load_schema
+
+    items = load_schema()["properties"]["allowed_redirect_uris"]["items"]
+    assert _rules.REDIRECT_URI_PATTERN.pattern == items["pattern"]
+    assert _urls.MANIFEST_REDIRECT_PATTERN.pattern == items["pattern"]  # the client agrees
+    assert _rules.is_redirect_uri("https://example.com/cb")
+    assert not _rules.is_redirect_uri("https://example.com/")
+    assert not _rules.is_redirect_uri(42)
+    for path in sorted(SANDBOX.glob("*.py")):
+        assert not {i for i in imports_of(path) if i.startswith(".._urls")}, path.name

@@ -74,12 +74,19 @@ def test_replaying_events_on_the_old_reads_gives_the_new_reads(
     for event in reversed(events):  # oldest first
         obj = event["data"]["object"]
         resource = resource_of[obj["object"]]
+        if resource not in tables:  # payment methods: read per customer
+            continue
         if event["type"] == "customer.deleted":
             tables["customers"].pop(obj["id"], None)
         else:
             tables[resource][obj["id"]] = obj
+    # A redemption counts on the coupon and the promotion code without an event (as on
+    # Stripe): compare them without their count.
+    uncounted = lambda o: {k: v for k, v in o.items() if k != "times_redeemed"}  # noqa: E731
     for resource in EVENTED:
-        assert tables[resource] == after[resource], resource
+        assert {i: uncounted(o) for i, o in tables[resource].items()} == {
+            i: uncounted(o) for i, o in after[resource].items()
+        }, resource
     # balance transactions: new ones by created; their status moves from pending to available
     # on available_on, without an event (as on Stripe)
     strip = lambda t: {k: v for k, v in t.items() if k != "status"}  # noqa: E731
@@ -100,7 +107,8 @@ def test_updated_events_carry_the_previous_attributes(
         previous = event["data"]["previous_attributes"]
         assert previous
         for field, old in previous.items():
-            assert event["data"]["object"][field] != old
+            # items: a change past the first 10 items does not show in the embedded list
+            assert event["data"]["object"][field] != old or field == "items"
     refunded = next(e for e in events if e["type"] == "charge.refunded")
     assert "amount_refunded" in refunded["data"]["previous_attributes"]
 

@@ -33,7 +33,7 @@ def token(sb: Sandbox) -> str:
         ("GET", "/v1/charges", 403),
         ("GET", "/v1/customers?limit=0", 400),
         ("GET", "/v1/nothing", 404),
-        ("GET", "/v1/coupons", 404),
+        ("GET", "/v1/quotes", 404),
         ("POST", "/v1/oauth/token", 400),
     ],
 )

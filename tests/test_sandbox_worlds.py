@@ -11,6 +11,7 @@ from _sandbox_helpers import read_all_app, reader, token_request, walk
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.sandbox._world import api_path
 
 START = 1_767_225_600
 
@@ -24,17 +25,17 @@ def sb() -> Iterator[Sandbox]:
 @pytest.mark.parametrize("resource", ["customers", "charges", "invoices", "events", "products"])
 def test_an_id_of_the_other_mode_is_resource_missing(sb: Sandbox, resource: str) -> None:
     with reader(sb, "test") as test, reader(sb, "live") as live:
-        test_ids = {o["id"] for o in walk(test, f"/v1/{resource}")}
-        live_objects = walk(live, f"/v1/{resource}")
+        test_ids = {o["id"] for o in walk(test, api_path(resource))}
+        live_objects = walk(live, api_path(resource))
         assert live_objects
         assert all(o["livemode"] is True for o in live_objects if "livemode" in o)
         assert test_ids.isdisjoint(o["id"] for o in live_objects)
         other = live_objects[0]["id"]
-        response = test.get(f"/v1/{resource}/{other}")
+        response = test.get(f"{api_path(resource)}/{other}")
         assert response.status_code == 404
         error = response.json()["error"]
         assert (error["code"], error["param"]) == ("resource_missing", "id")
-        cursor = test.get(f"/v1/{resource}", params={"starting_after": other})
+        cursor = test.get(api_path(resource), params={"starting_after": other})
         assert cursor.status_code == 400
         assert cursor.json()["error"]["param"] == "starting_after"
 

@@ -1,5 +1,5 @@
 """Token requests of one serve process are spaced under the token endpoint's rate limit (the
-token step's ``RateLimiter``, tested there; here: that serve uses it)."""
+toolkit's ``ModeLimiter``, tested in test_tokens_bulk; here: that serve uses it)."""
 
 from __future__ import annotations
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _ports import free_port
 
 from stripe_oauth_nb import TokenManager
 from stripe_oauth_nb._settings import default_token_store_path
@@ -14,15 +14,9 @@ from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.widgets import CallbackForm
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def sb() -> Iterator[Sandbox]:
-    with Sandbox(customers=3, redirect_uris=[f"http://127.0.0.1:{_free_port()}/callback"]) as s:
+    with Sandbox(customers=3, redirect_uris=[f"http://127.0.0.1:{free_port()}/callback"]) as s:
         yield s
 
 

@@ -154,10 +154,19 @@ def test_a_resource_without_permission_is_skipped_and_named(world: Sandbox, tmp_
     assert table_counts(db, account)["customers"] == sandbox_counts(world, account)["customers"]
 
 
-def test_tokens_refresh_mid_load(world: Sandbox, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_tokens_refresh_mid_load(tmp_path: Path) -> None:
+    # charges span several pages: the first comes with the disk estimate, the next ones after
+    # the clock moved
+    with Sandbox(customers=120, rate_limit=False, start=START) as world:
+        _tokens_refresh_mid_load(world, tmp_path)
+
+
+def _tokens_refresh_mid_load(world: Sandbox, tmp_path: Path) -> None:
     app = sync_app(world)
     settings, tokens = manager(world, app)
     first = install(world, tokens, app)
+    assert sandbox_counts(world, first.account_id)["charges"] > 100
     moved = False
     lock = threading.Lock()  # progress comes from the reader threads
 

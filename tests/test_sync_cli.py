@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _sync_helpers import install, manager, sandbox_counts, sync_app, table_counts
+from _sync_helpers import cli_env, install, manager, sandbox_counts, sync_app, table_counts
 
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._cli.sync import _Bars
@@ -30,14 +30,7 @@ def installed(world: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.chdir(tmp_path)  # no stray .env; stripe.duckdb lands here
     app = sync_app(world)
     store = tmp_path / "tokens" / "tokens.json"
-    for name, value in {
-        "STRIPE_OAUTH_NB_TARGET": "sandbox",
-        "STRIPE_API_BASE": world.api_base,
-        "STRIPE_MARKETPLACE_BASE": world.marketplace_base,
-        "STRIPE_SECRET_KEY_TEST": world.test.secret_key,
-        "STRIPE_CLIENT_ID_TEST": app.client_id("test"),
-        "STRIPE_OAUTH_NB_TOKEN_STORE": str(store),
-    }.items():
+    for name, value in cli_env(world, app, store).items():
         monkeypatch.setenv(name, value)
     settings, _ = manager(world, app)
     tokens = TokenManager(settings.with_changes(token_store_path=store), FileTokenStore(store))
@@ -112,3 +105,22 @@ def test_a_bar_per_table_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> No
     assert "charges" in err
     assert "250" in err
     assert "loaded" in err
+
+
+def test_a_database_others_can_read_is_one_warning_line_and_is_left_as_it_is(
+    world: Sandbox, installed: TokenSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import duckdb
+
+    db = tmp_path / "stripe.duckdb"
+    duckdb.connect(str(db)).close()
+    db.chmod(0o644)
+    assert main(["sync", "--resources", "customers"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "warning: The database stripe.duckdb can be read by other users of this machine "
+        "(mode 0644)" in err
+    )
+    assert "make it private with `chmod 600 'stripe.duckdb'`" in err
+    assert "DataPermissionsWarning" not in err  # one line, not Python's warning format
+    assert db.stat().st_mode & 0o777 == 0o644

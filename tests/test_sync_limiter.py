@@ -9,7 +9,7 @@ import pytest
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb.sync._limiter import (
     LimitedTransport,
-    RateLimiter,
+    RequestLimiter,
     RequestStats,
     endpoint_of,
 )
@@ -43,7 +43,7 @@ def test_limits_hold_in_every_second_and_are_nearly_reached(
     livemode: bool, rate: int, mix: list[str]
 ) -> None:
     clock = FakeClock()
-    limiter = RateLimiter.for_mode(livemode, clock=clock, sleep=clock.sleep)
+    limiter = RequestLimiter.for_mode(livemode, clock=clock, sleep=clock.sleep)
     sent: dict[str, list[float]] = {e: [] for e in mix}
     for i in range(1200):
         endpoint = mix[i % len(mix)]
@@ -59,7 +59,7 @@ def test_limits_hold_in_every_second_and_are_nearly_reached(
 
 def test_a_busy_endpoint_does_not_hold_back_the_others() -> None:
     clock = FakeClock()
-    limiter = RateLimiter.for_mode(True, clock=clock, sleep=clock.sleep)
+    limiter = RequestLimiter.for_mode(True, clock=clock, sleep=clock.sleep)
     charges = [limiter.reserve("/v1/charges") for _ in range(100)]  # 4 s of charges queued
     prices = [limiter.reserve("/v1/prices") for _ in range(20)]
     assert max(charges) > 3.5 + clock.now
@@ -68,7 +68,7 @@ def test_a_busy_endpoint_does_not_hold_back_the_others() -> None:
 
 def test_a_429_pauses_the_endpoint_for_retry_after() -> None:
     clock = FakeClock()
-    limiter = RateLimiter.for_mode(False, clock=clock, sleep=clock.sleep)
+    limiter = RequestLimiter.for_mode(False, clock=clock, sleep=clock.sleep)
     limiter.pause("/v1/charges", 2.0)
     assert limiter.reserve("/v1/charges") >= clock.now + 2.0
     assert limiter.reserve("/v1/customers") < clock.now + 0.5
@@ -76,7 +76,7 @@ def test_a_429_pauses_the_endpoint_for_retry_after() -> None:
 
 def test_transport_waits_counts_and_pauses_on_429() -> None:
     clock = FakeClock()
-    limiter = RateLimiter.for_mode(False, clock=clock, sleep=clock.sleep)
+    limiter = RequestLimiter.for_mode(False, clock=clock, sleep=clock.sleep)
     answers = iter([429, 200, 200])
 
     def handler(request: httpx.Request) -> httpx.Response:

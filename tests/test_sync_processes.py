@@ -75,7 +75,7 @@ def test_an_account_another_process_holds_is_left_to_it(
         with other.cursor() as cur:  # another process (another machine) is loading it now
             cur.execute("SELECT pg_advisory_lock(%s)", (account_key("stripe", held, False),))
         report = sync(
-            settings, tokens, destination="postgres", dsn=dsn, accounts="all",
+            settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2,
             work_dir=tmp_path / "a",
         )  # fmt: skip
     assert report.ok, report.summary()
@@ -90,7 +90,7 @@ def test_an_account_another_process_holds_is_left_to_it(
 
     # the lock is free again: the next run (on another machine: its own work folder) loads it
     again = sync(
-        settings, tokens, destination="postgres", dsn=dsn, accounts="all",
+        settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2,
         work_dir=tmp_path / "b",
     )  # fmt: skip
     assert again.ok, again.summary()
@@ -150,7 +150,7 @@ def test_one_of_three_processes_killed_mid_run(
 
     # the next run of any process (here: on the killed one's machine) does what is left
     report = sync(
-        settings, tokens, destination="postgres", dsn=dsn, accounts="all",
+        settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2,
         work_dir=tmp_path / "machine-0",
     )  # fmt: skip
     assert report.ok, report.summary()
@@ -191,7 +191,7 @@ def test_a_postgres_restart_mid_run_says_try_again_and_loses_nothing(
     assert loaded  # the accounts after the restart were loaded in the same run
     # nothing lost: the next run loads every account, equal to the sandbox
     again = sync(
-        settings, tokens, destination="postgres", dsn=dsn, accounts="all",
+        settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2,
         work_dir=tmp_path / "a",
     )  # fmt: skip
     assert again.ok, again.summary()

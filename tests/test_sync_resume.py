@@ -11,7 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _sync_helpers import START, install, manager, sandbox_counts, sync_app, table_counts
+from _sync_helpers import (
+    START,
+    install,
+    leftovers,
+    manager,
+    sandbox_counts,
+    sync_app,
+    table_counts,
+    wider_than_owner,
+)
 
 from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sandbox import Sandbox
@@ -71,6 +80,9 @@ def test_killed_sync_resumes_and_tables_equal_the_api(
     assert report.ok, report.summary()
     counts = table_counts(db, account)
     assert counts == sandbox_counts(world, account)
+    # what the killed run left (spill files, packages) is gone; the rest is owner-only
+    assert leftovers(work) == []
+    assert wider_than_owner(work) == []
 
     import duckdb
 

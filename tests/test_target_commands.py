@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _ports import free_port
 
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._target import NO_TARGET_HELP
@@ -28,15 +28,9 @@ pytest.importorskip("dlt")
 CASES = ["--store", "env", "sandbox-url", "default"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def world() -> Iterator[Sandbox]:
-    callback = f"http://127.0.0.1:{_free_port()}/callback"
+    callback = f"http://127.0.0.1:{free_port()}/callback"
     with Sandbox(customers=5, rate_limit=False, redirect_uris=[callback]) as sb:
         yield sb
 
@@ -136,7 +130,7 @@ def test_every_command_uses_the_same_store_and_host(
 def test_serve_names_the_same_store_and_host(case: str, world: Sandbox, tmp_path: Path) -> None:
     env, store_args, expected = _environment(case, world, tmp_path)
     full = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")} | env
-    port = _free_port()
+    port = free_port()
     folder = tmp_path / "app"
     folder.mkdir()
     from _serve_helpers import manifest_for
@@ -206,7 +200,7 @@ def test_serve_with_nothing_configured_says_where_the_tokens_are(tmp_path: Path)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
     env["HOME"] = str(tmp_path / "home")
-    port = _free_port()
+    port = free_port()
     folder = tmp_path / "app"
     manifest_for(folder, f"http://127.0.0.1:{port}/callback")
     process = subprocess.Popen(

@@ -26,7 +26,7 @@ import stripe_oauth_nb
 from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb._http import DEFAULT_TIMEOUT, httpx
 from stripe_oauth_nb._settings import load_settings
-from stripe_oauth_nb._target import Target
+from stripe_oauth_nb._target import Target, sandbox_refusal
 from stripe_oauth_nb._tokens import MemoryTokenStore, TokenClient, TokenManager
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.manifest import register_with_sandbox, write_placeholder_icon
@@ -174,6 +174,11 @@ def _target_attach(sb: Sandbox, tmp: Path, link: str) -> None:
     Target.open(settings)
 
 
+def _sandbox_refusal(sb: Sandbox, tmp: Path, link: str) -> None:
+    settings = sb.settings(mode="test", token_store_path=tmp / "tokens.json")
+    assert sandbox_refusal(settings, link) is None  # the sandbox shows its consent page
+
+
 SITES = [
     Site("token-client", "_tokens/_client.py", _token_client, DEFAULT_TIMEOUT),
     Site("token-client-timeout", "_tokens/_client.py", _token_client_custom, _CUSTOM),
@@ -197,6 +202,7 @@ SITES = [
         httpx.Timeout(30.0, connect=DEFAULT_TIMEOUT.connect),
     ),
     Site("target-attach", "_target.py", _target_attach, httpx.Timeout(5.0)),
+    Site("sandbox-refusal", "_target.py", _sandbox_refusal, httpx.Timeout(5.0)),
 ]
 
 

@@ -15,8 +15,8 @@ import pytest
 from _tokens_helpers import ROOT, grants, token_works
 
 from stripe_oauth_nb._cli import main
+from stripe_oauth_nb._ratelimit import STRIPE_RATES, ModeLimiter
 from stripe_oauth_nb._tokens import FileTokenStore, TokenManager, TokenStore
-from stripe_oauth_nb._tokens._bulk import STRIPE_TOKEN_RATES, RateLimiter
 from stripe_oauth_nb._tokens._crypto import StoreCipher, new_key
 from stripe_oauth_nb._tokens._postgres import PostgresTokenStore
 from stripe_oauth_nb._tokenset import TokenSet
@@ -104,12 +104,12 @@ def test_a_rate_limited_refresh_is_retried_without_losing_the_set(
 
 
 def test_the_rate_limiter_spaces_requests_per_mode() -> None:
-    limiter = RateLimiter({"test": 50.0, "live": 1000.0})
+    limiter = ModeLimiter({"test": 50.0, "live": 1000.0})
     start = time.monotonic()
     for _ in range(26):
         limiter.wait("test")
     assert time.monotonic() - start >= 25 / 50.0 - 0.01  # never faster than 50 a second
-    assert STRIPE_TOKEN_RATES == {"live": 100.0, "test": 25.0}
+    assert STRIPE_RATES == {"live": 100.0, "test": 25.0}
 
 
 def _cli_env(sb: Sandbox, dsn: str, key: str, home: Path) -> dict[str, str]:

@@ -11,14 +11,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _tmpfs import fill as _fill
+from _tmpfs import tmpfs
 from _tokens_helpers import disk_full, grants, new_code, token_works
 
 from stripe_oauth_nb._attempts import AttemptLog
@@ -30,41 +30,11 @@ from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
 
 
-def _mount(target: Path, size: str) -> None:
-    target.mkdir(mode=0o700)
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        reason = f"cannot mount a small tmpfs here ({result.stderr.strip() or 'not root'})"
-        if os.environ.get("CI") and os.geteuid() == 0:
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
 @pytest.fixture
 def small(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB filesystem of its own (tmpfs), unmounted after the test."""
-    target = tmp_path / "small"
-    _mount(target, "256k")
-    try:
+    with tmpfs(tmp_path / "small", "256k") as target:
         yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
-
-
-def _fill(folder: Path, leave: int = 0) -> Path:
-    """Fill ``folder``'s filesystem, then give back ``leave`` bytes."""
-    filler = folder / "filler"
-    with filler.open("ab", buffering=0) as out, contextlib.suppress(OSError):
-        while True:
-            out.write(b"\0" * 4096)
-    if leave:
-        os.truncate(filler, max(filler.stat().st_size - leave, 0))
-    return filler
 
 
 def _env(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:

@@ -25,15 +25,17 @@ from stripe_oauth_nb._errors import (
     TokenLockTimeoutError,
     TokenStoreError,
 )
-from stripe_oauth_nb._masking import Secret
+from stripe_oauth_nb._masking import Secret, mask_dsn
 from stripe_oauth_nb._settings import Settings
 from stripe_oauth_nb._tokens import TokenManager
 from stripe_oauth_nb._tokens import _postgres as pgmod
 from stripe_oauth_nb._tokens._checkpoint import KILL_AT_ENV
 from stripe_oauth_nb._tokens._crypto import StoreCipher, new_key
 from stripe_oauth_nb._tokens._postgres import PostgresTokenStore
+from stripe_oauth_nb._tokens._postgres import _store as pgstore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import open_attempt_log
 
 HOSTS = 16
 
@@ -183,7 +185,7 @@ def test_a_database_dump_holds_no_usable_token(
 
 
 def test_a_store_without_a_key_says_so(dsn: str, tmp_path: Path) -> None:
-    pgmod._WARNED.discard(pgmod.masked_dsn(dsn))
+    pgmod._WARNED.discard(mask_dsn(dsn))
     with pytest.warns(UserWarning, match="without encryption"):
         PostgresTokenStore(dsn, spool=tmp_path)
 
@@ -358,7 +360,7 @@ def test_a_database_outage_after_the_post_spools_the_pair_and_the_next_run_store
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     old = manager.get()
-    monkeypatch.setattr(pgmod, "SAVE_RETRY", 1.0)
+    monkeypatch.setattr(pgstore, "SAVE_RETRY", 1.0)
     sb.inject_fault("token", "delay", seconds=2.0)
     stopper = threading.Timer(0.7, postgres.stop)
     stopper.start()
@@ -387,11 +389,10 @@ def test_a_database_outage_after_the_post_spools_the_pair_and_the_next_run_store
 def test_the_attempt_log_lives_in_the_database(
     sb: Sandbox, manager: TokenManager, dsn: str, key: str, tmp_path: Path
 ) -> None:
-    from stripe_oauth_nb._attempts import AttemptLog
     from stripe_oauth_nb._errors import CodeAlreadyUsedError
 
     code = new_code(sb, manager.attempts)
-    elsewhere = AttemptLog.for_settings(_settings(sb, dsn, key))  # another host, same database
+    elsewhere = open_attempt_log(_settings(sb, dsn, key))  # another host, same database
     found = elsewhere.find(code.attempt.state.reveal())
     assert found.client_id == code.attempt.client_id
     manager.exchange(code)

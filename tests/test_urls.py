@@ -6,6 +6,7 @@ import pytest
 
 from stripe_oauth_nb._urls import (
     base_url_problem,
+    host_headers,
     is_loopback_host,
     landed_on,
     matches_manifest_redirect_pattern,
@@ -167,3 +168,30 @@ def test_landed_address_is_bound_to_the_redirect_uri(
     landed: str, redirect_uri: str, bound: bool
 ) -> None:
     assert landed_on(landed, redirect_uri) is bound
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "scheme", "also", "wanted"),
+    [
+        ("127.0.0.1", None, "http", (), {"127.0.0.1", "localhost", "[::1]"}),
+        (
+            "127.0.0.1",
+            8765,
+            "http",
+            (),
+            {"127.0.0.1:8765", "localhost:8765", "[::1]:8765"},
+        ),
+        (
+            "::1",
+            443,
+            "https",
+            (),
+            {"[::1]:443", "127.0.0.1:443", "localhost:443"} | {"[::1]", "127.0.0.1", "localhost"},
+        ),
+        ("10.1.2.3", None, "http", ("Install.Example.com",), {"10.1.2.3", "install.example.com"}),
+    ],
+)
+def test_one_host_allow_list(
+    host: str, port: int | None, scheme: str, also: tuple[str, ...], wanted: set[str]
+) -> None:
+    assert host_headers(host, port, scheme=scheme, also=also) == wanted

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ._auth import TokenAuth, TokenSource, is_expired_key_response
 from ._client import ApiClient, error_from_response
-from ._pagination import PAGE_LIMIT, ProgressCallback, list_all, to_dataframe
+from ._pagination import PAGE_LIMIT, PageProgress, list_all, to_dataframe
 from ._retry import RetryPolicy, RetryTransport
 from ._validate import CheckResult, ValidationReport, validate
 
@@ -18,7 +18,7 @@ __all__ = [
     "PAGE_LIMIT",
     "ApiClient",
     "CheckResult",
-    "ProgressCallback",
+    "PageProgress",
     "RetryPolicy",
     "RetryTransport",
     "TokenAuth",

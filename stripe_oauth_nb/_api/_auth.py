@@ -18,13 +18,12 @@ The common path (a fresh cached token) takes no lock.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
-from .._http import httpx
+from .._http import httpx, stripe_error
 from .._masking import Secret
 from .._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW
 from .._tokenset import TokenSet
@@ -60,14 +59,9 @@ class TokenSource(Protocol):
 def error_fields(response: httpx.Response) -> dict[str, Any]:
     """The ``error`` object of a Stripe error answer (``code``, ``message``...), or ``{}``.
 
-    The one parser of Stripe's error body; the response body must have been read.
+    The response body must have been read; parsed by :func:`~stripe_oauth_nb._http.stripe_error`.
     """
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
+    return stripe_error(response.content)
 
 
 def is_expired_key_response(response: httpx.Response) -> bool:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from .._errors import (
     AuthenticationError,
     ConfigError,
@@ -27,13 +26,14 @@ from .._http import DEFAULT_TIMEOUT, deadline, httpx, transport
 from .._masking import clean_server_text, mask_text, shown
 from .._settings import DEFAULT_MARGIN, Mode, Settings, key_mode
 from .._urls import base_url_problem, is_loopback_host
+from .._version import __version__
 from ._auth import TokenAuth, TokenSource, error_fields
 from ._retry import RetryPolicy, RetryTransport
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
-    from ._pagination import ProgressCallback
+    from ._pagination import PageProgress
 
 __all__ = ["ApiClient", "Params", "error_from_response"]
 
@@ -216,7 +216,7 @@ class ApiClient:
         path: str,
         params: Params | None = None,
         *,
-        progress: ProgressCallback | None = None,
+        progress: PageProgress | None = None,
         total: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every object of a list endpoint, 100 per request (see :func:`list_all`)."""
@@ -230,7 +230,7 @@ class ApiClient:
         params: Params | None = None,
         *,
         columns: list[str] | None = None,
-        progress: ProgressCallback | None = None,
+        progress: PageProgress | None = None,
         total: int | None = None,
     ) -> pandas.DataFrame:
         """Every object of a list endpoint as a pandas DataFrame (pandas needed)."""

@@ -12,19 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._errors import StripeAPIError, StripeOAuthNBError
+from .._errors import (
+    StripeAPIError,
+    StripeOAuthNBError,
+    needs_extra,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
-__all__ = ["PAGE_LIMIT", "ProgressCallback", "list_all", "to_dataframe"]
+__all__ = ["PAGE_LIMIT", "PageProgress", "list_all", "to_dataframe"]
 
 #: Stripe's largest page.
 PAGE_LIMIT = 100
 
 #: ``progress(done, total)`` after every page: objects so far, and the expected total when known
 #: (the ``total`` hint given to :func:`list_all`, or ``done`` itself once the last page is in).
-ProgressCallback = Callable[[int, int | None], None]
+PageProgress = Callable[[int, int | None], None]
 
 
 class _Getter(Protocol):
@@ -38,7 +42,7 @@ def list_all(
     path: str,
     params: Mapping[str, str | int | float | bool | None] | None = None,
     *,
-    progress: ProgressCallback | None = None,
+    progress: PageProgress | None = None,
     total: int | None = None,
     limit: int = PAGE_LIMIT,
 ) -> Iterator[dict[str, Any]]:
@@ -98,9 +102,11 @@ def to_dataframe(
         import pandas as pd
     except ImportError:
         raise ImportError(
-            "to_dataframe needs pandas, which is not installed. Install it with "
-            "`pip install 'stripe-oauth-nb[data]'` (or `pip install pandas`), or use list_all "
-            "to get plain dictionaries."
+            needs_extra(
+                "to_dataframe",
+                "pandas",
+                otherwise=" (or pip install pandas), or use list_all to get plain dictionaries",
+            )
         ) from None
     records = list(rows)
     if columns is None:

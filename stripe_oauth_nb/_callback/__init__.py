@@ -1,9 +1,10 @@
 """Step 3: catching the redirect from Stripe (loopback server, proxy route, paste fallback).
 
 ``_parse`` checks the redirect's query; ``_server`` serves it on loopback in a thread of the
-kernel; ``_outcome`` says how each ending is shown; ``_tls`` makes the loopback certificate for
-HTTPS redirect URIs; ``_remote`` works out whether the browser can reach the kernel (JupyterHub,
-Binder, jupyter-server-proxy); ``_paste`` is the fallback where it cannot.
+kernel, over the hardened wire protocol of ``_protocol``; ``_outcome`` says how each ending is
+shown; ``_tls`` makes the loopback certificate for HTTPS redirect URIs; ``_remote`` works out
+whether the browser can reach the kernel (JupyterHub, Binder, jupyter-server-proxy); ``_paste``
+is the fallback where it cannot.
 
 The server's names load on first use, so importing this package (for the paste route, say)
 loads no HTTP server library.

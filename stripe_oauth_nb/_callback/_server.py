@@ -6,45 +6,30 @@ the redirect URI's loopback address only, answers ``GET`` on the redirect URI's 
 nothing else, and hands the result to waiting code (:meth:`CallbackServer.wait`) and to listeners
 (widgets).
 
-The event loop holds idle and slow connections at no cost to the others, so a local process
-holding many of them cannot keep the browser's redirect out. On top of h11's parsing, this module
-only sets limits and answers, before a request reaches the app:
+What a connection may send before a request reaches the app (time limits, sizes, the ``Host``
+header) is the hardened wire protocol of :mod:`._protocol`. The app here: other methods get
+405, other paths 404 (``//callback`` and absolute-form targets included), and the callback
+itself is checked by :func:`resolve_callback`.
 
-- a connection lives at most ``connection_timeout`` seconds until its request head is complete
-  (browsers preconnect and stay silent); beyond :data:`MAX_CONNECTIONS` waiting ones, the oldest
-  is closed, so the newest (the browser's) always gets in;
-- a request line over :data:`MAX_REQUEST_LINE` bytes gets 414; more than :data:`MAX_HEADERS`
-  header lines or :data:`MAX_HEADER_BYTES` bytes of them get 431; anything that is not an
-  HTTP/1.0 or 1.1 request line gets 400 (no HTTP/0.9 answers); a ``Host`` other than the redirect
-  URI's gets 403 (DNS rebinding); bodies are never read;
-- the app: other methods get 405, other paths 404 (``//callback`` and absolute-form targets
-  included), and the callback itself is checked by :func:`resolve_callback`.
-
-Every answer is the same self-contained page with ``no-store`` and a ``default-src 'none'`` CSP,
-and closes the connection. Stray or malformed requests never use up the attempt: only a callback
-whose state matches a recorded attempt for this redirect URI ends the wait. The port is released
-on every exit path. Nothing is logged (the query holds the code and the state).
+Stray or malformed requests never use up the attempt: only a callback whose state matches a
+recorded attempt for this redirect URI ends the wait. The port is released on every exit path.
+Nothing is logged (the query holds the code and the state).
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
-import logging
 import math
-import re
 import socket
 import ssl
 import threading
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Final
-
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from typing import Any
 
 from .._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
 from .._errors import (
@@ -54,48 +39,31 @@ from .._errors import (
     CallbackStateError,
     CallbackTimeoutError,
 )
-from .._html import PAGE_HEADERS, page
 from .._serving import ServerThread, bind
+from .._urls import host_headers
 from ._outcome import EventKind, outcome_of
 from ._parse import parse_callback_query, resolve_callback
+from ._protocol import (
+    CONNECTION_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_HEADER_BYTES,
+    MAX_REQUEST_LINE,
+    Answer,
+    Gate,
+    protocol_for,
+    reply,
+    standard,
+)
 from ._remote import LocalEndpoint, local_endpoint
 from ._tls import LoopbackCertificate, loopback_certificate
 
 __all__ = [
-    "CONNECTION_TIMEOUT",
-    "MAX_CONNECTIONS",
-    "MAX_HEADERS",
-    "MAX_HEADER_BYTES",
-    "MAX_REQUEST_LINE",
     "CallbackEvent",
     "CallbackServer",
     "EventKind",
     "Listener",
     "running_servers",
 ]
-
-#: Longest request line (method, target, version) accepted; longer gets 414.
-MAX_REQUEST_LINE: Final = 8192
-#: Most header lines accepted; more gets 431.
-MAX_HEADERS: Final = 64
-#: Largest header section accepted (bytes); larger gets 431.
-MAX_HEADER_BYTES: Final = 16384
-#: Most connections waiting for their request head at once; beyond it the oldest is closed.
-MAX_CONNECTIONS: Final = 128
-#: Seconds a connection may wait before its request head is complete.
-CONNECTION_TIMEOUT: Final = 5.0
-#: After an answer sent while the client is still sending, what is discarded (unparsed) so the
-#: client reads the answer instead of a reset: at most this many bytes, for this long.
-_LINGER_BYTES: Final = 65536
-_LINGER_SECONDS: Final = 0.5
-
-_TOKEN: Final = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_REQUEST_LINE: Final = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
-_HEADER_LINE: Final = re.compile(rb"(" + _TOKEN + rb"):[ \t]*(.*?)[ \t]*")
-
-#: Where the HTTP layer's own complaints go: nowhere (a notebook cell would show them).
-_QUIET: Final = logging.Logger("stripe_oauth_nb.callback.http", logging.CRITICAL)
-_QUIET.disabled = True
 
 
 @dataclass(frozen=True)
@@ -119,220 +87,6 @@ def running_servers() -> dict[int, CallbackServer]:
     """The servers started in this process and not yet stopped, by port."""
     with _REGISTRY_LOCK:
         return dict(_REGISTRY)
-
-
-# -- the page ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def raw(self, *, head_only: bool = False) -> bytes:
-        """The whole HTTP/1.1 response, for answers sent before h11 has a request."""
-        lines = [f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}"]
-        lines += [f"{name}: {value}" for name, value in self.headers]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        return head if head_only else head + self.body
-
-
-def _answer(
-    status: int,
-    title: str,
-    message: str,
-    extra: Sequence[tuple[str, str]] = (),
-    *,
-    ok: bool = False,
-) -> _Answer:
-    """Every answer of the server: a page in the toolkit's look that loads nothing but its own
-    style sheet, with the security headers. ``ok``: the good news (a code arrived)."""
-    tone = "ok" if ok else "error"
-    role = "status" if ok else "alert"
-    body = page(
-        title,
-        f"<h1>{html.escape(title)}</h1>"
-        f'<p class="notice {tone}" role="{role}">{html.escape(message)}</p>',
-        footer="stripe-oauth-nb: the notebook's callback, on this computer only.",
-    ).encode()
-    headers = (
-        ("Content-Type", "text/html; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-        *PAGE_HEADERS.items(),
-        ("Pragma", "no-cache"),
-        ("Connection", "close"),
-        *extra,
-    )
-    return _Answer(status, headers, body)
-
-
-def _standard(status: HTTPStatus, message: str | None = None) -> _Answer:
-    return _answer(status, status.phrase, message or status.description)
-
-
-_WRONG_HOST: Final = (
-    HTTPStatus.FORBIDDEN,
-    "Wrong address",
-    "This server only answers requests addressed to the notebook's redirect URI.",
-)
-
-
-# -- the connection ----------------------------------------------------------------------------
-
-
-class _Gate:
-    """One server's connection rules: allowed hosts, time limit, and the waiting connections."""
-
-    def __init__(self, allowed_hosts: frozenset[str], connection_timeout: float) -> None:
-        self.allowed_hosts = allowed_hosts
-        self.connection_timeout = connection_timeout
-        #: Connections still waiting for their request head, oldest first (loop thread only).
-        self._waiting: dict[_Protocol, None] = {}
-
-    def waiting(self, connection: _Protocol) -> None:
-        self._waiting[connection] = None
-        while len(self._waiting) > MAX_CONNECTIONS:
-            oldest = next(iter(self._waiting))
-            del self._waiting[oldest]
-            oldest.close_now()
-
-    def done_waiting(self, connection: _Protocol) -> None:
-        self._waiting.pop(connection, None)
-
-
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol with this server's limits checked before h11 sees a request."""
-
-    gate: ClassVar[_Gate]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.logger = _QUIET
-        self.access_logger = _QUIET
-        self.access_log = False
-        self._head = bytearray()
-        self._scanned = 0  # bytes of _head already read line by line
-        self._line_end: int | None = None  # end of the request line, once read
-        self._method = b""
-        self._headers = 0
-        self._hosts: list[bytes] = []
-        self._passed = False  # the head went to h11
-        self._lingering = -1  # bytes discarded after an early answer; -1 when not lingering
-        self._timer: Any = None
-
-    # -- life ------------------------------------------------------------------------------
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._timer = self.loop.call_later(self.gate.connection_timeout, self.close_now)
-        self.gate.waiting(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self.gate.done_waiting(self)
-        super().connection_lost(exc)
-
-    def close_now(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.close()
-
-    # -- input -----------------------------------------------------------------------------
-    def data_received(self, data: bytes) -> None:
-        if self._lingering >= 0:
-            self._lingering += len(data)
-            if self._lingering > _LINGER_BYTES:
-                self.close_now()
-            return
-        if self._passed:
-            super().data_received(data)
-            return
-        self._head += data
-        refusal = self._scan()
-        if refusal is not None:
-            self._refuse(refusal)
-        elif self._passed:
-            if self._timer is not None:
-                self._timer.cancel()
-            self.gate.done_waiting(self)
-            head, self._head = bytes(self._head), bytearray()
-            super().data_received(head)
-
-    def _scan(self) -> _Answer | None:
-        """Read the new complete lines of the head; an answer when the request is refused.
-
-        Sets ``_passed`` when the head is complete and acceptable.
-        """
-        head = self._head
-        while True:
-            if self._line_end is None:
-                while head.startswith((b"\r\n", b"\n")):  # empty lines before a request
-                    del head[: 2 if head.startswith(b"\r\n") else 1]
-                newline = head.find(b"\n")
-                if newline < 0:
-                    if len(head) > MAX_REQUEST_LINE:
-                        return _standard(HTTPStatus.REQUEST_URI_TOO_LONG)
-                    return None
-                if newline > MAX_REQUEST_LINE:
-                    return _standard(HTTPStatus.REQUEST_URI_TOO_LONG)
-                match = _REQUEST_LINE.fullmatch(bytes(head[:newline]).rstrip(b"\r"))
-                if match is None:
-                    return _standard(
-                        HTTPStatus.BAD_REQUEST, "This server only speaks HTTP/1.0 and HTTP/1.1."
-                    )
-                if (match[3], match[4]) not in ((b"1", b"0"), (b"1", b"1")):
-                    return _standard(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
-                self._method = match[1]
-                self._line_end = self._scanned = newline + 1
-                continue
-            newline = head.find(b"\n", self._scanned)
-            if newline < 0:
-                if len(head) - self._line_end > MAX_HEADER_BYTES:
-                    return _standard(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-                return None
-            line = bytes(head[self._scanned : newline]).rstrip(b"\r")
-            self._scanned = newline + 1
-            if not line:
-                return self._check_host()
-            self._headers += 1
-            if self._headers > MAX_HEADERS or newline - self._line_end > MAX_HEADER_BYTES:
-                return _standard(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-            header = _HEADER_LINE.fullmatch(line)
-            if header is None:
-                return _standard(HTTPStatus.BAD_REQUEST, "A header line is malformed.")
-            if header[1].lower() == b"host":
-                self._hosts.append(header[2])
-
-    def _check_host(self) -> _Answer | None:
-        hosts = [h.decode("latin-1").strip().lower() for h in self._hosts]
-        if len(hosts) != 1 or hosts[0] not in self.gate.allowed_hosts:
-            return _answer(*_WRONG_HOST)
-        self._passed = True
-        return None
-
-    # -- early answers ---------------------------------------------------------------------
-    def _refuse(self, answer: _Answer) -> None:
-        """Answer now, then discard what the client still sends (bounded) and close."""
-        self._passed = True
-        self._lingering = 0
-        self.gate.done_waiting(self)
-        self.transport.write(answer.raw(head_only=self._method == b"HEAD"))
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.loop.call_later(_LINGER_SECONDS, self.close_now)
-
-    def send_400_response(self, msg: str) -> None:
-        """h11 refused the request after the checks here: the same page as every answer."""
-        self._refuse(
-            _standard(HTTPStatus.BAD_REQUEST, "The request could not be read as HTTP/1.1.")
-        )
-
-
-def _protocol_for(gate: _Gate) -> type[_Protocol]:
-    """A protocol class bound to one server's gate (uvicorn makes one instance per connection)."""
-    return type("CallbackProtocol", (_Protocol,), {"gate": gate})
 
 
 # -- the server --------------------------------------------------------------------------------
@@ -376,16 +130,9 @@ class CallbackServer:
         self._tls_dir = tls_dir
         self._ssl_context = ssl_context
         self.certificate: LoopbackCertificate | None = None
-        port = self.endpoint.port
-        names = {self.endpoint.url_host}
-        if self.endpoint.host == "127.0.0.1":
-            names |= {"127.0.0.1", "localhost"}
-        hosts = {f"{name}:{port}" for name in names}
-        if port == (443 if self.endpoint.scheme == "https" else 80):
-            hosts |= names
-        if self.endpoint.forwarded_host:
-            hosts.add(self.endpoint.forwarded_host)
-        self.allowed_hosts: frozenset[str] = frozenset(hosts)
+        hosts = host_headers(self.endpoint.host, self.endpoint.port, scheme=self.endpoint.scheme)
+        forwarded = (self.endpoint.forwarded_host,) if self.endpoint.forwarded_host else ()
+        self.allowed_hosts: frozenset[str] = hosts | frozenset(forwarded)
 
         self._lock = threading.Lock()
         self._stop_lock = threading.Lock()
@@ -499,12 +246,12 @@ class CallbackServer:
                 "Use a redirect URI on 127.0.0.1 with a port above 1024, e.g. "
                 "http://127.0.0.1:8765/callback."
             ) from None
-        gate = _Gate(self.allowed_hosts, self.connection_timeout)
+        gate = Gate(self.allowed_hosts, self.connection_timeout)
         thread = ServerThread(
             _App(self),
             sock,
             name=f"stripe-oauth-nb-callback-{self.port}",
-            http=_protocol_for(gate),
+            http=protocol_for(gate),
             ssl_context=context,
             handshake_timeout=self.connection_timeout,
             # The cap on waiting connections is MAX_CONNECTIONS, kept by closing the oldest
@@ -582,11 +329,11 @@ class CallbackServer:
         self.stop()
 
     # -- results -------------------------------------------------------------------------
-    def _handle_callback(self, query: str) -> tuple[_Answer, Outcome | None]:
+    def _handle_callback(self, query: str) -> tuple[Answer, Outcome | None]:
         """Check one request on the callback path: the answer, and the outcome if it ends."""
         with self._lock:
             if self._claimed or self._done.is_set():
-                answer = _answer(
+                answer = reply(
                     HTTPStatus.GONE,
                     "Already finished",
                     "This notebook is no longer waiting for a redirect. Return to the notebook.",
@@ -603,7 +350,7 @@ class CallbackServer:
             except CallbackError as exc:
                 self._claimed = True
                 shown = outcome_of(exc)
-                return _answer(shown.status, shown.title, str(exc)), exc
+                return reply(shown.status, shown.title, str(exc)), exc
             else:
                 self._claimed = True
                 shown = outcome_of(None)
@@ -611,10 +358,10 @@ class CallbackServer:
                     "The notebook has the authorization code. You can close this tab and "
                     "return to the notebook."
                 )
-                return _answer(shown.status, shown.title, message, ok=True), code
+                return reply(shown.status, shown.title, message, ok=True), code
         self._emit(CallbackEvent("rejected", str(refused), error=refused))
         shown = outcome_of(refused)
-        return _answer(shown.status, shown.title, str(refused)), None
+        return reply(shown.status, shown.title, str(refused)), None
 
     def _settle(self, outcome: Outcome, event: CallbackEvent) -> bool:
         with self._lock:
@@ -672,21 +419,19 @@ class _App:
         outcome: Outcome | None = None
         try:
             if scope["method"] != "GET":
-                answer = _answer(
+                answer = reply(
                     HTTPStatus.METHOD_NOT_ALLOWED,
                     "Method not allowed",
                     "Only GET is answered here.",
                     [("Allow", "GET")],
                 )
             elif scope.get("raw_path", b"").split(b"?", 1)[0] != self._path:
-                answer = _answer(
-                    HTTPStatus.NOT_FOUND, "Not found", "Nothing is served at this path."
-                )
+                answer = reply(HTTPStatus.NOT_FOUND, "Not found", "Nothing is served at this path.")
             else:
                 query = scope["query_string"].decode("latin-1")
                 answer, outcome = await _in_thread(self._owner._handle_callback, query)
         except Exception:  # never a traceback page; the wait goes on
-            answer = _standard(HTTPStatus.INTERNAL_SERVER_ERROR)
+            answer = standard(HTTPStatus.INTERNAL_SERVER_ERROR)
         await send(
             {
                 "type": "http.response.start",

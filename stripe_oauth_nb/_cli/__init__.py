@@ -28,7 +28,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn, TextIO
 
-from .._errors import StripeOAuthNBError
+from .._errors import EXTRA_FOR, StripeOAuthNBError, needs_extra
 from .._masking import SECRET_PATTERN, mask, mask_text
 
 __all__ = ["EXIT_BUG", "build_parser", "main"]
@@ -96,18 +96,6 @@ def _masked_output() -> Iterator[None]:
         yield
 
 
-#: Optional libraries and the extra that installs each (see pyproject.toml).
-_EXTRAS = {
-    "starlette": "server",
-    "uvicorn": "server",
-    "itsdangerous": "server",
-    "ipywidgets": "lab",
-    "pandas": "data",
-    "stripe": "data",
-    "keyring": "keyring",
-}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stripe-oauth-nb",
@@ -136,12 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return 1
     except ModuleNotFoundError as exc:
-        extra = _EXTRAS.get((exc.name or "").split(".")[0])
-        if extra is None:
+        if exc.name is None or exc.name.split(".")[0] not in EXTRA_FOR:
             return _bug(exc, args)
         print(
-            f"error: this command needs {exc.name}, which the core install leaves out: "
-            f"pip install 'stripe-oauth-nb[{extra}]'",
+            f"error: {needs_extra('This command', exc.name)}",
             file=sys.stderr,
         )
         return 1

@@ -9,9 +9,13 @@ out of the shell history; it is shown masked everywhere.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import sys
 import threading
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +58,16 @@ def register(subparsers: Any) -> None:
     )
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--account", metavar="ACCT", action="append", help="this account (acct_…)")
-    who.add_argument("--all-accounts", action="store_true", help="every account with stored tokens")
+    who.add_argument(
+        "--all-accounts",
+        action="store_true",
+        help="every account with stored tokens (deauthorized ones are skipped, and named)",
+    )
+    who.add_argument(
+        "--forget",
+        metavar="ACCT",
+        help="delete every row of this account (in --mode) from every table, and its sync state",
+    )
     parser.add_argument("--mode", choices=("test", "live"), help="token mode (default: settings)")
     parser.add_argument("--full", action="store_true", help="read everything again")
     add_store_option(parser)
@@ -104,12 +117,40 @@ class _Bars:
 
 def run(args: argparse.Namespace) -> int:
     from .._target import target_settings
-    from .._tokens import TokenManager
-    from ..sync import sync
 
     settings = target_settings(args.store, mode=args.mode)
     destination = args.destination
     dsn = args.dsn or (os.environ.get(DSN_ENV) if destination == "postgres" else None)
+    with _warnings_as_lines():
+        if args.forget is not None:
+            return _forget(args, args.mode or settings.mode, destination, dsn)
+        return _sync(args, settings, destination, dsn)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """A database others can read is said in one line on stderr (not Python's warning format,
+    with its source line); other warnings are shown as usual."""
+    from ..sync import DataPermissionsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataPermissionsWarning)
+        try:
+            yield
+        finally:
+            for found in caught:
+                if issubclass(found.category, DataPermissionsWarning):
+                    print(f"warning: {found.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(
+                        found.message, found.category, found.filename, found.lineno
+                    )
+
+
+def _sync(args: argparse.Namespace, settings: Any, destination: Any, dsn: str | None) -> int:
+    from .._tokens import TokenManager
+    from ..sync import sync
+
     resources = args.resources.split(",") if args.resources is not None else None
     accounts: Any = "all" if args.all_accounts else args.account
     bars = _Bars(enabled=sys.stderr.isatty() and not args.json)
@@ -132,3 +173,17 @@ def run(args: argparse.Namespace) -> int:
         bars.close()
     print(report.to_json() if args.json else report.summary())
     return 0 if report.ok else 1
+
+
+def _forget(args: argparse.Namespace, mode: Any, destination: Any, dsn: str | None) -> int:
+    from ..sync import forget
+
+    report = forget(
+        args.forget, mode, db=args.db, destination=destination, dsn=dsn, dataset=args.dataset
+    )
+    if args.json:
+        shown = {"destination": report.destination, "account_id": report.account_id}
+        print(json.dumps(shown | {"mode": mode, "deleted": report.rows}))
+    else:
+        print(report.summary())
+    return 0

@@ -155,6 +155,8 @@ def _status(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     with _manager(args, target_needed=False) as manager:
         rows = [r for r in manager.summary() if args.mode is None or r["mode"] == args.mode]
+        for row in rows:
+            row["deauthorized"] = row["state"].startswith("deauthorized")
         sealed = getattr(manager.store, "cipher", None) is not None
         if args.json:
             print(json.dumps({"store": manager.location, "encrypted": sealed, "tokens": rows}))
@@ -168,10 +170,18 @@ def _list(args: argparse.Namespace) -> int:
             f"({'encrypted' if sealed else 'not encrypted'}; {due} due for a refresh):"
         )
         for row in rows:
+            mark = "DEAUTHORIZED  " if row["deauthorized"] else ""
             print(
                 f"  {row['account_id']:<24} {row['mode']:4}  "
                 f"access {row['access_token']} {format_remaining(row['access_expires_in']):>9}  "
-                f"refresh until {row['refresh_expires_at'][:10]}  {row['state']}"
+                f"refresh until {row['refresh_expires_at'][:10]}  {mark}{row['state']}"
+            )
+        gone = [r for r in rows if r["deauthorized"]]
+        if gone:
+            print(
+                f"{len(gone)} deauthorized (the app was uninstalled, or its token revoked): "
+                "`sync --all-accounts` skips them. Authorize the app again, or delete an "
+                "account's synced rows: stripe-oauth-nb sync --forget ACCT --mode MODE"
             )
     return 0
 

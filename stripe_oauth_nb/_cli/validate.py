@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +21,7 @@ from .._settings import Mode
 from ._args import add_store_option, new_output_file, seconds
 
 if TYPE_CHECKING:  # the API client (httpx2) loads only when the command runs
-    from .._api import ProgressCallback
+    from .._api import PageProgress
 
 __all__ = ["register", "run"]
 
@@ -65,7 +63,7 @@ def register(subparsers: Any) -> None:
 
 
 @contextmanager
-def _terminal_bar(description: str) -> Iterator[ProgressCallback]:
+def _terminal_bar(description: str) -> Iterator[PageProgress]:
     """A tqdm bar on stderr behind the core's ``progress(done, total)`` callback."""
     from tqdm import tqdm
 
@@ -94,17 +92,13 @@ def _list_path(name: str) -> str:
 
 def _write_lines(rows: Iterable[dict[str, Any]], output: Path) -> int:
     """Write ``rows`` as JSON Lines into a file beside ``output``, then move it into place."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
+    from .._fileio import atomic_writer
+
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(row, separators=(",", ":")) + "\n")
-                count += 1
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_writer(output) as out:
+        for row in rows:
+            out.write((json.dumps(row, separators=(",", ":")) + "\n").encode("utf-8"))
+            count += 1
     return count
 
 

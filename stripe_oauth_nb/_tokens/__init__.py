@@ -22,7 +22,14 @@ from ._manager import (
     default_attempts_path,
 )
 from ._refresh import InflightRecord
-from ._store import FileTokenStore, KeyringTokenStore, MemoryTokenStore, TokenStore, open_store
+from ._store import (
+    FileTokenStore,
+    KeyringTokenStore,
+    MemoryTokenStore,
+    TokenStore,
+    open_attempt_log,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from ._postgres import PostgresTokenStore
@@ -41,6 +48,7 @@ __all__ = [
     "TokenManager",
     "TokenStore",
     "default_attempts_path",
+    "open_attempt_log",
     "open_store",
 ]
 

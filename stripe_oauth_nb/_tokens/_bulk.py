@@ -3,7 +3,8 @@
 Every set that is due (or every set, with ``force``) is refreshed by a pool of worker threads,
 within Stripe's rate limits for the token endpoint. The endpoint is called with the app
 developer's secret key, so the developer account's limit applies to all of them together:
-100 requests a second in live mode, 25 in test mode. A :class:`RateLimiter` spaces requests
+100 requests a second in live mode, 25 in test mode. A
+:class:`~stripe_oauth_nb._ratelimit.ModeLimiter` (the toolkit's one limiter) spaces requests
 evenly per mode (never more than the limit in any one-second window); a 429 anyway (another
 program using the same key) is waited out and retried, at most :data:`RETRIES_ON_429` times,
 which is safe because Stripe processed nothing.
@@ -36,6 +37,7 @@ from .._errors import (
     TokenLockTimeoutError,
     TokenRateLimitError,
 )
+from .._ratelimit import STRIPE_RATES, ModeLimiter
 from .._settings import DEFAULT_MARGIN
 from .._tokenset import TokenSet
 from ._refresh import RefreshSlot, store_key
@@ -58,10 +60,8 @@ class TokenManager(Protocol):
     ) -> TokenSet: ...
 
 
-__all__ = ["STRIPE_TOKEN_RATES", "RateLimiter", "RefreshOutcome", "refresh_all"]
+__all__ = ["RefreshOutcome", "refresh_all"]
 
-#: Requests a second Stripe allows per developer account, by mode.
-STRIPE_TOKEN_RATES: dict[str, float] = {"live": 100.0, "test": 25.0}
 #: How often one set's refresh is retried after a 429.
 RETRIES_ON_429 = 3
 
@@ -87,34 +87,13 @@ class RefreshOutcome:
         return self.status not in ("deauthorized", "lost", "failed")
 
 
-class RateLimiter:
-    """Evenly spaced requests per mode: at most ``rates[mode]`` in any one-second window."""
-
-    def __init__(self, rates: dict[str, float], clock: Callable[[], float] = time.monotonic):
-        self._gap = {mode: 1.0 / rate for mode, rate in rates.items() if rate > 0}
-        self._next = dict.fromkeys(self._gap, 0.0)
-        self._clock = clock
-        self._lock = threading.Lock()
-
-    def wait(self, mode: str) -> None:
-        gap = self._gap.get(mode)
-        if gap is None:
-            return
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next[mode])
-            self._next[mode] = slot + gap
-        if slot > now:
-            time.sleep(slot - now)
-
-
 def _one(
     manager: TokenManager,
     listed: TokenSet,
     *,
     force: bool,
     margin: float,
-    limiter: RateLimiter,
+    limiter: ModeLimiter,
 ) -> RefreshOutcome:
     account, livemode = listed.key
 
@@ -173,7 +152,7 @@ def refresh_all(
     if keys is not None:
         wanted = {store_key(*key) for key in keys}
         listed = [tokens for tokens in listed if store_key(*tokens.key) in wanted]
-    limiter = RateLimiter(rates if rates is not None else STRIPE_TOKEN_RATES)
+    limiter = ModeLimiter(rates if rates is not None else STRIPE_RATES)
     done = threading.Lock()
 
     def run(tokens: TokenSet) -> RefreshOutcome:

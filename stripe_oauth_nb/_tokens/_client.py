@@ -48,7 +48,7 @@ from .._errors import (
     TokenError,
     TokenRateLimitError,
 )
-from .._http import DEFAULT_TIMEOUT, httpx
+from .._http import DEFAULT_TIMEOUT, httpx, stripe_error
 from .._masking import Secret, clean_server_text, mask
 from .._settings import Mode, Settings, key_mode
 from .._tokenset import TokenSet
@@ -223,7 +223,7 @@ class TokenClient:
         """
         attempt = code.attempt
         key = self.check_attempt(attempt)
-        attempts.mark_code_sent(attempt.state.reveal())
+        attempts.mark_code_sent(attempt.state.reveal(), code.code)
         form = {"grant_type": "authorization_code", "code": code.code.reveal()}
         try:
             response, why = self._post(key, form)
@@ -287,13 +287,9 @@ class TokenClient:
                     "that STRIPE_API_BASE points at Stripe (or the sandbox)."
                 )
             return body
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):  # Stripe's usual API error shape
-            description = error.get("message", "")
-            error = error.get("code") or error.get("type")
-        else:  # the OAuth shape: {"error": "invalid_grant", "error_description": "..."}
-            description = body.get("error_description", "") if isinstance(body, dict) else ""
-        description = clean_server_text(description, _MAX_DESCRIPTION)
+        fields = stripe_error(response.content)  # Stripe's API shape or the OAuth shape
+        error = fields.get("code") or fields.get("type")
+        description = clean_server_text(fields.get("message") or "", _MAX_DESCRIPTION)
         said = f" Stripe said: {description}" if description else ""
         if status == 401:
             key = self.settings.credentials(mode).secret_key

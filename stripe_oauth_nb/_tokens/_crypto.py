@@ -27,7 +27,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .._errors import StoreKeyError
+from .._errors import (
+    StoreKeyError,
+    needs_extra,
+)
 from .._masking import Secret
 
 __all__ = [
@@ -77,9 +80,7 @@ def _keyring_keys() -> str:
         import keyring
         import keyring.errors
     except ImportError:
-        raise StoreKeyError(
-            f"{_SETTING}=keyring needs the keyring package: pip install 'stripe-oauth-nb[keyring]'."
-        ) from None
+        raise StoreKeyError(needs_extra(f"{_SETTING}=keyring", "keyring")) from None
     try:
         value = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
     except keyring.errors.KeyringError as exc:
@@ -213,8 +214,7 @@ def rewrite_keyring_keys(*, prepend: str | None = None, keep_first_only: bool = 
         import keyring.errors
     except ImportError:
         raise StoreKeyError(
-            "Keeping the store key in the keyring needs the keyring package: pip install "
-            "'stripe-oauth-nb[keyring]'."
+            needs_extra("Keeping the store key in the keyring", "keyring")
         ) from None
     try:
         current = keyring.get_password(KEYRING_SERVICE, KEYRING_USER) or ""

@@ -50,7 +50,7 @@ from .._tokenset import TokenSet
 from ._checkpoint import checkpoint
 from ._client import DEFAULT_DEADLINE, TokenClient
 from ._refresh import InflightRecord, RefreshSlot
-from ._store import TokenStore, open_store, store_key
+from ._store import TokenStore, open_attempt_log, open_store, store_key
 
 if TYPE_CHECKING:
     from ._bulk import RefreshOutcome
@@ -114,9 +114,7 @@ class TokenManager:
         self._owns_store = store is None
         if attempts is None:
             records = getattr(self.store, "attempt_records", None)  # the database's own table
-            attempts = (
-                AttemptLog(records=records()) if records else AttemptLog.for_settings(settings)
-            )
+            attempts = AttemptLog(records=records()) if records else open_attempt_log(settings)
         self.attempts = attempts
         self.clock = clock
         self.lock_timeout = lock_timeout

@@ -48,9 +48,10 @@ from typing import Any, Protocol
 from .._errors import TokenLockTimeoutError, TokenStoreError
 from .._fileio import (
     DamagedFile,
+    LockTimeout,
     ReservedWrite,
     atomic_write_text,
-    ensure_private_dir,
+    hold_lock,
     read_section,
 )
 from .._masking import Secret
@@ -115,14 +116,10 @@ def lock_file(path: Path, timeout: float) -> Iterator[None]:
     A lock file that cannot be made (a read-only or full file system, a folder that is not
     yours) is a :class:`TokenStoreError` saying so, before anything is sent.
     """
-    from filelock import FileLock, Timeout
-
     with thread_lock(str(path.absolute()), timeout, str(path)) as deadline:
         try:
-            ensure_private_dir(path.parent)
-            lock = FileLock(str(path), mode=0o600)
-            lock.acquire(timeout=max(deadline - time.monotonic(), 0.0))
-        except Timeout:
+            held = hold_lock(path, deadline - time.monotonic())
+        except LockTimeout:
             raise TokenLockTimeoutError(_lock_message(timeout, str(path))) from None
         except OSError as exc:
             raise TokenStoreError(
@@ -131,10 +128,21 @@ def lock_file(path: Path, timeout: float) -> Iterator[None]:
                 "store's folder must be writable: make it so, or choose another place with "
                 "STRIPE_OAUTH_NB_TOKEN_STORE."
             ) from None
-        try:
+        with held:
             yield
-        finally:
-            lock.release()
+
+
+@contextlib.contextmanager
+def write_lock(path: Path) -> Iterator[None]:
+    """Hold the short write lock ``path`` of a shared state file (read, change, write back)."""
+    try:
+        with lock_file(path, _WRITE_LOCK_TIMEOUT):
+            yield
+    except TokenLockTimeoutError:
+        raise TokenStoreError(
+            f"Another process kept {path} locked for {_WRITE_LOCK_TIMEOUT:.0f} s. If no other "
+            "stripe-oauth-nb process is running, delete that file and try again."
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -313,14 +321,8 @@ class InflightFile:
         if self.write_lock is None:
             yield
             return
-        try:
-            with lock_file(self.write_lock, _WRITE_LOCK_TIMEOUT):
-                yield
-        except TokenLockTimeoutError:
-            raise TokenStoreError(
-                f"Another process kept {self.write_lock} locked for {_WRITE_LOCK_TIMEOUT:.0f} s. "
-                "If no other stripe-oauth-nb process is running, delete that file and try again."
-            ) from None
+        with write_lock(self.write_lock):
+            yield
 
     def _write(self, records: dict[str, InflightRecord], reserved: ReservedWrite | None) -> None:
         import json

@@ -28,7 +28,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .._errors import StoreKeyError, TokenStoreError
+from .._attempts import AttemptLog, default_attempts_path
+from .._errors import (
+    StoreKeyError,
+    TokenStoreError,
+    needs_extra,
+)
 from .._fileio import (
     DamagedFile,
     ReservedWrite,
@@ -47,6 +52,7 @@ from ._refresh import (
     lock_file,
     store_key,
     thread_lock,
+    write_lock,
 )
 
 if TYPE_CHECKING:
@@ -57,13 +63,12 @@ __all__ = [
     "KeyringTokenStore",
     "MemoryTokenStore",
     "TokenStore",
+    "open_attempt_log",
     "open_store",
     "store_key",
 ]
 
 _FORMAT_VERSION = 1
-#: How long ``save`` waits for another writer of the same file (seconds).
-_WRITE_LOCK_TIMEOUT = 30.0
 #: Room reserved for the store's next write on top of its size (bytes), before a refresh.
 _RESERVE = 16 * 1024
 
@@ -280,19 +285,8 @@ class FileTokenStore:
         return list(self._inflight.read().values())
 
     # -- writing -------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _write_locked(self) -> Iterator[None]:
-        from .._errors import TokenLockTimeoutError
-
-        try:
-            with lock_file(self._write_lock_path, _WRITE_LOCK_TIMEOUT):
-                yield
-        except TokenLockTimeoutError:
-            raise TokenStoreError(
-                f"Another process kept {self._write_lock_path} locked for "
-                f"{_WRITE_LOCK_TIMEOUT:.0f} s. If no other stripe-oauth-nb process is running, "
-                "delete that file and try again."
-            ) from None
+    def _write_locked(self) -> contextlib.AbstractContextManager[None]:
+        return write_lock(self._write_lock_path)
 
     def _write(self, entries: dict[str, TokenSet], reserved: ReservedWrite | None = None) -> None:
         payload: dict[str, Any] = {
@@ -421,8 +415,9 @@ class KeyringTokenStore:
             import keyring.errors
         except ImportError:
             raise TokenStoreError(
-                "The keyring store needs the keyring package: pip install 'stripe-oauth-nb"
-                "[keyring]', or use the default file store."
+                needs_extra(
+                    "The keyring store", "keyring", otherwise=", or use the default file store"
+                )
             ) from None
         backend = keyring.get_keyring()
         name = f"{type(backend).__module__}.{type(backend).__name__}"
@@ -527,6 +522,21 @@ class KeyringTokenStore:
 
     def __repr__(self) -> str:
         return f"KeyringTokenStore(service={self.service!r})"
+
+
+def open_attempt_log(settings: Settings) -> AttemptLog:
+    """The shared attempt log of ``settings``: the token store's database when it is
+    PostgreSQL, else ``attempts.json`` beside the token file (:func:`default_attempts_path`).
+
+    It lives here, beside :func:`open_store`, because where the attempts go follows the token
+    store; the attempt log itself knows nothing of stores."""
+    if settings.token_store_dsn is not None:
+        from ._postgres import PostgresTokenStore
+
+        cipher = StoreCipher.from_setting(settings.token_store_key)
+        store = PostgresTokenStore(settings.token_store_dsn.reveal(), cipher=cipher)
+        return AttemptLog(records=store.attempt_records())
+    return AttemptLog(default_attempts_path(settings))
 
 
 def open_store(settings: Settings, location: str | None = None) -> TokenStore:

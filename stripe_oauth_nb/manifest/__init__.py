@@ -48,3 +48,7 @@ __all__ = [
     "register_with_sandbox",
     "write_placeholder_icon",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
+
+from .._fileio import atomic_writer
 
 __all__ = ["PNG_SIGNATURE", "placeholder_icon_bytes", "png_size", "write_placeholder_icon"]
 
@@ -49,14 +49,6 @@ def placeholder_icon_bytes(
 def write_placeholder_icon(path: str | Path, size: int = 300) -> Path:
     """Write a placeholder PNG icon (atomically); returns its path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(placeholder_icon_bytes(size))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, private=False) as handle:
+        handle.write(placeholder_icon_bytes(size))
     return path

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._settings import DEFAULT_REDIRECT_URI
-from .._urls import is_loopback_host, matches_manifest_redirect_pattern, split_url
+from .._urls import matches_manifest_redirect_pattern, parse_redirect_uri, redirect_uri_problem
 from ._catalogue import load_catalogue
 from ._findings import Finding, pointer
 from ._png import png_size
@@ -134,36 +134,25 @@ def oauth_redirect_uris(doc: dict[str, Any], base_dir: Path | None) -> Iterator[
             )
             continue
         seen[uri] = index
-        parts = split_url(uri)
-        if parts is None:
+        problem = redirect_uri_problem(uri)
+        if problem is not None:
+            fragment = "#" in uri
             yield Finding(
                 path,
-                f"{uri!r} cannot be read as a URL (a port that is not a number from 0 to "
-                "65535, or unbalanced [brackets]).",
+                f"{uri!r} {problem}"
+                + (", which OAuth forbids in redirect URIs (RFC 6749 3.1.2)." if fragment else ".")
+                + " The install link refuses it.",
                 "error",
-                "Write it as scheme://host[:port]/path, e.g. https://example.com/callback.",
-                code="oauth.redirect-host",
+                "Write it as scheme://host[:port]/path, e.g. https://example.com/callback, with no "
+                "query string, #fragment, user:password@ or port 0.",
+                code="oauth.redirect-fragment" if fragment else "oauth.redirect-uri",
             )
             continue
-        if not parts.hostname:
-            yield Finding(
-                path,
-                f"{uri!r} has no host name.",
-                "error",
-                "Write it as scheme://host[:port]/path, e.g. https://example.com/callback.",
-                code="oauth.redirect-host",
-            )
+        parsed = parse_redirect_uri(uri)
+        if parsed is None:  # pragma: no cover - redirect_uri_problem refused it above
             continue
-        if parts.fragment or uri.endswith("#"):
-            yield Finding(
-                path,
-                f"{uri!r} has a #fragment, which OAuth forbids in redirect URIs (RFC 6749 3.1.2).",
-                "error",
-                "Remove the # and everything after it.",
-                code="oauth.redirect-fragment",
-            )
-        if parts.scheme.lower() == "http":
-            if is_loopback_host(parts.hostname):
+        if parsed.scheme == "http":
+            if parsed.loopback:
                 yield Finding(
                     path,
                     f"{uri!r} is plain http on this computer: fine for test mode, but live-mode "

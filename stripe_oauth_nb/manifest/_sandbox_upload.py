@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from .._app_record import RegisteredApp
 from .._errors import ManifestError, NetworkError, SandboxError
+from .._masking import clean_server_text
 from ._checks import check
 from ._document import Manifest
 from ._findings import Finding
@@ -43,7 +44,7 @@ def register_with_sandbox(
     Refuses a manifest with errors (raises :class:`ManifestError` naming them), exactly as real
     Stripe would refuse the upload. Registering the same ``id`` again keeps its client ids.
     """
-    from .._http import httpx
+    from .._http import httpx, stripe_error
 
     findings = check(manifest, base_dir=base_dir)
     errors = [f for f in findings if f.is_error]
@@ -68,10 +69,8 @@ def register_with_sandbox(
     except ValueError:
         body = None
     if response.status_code >= 400 or not isinstance(body, dict):
-        message = ""
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            message = str(body["error"].get("message", ""))
-        detail = (message or response.text[:200]).strip().rstrip(".")
+        message = str(stripe_error(response.content).get("message") or "")
+        detail = clean_server_text(message or response.text, 200).strip().rstrip(".")
         raise SandboxError(
             f"The sandbox refused the app (HTTP {response.status_code}): {detail}. Fix what it "
             "names in the manifest (manifest.check() lists each problem with a fix) and "

@@ -21,8 +21,14 @@ What it serves, its data, list rules, permissions, rate limits, clock and contro
 ``docs/SANDBOX.md``. In short: the consent page (``/oauth/v2/authorize``), ``POST
 /v1/oauth/token`` with Stripe's rules for codes and rotating refresh tokens, ``GET /v1/account``,
 and list and retrieve for customers, products, prices, subscriptions, invoices, charges,
-payment_intents, refunds, balance_transactions, payouts, disputes and events, each account and
-mode a separate, seeded world that ``simulate(days=N)`` moves forward; Stripe's rate limits
+payment_intents, refunds, balance_transactions, payouts, disputes, events, coupons,
+promotion_codes, tax_rates, invoiceitems, setup_intents, checkout sessions, credit_notes and
+subscription_schedules, payment methods per customer, ``/v1/balance``, and the sub-lists behind
+Stripe's embedded lists (invoice lines, subscription items, credit note lines, checkout line
+items: at most 10 embedded, the rest from the sub-list), each account and mode a separate,
+seeded world that ``simulate(days=N)`` moves forward (``long_lists=LongLists(...)`` adds lists
+longer than Stripe embeds; ``Sandbox.ground_truth()`` reads every line and item from the rows);
+Stripe's rate limits
 (on by default), ``latency_ms``, and controls under ``/_sandbox/`` (``info``, ``simulate``,
 ``counts``, ``accounts``, ``clock``, ``faults``, ``reset``, ``apps``, ``stats``).
 
@@ -38,5 +44,6 @@ from __future__ import annotations
 from ._browser import approve
 from ._sandbox import ModeKeys, Sandbox
 from ._state import Fault, RegisteredApp
+from ._world import LongLists
 
-__all__ = ["Fault", "ModeKeys", "RegisteredApp", "Sandbox", "approve"]
+__all__ = ["Fault", "LongLists", "ModeKeys", "RegisteredApp", "Sandbox", "approve"]

@@ -37,8 +37,9 @@ from ._render import Renderer, account_json, list_body
 from ._rules import MODES, Mode
 from ._state import Fault, Principal, SandboxState
 from ._stripe_paths import is_stripe_endpoint
+from ._sublists import SUBLISTS, SubList, page
 from ._versions import API_VERSION, is_legacy, valid_version
-from ._world import RESOURCES, World
+from ._world import RESOURCES, LongLists, World, api_path
 
 __all__ = ["create_app"]
 
@@ -51,8 +52,10 @@ _SEARCHABLE: Final = frozenset(
     {"charges", "customers", "invoices", "payment_intents", "prices", "products", "subscriptions"}
 )
 _SERVED: Final = (
-    "POST /v1/oauth/token, GET /v1/account, and GET /v1/<resource> and /v1/<resource>/<id> for "
-    + ", ".join(RESOURCES)
+    "POST /v1/oauth/token, GET /v1/account, GET /v1/<resource> and /v1/<resource>/<id> for "
+    + ", ".join(api_path(r)[4:] for r in RESOURCES)
+    + ", GET /v1/balance, and "
+    + ", ".join(spec.path.replace("{parent}", "{id}") for spec in SUBLISTS)
 )
 
 
@@ -383,7 +386,7 @@ class _Routes:
     ) -> tuple[Params, Tree, World]:
         """Authenticate, rate-limit, check the permission, parse the parameters and plan the
         expansions of a list (``on_list``) or retrieve request; and the caller's world."""
-        route = f"GET /v1/{resource}" if on_list else f"GET /v1/{resource}/{{id}}"
+        route = f"GET {api_path(resource)}" if on_list else f"GET {api_path(resource)}/{{id}}"
         principal = self._caller(request, call, route)
         self.state.require(principal, resource)
         spec = LIST_PARAMS[resource] if on_list else RETRIEVE_PARAMS[resource]
@@ -403,7 +406,7 @@ class _Routes:
                 renderer = self._renderer(world, call)
                 positions, has_more = select(world, resource, params, renderer.now)
                 data = [renderer.at(resource, p, tree) for p in positions]
-            return _json(list_body(data, has_more, f"/v1/{resource}"), call=call)
+            return _json(list_body(data, has_more, api_path(resource)), call=call)
 
         return self._routed(resource, handler)
 
@@ -423,6 +426,80 @@ class _Routes:
             return _json(body, call=call)
 
         return self._routed(resource, handler)
+
+    def sublister(self, spec: SubList) -> Callable[[Request], Awaitable[Response]]:
+        """A sub-list endpoint (``/v1/invoices/{id}/lines``, ``/v1/subscription_items``...)."""
+
+        async def handler(request: Request, call: _Call) -> Response:
+            principal = self._caller(request, call, spec.route)
+            self.state.require(principal, spec.needs or spec.parent)
+            params = parse_params(_query_pairs(request), spec.params)
+            if spec.query_parent is None:
+                parent_id, in_path = request.path_params["parent"], True
+            else:
+                parent_id, in_path = params.values.get(spec.query_parent), False
+                if parent_id is None and spec.optional_parent:
+                    # Payment methods of no customer (Treasury's): the sandbox has none.
+                    self._expansions(principal, spec.kind, params, on_list=True, legacy=call.legacy)
+                    return _json(list_body([], False, spec.path), call=call)
+                if parent_id is None:
+                    raise APIFailure(
+                        400,
+                        f"Missing required param: {spec.query_parent}.",
+                        code="parameter_missing",
+                        param=spec.query_parent,
+                    )
+            tree = self._expansions(principal, spec.kind, params, on_list=True, legacy=call.legacy)
+            world = self.state.world(principal.account, principal.mode)
+            with self.state.lock:
+                renderer = self._renderer(world, call)
+                parent, positions, has_more = page(
+                    world, spec, parent_id, params, renderer.now, in_path=in_path
+                )
+                data = [spec.render(renderer, p, parent, tree) for p in positions]
+                url = spec.url(world.table(spec.parent).rows[parent].id)
+            return _json(list_body(data, has_more, url), call=call)
+
+        return self._routed(spec.name, handler)
+
+    def child_retriever(
+        self,
+        name: str,
+        resource: str,
+        kind: str,
+        render: Callable[[Renderer, str, Tree], str | None],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """``GET <path>/{id}`` of an object that lives in another resource's rows (a
+        subscription item, a customer's card): ``resource``'s permission, ``expand[]``, and
+        ``render`` (None: no such object, 404)."""
+
+        async def handler(request: Request, call: _Call) -> Response:
+            principal = self._caller(request, call, f"GET /v1/{name}/{{id}}")
+            self.state.require(principal, resource)
+            params = parse_params(_query_pairs(request), {"expand": "array"})
+            tree = self._expansions(principal, kind, params, on_list=False, legacy=call.legacy)
+            world = self.state.world(principal.account, principal.mode)
+            object_id = request.path_params["object_id"]
+            with self.state.lock:
+                body = render(self._renderer(world, call), object_id, tree)
+            if body is None:
+                raise missing(name, object_id, "id", status=404)
+            return _json(body, call=call)
+
+        return self._routed(name, handler)
+
+    async def balance(self, request: Request) -> Response:
+        return await self._run(request, "balance", self._balance)
+
+    async def _balance(self, request: Request, call: _Call) -> Response:
+        principal = self._caller(request, call, "GET /v1/balance")
+        self.state.require(principal, "balance")
+        params = parse_params(_query_pairs(request), {"expand": "array"})
+        self._expansions(principal, "balance", params, on_list=False, legacy=call.legacy)
+        world = self.state.world(principal.account, principal.mode)
+        with self.state.lock:
+            body = self._renderer(world, call).balance()
+        return _json(body, call=call)
 
     def _routed(self, resource: str, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
         async def route(request: Request) -> Response:
@@ -466,9 +543,11 @@ class _Routes:
             return {"account": account.id, "mode": mode, "now": state.now(), "counts": counts}
         if name == "accounts":
             if method == "POST":
-                _only(body, {"name", "customers"})
+                _only(body, {"name", "customers", "long_lists"})
                 account_id = state.add_account(
-                    body.get("name", ""), customers=body.get("customers", 0)
+                    body.get("name", ""),
+                    customers=body.get("customers", 0),
+                    long_lists=_long_lists(body.get("long_lists")),
                 )
                 return asdict(state.account(account_id))
             accounts = [asdict(state.account(a)) for a, _ in state.installing_accounts()]
@@ -520,6 +599,36 @@ def _only(fields: dict[str, Any], allowed: set[str]) -> None:
         raise SandboxError(f"Unknown fields {sorted(unknown)}; use {sorted(allowed)}.")
 
 
+def _subscription_item(renderer: Renderer, object_id: str, tree: Tree) -> str | None:
+    world = renderer.w
+    position = world.subscription_items.find(object_id)
+    if position is None:
+        return None
+    sub = world.subscriptions.rows[world.subscription_items.rows[position].subscription]
+    return renderer.subscription_item(position, sub, tree)
+
+
+def _payment_method(renderer: Renderer, object_id: str, tree: Tree) -> str | None:
+    """A customer's card: ``pm_<customer id without cus_>Card``."""
+    if not (object_id.startswith("pm_") and object_id.endswith("Card")):
+        return None
+    position = renderer.w.customers.find("cus_" + object_id[3:-4])
+    if position is None:
+        return None
+    return renderer.render("payment_methods", renderer.w.customers.rows[position], tree)
+
+
+def _long_lists(value: Any) -> LongLists | None:
+    """``{"invoices", "lines", "subscriptions", "items", "credit_notes"}`` as a LongLists."""
+    if value is None:
+        return None
+    allowed = {"invoices", "lines", "subscriptions", "items", "credit_notes"}
+    if not isinstance(value, dict):
+        raise SandboxError(f"long_lists must be an object with some of {sorted(allowed)}.")
+    _only(value, allowed)
+    return LongLists(**value)
+
+
 async def _control_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
@@ -554,11 +663,19 @@ def create_app(state: SandboxState, info: Callable[[], dict[str, Any]]) -> Starl
         Route("/v1/account", routes.account, methods=["GET"]),
         Route("/_sandbox/{name}", routes.control, methods=["GET", "POST"]),
     ]
+    for spec in SUBLISTS:
+        table.append(Route(spec.path, routes.sublister(spec), methods=["GET"]))
+    for name, resource, kind, render in (
+        ("subscription_items", "subscriptions", "subscription_item", _subscription_item),
+        ("payment_methods", "payment_methods", "payment_method", _payment_method),
+    ):
+        handler = routes.child_retriever(name, resource, kind, render)
+        table.append(Route(f"/v1/{name}/{{object_id}}", handler, methods=["GET"]))
+    table.append(Route("/v1/balance", routes.balance, methods=["GET"]))
     for resource in RESOURCES:
-        table.append(Route(f"/v1/{resource}", routes.lister(resource), methods=["GET"]))
-        table.append(
-            Route(f"/v1/{resource}/{{object_id}}", routes.retriever(resource), methods=["GET"])
-        )
+        path = api_path(resource)
+        table.append(Route(path, routes.lister(resource), methods=["GET"]))
+        table.append(Route(f"{path}/{{object_id}}", routes.retriever(resource), methods=["GET"]))
     app = Starlette(routes=table, exception_handlers={404: routes.not_found, 405: routes.not_found})
     app.router.redirect_slashes = False  # Stripe answers /v1/customers/ with 404
     return app

@@ -37,23 +37,48 @@ import itertools
 import math
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, NamedTuple, TypeVar
 
+from ._billing import line_discounts, line_tax
+from ._catalogue import (
+    ADD_ONS,
+    COUPONS,
+    CURRENCIES,
+    ONE_OFFS,
+    PER_SEAT,
+    PLAN_CUMULATIVE,
+    PLAN_INDEXES,
+    PLANS,
+    PROMOTION_CODES,
+    TAX_RATES,
+)
 from ._rows import (
     BalanceTransaction,
     Charge,
+    CheckoutItem,
+    CheckoutSession,
+    Coupon,
+    CreditNote,
+    CreditNoteLine,
     Customer,
     Dispute,
     Event,
     Invoice,
+    InvoiceItem,
+    InvoiceLine,
     PaymentIntent,
     Payout,
     Price,
     Product,
+    PromotionCode,
     Refund,
+    SetupIntent,
     Subscription,
+    SubscriptionItem,
+    SubscriptionSchedule,
     Table,
+    TaxRate,
     replace,
 )
 from ._world import World, customer_attributes
@@ -82,28 +107,22 @@ AVAILABLE_AFTER: Final = 2 * DAY
 #: Fixed exchange rates into the account's currency (usd).
 TO_USD: Final = {"usd": 1.0, "eur": 1.08, "gbp": 1.27}
 
-#: (name, description, monthly usd/eur/gbp unit amounts, weight among subscriptions).
-_PLANS: Final = (
-    ("Starter", "Dashboards for one team.", (1900, 1700, 1500), 0.5),
-    (
-        "Growth",
-        "Dashboards and alerts for growing teams, priced per seat.",
-        (4900, 4500, 3900),
-        0.3,
-    ),
-    ("Scale", "Everything, with single sign-on and an uptime promise.", (14900, 13900, 11900), 0.1),
-    ("Analytics add-on", "Exports and a SQL console.", (900, 800, 700), 0.1),
-)
-_PLAN_INDEXES: Final = tuple(range(len(_PLANS)))
-_PLAN_CUMULATIVE: Final = tuple(itertools.accumulate(plan[3] for plan in _PLANS))
-#: The plan priced per seat (Growth): its subscriptions have 1 to 5 seats.
-_PER_SEAT: Final = 1
-_WORKSHOP: Final = (
-    "Onboarding workshop",
-    "A half-day workshop with our team.",
-    (50000, 45000, 40000),
-)
-_CURRENCY_ORDER: Final = ("usd", "eur", "gbp")
+#: Items per subscription (the plan and add-ons): (count, weight); about 8% have more than 10.
+_ITEM_COUNTS: Final = (
+    (1, 45), (2, 20), (3, 12), (4, 5), (5, 3), (6, 2), (7, 1), (8, 1), (9, 1), (10, 2),
+    (11, 2), (12, 2), (13, 1.5), (14, 1.5), (15, 1),
+)  # fmt: skip
+_ITEM_SIZES: Final = tuple(n for n, _ in _ITEM_COUNTS)
+_ITEM_CUMULATIVE: Final = tuple(itertools.accumulate(w for _, w in _ITEM_COUNTS))
+P_TRIAL: Final = 0.12
+TRIAL_DAYS: Final = 14
+P_DISCOUNT: Final = 0.2
+P_PROMOTION_CODE: Final = 0.6
+P_TAXED: Final = 0.4
+P_QUANTITY_CHANGE: Final = 0.12  # per period: a customer adds units mid-period (prorations)
+P_EXTRAS: Final = 0.08  # per renewal: one-off invoice items on the invoice
+P_CHECKOUT: Final = 0.5  # a new subscription starts through a Checkout session
+P_SCHEDULE: Final = 0.06  # a new subscription starts from a subscription schedule
 _DECLINES: Final = ("insufficient_funds", "generic_decline", "expired_card", "do_not_honor")
 _DISPUTE_REASONS: Final = ("fraudulent", "product_not_received", "subscription_canceled", "general")
 
@@ -145,12 +164,17 @@ class Business:
         self.until = self.origin - _CATALOGUE_AGE
         self._queue: list[_Action] = []
         self._order = itertools.count()
-        self._plans: list[tuple[int, dict[tuple[str, str], int]]] = []  # (product, prices)
+        self._plans: list[dict[tuple[str, str], int]] = []  # (currency, interval) -> price
+        self._add_ons: list[dict[tuple[str, str], int]] = []
+        self._one_offs: list[dict[str, int]] = []  # currency -> price
         self._workshop_prices: dict[str, int] = {}
+        #: subscription -> prorations due on its next invoice: (slot, old, new, at, end).
+        self._prorations: dict[int, list[tuple[int, int, int, int, int]]] = {}
         self._paid_out_to = 0  # balance transactions before this position are paid out
         self._live_customers: list[int] = []
         self._live_index: dict[int, int] = {}
         self._subscription_of: dict[int, int] = {}  # customer -> their current subscription
+        self._schedule_of: dict[int, int] = {}  # subscription -> its running schedule
 
     # --- the queue -----------------------------------------------------------------------------
 
@@ -184,6 +208,16 @@ class Business:
             self._at(
                 created, self._arrive, number, customer_attributes(self.w.customer_rng, number)
             )
+        long = spec.long_lists
+        if long is not None:
+            shapes: list[tuple[int | None, int | None, bool]] = [
+                (long.items, None, False)
+            ] * long.subscriptions
+            shapes += [(None, long.lines, i < long.credit_notes) for i in range(long.invoices)]
+            for offset, (items, lines, refund) in enumerate(shapes):
+                created = self.start - 1 - (len(shapes) - offset) * DAY // (len(shapes) + 1)
+                number = spec.customers + offset
+                self._at(created, self._arrive_long, number, items, lines, refund)
         self._at(self.origin, self._daily)
         self._at(self.origin + PAYOUT_EVERY, self._payout)
         self.run_until(self.start)
@@ -209,29 +243,69 @@ class Business:
     # --- catalogue ----------------------------------------------------------------------------
 
     def _catalogue(self, now: int) -> None:
-        for name, description, amounts, _ in _PLANS:
+        for kind, table in (("plan", PLANS), ("add-on", ADD_ONS)):
+            for name, description, amounts, *_ in table:
+                product = self._product(now, name, description)
+                prices: dict[tuple[str, str], int] = {}
+                for currency, amount in zip(CURRENCIES, amounts, strict=True):
+                    for interval, factor in (("month", 1), ("year", 10)):
+                        now += 1
+                        prices[(currency, interval)] = self._price(
+                            now, product, currency, amount * factor, interval, name
+                        )
+                (self._plans if kind == "plan" else self._add_ons).append(prices)
+                self._default_price(now, product, prices[("usd", "month")])
+        for name, description, amounts in ONE_OFFS:
             product = self._product(now, name, description)
-            prices: dict[tuple[str, str], int] = {}
-            for currency, amount in zip(_CURRENCY_ORDER, amounts, strict=True):
-                for interval, factor in (("month", 1), ("year", 10)):
-                    now += 1
-                    prices[(currency, interval)] = self._price(
-                        now, product, currency, amount * factor, interval, name
-                    )
-            self._plans.append((product, prices))
-            self._default_price(now, product, prices[("usd", "month")])
-        name, description, amounts = _WORKSHOP
-        product = self._product(now, name, description)
-        for currency, amount in zip(_CURRENCY_ORDER, amounts, strict=True):
-            now += 1
-            self._workshop_prices[currency] = self._price(
-                now, product, currency, amount, None, name
-            )
-        self._default_price(now, product, self._workshop_prices["usd"])
+            once: dict[str, int] = {}
+            for currency, amount in zip(CURRENCIES, amounts, strict=True):
+                now += 1
+                once[currency] = self._price(now, product, currency, amount, None, name)
+            self._one_offs.append(once)
+            self._default_price(now, product, once["usd"])
+        self._workshop_prices = self._one_offs[0]
         # An archived price: what a price change leaves behind.
         now += 1
-        starter = self._plans[0][0]
+        starter = self.w.prices.rows[self._plans[0][("usd", "month")]].product
         self._price(now, starter, "usd", 1500, "month", "Starter (2023)", active=False)
+        self._discounts_and_taxes(now)
+
+    def _discounts_and_taxes(self, now: int) -> None:
+        w = self.w
+        for name, percent, amount, duration, months, _ in COUPONS:
+            now += 1
+            coupon = Coupon(
+                w.ids.new("", 8).upper(),
+                now,
+                name,
+                percent,
+                amount,
+                "usd" if amount is not None else None,
+                duration,
+                months,
+            )
+            self._add(w.coupons, coupon, "coupon.created")
+        for code, coupon_index in PROMOTION_CODES:
+            now += 1
+            promo = PromotionCode(w.ids.new("promo_"), now, code, coupon_index)
+            self._add(w.promotion_codes, promo, "promotion_code.created")
+        for currency in CURRENCIES:
+            now += 1
+            display, description, percentage, country, state, jurisdiction, kind = TAX_RATES[
+                currency
+            ]
+            rate = TaxRate(
+                w.ids.new("txr_"),
+                now,
+                display,
+                description,
+                percentage,
+                country,
+                state,
+                jurisdiction,
+                kind,
+            )
+            self._add(w.tax_rates, rate, "tax_rate.created")
 
     def _product(self, now: int, name: str, description: str) -> int:
         row = Product(self.w.ids.new("prod_", 14), now, now, name, description, True, -1, None)
@@ -271,13 +345,38 @@ class Business:
     # --- customers ----------------------------------------------------------------------------
 
     def _arrive(self, now: int, number: int, attrs: tuple[str, str, str, str, str]) -> None:
+        customer = self._add_customer(now, number, attrs)
+        if self.rng.random() < P_SUBSCRIBE:
+            self._subscribe(now, customer)
+
+    def _arrive_long(
+        self, now: int, number: int, items: int | None, lines: int | None, refund: bool
+    ) -> None:
+        """A customer of :class:`~._world.LongLists`: ``items`` subscription items, or a first
+        invoice of ``lines`` lines (one-off invoice items after the subscription's), refunded
+        whole a minute later when ``refund``."""
+        attrs = customer_attributes(self.w.customer_rng, number)
+        customer = self._add_customer(now, number, attrs)
+        self._subscribe(now, customer, items=items, lines=lines)
+        if refund:
+            invoice = self.w.subscriptions.rows[self._subscription_of[customer]].latest_invoice
+            charge = self.w.invoices.rows[invoice].charge
+            self._at(now + 60, self._refund, charge, True)
+
+    def _add_customer(self, now: int, number: int, attrs: tuple[str, str, str, str, str]) -> int:
+        """A new customer, who saves a card at once (a SetupIntent; the card is attached)."""
         customer_id, name, email, currency, prefix = attrs
         row = Customer(customer_id, now, name, email, currency, prefix, number)
         customer = self._add(self.w.customers, row, "customer.created")
         self._live_index[customer] = len(self._live_customers)
         self._live_customers.append(customer)
-        if self.rng.random() < P_SUBSCRIBE:
-            self._subscribe(now, customer)
+        w = self.w
+        intent = SetupIntent(w.ids.new("seti_"), now, customer, "requires_payment_method")
+        position = self._add(w.setup_intents, intent, "setup_intent.created")
+        self._event(now, "payment_method.attached", "payment_methods", row)
+        done = replace(intent, status="succeeded")
+        self._set(now, w.setup_intents, position, done, "setup_intent.succeeded")
+        return customer
 
     def _new_customer(self, now: int) -> None:
         number = len(self.w.customers)
@@ -298,8 +397,11 @@ class Business:
             self._live_index[last] = at
         table = self.w.customers
         before = table.rows[customer]
-        table.update(customer, replace(before, deleted=True))
+        gone = replace(before, deleted=True)
+        table.update(customer, gone)
         self.w.deleted_customers += 1
+        # Deleting a customer detaches their card (its customer becomes null).
+        self._event(now, "payment_method.detached", "payment_methods", gone, before)
         self._event(now, "customer.deleted", "customers", before)
 
     def _set_delinquent(self, now: int, customer: int, delinquent: bool) -> None:
@@ -315,23 +417,126 @@ class Business:
 
     # --- subscriptions ------------------------------------------------------------------------
 
-    def _subscribe(self, now: int, customer: int) -> None:
+    def _subscribe(
+        self, now: int, customer: int, *, items: int | None = None, lines: int | None = None
+    ) -> None:
+        """A new subscription: a plan and add-ons, maybe a trial, a coupon (maybe through a
+        promotion code) and a tax rate; its first invoice. ``items``/``lines``: exactly that
+        many items, and a first invoice of that many lines (no trial)."""
         rng, w = self.rng, self.w
-        plan = rng.choices(_PLAN_INDEXES, cum_weights=_PLAN_CUMULATIVE)[0]
+        plan = rng.choices(PLAN_INDEXES, cum_weights=PLAN_CUMULATIVE)[0]
         interval = "year" if rng.random() < P_YEARLY else "month"
         currency = w.customers.rows[customer].currency
-        price = self._plans[plan][1][(currency, interval)]
-        quantity = rng.randint(1, 5) if plan == _PER_SEAT else 1
-        end = add_months(now, 12 if interval == "year" else 1)
+        count = items or rng.choices(_ITEM_SIZES, cum_weights=_ITEM_CUMULATIVE)[0]
+        if lines is not None:
+            count = min(count, lines)
+        add_ons = rng.sample(range(len(ADD_ONS)), count - 1)
+        prices = [self._plans[plan][(currency, interval)]]
+        quantities = [rng.randint(1, 5) if plan == PER_SEAT else 1]
+        for index in add_ons:
+            prices.append(self._add_ons[index][(currency, interval)])
+            quantities.append(rng.randint(1, ADD_ONS[index][3]))
+        trial = lines is None and items is None and rng.random() < P_TRIAL
+        coupon = promotion = -1
+        if rng.random() < P_DISCOUNT:
+            coupon = rng.randrange(len(COUPONS))
+            if COUPONS[coupon][2] is not None and currency != "usd":
+                coupon = -1  # an amount off is in usd only
+            elif COUPONS[coupon][5] is not None and rng.random() < P_PROMOTION_CODE:
+                promotion = next(i for i, (_, c) in enumerate(PROMOTION_CODES) if c == coupon)
+        tax_rate = CURRENCIES.index(currency) if rng.random() < P_TAXED else -1
+        end = now + TRIAL_DAYS * DAY if trial else add_months(now, 12 if interval == "year" else 1)
+        position = len(w.subscriptions)
+        item_positions = tuple(
+            w.subscription_items.add(
+                SubscriptionItem("si_" + w.ids.new("", 14), now, position, price, slot)
+            )
+            for slot, price in enumerate(prices)
+        )
         row = Subscription(
-            w.ids.new("sub_"), now, customer, price, quantity, "active", now, end, len(w.invoices)
+            w.ids.new("sub_"),
+            now,
+            customer,
+            item_positions,
+            tuple(quantities),
+            currency,
+            interval,
+            "trialing" if trial else "active",
+            now,
+            end,
+            len(w.invoices),
+            coupon,
+            promotion,
+            tax_rate,
+            now if trial else None,
+            end if trial else None,
         )
         subscription = w.subscriptions.add(row)
+        self._redeem(coupon, promotion)
         self._subscription_of[customer] = subscription
-        invoice = self._invoice(now, subscription, "subscription_create", now, now, now)
+        extras: list[tuple[int, int]] = []
+        if lines is not None:
+            extras = [
+                (rng.randrange(len(ONE_OFFS)), rng.randint(1, 3)) for _ in range(lines - count)
+            ]
+        invoice = self._invoice(
+            now, subscription, "subscription_create", now, end, now, extras=extras, trial=trial
+        )
         self._event(now, "customer.subscription.created", "subscriptions", row)
-        self._pay(now, invoice, succeed=True)
+        if items is not None or lines is not None or rng.random() < P_CHECKOUT:
+            self._checkout(now, customer, subscription, invoice)
+        elif not trial and rng.random() < P_SCHEDULE:
+            schedule = SubscriptionSchedule(
+                w.ids.new("sub_sched_"), now, customer, subscription, tuple(prices),
+                tuple(quantities), currency, coupon, tax_rate, now, end,
+            )  # fmt: skip
+            position = self._add(
+                w.subscription_schedules, schedule, "subscription_schedule.created"
+            )
+            self._schedule_of[subscription] = position
+            self._at(end, self._release_schedule, position)
+        self._settle(now, invoice, succeed=True)
         self._schedule_period(now, subscription, end)
+
+    def _checkout(self, now: int, customer: int, subscription: int, invoice: int) -> None:
+        """The Checkout session that started a subscription: a line item per invoice line."""
+        w = self.w
+        inv = w.invoices.rows[invoice]
+        sub = w.subscriptions.rows[subscription]
+        position = len(w.checkout_sessions)
+        first = len(w.checkout_line_items)
+        for line in w.invoice_lines.rows[inv.lines_from : inv.lines_to]:
+            item = CheckoutItem(
+                "li_" + w.ids.new("", 24), now, position, line.price, line.quantity,
+                line.amount, line.discount, line.tax,
+            )  # fmt: skip
+            w.checkout_line_items.add(item)
+        session = CheckoutSession(
+            "cs_" + ("live_" if w.livemode else "test_") + w.ids.new("", 58), now, customer,
+            "subscription", subscription, invoice, -1, inv.currency, first,
+            len(w.checkout_line_items), inv.subtotal, inv.discount, inv.tax,
+            inv.coupon, sub.promotion_code if inv.coupon >= 0 else -1,
+        )  # fmt: skip
+        self._add(w.checkout_sessions, session, "checkout.session.completed")
+
+    def _release_schedule(self, now: int, schedule: int) -> None:
+        """A schedule's last phase ends: it releases its subscription (or was canceled)."""
+        w = self.w
+        row = w.subscription_schedules.rows[schedule]
+        if row.status != "active":
+            return
+        self._schedule_of.pop(row.subscription, None)
+        released = replace(row, status="released", released_at=now)
+        self._set(
+            now, w.subscription_schedules, schedule, released, "subscription_schedule.released"
+        )
+
+    def _redeem(self, coupon: int, promotion: int) -> None:
+        """Count a redemption (Stripe sends no event for it)."""
+        for table, position in ((self.w.coupons, coupon), (self.w.promotion_codes, promotion)):
+            if position >= 0:
+                row: Any = table.rows[position]
+                table.update(position, replace(row, times_redeemed=row.times_redeemed + 1))
 
     def _sub(self, subscription: int) -> Subscription:
         return self.w.subscriptions.rows[subscription]
@@ -340,6 +545,22 @@ class Business:
         self._at(end, self._renew, subscription)
         if self.rng.random() < P_CANCEL_REQUEST:
             self._at(now + int((end - now) * self.rng.random()), self._request_cancel, subscription)
+        if self.rng.random() < P_QUANTITY_CHANGE:
+            self._at(now + int((end - now) * self.rng.random()), self._add_units, subscription)
+
+    def _add_units(self, now: int, subscription: int) -> None:
+        """The customer takes more units of one item mid-period: Stripe's prorations (a credit
+        for the unused time at the old quantity, a charge at the new) go on the next invoice."""
+        row = self.w.subscriptions.rows[subscription]
+        if row.status not in ("active", "past_due") or row.cancel_at_period_end:
+            return
+        slot = self.rng.randrange(len(row.items))
+        old = row.quantities[slot]
+        new = old + self.rng.randint(1, 2)
+        quantities = (*row.quantities[:slot], new, *row.quantities[slot + 1 :])
+        self._prorations.setdefault(subscription, []).append((slot, old, new, now, row.period_end))
+        changed = replace(row, quantities=quantities)
+        self._set(now, self.w.subscriptions, subscription, changed, "customer.subscription.updated")
 
     def _request_cancel(self, now: int, subscription: int) -> None:
         row = self.w.subscriptions.rows[subscription]
@@ -360,15 +581,27 @@ class Business:
         if row.cancel_at_period_end:
             self._end_subscription(now, subscription, "cancellation_requested")
             return
-        interval = self.w.prices.rows[row.price].interval
-        end = add_months(now, 12 if interval == "year" else 1)
+        end = add_months(now, 12 if row.interval == "year" else 1)
+        status = "active" if row.status == "trialing" else row.status
         renewed = replace(
-            row, period_start=now, period_end=end, latest_invoice=len(self.w.invoices)
+            row,
+            status=status,
+            period_start=now,
+            period_end=end,
+            latest_invoice=len(self.w.invoices),
         )
         table.update(subscription, renewed)
-        invoice = self._invoice(now, subscription, "subscription_cycle", now, end, row.period_start)
+        extras: list[tuple[int, int]] = []
+        if self.rng.random() < P_EXTRAS:
+            extras = [
+                (self.rng.randrange(1, len(ONE_OFFS)), self.rng.randint(1, 3))
+                for _ in range(self.rng.randint(1, 6))
+            ]
+        invoice = self._invoice(
+            now, subscription, "subscription_cycle", now, end, row.period_start, extras=extras
+        )
         self._event(now, "customer.subscription.updated", "subscriptions", renewed, row)
-        self._pay(now, invoice, succeed=self.rng.random() >= P_RENEWAL_FAILS)
+        self._settle(now, invoice, succeed=self.rng.random() >= P_RENEWAL_FAILS)
         self._schedule_period(now, subscription, end)
 
     def _end_subscription(self, now: int, subscription: int, reason: str) -> None:
@@ -376,6 +609,8 @@ class Business:
         row = table.rows[subscription]
         if row.status == "canceled":
             return
+        self._prorations.pop(subscription, None)
+        self._cancel_schedule(now, subscription)
         ended = replace(
             row,
             status="canceled",
@@ -388,36 +623,112 @@ class Business:
         if self._subscription_of.get(row.customer) == subscription:
             del self._subscription_of[row.customer]
 
+    def _cancel_schedule(self, now: int, subscription: int) -> None:
+        """A subscription that ends while its schedule runs cancels the schedule."""
+        position = self._schedule_of.pop(subscription, None)
+        table = self.w.subscription_schedules
+        if position is not None and table.rows[position].status == "active":
+            canceled = replace(table.rows[position], status="canceled", canceled_at=now)
+            self._set(now, table, position, canceled, "subscription_schedule.canceled")
+
     # --- invoices and payments ----------------------------------------------------------------
 
     def _invoice(
-        self, now: int, subscription: int, reason: str, start: int, end: int, billed_from: int
+        self,
+        now: int,
+        subscription: int,
+        reason: str,
+        start: int,
+        end: int,
+        billed_from: int,
+        *,
+        extras: Sequence[tuple[int, int]] = (),
+        trial: bool = False,
     ) -> int:
-        """A subscription's invoice, finalized (its subscription already points at it): its
-        line covers ``start``..``end``; the invoice itself ``billed_from``..now (Stripe's
-        invoice period is the one just ended)."""
+        """A subscription's invoice, finalized (its subscription already points at it).
+
+        Its lines: invoice items first (prorations due, then ``extras``: one-off products
+        and quantities), then one line per subscription item covering ``start``..``end``
+        (amount 0 in a ``trial``). The invoice itself covers ``billed_from``..now (Stripe's
+        invoice period is the one just ended). Discount and tax per line (``_billing``).
+        """
         w = self.w
         sub = w.subscriptions.rows[subscription]
         customer = w.customers.rows[sub.customer]
         sequence = w.invoice_numbers.get(sub.customer, 0) + 1
         w.invoice_numbers[sub.customer] = sequence
-        amount = w.prices.rows[sub.price].unit_amount * sub.quantity
+        position = len(w.invoices)
+        prices = w.prices.rows
+        # (price, quantity, amount, start, end, subscription item, invoice item, proration)
+        specs: list[tuple[int, int, int, int, int, int, int, bool]] = []
+        for slot, old, new, at, until in self._prorations.pop(subscription, ()):
+            item = sub.items[slot]
+            price = w.subscription_items.rows[item].price
+            unit = prices[price].unit_amount
+            share = (until - at) / max(until - billed_from, 1)
+            name = w.products.rows[prices[price].product].name
+            day = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%d %b %Y")
+            for quantity, sign, text in ((old, -1, "Unused"), (new, 1, "Remaining")):
+                amount = sign * round(unit * quantity * share)
+                ii = self._invoice_item(
+                    now, sub, item, price, quantity, amount,
+                    f"{text} time on {quantity} × {name} after {day}", at, until, True, position,
+                )  # fmt: skip
+                specs.append((price, quantity, amount, at, until, item, ii, True))
+        for one_off, quantity in extras:
+            price = self._one_offs[one_off][sub.currency]
+            amount = prices[price].unit_amount * quantity
+            name = w.products.rows[prices[price].product].name
+            ii = self._invoice_item(
+                now, sub, -1, price, quantity, amount, name, now, now, False, position
+            )
+            specs.append((price, quantity, amount, now, now, -1, ii, False))
+        for slot, item in enumerate(sub.items):
+            price = w.subscription_items.rows[item].price
+            quantity = sub.quantities[slot]
+            amount = 0 if trial else prices[price].unit_amount * quantity
+            specs.append((price, quantity, amount, start, end, item, -1, False))
+        amounts = [spec[2] for spec in specs]
+        coupon = sub.coupon if self._discount_applies(sub, now, reason) else -1
+        if coupon >= 0:
+            c = w.coupons.rows[coupon]
+            discounts = line_discounts(amounts, c.percent_off, c.amount_off)
+        else:
+            discounts = [0] * len(specs)
+        percentage = w.tax_rates.rows[sub.tax_rate].percentage if sub.tax_rate >= 0 else None
+        taxes = [line_tax(a, d, percentage) for a, d in zip(amounts, discounts, strict=True)]
+        lines_from = len(w.invoice_lines)
+        for spec, discount, tax in zip(specs, discounts, taxes, strict=True):
+            price, quantity, amount, line_start, line_end, item, ii, proration = spec
+            w.invoice_lines.add(
+                InvoiceLine(
+                    "il_" + w.ids.new("", 24), now, position, price, quantity, amount,
+                    discount, tax, line_start, line_end, item, ii, proration,
+                )
+            )  # fmt: skip
+        subtotal, discount, tax = sum(amounts), sum(discounts), sum(taxes)
         row = Invoice(
             w.ids.new("in_"),
             now,
             sub.customer,
             subscription,
-            sub.price,
-            sub.quantity,
+            sub.currency,
             f"{customer.invoice_prefix}-{sequence:04d}",
             reason,
             "open",
-            amount,
+            subtotal - discount + tax,
             0,
             0,
             start,
             end,
             billed_from,
+            lines_from,
+            len(w.invoice_lines),
+            subtotal,
+            discount,
+            tax,
+            coupon,
+            sub.tax_rate,
             now,
         )
         if now >= w.keep_events_from:
@@ -426,12 +737,68 @@ class Business:
             self._event(now, "invoice.finalized", "invoices", row, draft)
         return w.invoices.add(row)
 
+    def _invoice_item(
+        self,
+        now: int,
+        sub: Subscription,
+        item: int,
+        price: int,
+        quantity: int,
+        amount: int,
+        description: str,
+        start: int,
+        end: int,
+        proration: bool,
+        invoice: int,
+    ) -> int:
+        """An invoice item, made with the invoice it is on (the sandbox has no pending ones)."""
+        w = self.w
+        row = InvoiceItem(
+            w.ids.new("ii_"),
+            now,
+            sub.customer,
+            w.subscriptions.index[sub.id],
+            item,
+            price,
+            quantity,
+            amount,
+            sub.currency,
+            description,
+            start,
+            end,
+            proration,
+            invoice,
+        )
+        return self._add(w.invoiceitems, row, "invoiceitem.created")
+
+    def _discount_applies(self, sub: Subscription, now: int, reason: str) -> bool:
+        """Whether the subscription's coupon still discounts an invoice made ``now``."""
+        if sub.coupon < 0:
+            return False
+        coupon = self.w.coupons.rows[sub.coupon]
+        if coupon.duration == "once":
+            return reason == "subscription_create"
+        if coupon.duration == "repeating":
+            return now < add_months(sub.created, coupon.duration_in_months or 0)
+        return True
+
+    def _settle(self, now: int, invoice: int, *, succeed: bool) -> None:
+        """Collect a new invoice: pay it, or mark it paid at once when nothing is due."""
+        w = self.w
+        row = w.invoices.rows[invoice]
+        if row.amount_due > 0:
+            self._pay(now, invoice, succeed=succeed)
+            return
+        paid = replace(row, status="paid", paid_at=now)
+        self._set(now, w.invoices, invoice, paid, "invoice.paid")
+        self._event(now, "invoice.payment_succeeded", "invoices", paid)
+
     def _pay(self, now: int, invoice: int, *, succeed: bool) -> None:
         """Charge an open invoice once (a new PaymentIntent on the first attempt)."""
         w = self.w
         row = w.invoices.rows[invoice]
         if row.payment_intent < 0:
-            currency = w.prices.rows[row.price].currency
+            currency = row.currency
             text = f"Invoice {row.number}"
             intent, charge = self._payment(
                 now, row.customer, invoice, row.amount_due, currency, text, succeed
@@ -495,8 +862,23 @@ class Business:
             return
         customer = self._live_customers[self.rng.randrange(len(self._live_customers))]
         currency = self.w.customers.rows[customer].currency
-        price = self.w.prices.rows[self._workshop_prices[currency]]
-        self._payment(now, customer, -1, price.unit_amount, currency, _WORKSHOP[0], True)
+        price_position = self._workshop_prices[currency]
+        price = self.w.prices.rows[price_position]
+        intent, _ = self._payment(
+            now, customer, -1, price.unit_amount, currency, ONE_OFFS[0][0], True
+        )
+        w = self.w
+        position = len(w.checkout_sessions)
+        item = CheckoutItem(
+            "li_" + w.ids.new("", 24), now, position, price_position, 1, price.unit_amount, 0, 0
+        )
+        first = w.checkout_line_items.add(item)
+        session = CheckoutSession(
+            "cs_" + ("live_" if w.livemode else "test_") + w.ids.new("", 58), now, customer,
+            "payment", -1, -1, intent, currency, first, first + 1, price.unit_amount, 0, 0,
+            -1, -1,
+        )  # fmt: skip
+        self._add(w.checkout_sessions, session, "checkout.session.completed")
 
     def _payment(
         self,
@@ -617,13 +999,13 @@ class Business:
 
     # --- refunds and disputes -----------------------------------------------------------------
 
-    def _refund(self, now: int, charge: int) -> None:
+    def _refund(self, now: int, charge: int, whole: bool = False) -> None:
         w = self.w
         row = w.charges.rows[charge]
         left = row.amount - row.amount_refunded
         if left <= 0 or row.disputed:
             return
-        amount = left if self.rng.random() < P_FULL_REFUND else max(1, left // 2)
+        amount = left if whole or self.rng.random() < P_FULL_REFUND else max(1, left // 2)
         refund_id = w.ids.new("re_")
         txn = self._txn(now, -amount, row.currency, "refund", refund_id, "REFUND FOR CHARGE")
         refund = w.refunds.add(
@@ -643,6 +1025,40 @@ class Business:
         )
         self._set(now, w.charges, charge, updated, "charge.refunded")
         self._event(now, "refund.created", "refunds", w.refunds.rows[refund])
+        if row.invoice >= 0:
+            self._credit_note(now, row.invoice, refund, whole=amount == row.amount)
+
+    def _credit_note(self, now: int, invoice: int, refund: int, *, whole: bool) -> None:
+        """The credit note of a refund on an invoice's payment: each invoice line when the
+        payment is refunded whole, else one custom line of the refunded amount."""
+        w = self.w
+        inv = w.invoices.rows[invoice]
+        position = len(w.credit_notes)
+        first = len(w.credit_note_lines)
+        if whole:
+            for at in range(inv.lines_from, inv.lines_to):
+                line = w.invoice_lines.rows[at]
+                w.credit_note_lines.add(
+                    CreditNoteLine(
+                        "cnli_" + w.ids.new("", 24), now, position, at, line.quantity,
+                        line.amount, line.discount, line.tax,
+                    )
+                )  # fmt: skip
+        else:
+            amount = w.refunds.rows[refund].amount
+            w.credit_note_lines.add(
+                CreditNoteLine("cnli_" + w.ids.new("", 24), now, position, -1, 1, amount, 0, 0)
+            )
+        lines = w.credit_note_lines.rows[first:]
+        sequence = w.credit_note_numbers.get(invoice, 0) + 1
+        w.credit_note_numbers[invoice] = sequence
+        note = CreditNote(
+            "cn_" + w.ids.new("", 24), now, inv.customer, invoice, refund,
+            f"{inv.number}-CN-{sequence:02d}", sum(n.amount for n in lines),
+            sum(n.discount for n in lines), sum(n.tax for n in lines), first,
+            len(w.credit_note_lines),
+        )  # fmt: skip
+        self._add(w.credit_notes, note, "credit_note.created")
 
     def _dispute(self, now: int, charge: int) -> None:
         w = self.w

@@ -15,6 +15,7 @@ from typing import Any, Final
 from ._expand import KIND_OF
 from ._failures import APIFailure
 from ._query import Params, Range
+from ._render import payment_method_id
 from ._rows import Table
 from ._rules import EVENT_RETENTION
 from ._world import World
@@ -52,6 +53,18 @@ _REFERENCES: Final = {
     "payment_intent": "payment_intents",
     "product": "products",
     "price": "prices",
+    "coupon": "coupons",
+    "invoice": "invoices",
+}
+#: Filters on a field every object of one resource holds with one value.
+_CONSTANT_OF: Final[dict[tuple[str, str], Any]] = {
+    ("promotion_codes", "active"): True,
+    ("tax_rates", "active"): True,
+    ("tax_rates", "inclusive"): False,
+    ("setup_intents", "attach_to_self"): False,
+    ("invoiceitems", "pending"): False,  # made with their invoice: never pending
+    ("checkout_sessions", "payment_link"): None,
+    ("subscription_schedules", "scheduled"): False,  # none waits to start
 }
 #: Filters on a field every object of the sandbox holds with one value (``None``: unset).
 _CONSTANT: Final[dict[str, Any]] = {
@@ -67,11 +80,30 @@ _RANGES: Final = {
     "current_period_end": "period_end",
     "current_period_start": "period_start",
     "due_date": "due_date",
+    "canceled_at": "canceled_at",
+    "completed_at": "completed_at",
+    "released_at": "released_at",
 }
 
 
 def _filter(world: World, resource: str, name: str, value: Any, now: int) -> tuple[Any, Predicate]:
     """(cache key part, test) for one parameter of a list request."""
+    if (resource, name) in _CONSTANT_OF:
+        constant = _CONSTANT_OF[(resource, name)]
+        return value, lambda row: value == constant
+    if name == "customer_details":  # checkout sessions: the customer's email
+        customers, email = world.customers.rows, value.get("email")
+        return email, lambda row: customers[row.customer].email == email
+    if name == "customer" and resource == "promotion_codes":
+        find(world, "customers", value, name, now)
+        return value, lambda row: False  # no code is restricted to a customer
+    if name == "payment_method" and resource == "setup_intents":
+        customers = world.customers.rows
+        return value, lambda row: payment_method_id(customers[row.customer]) == value
+    if name == "price" and resource == "subscriptions":
+        price = find(world, "prices", value, name, now)
+        items = world.subscription_items.rows
+        return price, lambda row: any(items[i].price == price for i in row.items)
     if name in _REFERENCES:
         position = find(world, _REFERENCES[name], value, name, now)
         return position, lambda row: getattr(row, name) == position

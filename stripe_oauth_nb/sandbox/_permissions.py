@@ -33,6 +33,16 @@ REQUIRED: Final = {
     "payouts": "payout_read",
     "disputes": "dispute_read",
     "events": "event_read",
+    "coupons": "coupon_read",
+    "promotion_codes": "promotion_code_read",
+    "tax_rates": "tax_rate_read",
+    "invoiceitems": "invoice_read",
+    "setup_intents": "setup_intent_read",
+    "payment_methods": "payment_method_read",
+    "balance": "balance_read",
+    "checkout_sessions": "checkout_session_read",
+    "credit_notes": "credit_note_read",
+    "subscription_schedules": "subscription_read",
     "balance_transaction_source": "balance_transaction_source_read",
 }
 #: Grants the catalogue states only in prose.

@@ -33,6 +33,8 @@ _COMMON: Final = {
     "limit": "int",
     "starting_after": "str",
 }
+#: Lists without a ``created`` filter (Stripe's OpenAPI document lists none for them).
+_PAGING: Final = {k: v for k, v in _COMMON.items() if k != "created"}
 _INTERVALS: Final = "enum:day,month,week,year"
 LIST_PARAMS: Final[dict[str, dict[str, str]]] = {
     "customers": {**_COMMON, "email": "str", "test_clock": "str"},
@@ -81,11 +83,45 @@ LIST_PARAMS: Final[dict[str, dict[str, str]]] = {
     "payouts": {**_COMMON, "arrival_date": "range", "destination": "str", "status": "str"},
     "disputes": {**_COMMON, "charge": "str", "payment_intent": "str"},
     "events": {**_COMMON, "delivery_success": "bool", "type": "str", "types": "array"},
+    "coupons": dict(_COMMON),
+    "promotion_codes": {
+        **_COMMON,
+        "active": "bool",
+        "code": "str",
+        "coupon": "str",
+        "customer": "str",
+    },
+    "tax_rates": {**_COMMON, "active": "bool", "inclusive": "bool"},
+    "invoiceitems": {**_COMMON, "customer": "str", "invoice": "str", "pending": "bool"},
+    "setup_intents": {
+        **_COMMON,
+        "attach_to_self": "bool",
+        "customer": "str",
+        "payment_method": "str",
+    },
+    "checkout_sessions": {
+        **_PAGING,
+        "customer": "str",
+        "customer_details": "hash:email=str",
+        "payment_intent": "str",
+        "payment_link": "str",
+        "subscription": "str",
+    },
+    "credit_notes": {**_PAGING, "customer": "str", "invoice": "str"},
+    "subscription_schedules": {
+        **_COMMON,
+        "canceled_at": "range",
+        "completed_at": "range",
+        "customer": "str",
+        "released_at": "range",
+        "scheduled": "bool",
+    },
 }
 #: Parameters of ``GET /v1/<resource>/{id}`` (and of ``GET /v1/account``: ``account``).
 RETRIEVE_PARAMS: Final[dict[str, dict[str, str]]] = {
     **{resource: {"expand": "array"} for resource in LIST_PARAMS},
     "payment_intents": {"expand": "array", "client_secret": "str"},
+    "setup_intents": {"expand": "array", "client_secret": "str"},
     "account": {"expand": "array"},
 }
 _NAME: Final = re.compile(r"^([A-Za-z0-9_]+)((?:\[[^\[\]]*\])*)$")

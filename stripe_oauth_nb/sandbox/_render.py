@@ -11,29 +11,40 @@ import datetime as dt
 import hashlib
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from ._expand import EXPANDABLE, KIND_OF, Tree
 from ._rows import (
     BalanceTransaction,
     Charge,
+    CheckoutSession,
+    Coupon,
+    CreditNote,
     Customer,
     Dispute,
     Event,
     Invoice,
+    InvoiceItem,
     PaymentIntent,
     Payout,
     Price,
     Product,
+    PromotionCode,
     Refund,
+    SetupIntent,
     Subscription,
+    SubscriptionSchedule,
+    TaxRate,
 )
 from ._templates import Raw, encode, raw, template
 from ._versions import API_VERSION
 from ._world import Account, World
 
-__all__ = ["SOURCE_PREFIXES", "Renderer", "account_json", "list_body"]
+__all__ = ["EMBEDDED", "SOURCE_PREFIXES", "Renderer", "account_json", "list_body"]
+
+#: Entries of an embedded list (``invoice.lines``, ``subscription.items``) Stripe sends.
+EMBEDDED: Final = 10
 
 #: A balance transaction's ``source`` id prefix and the resource it names.
 SOURCE_PREFIXES: Final = {"ch_": "charges", "re_": "refunds", "po_": "payouts", "dp_": "disputes"}
@@ -92,11 +103,20 @@ _OUTCOME_DECLINED: Final = {
 _BRANDS: Final = ("visa",) * 6 + ("mastercard",) * 3 + ("amex",)
 _SYMBOLS: Final = {"usd": "$", "eur": "€", "gbp": "£"}
 _NO_FEES: Final = Raw("[]")
-
-
-def item_id(subscription: Subscription) -> str:
-    """The id of a subscription's (only) item."""
-    return "si_" + subscription.id[4:18]
+_NO_INVOICE_CREATION: Final = raw(
+    {
+        "enabled": False,
+        "invoice_data": {
+            "account_tax_ids": None,
+            "custom_fields": None,
+            "description": None,
+            "footer": None,
+            "issuer": None,
+            "metadata": {},
+            "rendering_options": None,
+        },
+    }
+)
 
 
 def payment_method_id(customer: Customer) -> str:
@@ -127,10 +147,11 @@ def _card_of(customer: Customer, start: int) -> tuple[str, str, int, int, str]:
     )
 
 
-def list_body(data: list[str], has_more: bool, url: str) -> str:
-    """A list object around rendered objects."""
+def list_body(data: list[str], has_more: bool, url: str, total_count: int | None = None) -> str:
+    """A list object around rendered objects (``total_count``: embedded lists that have one)."""
     more = "true" if has_more else "false"
-    return f'{{"object":"list","data":[{",".join(data)}],"has_more":{more},"url":"{url}"}}'
+    count = "" if total_count is None else f',"total_count":{total_count}'
+    return f'{{"object":"list","data":[{",".join(data)}],"has_more":{more}{count},"url":"{url}"}}'
 
 
 def account_json(account: Account) -> str:
@@ -190,6 +211,15 @@ class Renderer:
             "payouts": self._payout,
             "disputes": self._dispute,
             "events": self._event,
+            "tax_rates": self._tax_rate,
+            "coupons": self._coupon,
+            "promotion_codes": self._promotion_code,
+            "invoiceitems": self._invoiceitem,
+            "setup_intents": self._setup_intent,
+            "payment_methods": self._payment_method,
+            "checkout_sessions": self._checkout_session,
+            "credit_notes": self._credit_note,
+            "subscription_schedules": self._subscription_schedule,
         }
 
     # --- entry points -------------------------------------------------------------------------
@@ -203,6 +233,17 @@ class Renderer:
         text = template(KIND_OF[resource], self.legacy).render(values)
         if resource == "customers" and x.keys() & {"sources", "subscriptions", "tax_ids"}:
             text = self._with_includes(row, x, text)
+        if resource == "checkout_sessions" and "line_items" in x:
+            obj = json.loads(text)
+            item_x = x["line_items"].get("data", {})
+            obj["line_items"] = json.loads(
+                self._embedded(
+                    lambda p: self.checkout_item(p, item_x),
+                    range(row.items_from, row.items_to),
+                    f"/v1/checkout/sessions/{row.id}/line_items",
+                )
+            )
+            text = json.dumps(obj, separators=(",", ":"))
         return text
 
     def at(self, resource: str, position: int, expand: Tree | None = None) -> str:
@@ -307,37 +348,60 @@ class Renderer:
             )
         )
 
-    def _subscription(self, row: Subscription, x: Tree) -> dict[str, Any]:
-        price = self.w.prices.rows[row.price]
-        item_x = x.get("items", {}).get("data", {})
-        item = template("subscription_item").render(
+    def _embedded(self, render: Callable[[int], str], positions: Sequence[int], url: str) -> Raw:
+        """An embedded list as Stripe sends it: the first :data:`EMBEDDED` entries, with
+        ``has_more``, ``total_count`` and the ``url`` of the sub-list for the rest."""
+        first = [render(p) for p in positions[:EMBEDDED]]
+        return Raw(list_body(first, len(positions) > EMBEDDED, url, total_count=len(positions)))
+
+    def subscription_item(self, position: int, sub: Subscription, x: Tree) -> str:
+        """Subscription item ``position`` as it is in ``sub`` (its quantity is the sub's)."""
+        item = self.w.subscription_items.rows[position]
+        price = self.w.prices.rows[item.price]
+        return template("subscription_item").render(
             {
-                "id": item_id(row),
-                "created": row.created,
-                "current_period_end": row.period_end,
-                "current_period_start": row.period_start,
-                "plan": self._plan(price, item_x.get("plan", {})),
-                "price": Raw(self.render("prices", price, item_x.get("price", {}))),
-                "quantity": row.quantity,
-                "subscription": row.id,
+                "id": item.id,
+                "created": item.created,
+                "current_period_end": sub.period_end,
+                "current_period_start": sub.period_start,
+                "plan": self._plan(price, x.get("plan", {})),
+                "price": Raw(self.render("prices", price, x.get("price", {}))),
+                "quantity": sub.quantities[item.slot],
+                "subscription": sub.id,
             }
         )
+
+    def _discount_id(self, sub: Subscription) -> str:
+        return "di_" + sub.id[4:]
+
+    def _subscription(self, row: Subscription, x: Tree) -> dict[str, Any]:
+        item_x = x.get("items", {}).get("data", {})
         values = {
             "id": row.id,
-            "billing_cycle_anchor": row.created,
+            "billing_cycle_anchor": row.trial_end or row.created,
             "cancel_at": row.period_end if row.cancel_at_period_end else None,
             "cancel_at_period_end": row.cancel_at_period_end,
             "canceled_at": row.canceled_at,
             "cancellation_details": _CANCELLATION[row.cancel_reason],
             "created": row.created,
-            "currency": price.currency,
+            "currency": row.currency,
             "customer": self._ref(x, "customer", "customers", row.customer),
+            "default_tax_rates": Raw(
+                f"[{self.at('tax_rates', row.tax_rate)}]" if row.tax_rate >= 0 else "[]"
+            ),
+            "discounts": Raw(f'["{self._discount_id(row)}"]' if row.coupon >= 0 else "[]"),
             "ended_at": row.ended_at,
-            "items": self._list([item], f"/v1/subscription_items?subscription={row.id}"),
+            "items": self._embedded(
+                lambda p: self.subscription_item(p, row, item_x),
+                row.items,
+                f"/v1/subscription_items?subscription={row.id}",
+            ),
             "latest_invoice": self._ref(x, "latest_invoice", "invoices", row.latest_invoice),
             "livemode": self.w.livemode,
             "start_date": row.created,
             "status": row.status,
+            "trial_end": row.trial_end,
+            "trial_start": row.trial_start,
         }
         if self.legacy:
             values["current_period_end"] = row.period_end
@@ -348,9 +412,13 @@ class Renderer:
         w = self.w
         customer = w.customers.rows[row.customer]
         sub = w.subscriptions.rows[row.subscription]
-        price = w.prices.rows[row.price]
         draft = row.status == "draft"
         url = f"https://invoice.stripe.com/i/{w.spec.account_id}/{w.spec.mode}_{row.id}"
+        discount = self._discount_id(sub) if row.coupon >= 0 else None
+        line_x = x.get("lines", {}).get("data", {})
+        taxes = "[]"
+        if row.tax_rate >= 0:
+            taxes = "[" + self._taxes(row.tax, row.subtotal - row.discount, row.tax_rate) + "]"
         values = {
             "id": row.id,
             "account_country": "US",
@@ -363,17 +431,19 @@ class Renderer:
             "auto_advance": row.status in ("draft", "open"),
             "billing_reason": row.billing_reason,
             "created": row.created,
-            "currency": price.currency,
+            "currency": row.currency,
             "customer": self._ref(x, "customer", "customers", row.customer),
             "customer_email": customer.email,
             "customer_name": customer.name,
+            "discounts": Raw(f'["{discount}"]' if discount else "[]"),
             "due_date": None,
             "effective_at": row.finalized_at,
             "ending_balance": None if draft else 0,
             "hosted_invoice_url": None if draft else url,
             "invoice_pdf": None if draft else url + "/pdf",
-            "lines": self._list(
-                [self._line(row, sub, price, x.get("lines", {}).get("data", {}))],
+            "lines": self._embedded(
+                lambda p: self.line(p, line_x),
+                range(row.lines_from, row.lines_to),
                 f"/v1/invoices/{row.id}/lines",
             ),
             "livemode": w.livemode,
@@ -392,10 +462,14 @@ class Renderer:
                 f'"paid_at":{encode(row.paid_at)},"voided_at":null}}'
             ),
             "subscription": self._ref(x, "subscription", "subscriptions", row.subscription),
-            "subtotal": row.amount_due,
-            "subtotal_excluding_tax": row.amount_due,
+            "subtotal": row.subtotal,
+            "subtotal_excluding_tax": row.subtotal,
             "total": row.amount_due,
-            "total_excluding_tax": row.amount_due,
+            "total_discount_amounts": Raw(
+                f'[{{"amount":{row.discount},"discount":"{discount}"}}]' if discount else "[]"
+            ),
+            "total_excluding_tax": row.subtotal - row.discount,
+            "total_taxes": Raw(taxes),
             "webhooks_delivered_at": row.created,
         }
         if self.legacy:
@@ -406,40 +480,411 @@ class Renderer:
             values["paid"] = row.status == "paid"
         return values
 
-    def _line(self, row: Invoice, sub: Subscription, price: Price, x: Tree) -> str:
-        product = self.w.products.rows[price.product]
-        interval = price.interval or "once"
-        values = {
-            "id": "il_" + row.id[3:],
-            "amount": row.amount_due,
-            "currency": price.currency,
-            "description": (
-                f"{row.quantity} × {product.name} "
-                f"(at {_money(price.unit_amount, price.currency)} / {interval})"
-            ),
-            "invoice": row.id,
-            "livemode": self.w.livemode,
-            "parent": Raw(
+    def _taxes(self, amount: int, taxable: int, tax_rate: int) -> str:
+        rate = self.w.tax_rates.rows[tax_rate].id
+        return (
+            f'{{"amount":{amount},"tax_behavior":"exclusive","tax_rate_details":'
+            f'{{"tax_rate":"{rate}"}},"taxability_reason":"standard_rated",'
+            f'"taxable_amount":{taxable},"type":"tax_rate_details"}}'
+        )
+
+    def line(self, position: int, x: Tree) -> str:
+        """Invoice line ``position`` (an invoice's ``lines`` and ``/v1/invoices/{id}/lines``)."""
+        w = self.w
+        row = w.invoice_lines.rows[position]
+        invoice = w.invoices.rows[row.invoice]
+        sub = w.subscriptions.rows[invoice.subscription]
+        price = w.prices.rows[row.price]
+        product = w.products.rows[price.product]
+        item = (
+            w.subscription_items.rows[row.subscription_item] if row.subscription_item >= 0 else None
+        )
+        if row.invoice_item >= 0:
+            ii = w.invoiceitems.rows[row.invoice_item]
+            description = ii.description
+            parent = Raw(
+                f'{{"invoice_item_details":{{"invoice_item":"{ii.id}",'
+                f'"proration":{encode(row.proration)},"proration_details":'
+                f'{{"credited_items":null}},"subscription":"{sub.id}"}},'
+                '"subscription_item_details":null,"type":"invoice_item_details"}'
+            )
+        else:
+            assert item is not None
+            if invoice.amount_due == 0 and row.amount == 0 and sub.trial_end:
+                description = f"Trial period for {product.name}"
+            else:
+                interval = price.interval or "once"
+                description = (
+                    f"{row.quantity} × {product.name} "
+                    f"(at {_money(price.unit_amount, price.currency)} / {interval})"
+                )
+            parent = Raw(
                 '{"invoice_item_details":null,"subscription_item_details":{"invoice_item":null,'
                 '"proration":false,"proration_details":{"credited_items":null},'
-                f'"subscription":"{sub.id}","subscription_item":"{item_id(sub)}"}},'
+                f'"subscription":"{sub.id}","subscription_item":"{item.id}"}},'
                 '"type":"subscription_item_details"}'
+            )
+        discount = self._discount_id(sub) if invoice.coupon >= 0 else None
+        values = {
+            "id": row.id,
+            "amount": row.amount,
+            "currency": price.currency,
+            "description": description,
+            "discount_amounts": Raw(
+                f'[{{"amount":{row.discount},"discount":"{discount}"}}]' if discount else "[]"
             ),
+            "discounts": Raw(f'["{discount}"]' if discount else "[]"),
+            "invoice": invoice.id,
+            "livemode": w.livemode,
+            "parent": parent,
             "period": Raw(f'{{"end":{row.period_end},"start":{row.period_start}}}'),
             "pricing": Raw(
                 f'{{"price_details":{{"price":"{price.id}","product":"{product.id}"}},'
                 f'"type":"price_details","unit_amount_decimal":"{price.unit_amount}"}}'
             ),
             "quantity": row.quantity,
-            "subscription": self._ref(x, "subscription", "subscriptions", row.subscription),
-            "subtotal": row.amount_due,
+            "subscription": self._ref(x, "subscription", "subscriptions", invoice.subscription),
+            "subtotal": row.amount,
+            "taxes": Raw(
+                "[" + self._taxes(row.tax, row.amount - row.discount, invoice.tax_rate) + "]"
+                if invoice.tax_rate >= 0
+                else "[]"
+            ),
         }
         if self.legacy:
-            values["amount_excluding_tax"] = row.amount_due
+            values["amount_excluding_tax"] = row.amount
             values["price"] = Raw(self.render("prices", price, x.get("price", {})))
-            values["subscription_item"] = item_id(sub)
+            values["proration"] = row.proration
+            values["subscription_item"] = item.id if item is not None else None
+            values["tax_amounts"] = Raw(
+                f'[{{"amount":{row.tax},"inclusive":false,'
+                f'"tax_rate":"{w.tax_rates.rows[invoice.tax_rate].id}",'
+                f'"taxability_reason":"standard_rated","taxable_amount":'
+                f"{row.amount - row.discount}}}]"
+                if invoice.tax_rate >= 0
+                else "[]"
+            )
+            values["type"] = "invoiceitem" if row.invoice_item >= 0 else "subscription"
             values["unit_amount_excluding_tax"] = str(price.unit_amount)
+            if item is None:  # "left empty" (absent) when no subscription item made the line
+                text = template("line_item", True).render(values)
+                return text.replace(',"subscription_item":null', "", 1)
         return template("line_item", self.legacy).render(values)
+
+    def _tax_rate(self, row: TaxRate, x: Tree) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "country": row.country,
+            "created": row.created,
+            "description": row.description,
+            "display_name": row.display_name,
+            "jurisdiction": row.jurisdiction,
+            "jurisdiction_level": "state" if row.state else "country",
+            "livemode": self.w.livemode,
+            "percentage": row.percentage,
+            "state": row.state,
+            "tax_type": row.tax_type,
+        }
+
+    def _coupon(self, row: Coupon, x: Tree) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "amount_off": row.amount_off,
+            "created": row.created,
+            "currency": row.currency,
+            "duration": row.duration,
+            "duration_in_months": row.duration_in_months,
+            "livemode": self.w.livemode,
+            "name": row.name,
+            "percent_off": row.percent_off,
+            "times_redeemed": row.times_redeemed,
+        }
+
+    def _promotion_code(self, row: PromotionCode, x: Tree) -> dict[str, Any]:
+        coupon = self.w.coupons.rows[row.coupon]
+        return {
+            "id": row.id,
+            "code": row.code,
+            "created": row.created,
+            "livemode": self.w.livemode,
+            "promotion": Raw(f'{{"coupon":"{coupon.id}","type":"coupon"}}'),
+            "times_redeemed": row.times_redeemed,
+        }
+
+    def _setup_intent(self, row: SetupIntent, x: Tree) -> dict[str, Any]:
+        customer = self.w.customers.rows[row.customer]
+        done = row.status == "succeeded"
+        return {
+            "id": row.id,
+            "client_secret": f"{row.id}_secret_{_secret_of(row.id)}",
+            "created": row.created,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "livemode": self.w.livemode,
+            "payment_method": payment_method_id(customer) if done else None,
+            "status": row.status,
+        }
+
+    def _payment_method(self, row: Customer, x: Tree) -> dict[str, Any]:
+        """The customer's card (one per customer; rendered from the customer's row)."""
+        brand, last4, month, year, fingerprint = self._card(row)
+        return {
+            "id": payment_method_id(row),
+            "billing_details.email": row.email,
+            "billing_details.name": row.name,
+            "card.brand": brand,
+            "card.display_brand": brand,
+            "card.exp_month": month,
+            "card.exp_year": year,
+            "card.fingerprint": fingerprint,
+            "card.generated_from": None,
+            "card.last4": last4,
+            "card.networks.available": Raw(f'["{brand}"]'),
+            "card.wallet": None,
+            "created": row.created,
+            "customer": None if row.deleted else self._customer_ref(x, row),
+            "livemode": self.w.livemode,
+        }
+
+    def _customer_ref(self, x: Tree, row: Customer) -> str | Raw:
+        if "customer" not in x:
+            return row.id
+        return Raw(self.render("customers", row, x["customer"]))
+
+    def balance(self) -> str:
+        """``GET /v1/balance``: what the balance transactions make available and pending (in
+        usd); a payout leaves the available balance when it is made."""
+        available = pending = 0
+        for txn in self.w.balance_transactions.rows:
+            if txn.type == "payout" or txn.available_on <= self.now:
+                available += txn.net
+            else:
+                pending += txn.net
+        return template("balance").render(
+            {
+                "available": Raw(
+                    f'[{{"amount":{available},"currency":"usd",'
+                    f'"source_types":{{"card":{available}}}}}]'
+                ),
+                "livemode": self.w.livemode,
+                "pending": Raw(
+                    f'[{{"amount":{pending},"currency":"usd","source_types":{{"card":{pending}}}}}]'
+                ),
+            }
+        )
+
+    def _checkout_session(self, row: CheckoutSession, x: Tree) -> dict[str, Any]:
+        w = self.w
+        customer = w.customers.rows[row.customer]
+        total = row.subtotal - row.discount + row.tax
+        discounts = "[]"
+        if row.coupon >= 0:
+            code = (
+                encode(w.promotion_codes.rows[row.promotion_code].id)
+                if row.promotion_code >= 0
+                else "null"
+            )
+            discounts = f'[{{"coupon":"{w.coupons.rows[row.coupon].id}","promotion_code":{code}}}]'
+        return {
+            "id": row.id,
+            "amount_subtotal": row.subtotal,
+            "amount_total": total,
+            "created": row.created,
+            "currency": row.currency,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "customer_details.email": customer.email,
+            "customer_details.name": customer.name,
+            "discounts": Raw(discounts),
+            "expires_at": row.created + 86_400,
+            "invoice": self._ref(x, "invoice", "invoices", row.invoice),
+            "invoice_creation": _NO_INVOICE_CREATION if row.mode == "payment" else None,
+            "livemode": w.livemode,
+            "mode": row.mode,
+            "payment_intent": self._ref(x, "payment_intent", "payment_intents", row.payment_intent),
+            "payment_status": "paid" if total > 0 else "no_payment_required",
+            "status": "complete",
+            "subscription": self._ref(x, "subscription", "subscriptions", row.subscription),
+            "total_details": Raw(
+                f'{{"amount_discount":{row.discount},"amount_shipping":0,"amount_tax":{row.tax}}}'
+            ),
+            "url": None,
+        }
+
+    def _subscription_schedule(self, row: SubscriptionSchedule, x: Tree) -> dict[str, Any]:
+        w = self.w
+        sub = w.subscriptions.rows[row.subscription]
+        items = ",".join(
+            f'{{"billing_thresholds":null,"discounts":[],"metadata":{{}},'
+            f'"plan":"{w.prices.rows[p].id}","price":"{w.prices.rows[p].id}",'
+            f'"quantity":{q},"tax_rates":[]}}'
+            for p, q in zip(row.prices, row.quantities, strict=True)
+        )
+        discounts = "[]"
+        if row.coupon >= 0:
+            coupon = w.coupons.rows[row.coupon].id
+            discounts = f'[{{"coupon":"{coupon}","discount":null,"promotion_code":null}}]'
+        taxes = f"[{self.at('tax_rates', row.tax_rate)}]" if row.tax_rate >= 0 else "[]"
+        phase = (
+            f'{{"add_invoice_items":[],"application_fee_percent":null,'
+            f'"billing_cycle_anchor":null,"billing_thresholds":null,"collection_method":null,'
+            f'"currency":"{row.currency}","default_payment_method":null,'
+            f'"default_tax_rates":{taxes},"description":null,"discounts":{discounts},'
+            f'"end_date":{row.end_date},"invoice_settings":null,"items":[{items}],'
+            f'"metadata":{{}},"on_behalf_of":null,"proration_behavior":"create_prorations",'
+            f'"start_date":{row.start_date},"transfer_data":null,"trial_end":null}}'
+        )
+        active = row.status == "active"
+        return {
+            "id": row.id,
+            "canceled_at": row.canceled_at,
+            "completed_at": None,
+            "created": row.created,
+            "current_phase": (
+                Raw(f'{{"end_date":{row.end_date},"start_date":{row.start_date}}}')
+                if active
+                else None
+            ),
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "livemode": w.livemode,
+            "phases": Raw(f"[{phase}]"),
+            "released_at": row.released_at,
+            "released_subscription": sub.id if row.status == "released" else None,
+            "status": row.status,
+            "subscription": (
+                self._ref(x, "subscription", "subscriptions", row.subscription) if active else None
+            ),
+        }
+
+    def checkout_item(self, position: int, x: Tree) -> str:
+        """Line item ``position`` of a Checkout session (``line_items``)."""
+        row = self.w.checkout_line_items.rows[position]
+        price = self.w.prices.rows[row.price]
+        return template("item").render(
+            {
+                "id": row.id,
+                "amount_discount": row.discount,
+                "amount_subtotal": row.subtotal,
+                "amount_tax": row.tax,
+                "amount_total": row.subtotal - row.discount + row.tax,
+                "currency": price.currency,
+                "description": self.w.products.rows[price.product].name,
+                "price": Raw(self.render("prices", price, x.get("price", {}))),
+                "quantity": row.quantity,
+            }
+        )
+
+    def _credit_note(self, row: CreditNote, x: Tree) -> dict[str, Any]:
+        w = self.w
+        invoice = w.invoices.rows[row.invoice]
+        refund = w.refunds.rows[row.refund]
+        total = row.subtotal - row.discount + row.tax
+        sub = w.subscriptions.rows[invoice.subscription]
+        discount = (
+            f'[{{"amount":{row.discount},"discount":"{self._discount_id(sub)}"}}]'
+            if row.discount
+            else "[]"
+        )
+        taxes = "[]"
+        if invoice.tax_rate >= 0 and row.lines_to - row.lines_from and row.tax:
+            taxes = "[" + self._taxes(row.tax, row.subtotal - row.discount, invoice.tax_rate) + "]"
+        line_x = x.get("lines", {}).get("data", {})
+        return {
+            "id": row.id,
+            "amount": total,
+            "created": row.created,
+            "currency": invoice.currency,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "discount_amount": row.discount,
+            "discount_amounts": Raw(discount),
+            "effective_at": row.created,
+            "invoice": self._ref(x, "invoice", "invoices", row.invoice),
+            "lines": self._embedded(
+                lambda p: self.credit_note_line(p, line_x),
+                range(row.lines_from, row.lines_to),
+                f"/v1/credit_notes/{row.id}/lines",
+            ),
+            "livemode": w.livemode,
+            "number": row.number,
+            "pdf": f"https://pay.stripe.com/credit_notes/{w.spec.account_id}/{row.id}/pdf",
+            "post_payment_amount": total,
+            "pre_payment_amount": 0,
+            "refunds": Raw(
+                f'[{{"amount_refunded":{refund.amount},"payment_record_refund":null,'
+                f'"refund":"{refund.id}","type":"refund"}}]'
+            ),
+            "subtotal": row.subtotal,
+            "subtotal_excluding_tax": row.subtotal,
+            "total": total,
+            "total_excluding_tax": row.subtotal - row.discount,
+            "total_taxes": Raw(taxes),
+        }
+
+    def credit_note_line(self, position: int, x: Tree) -> str:
+        """Line ``position`` of a credit note (its ``lines`` and its sub-list)."""
+        w = self.w
+        row = w.credit_note_lines.rows[position]
+        note = w.credit_notes.rows[row.credit_note]
+        invoice = w.invoices.rows[note.invoice]
+        sub = w.subscriptions.rows[invoice.subscription]
+        custom = row.invoice_line < 0
+        if custom:
+            description = "Partial refund"
+        else:
+            price = w.prices.rows[w.invoice_lines.rows[row.invoice_line].price]
+            description = w.products.rows[price.product].name
+        taxes = "[]"
+        if not custom and invoice.tax_rate >= 0:
+            taxes = "[" + self._taxes(row.tax, row.amount - row.discount, invoice.tax_rate) + "]"
+        text = template("credit_note_line_item").render(
+            {
+                "id": row.id,
+                "amount": row.amount,
+                "description": description,
+                "discount_amount": row.discount,
+                "discount_amounts": Raw(
+                    f'[{{"amount":{row.discount},"discount":"{self._discount_id(sub)}"}}]'
+                    if row.discount
+                    else "[]"
+                ),
+                "invoice_line_item": None if custom else w.invoice_lines.rows[row.invoice_line].id,
+                "livemode": w.livemode,
+                "quantity": row.quantity,
+                "taxes": Raw(taxes),
+                "type": "custom_line_item" if custom else "invoice_line_item",
+                "unit_amount": row.amount if custom else None,
+                "unit_amount_decimal": str(row.amount) if custom else None,
+            }
+        )
+        # A custom line has no invoice line: the field is left out (it is not nullable).
+        return text.replace(',"invoice_line_item":null', "", 1) if custom else text
+
+    def _invoiceitem(self, row: InvoiceItem, x: Tree) -> dict[str, Any]:
+        w = self.w
+        price = w.prices.rows[row.price]
+        sub = w.subscriptions.rows[row.subscription]
+        return {
+            "id": row.id,
+            "amount": row.amount,
+            "currency": row.currency,
+            "customer": self._ref(x, "customer", "customers", row.customer),
+            "date": row.created,
+            "description": row.description,
+            "invoice": self._ref(x, "invoice", "invoices", row.invoice),
+            "livemode": w.livemode,
+            "net_amount": row.amount,
+            "parent": Raw(
+                f'{{"subscription_details":{{"subscription":"{sub.id}"}},'
+                '"type":"subscription_details"}'
+            ),
+            "period": Raw(f'{{"end":{row.period_end},"start":{row.period_start}}}'),
+            "pricing": Raw(
+                f'{{"price_details":{{"price":"{price.id}","product":"'
+                f'{w.products.rows[price.product].id}"}},"type":"price_details",'
+                f'"unit_amount_decimal":"{price.unit_amount}"}}'
+            ),
+            "proration": row.proration,
+            "quantity": row.quantity,
+            "quantity_decimal": str(row.quantity),
+        }
 
     def _card(self, customer: Customer) -> tuple[str, str, int, int, str]:
         """(brand, last4, exp_month, exp_year, fingerprint) of the customer's card."""
@@ -645,6 +1090,9 @@ class Renderer:
         fill = self._by_resource[resource]
         old, new = fill(before, {}), fill(after, {})
         changed = sorted({name.split(".")[0] for name, value in old.items() if new[name] != value})
+        if not changed and resource == "subscriptions":
+            # Only an item past the first 10 changed: the embedded list is what changed.
+            changed = ["items"]
         whole: dict[str, Any] | None = None
         parts = []
         for key in changed:

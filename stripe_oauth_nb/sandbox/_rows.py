@@ -15,18 +15,30 @@ from typing import Any, Generic, NamedTuple, TypeVar
 __all__ = [
     "BalanceTransaction",
     "Charge",
+    "CheckoutItem",
+    "CheckoutSession",
+    "Coupon",
+    "CreditNote",
+    "CreditNoteLine",
     "Customer",
     "Dispute",
     "Event",
     "Invoice",
+    "InvoiceItem",
+    "InvoiceLine",
     "PaymentIntent",
     "Payout",
     "Price",
     "Product",
+    "PromotionCode",
     "Refund",
     "Row",
+    "SetupIntent",
     "Subscription",
+    "SubscriptionItem",
+    "SubscriptionSchedule",
     "Table",
+    "TaxRate",
     "replace",
 ]
 
@@ -66,16 +78,34 @@ class Price(NamedTuple):
     nickname: str | None
 
 
+class SubscriptionItem(NamedTuple):
+    """One price on a subscription; its quantity lives in the subscription's row
+    (``quantities[slot]``), so an event's snapshot of the subscription keeps its quantities."""
+
+    id: str
+    created: int
+    subscription: int
+    price: int
+    slot: int
+
+
 class Subscription(NamedTuple):
     id: str
     created: int
     customer: int
-    price: int
-    quantity: int
+    items: tuple[int, ...]
+    quantities: tuple[int, ...]
+    currency: str
+    interval: str
     status: str
     period_start: int
     period_end: int
     latest_invoice: int
+    coupon: int = -1
+    promotion_code: int = -1
+    tax_rate: int = -1
+    trial_start: int | None = None
+    trial_end: int | None = None
     cancel_at_period_end: bool = False
     canceled_at: int | None = None
     ended_at: int | None = None
@@ -83,12 +113,14 @@ class Subscription(NamedTuple):
 
 
 class Invoice(NamedTuple):
+    """``lines_from``..``lines_to``: its lines (positions in ``invoice_lines``, in order);
+    ``amount_due`` = ``subtotal`` - ``discount`` + ``tax``, each the sum over the lines."""
+
     id: str
     created: int
     customer: int
     subscription: int
-    price: int
-    quantity: int
+    currency: str
     number: str
     billing_reason: str
     status: str
@@ -98,12 +130,179 @@ class Invoice(NamedTuple):
     period_start: int
     period_end: int
     billed_from: int
+    lines_from: int
+    lines_to: int
+    subtotal: int
+    discount: int
+    tax: int
+    coupon: int = -1
+    tax_rate: int = -1
     finalized_at: int | None = None
     paid_at: int | None = None
     uncollectible_at: int | None = None
     next_payment_attempt: int | None = None
     charge: int = -1
     payment_intent: int = -1
+
+
+class InvoiceLine(NamedTuple):
+    """One line of an invoice: a subscription item for a period, or an invoice item
+    (``invoice_item``; a proration or a one-off). ``discount`` and ``tax`` are this line's."""
+
+    id: str
+    created: int
+    invoice: int
+    price: int
+    quantity: int
+    amount: int
+    discount: int
+    tax: int
+    period_start: int
+    period_end: int
+    subscription_item: int
+    invoice_item: int
+    proration: bool
+
+
+class InvoiceItem(NamedTuple):
+    id: str
+    created: int
+    customer: int
+    subscription: int
+    subscription_item: int
+    price: int
+    quantity: int
+    amount: int
+    currency: str
+    description: str
+    period_start: int
+    period_end: int
+    proration: bool
+    invoice: int
+
+
+class SetupIntent(NamedTuple):
+    """A customer saving their card (its payment method is the customer's card)."""
+
+    id: str
+    created: int
+    customer: int
+    status: str
+
+
+class CheckoutSession(NamedTuple):
+    """A completed Checkout: a subscription's start (its items are the first invoice's
+    lines) or a one-off purchase. ``items_from``..``items_to``: its line items."""
+
+    id: str
+    created: int
+    customer: int
+    mode: str
+    subscription: int
+    invoice: int
+    payment_intent: int
+    currency: str
+    items_from: int
+    items_to: int
+    subtotal: int
+    discount: int
+    tax: int
+    coupon: int
+    promotion_code: int
+
+
+class CheckoutItem(NamedTuple):
+    id: str
+    created: int
+    session: int
+    price: int
+    quantity: int
+    subtotal: int
+    discount: int
+    tax: int
+
+
+class CreditNote(NamedTuple):
+    """A credit note for a refund of an invoice's payment: every line of the invoice for a
+    whole refund, one custom line for a partial one."""
+
+    id: str
+    created: int
+    customer: int
+    invoice: int
+    refund: int
+    number: str
+    subtotal: int
+    discount: int
+    tax: int
+    lines_from: int
+    lines_to: int
+
+
+class CreditNoteLine(NamedTuple):
+    """``invoice_line``: the invoice line it credits (-1: a custom line)."""
+
+    id: str
+    created: int
+    credit_note: int
+    invoice_line: int
+    quantity: int
+    amount: int
+    discount: int
+    tax: int
+
+
+class SubscriptionSchedule(NamedTuple):
+    """A schedule that started a subscription with one phase (its first period) and releases
+    it at the phase's end (``status``: active, then released; canceled with the
+    subscription)."""
+
+    id: str
+    created: int
+    customer: int
+    subscription: int
+    prices: tuple[int, ...]
+    quantities: tuple[int, ...]
+    currency: str
+    coupon: int
+    tax_rate: int
+    start_date: int
+    end_date: int
+    status: str = "active"
+    released_at: int | None = None
+    canceled_at: int | None = None
+
+
+class Coupon(NamedTuple):
+    id: str
+    created: int
+    name: str
+    percent_off: float | None
+    amount_off: int | None
+    currency: str | None
+    duration: str
+    duration_in_months: int | None
+    times_redeemed: int = 0
+
+
+class PromotionCode(NamedTuple):
+    id: str
+    created: int
+    code: str
+    coupon: int
+    times_redeemed: int = 0
+
+
+class TaxRate(NamedTuple):
+    id: str
+    created: int
+    display_name: str
+    description: str
+    percentage: float
+    country: str
+    state: str | None
+    jurisdiction: str
+    tax_type: str
 
 
 class PaymentIntent(NamedTuple):
@@ -204,7 +403,19 @@ Row = (
     | Product
     | Price
     | Subscription
+    | SubscriptionItem
     | Invoice
+    | InvoiceLine
+    | InvoiceItem
+    | Coupon
+    | PromotionCode
+    | TaxRate
+    | SetupIntent
+    | CheckoutSession
+    | CheckoutItem
+    | CreditNote
+    | CreditNoteLine
+    | SubscriptionSchedule
     | PaymentIntent
     | Charge
     | Refund

@@ -8,6 +8,7 @@ the sandbox. Every number here comes from Stripe's public documentation (the fac
 
 from __future__ import annotations
 
+import re
 from typing import Final, Literal
 
 __all__ = [
@@ -20,8 +21,10 @@ __all__ = [
     "LIST_LIMIT_MAX",
     "MAX_EXPAND_DEPTH",
     "MODES",
+    "REDIRECT_URI_PATTERN",
     "REFRESH_TOKEN_LIFETIME",
     "Mode",
+    "is_redirect_uri",
 ]
 
 Mode = Literal["test", "live"]
@@ -47,3 +50,12 @@ LIST_LIMIT_MAX: Final = 100
 MAX_EXPAND_DEPTH: Final = 4
 #: ``/v1/events`` lists (and retrieves) only the last 30 days of events.
 EVENT_RETENTION: Final = 30 * 86_400
+
+#: An app upload accepts an ``allowed_redirect_uris`` item only when it matches this pattern
+#: (Stripe's manifest schema: an http(s) URL with a path).
+REDIRECT_URI_PATTERN: Final = re.compile(r"^https?://.*/.+")
+
+
+def is_redirect_uri(uri: object) -> bool:
+    """True when an upload accepts ``uri`` as an ``allowed_redirect_uris`` item."""
+    return isinstance(uri, str) and REDIRECT_URI_PATTERN.match(uri) is not None

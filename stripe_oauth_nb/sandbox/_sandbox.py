@@ -26,7 +26,8 @@ from ._state import (
     RegisteredApp,
     SandboxState,
 )
-from ._world import World
+from ._truth import ground_truth
+from ._world import LongLists, World
 
 __all__ = ["ModeKeys", "Sandbox"]
 
@@ -55,7 +56,9 @@ class Sandbox:
     and a fifth as many); every other object scales from them. ``seed``: same seed, same data.
     ``start``: when the seeded history ends (Unix seconds); given, the clock stands still there
     until :meth:`advance_clock` or :meth:`simulate` moves it, so data and timestamps repeat
-    exactly. ``rate_limit``: Stripe's per-account limits (429 beyond them). ``latency_ms``: a
+    exactly. ``long_lists``: :class:`LongLists`, customers of the default account whose
+    subscriptions or first invoices hold more entries than Stripe embeds (on top of
+    ``customers``). ``rate_limit``: Stripe's per-account limits (429 beyond them). ``latency_ms``: a
     round trip added to every API answer. ``redirect_uris``: the demo app's allowed redirect
     URIs. ``port``: 0 picks a free one.
     """
@@ -70,6 +73,7 @@ class Sandbox:
         start: float | None = None,
         rate_limit: bool = True,
         latency_ms: float = 0.0,
+        long_lists: LongLists | None = None,
     ) -> None:
         self.state = SandboxState(
             customers=customers,
@@ -78,6 +82,7 @@ class Sandbox:
             start=start,
             rate_limit=rate_limit,
             latency=latency_ms / 1000,
+            long_lists=long_lists,
         )
         self._server = ServerThread(create_app(self.state, self.connection_info), port=port)
         self._store_dir: Path | None = None
@@ -229,9 +234,15 @@ class Sandbox:
         """The sandbox's "stripe apps upload": same manifest id keeps the same client ids."""
         return self.state.register_app(manifest)
 
-    def create_account(self, name: str = "Another Installer", *, customers: int = 0) -> str:
+    def create_account(
+        self,
+        name: str = "Another Installer",
+        *,
+        customers: int = 0,
+        long_lists: LongLists | None = None,
+    ) -> str:
         """Another installing account (selectable on the consent page); returns its id."""
-        return self.state.add_account(name, customers=customers)
+        return self.state.add_account(name, customers=customers, long_lists=long_lists)
 
     def approve(self, install_url: str, decision: str = "accept", **options: Any) -> str:
         """:func:`stripe_oauth_nb.sandbox.approve` (the one implementation)."""
@@ -250,6 +261,16 @@ class Sandbox:
     def world(self, account_id: str | None = None, mode: Mode = "test") -> World:
         """The rows behind an account's data in one mode (for tests and benchmarks)."""
         return self.state.world(self.state.account(account_id), mode)
+
+    def ground_truth(
+        self, account_id: str | None = None, mode: Mode = "test"
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Every invoice, invoice line, subscription and subscription item of an account in
+        one mode, straight from the sandbox's rows (not through the API): what tables built
+        from the API must hold. See ``docs/SANDBOX.md``."""
+        world = self.world(account_id, mode)
+        with self.state.lock:
+            return ground_truth(world)
 
     def counts(self, account_id: str | None = None, mode: Mode = "test") -> dict[str, int]:
         """Objects per resource that a client can read (``GET /_sandbox/counts``)."""

@@ -28,7 +28,6 @@ from typing import Any, Final, Literal
 
 from .._app_record import RegisteredApp
 from .._errors import SandboxError
-from .._urls import matches_manifest_redirect_pattern
 from ._business import DAY, Business
 from ._failures import APIFailure, ConsentFailure, OAuthFailure, stripe_mask
 from ._limits import RateLimiter, Refusal
@@ -39,9 +38,11 @@ from ._rules import (
     MODES,
     REFRESH_TOKEN_LIFETIME,
     Mode,
+    is_redirect_uri,
 )
 from ._secrets_log import record_secret
-from ._world import RESOURCES, Account, World, WorldSpec, random_id
+from ._sublists import SUBLISTS
+from ._world import RESOURCES, Account, LongLists, World, WorldSpec, random_id
 
 __all__ = [
     "DEFAULT_REDIRECT_URIS",
@@ -73,6 +74,13 @@ DEMO_MANIFEST: Final[dict[str, Any]] = {
         {"permission": "payout_read", "purpose": "Reconcile payouts."},
         {"permission": "dispute_read", "purpose": "Report disputes."},
         {"permission": "event_read", "purpose": "Keep the tables up to date."},
+        {"permission": "coupon_read", "purpose": "Report discounts."},
+        {"permission": "promotion_code_read", "purpose": "Report which codes customers used."},
+        {"permission": "tax_rate_read", "purpose": "Report tax collected."},
+        {"permission": "setup_intent_read", "purpose": "Follow saved cards."},
+        {"permission": "payment_method_read", "purpose": "Report payment methods."},
+        {"permission": "credit_note_read", "purpose": "Report refunds of invoices."},
+        {"permission": "checkout_session_read", "purpose": "Report how customers signed up."},
     ],
     "ui_extension": {"views": []},
     "distribution_type": "public",
@@ -83,8 +91,9 @@ DEMO_MANIFEST: Final[dict[str, Any]] = {
 FaultEndpoint = str
 FaultKind = Literal["delay", "error", "rate_limit", "drop"]
 #: Endpoints a ``"*"`` fault applies to (the API; not the consent page).
-_STAR_ENDPOINTS: Final = frozenset({"token", "account", *RESOURCES})
-FAULT_ENDPOINTS: Final = ("token", "account", *RESOURCES, "authorize", "*")
+_EXTRA_ENDPOINTS: Final = (*(spec.name for spec in SUBLISTS), "balance")
+_STAR_ENDPOINTS: Final = frozenset({"token", "account", *RESOURCES, *_EXTRA_ENDPOINTS})
+FAULT_ENDPOINTS: Final = ("token", "account", *RESOURCES, *_EXTRA_ENDPOINTS, "authorize", "*")
 FAULT_KINDS: Final = ("delay", "error", "rate_limit", "drop")
 GRANT_TYPES: Final = ("authorization_code", "refresh_token")
 
@@ -208,6 +217,7 @@ class SandboxState:
         start: float | None = None,
         rate_limit: bool = True,
         latency: float = 0.0,
+        long_lists: LongLists | None = None,
     ) -> None:
         if not isinstance(customers, int) or customers < 0:
             raise SandboxError(f"customers must be a whole number, 0 or more, not {customers!r}.")
@@ -233,7 +243,9 @@ class SandboxState:
         self._customer_streams: dict[str, Any] = {}
         self._worlds: dict[tuple[str, Mode], tuple[World, Business]] = {}
         self._building: dict[tuple[str, Mode], threading.Event] = {}
-        self.default_account_id = self.add_account("Sandbox Installer Co", customers=customers)
+        self.default_account_id = self.add_account(
+            "Sandbox Installer Co", customers=customers, long_lists=long_lists
+        )
         # The default account's test-mode customers continue the seed's own stream (the
         # customers every earlier release of the sandbox had).
         self._customer_streams[self.default_account_id] = self._rng.getstate()
@@ -266,7 +278,9 @@ class SandboxState:
 
     # --- setup -------------------------------------------------------------------------------
 
-    def _new_account(self, name: str, customers: int) -> Account:
+    def _new_account(
+        self, name: str, customers: int, long_lists: LongLists | None = None
+    ) -> Account:
         account_id = random_id(self._rng, "acct_", 16)
         slug = "".join(ch for ch in name.lower() if ch.isalnum()) or "account"
         return Account(
@@ -275,16 +289,25 @@ class SandboxState:
             email=f"owner@{slug}.example.com",
             created=self.start - _ACCOUNT_AGE,
             customers=customers,
+            long_lists=long_lists,
         )
 
-    def add_account(self, name: str, *, customers: int = 0) -> str:
-        """Create an installing account (its data is made when first read); its ``acct_`` id."""
+    def add_account(
+        self, name: str, *, customers: int = 0, long_lists: LongLists | None = None
+    ) -> str:
+        """Create an installing account (its data is made when first read); its ``acct_`` id.
+        ``long_lists``: customers with more subscription items or invoice lines than Stripe
+        embeds, on top of ``customers``."""
         if not isinstance(name, str) or not name.strip():
             raise SandboxError("An account needs a non-empty name.")
         if not isinstance(customers, int) or customers < 0:
             raise SandboxError(f"customers must be a whole number, 0 or more, not {customers!r}.")
+        if long_lists is not None:
+            if not isinstance(long_lists, LongLists):
+                raise SandboxError("long_lists must be a LongLists(invoices=, lines=, ...).")
+            long_lists.check()
         with self._lock:
-            account = self._new_account(name.strip(), customers)
+            account = self._new_account(name.strip(), customers, long_lists)
             self.accounts[account.id] = account
             for mode in MODES:
                 self.publishable_keys[(account.id, mode)] = _token(f"pk_{mode}_")
@@ -341,6 +364,7 @@ class SandboxState:
                     customer_rng_state=(
                         self._customer_streams.get(account.id) if mode == "test" else None
                     ),
+                    long_lists=account.long_lists,
                 )
             if not owner:
                 pending.wait()
@@ -392,7 +416,7 @@ class SandboxState:
                 "callback URL, e.g. http://127.0.0.1:8765/callback."
             )
         for uri in uris:
-            if not matches_manifest_redirect_pattern(uri):
+            if not is_redirect_uri(uri):
                 raise SandboxError(
                     f"allowed_redirect_uris entry {uri!r} must be an http(s) URL with a path "
                     "(https://example.com/callback, not https://example.com)."

@@ -15,26 +15,41 @@ from typing import Any, Final
 from ._rows import (
     BalanceTransaction,
     Charge,
+    CheckoutItem,
+    CheckoutSession,
+    Coupon,
+    CreditNote,
+    CreditNoteLine,
     Customer,
     Dispute,
     Event,
     Invoice,
+    InvoiceItem,
+    InvoiceLine,
     PaymentIntent,
     Payout,
     Price,
     Product,
+    PromotionCode,
     Refund,
+    SetupIntent,
     Subscription,
+    SubscriptionItem,
+    SubscriptionSchedule,
     Table,
+    TaxRate,
 )
 from ._rules import EVENT_RETENTION, Mode
 
 __all__ = [
+    "CHILDREN",
     "RESOURCES",
     "Account",
     "Ids",
+    "LongLists",
     "World",
     "WorldSpec",
+    "api_path",
     "customer_attributes",
     "random_id",
 ]
@@ -53,6 +68,24 @@ RESOURCES: Final = (
     "payouts",
     "disputes",
     "events",
+    "coupons",
+    "promotion_codes",
+    "tax_rates",
+    "invoiceitems",
+    "setup_intents",
+    "checkout_sessions",
+    "credit_notes",
+    "subscription_schedules",
+)
+#: Where a list endpoint is when it is not ``/v1/<name>``.
+_PATHS: Final = {"checkout_sessions": "/v1/checkout/sessions"}
+
+#: Tables of objects that live inside a parent (read through the parent's sub-list endpoint).
+CHILDREN: Final = (
+    "subscription_items",
+    "invoice_lines",
+    "checkout_line_items",
+    "credit_note_lines",
 )
 
 _ALNUM: Final = string.ascii_letters + string.digits
@@ -67,6 +100,11 @@ _LAST: Final = (
     "Wilson", "Berners-Lee", "Matsumoto",
 )  # fmt: skip
 _CURRENCIES: Final = ("usd", "usd", "usd", "eur", "gbp")
+
+
+def api_path(resource: str) -> str:
+    """The list endpoint of ``resource``: ``/v1/customers``, ``/v1/checkout/sessions``..."""
+    return _PATHS.get(resource, f"/v1/{resource}")
 
 
 def random_id(rng: random.Random, prefix: str, length: int = 14) -> str:
@@ -106,6 +144,42 @@ def customer_attributes(rng: random.Random, number: int) -> tuple[str, str, str,
 
 
 @dataclass(frozen=True)
+class LongLists:
+    """Customers whose lists are longer than Stripe embeds (10 entries), on top of the
+    seeded variety: ``subscriptions`` customers subscribe with exactly ``items`` items, and
+    ``invoices`` more customers get a first invoice of exactly ``lines`` lines (a few
+    subscription items and one-off invoice items); ``credit_notes`` of those invoices are
+    refunded whole (a credit note with a line per invoice line). The subscriptions start
+    through Checkout (a session with a line item per item). They are the newest arrivals of
+    the history, so they exist with any number of customers (they are added to it)."""
+
+    invoices: int = 0
+    lines: int = 25
+    subscriptions: int = 0
+    items: int = 12
+    #: Of the long invoices, this many are refunded whole: a credit note of ``lines`` lines.
+    credit_notes: int = 0
+
+    def check(self) -> None:
+        from .._errors import SandboxError
+
+        for name, low, high in (
+            ("invoices", 0, 100_000),
+            ("lines", 1, 40),
+            ("subscriptions", 0, 100_000),
+            ("items", 1, 15),
+            ("credit_notes", 0, self.invoices),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise SandboxError(
+                    f"long_lists.{name} must be a whole number from {low} to {high}, not "
+                    f"{value!r} (Stripe allows at most 20 subscription items; the sandbox's "
+                    "catalogue has 15 prices per currency and interval)."
+                )
+
+
+@dataclass(frozen=True)
 class Account:
     """An account: the app developer's own, or one that installs apps (``customers`` sized)."""
 
@@ -116,6 +190,7 @@ class Account:
     customers: int
     country: str = "US"
     default_currency: str = "usd"
+    long_lists: LongLists | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +206,7 @@ class WorldSpec:
     #: Draw the customers from this generator state (the default account's test mode keeps the
     #: customers of earlier releases of the sandbox); None: a generator of the world's own.
     customer_rng_state: Any = None
+    long_lists: LongLists | None = None
 
 
 class World:
@@ -151,7 +227,21 @@ class World:
         self.products: Table[Product] = Table("products")
         self.prices: Table[Price] = Table("prices")
         self.subscriptions: Table[Subscription] = Table("subscriptions")
+        self.subscription_items: Table[SubscriptionItem] = Table("subscription_items")
         self.invoices: Table[Invoice] = Table("invoices")
+        self.invoice_lines: Table[InvoiceLine] = Table("invoice_lines")
+        self.invoiceitems: Table[InvoiceItem] = Table("invoiceitems")
+        self.coupons: Table[Coupon] = Table("coupons")
+        self.promotion_codes: Table[PromotionCode] = Table("promotion_codes")
+        self.tax_rates: Table[TaxRate] = Table("tax_rates")
+        self.setup_intents: Table[SetupIntent] = Table("setup_intents")
+        self.checkout_sessions: Table[CheckoutSession] = Table("checkout_sessions")
+        self.checkout_line_items: Table[CheckoutItem] = Table("checkout_line_items")
+        self.credit_notes: Table[CreditNote] = Table("credit_notes")
+        self.subscription_schedules: Table[SubscriptionSchedule] = Table("subscription_schedules")
+        self.credit_note_lines: Table[CreditNoteLine] = Table("credit_note_lines")
+        #: Credit notes per invoice (their numbers are ``INVOICE-CN-01`` and up).
+        self.credit_note_numbers: dict[int, int] = {}
         self.payment_intents: Table[PaymentIntent] = Table("payment_intents")
         self.charges: Table[Charge] = Table("charges")
         self.refunds: Table[Refund] = Table("refunds")

@@ -26,7 +26,6 @@ Only this package imports Starlette and uvicorn (``import stripe_oauth_nb`` stay
 from __future__ import annotations
 
 from ._app import COOKIE_NAME, create_app
-from ._codes import UsedCodes
 from ._config import CALLBACK_PATH, SECRET_ENV, ServeConfig
 from ._server import InstallServer
 from ._target import app_settings
@@ -38,9 +37,12 @@ __all__ = [
     "SECRET_ENV",
     "InstallServer",
     "ServeConfig",
-    "UsedCodes",
     "Visit",
     "app_settings",
     "create_app",
     "visit",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

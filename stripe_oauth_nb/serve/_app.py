@@ -13,11 +13,11 @@
 Order of the callback's checks, so that nothing is spent on a bad request: strict parse ->
 the cookie holds this state (else 400, nothing used) -> the store answers (else 503 "try
 again", the attempt stays open, so reloading works) -> the attempt log uses the state up
-(once, across processes) -> the code was never sent before (else 400) -> its turn under the
-token endpoint's rate limit (the token step's ``RateLimiter``: a code that meets a 429 cannot
-be sent again) -> one token request -> the token set stored
-(else 503 "try again", nothing stored). Handlers are plain functions (Starlette runs them in
-its thread pool) over the synchronous core.
+(once, across processes) -> its turn under the token endpoint's rate limit (the toolkit's
+``ModeLimiter``: a code that meets a 429 cannot be sent again) -> the attempt log records the
+code as sent, refusing a code any attempt sent before (else 400, no request) -> one token
+request -> the token set stored (else 503 "try again", nothing stored). Handlers are plain
+functions (Starlette runs them in its thread pool) over the synchronous core.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from .._errors import (
     CallbackError,
     CallbackRequestError,
     CallbackStateError,
+    CodeAlreadySentError,
     CodeAlreadyUsedError,
     ConfigError,
     InstallLinkError,
@@ -57,12 +58,11 @@ from .._errors import (
 from .._http import DEFAULT_TIMEOUT, httpx
 from .._install_link import build_install_link, mask_state
 from .._masking import mask_text
+from .._ratelimit import STRIPE_RATES, ModeLimiter
 from .._settings import Mode
 from .._tokens import TokenManager
-from .._tokens._bulk import STRIPE_TOKEN_RATES, RateLimiter
 from .._tokenset import TokenSet
-from .._urls import is_loopback_host
-from ._codes import UsedCodes
+from .._urls import host_headers, is_loopback_host
 from ._config import ServeConfig
 from ._pages import PAGE_HEADERS, onboarding_page, problem_page, success_page
 
@@ -106,10 +106,9 @@ class _InstallApp:
     def __init__(self, config: ServeConfig, http: httpx.Client) -> None:
         self.config = config
         self.http = http
-        self.codes = UsedCodes.beside(config.attempts)
         rate = config.token_rate
-        self.limiter = RateLimiter(
-            STRIPE_TOKEN_RATES if rate is None else dict.fromkeys(STRIPE_TOKEN_RATES, rate)
+        self.limiter = ModeLimiter(
+            STRIPE_RATES if rate is None else dict.fromkeys(STRIPE_RATES, rate)
         )
         self.home = config.public_url + "/"
 
@@ -339,22 +338,6 @@ class _InstallApp:
                 "not used: reload this page in a minute to try again."
             ) from None
         self._forget(request, state)
-        try:
-            fresh = self.codes.claim(code.code)
-        except OSError as exc:  # the ledger's folder or lock: send nothing rather than risk it
-            logger.error("used-code ledger unavailable: %s", mask_text(str(exc)))
-            raise _try_again(
-                "Our storage is not answering, so the code was not sent. Nothing was stored; "
-                "please start the install again in a minute."
-            ) from None
-        if not fresh:
-            raise _Refusal(
-                400,
-                "This authorization code was already used",
-                "The code in this address was already sent to Stripe once; a code works only "
-                "once, and sending it again would revoke what it gave. Nothing new was "
-                "connected. Start the install again for a new code.",
-            )
         return self._exchange(code)
 
     def _exchange(self, code: AuthorizationCode) -> TokenSet:
@@ -378,6 +361,20 @@ class _InstallApp:
             raise _try_again(
                 "The connection could not be completed: our storage is not answering. Please "
                 "start the install again in a minute."
+            ) from None
+        except AttemptLogError as exc:  # the code could not be recorded as sent: not sent
+            logger.error("attempt log unavailable: %s", mask_text(str(exc)))
+            raise _try_again(
+                "Our storage is not answering, so the code was not sent. Nothing was stored; "
+                "please start the install again in a minute."
+            ) from None
+        except CodeAlreadySentError:  # the attempt log's rule: no request was made
+            raise _Refusal(
+                400,
+                "This authorization code was already used",
+                "The code in this address was already sent to Stripe once; a code works only "
+                "once, and sending it again would revoke what it gave. Nothing new was "
+                "connected. Start the install again for a new code.",
             ) from None
         except CodeAlreadyUsedError:
             raise _Refusal(
@@ -425,7 +422,7 @@ class _InstallApp:
 
 def _allowed_hosts(config: ServeConfig) -> list[str]:
     public = urllib.parse.urlsplit(config.public_url).hostname or ""
-    return sorted({public, config.host, "127.0.0.1", "localhost", "[::1]"})
+    return sorted(host_headers(config.host, also=(public,)))
 
 
 def create_app(config: ServeConfig, *, http: httpx.Client | None = None) -> Starlette:

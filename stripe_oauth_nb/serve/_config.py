@@ -33,7 +33,7 @@ from .._install_link import check_redirect_uri
 from .._masking import Secret, mask_text
 from .._modes import MODES, Mode
 from .._settings import Settings
-from .._tokens import TokenStore, open_store
+from .._tokens import TokenStore, open_attempt_log, open_store
 from .._urls import is_loopback_host
 from ..manifest import Manifest
 
@@ -208,8 +208,8 @@ class ServeConfig:
 
         ``public_url`` defaults to ``http://{host}:{port}`` (loopback only). ``store`` defaults
         to the store ``settings`` name (a file, or a PostgreSQL DSN); ``attempts`` to its
-        attempt log (:meth:`AttemptLog.for_settings`: beside the file, or in the database):
-        the places every process behind a load balancer must share. ``signing_key``
+        attempt log (:func:`~stripe_oauth_nb.tokens.open_attempt_log`: beside the file, or in
+        the database): the places every process behind a load balancer must share. ``signing_key``
         defaults to :func:`signing_key_from_env`.
         """
         if mode not in (None, "test", "live"):
@@ -234,7 +234,7 @@ class ServeConfig:
             mode=chosen,
             signing_key=key,
             store=store if store is not None else open_store(settings),
-            attempts=attempts if attempts is not None else AttemptLog.for_settings(settings),
+            attempts=attempts if attempts is not None else open_attempt_log(settings),
             host=host,
             port=port,
             description=description,

@@ -15,7 +15,9 @@ with dlt (DuckDB by default; PostgreSQL or any dlt destination by configuration)
 from __future__ import annotations
 
 from ._destination import DEFAULT_DB, mask_dsn
-from ._limiter import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RateLimiter
+from ._forget import ForgetReport, forget
+from ._limiter import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RequestLimiter
+from ._privacy import DataPermissionsWarning
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import RESOURCES, Resource
 from ._sql import DEFAULT_FRESH, query
@@ -29,13 +31,20 @@ __all__ = [
     "RESOURCES",
     "TEST_RATE",
     "AccountResult",
+    "DataPermissionsWarning",
+    "ForgetReport",
     "Progress",
     "ProgressCallback",
-    "RateLimiter",
+    "RequestLimiter",
     "Resource",
     "SyncReport",
     "TableResult",
+    "forget",
     "mask_dsn",
     "query",
     "sync",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

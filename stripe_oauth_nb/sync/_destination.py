@@ -12,21 +12,26 @@ that is not DuckDB, a server that cannot be reached, a refused password: one cle
 A second sync started while the first holds a DuckDB file's (or a work folder's) lock is refused
 at once with :class:`SyncLockedError`. The work folder holds dlt's pipeline folders and the rows
 waiting to be loaded; it can be deleted between runs (dlt restores its state from the database).
+
+Everything the sync writes is owner-only whatever the umask (``_privacy``): the work folder is
+made 0700 before anything is written into it, a new DuckDB file is 0600 from its first byte, and
+an existing database other users can read gets a :class:`DataPermissionsWarning` (unchanged).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
+import os
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._errors import DestinationError, SyncConfigError, SyncLockedError
-from .._masking import Secret, clean_server_text
+from .._masking import Secret, clean_server_text, dsn_passwords, mask_dsn
 from ._locks import AccountLocks, PostgresAccountLocks
+from ._privacy import FOLDER_MODE, check_private, create_duckdb, private_folder, tighten
 
 __all__ = ["DEFAULT_DB", "Destination", "mask_dsn", "open_destination"]
 
@@ -38,23 +43,6 @@ CONNECT_TIMEOUT = 10
 MEMORY_LIMIT = "128MB"
 #: DuckDB's file magic, after the 8-byte checksum of its header.
 _DUCKDB_MAGIC = b"DUCK"
-_PASSWORD_KV = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
-
-
-def mask_dsn(dsn: str) -> str:
-    """The DSN with its password replaced by ``***`` (URL or ``key=value`` form)."""
-    text = _PASSWORD_KV.sub(r"\1***", dsn)
-    try:
-        parts = urllib.parse.urlsplit(text)
-    except ValueError:
-        return "<a DSN that cannot be parsed>"
-    if parts.password:
-        user = parts.username or ""
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        netloc = f"{user}:***@{host}{port}"
-        text = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    return text
 
 
 @dataclass
@@ -67,6 +55,8 @@ class Destination:
     work_dir: Path
     #: The schema the tables go to unless one is named: DuckDB's own ``main``, else ``stripe``.
     default_dataset: str = "stripe"
+    #: The DuckDB file (None for a server): made private again after every load.
+    db_path: Path | None = None
     _secrets: tuple[str, ...] = ()
     #: The lock per account (PostgreSQL's advisory locks; a no-op where the destination's own
     #: lock already covers every account).
@@ -132,7 +122,7 @@ def open_destination(
 def _lock_file(path: Path, what: str) -> Any:
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(path), timeout=0)
+    lock = FileLock(str(path), timeout=0, mode=0o600)
     try:
         lock.acquire()
     except Timeout:
@@ -160,10 +150,13 @@ def _duckdb(path: Path, work_dir: str | Path | None) -> Destination:
                 f"{path} is not a DuckDB database (its first bytes say otherwise). Nothing was "
                 "changed; give another --db path (a new file is created), or move this file."
             )
-    work = Path(work_dir) if work_dir is not None else path.with_name(path.name + ".sync")
-    work.mkdir(parents=True, exist_ok=True)
+    work = _work_folder(work_dir, path.with_name(path.name + ".sync"))
     lock = _lock_file(path.with_name(path.name + ".sync-lock"), str(path))
     try:
+        if not path.exists():
+            create_duckdb(path, work)
+        else:
+            check_private(path, "The database")
         connection = _open_duckdb(path)
     except BaseException:
         lock.release()
@@ -176,6 +169,7 @@ def _duckdb(path: Path, work_dir: str | Path | None) -> Destination:
         description=f"duckdb:{path}",
         work_dir=work,
         default_dataset="main",
+        db_path=path,
         _release=[lock.release, connection.close],
     )
 
@@ -211,8 +205,7 @@ def _postgres(dsn: str, work_dir: str | Path | None, dataset: str) -> Destinatio
 
     shown = mask_dsn(dsn)
     parts = urllib.parse.urlsplit(dsn)
-    secrets = tuple(s for s in (parts.password, urllib.parse.unquote(parts.password or "")) if s)
-    secrets += tuple(m.group(2).strip("'") for m in _PASSWORD_KV.finditer(dsn))
+    secrets = dsn_passwords(dsn)
     try:
         connection = psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT)
     except psycopg2.Error as exc:
@@ -231,8 +224,11 @@ def _postgres(dsn: str, work_dir: str | Path | None, dataset: str) -> Destinatio
         ) from None
     connection.autocommit = True
     digest = hashlib.sha256(f"{parts.hostname}:{parts.port}{parts.path}:{dataset}".encode())
-    work = Path(work_dir) if work_dir is not None else _cache_dir() / digest.hexdigest()[:16]
-    work.mkdir(parents=True, exist_ok=True)
+    try:
+        work = _work_folder(work_dir, _cache_dir() / digest.hexdigest()[:16])
+    except BaseException:
+        connection.close()
+        raise
 
     def connect() -> Any:
         fresh = psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT)
@@ -254,11 +250,8 @@ def _postgres(dsn: str, work_dir: str | Path | None, dataset: str) -> Destinatio
 
 def _other(destination: Any, work_dir: str | Path | None, dataset: str) -> Destination:
     name = str(getattr(destination, "destination_name", None) or type(destination).__name__)
-    if work_dir is None:
-        work = _cache_dir() / hashlib.sha256(f"{name}:{dataset}".encode()).hexdigest()[:16]
-    else:
-        work = Path(work_dir)
-    work.mkdir(parents=True, exist_ok=True)
+    default = _cache_dir() / hashlib.sha256(f"{name}:{dataset}".encode()).hexdigest()[:16]
+    work = _work_folder(work_dir, default)
     lock = _lock_file(work / "sync-lock", f"the {name} destination")
     return Destination(
         kind=name,
@@ -267,6 +260,29 @@ def _other(destination: Any, work_dir: str | Path | None, dataset: str) -> Desti
         work_dir=work,
         _release=[lock.release],
     )
+
+
+def _work_folder(given: str | Path | None, default: Path) -> Path:
+    """The sync's work folder, private: made 0700 when new; the default one (the sync's own) is
+    made 0700 again with everything in it; a named one that others can read is warned about and
+    left as it is (the folders the sync makes inside it are 0700 all the same)."""
+    work = Path(given).expanduser() if given is not None else default
+    if work.exists() and not work.is_dir():
+        raise DestinationError(f"The work folder {work} is a file: give a folder path.")
+    try:
+        if not work.exists():
+            private_folder(work)
+        elif given is None:
+            os.chmod(work, FOLDER_MODE)
+            tighten(work)
+        else:
+            check_private(work, "The sync's work folder")
+    except PermissionError as exc:
+        raise DestinationError(
+            f"The work folder {work} cannot be made ({exc.strerror}): give --work-dir a folder "
+            "you may write to."
+        ) from None
+    return work
 
 
 def _cache_dir() -> Path:

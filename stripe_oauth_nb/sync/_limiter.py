@@ -1,15 +1,6 @@
-"""One client-side rate limiter per account, matching Stripe's documented read limits.
-
-Stripe allows an account 100 requests a second in live mode and 25 in test mode, and each
-endpoint 25 a second (counted against the account's limit too). :class:`RateLimiter` gives every
-request a send time: at least ``1/rate`` after every other request of the account, and at least
-``1/endpoint_rate`` after the previous request to the same endpoint. Sends are spaced evenly (no
-bursts), a little under the limits (``headroom``), so a server counting requests over any one
-second never sees more than its limit, even when the network delays some of them.
-
-A reservation waiting for its endpoint does not hold the account's slot in the meantime: each
-send time is fitted into the first free gap of the account's schedule, so a saturated endpoint
-(charges) never slows the others (prices, events) down.
+"""The sync's rate limiting: one :class:`~stripe_oauth_nb._ratelimit.RequestLimiter` per
+account (Stripe's documented read limits; the limiter itself is the toolkit's one, in
+``_ratelimit.py``), put under an API client's retries.
 
 On a 429 the limiter pauses the endpoint for the ``Retry-After`` Stripe sent (one second when it
 sent none); the request itself is retried by the client's retry policy (exponential backoff with
@@ -21,32 +12,24 @@ attempt on the wire (first tries and retries) waits for its turn and is counted.
 
 from __future__ import annotations
 
-import bisect
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._api._retry import parse_retry_after
 from .._http import httpx
+from .._ratelimit import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RequestLimiter
 
 __all__ = [
     "ENDPOINT_RATE",
     "LIVE_RATE",
     "TEST_RATE",
     "LimitedTransport",
-    "RateLimiter",
+    "RequestLimiter",
     "RequestStats",
     "endpoint_of",
 ]
 
-#: Stripe's documented limits (requests per second).
-LIVE_RATE = 100.0
-TEST_RATE = 25.0
-ENDPOINT_RATE = 25.0
-#: Fraction of a limit the limiter uses: requests leave evenly spaced at 95% of it.
-DEFAULT_HEADROOM = 0.95
 #: Pause after a 429 that carried no Retry-After (seconds).
 DEFAULT_PAUSE = 1.0
 
@@ -55,79 +38,6 @@ def endpoint_of(path: str) -> str:
     """The endpoint a path counts against: ``/v1/charges/ch_1`` -> ``/v1/charges``."""
     parts = [p for p in path.split("/") if p]
     return "/" + "/".join(parts[:2])
-
-
-class RateLimiter:
-    """Send times for one account's requests (thread-safe).
-
-    ``rate``: the account's requests per second (None: no account limit); ``endpoint_rate``:
-    per endpoint (None: none). ``clock``/``sleep`` are injectable for tests.
-    """
-
-    def __init__(
-        self,
-        rate: float | None,
-        endpoint_rate: float | None = ENDPOINT_RATE,
-        *,
-        headroom: float = DEFAULT_HEADROOM,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not 0 < headroom <= 1:
-            raise ValueError(f"headroom must be in (0, 1], not {headroom}")
-        self.rate = rate
-        self.endpoint_rate = endpoint_rate
-        self._gap = 1.0 / (rate * headroom) if rate else 0.0
-        self._endpoint_gap = 1.0 / (endpoint_rate * headroom) if endpoint_rate else 0.0
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._slots: list[float] = []  # the account's reserved send times, sorted
-        self._next: dict[str, float] = {}  # per endpoint: earliest next send time
-        self._paused: dict[str, float] = {}  # per endpoint: no send before this time
-
-    @classmethod
-    def for_mode(cls, livemode: bool, **options: object) -> RateLimiter:
-        """Stripe's limits for an account in live (100/s) or test (25/s) mode."""
-        return cls(LIVE_RATE if livemode else TEST_RATE, ENDPOINT_RATE, **options)  # type: ignore[arg-type]
-
-    def reserve(self, endpoint: str) -> float:
-        """Reserve a send time for a request to ``endpoint``; return it (``clock`` time)."""
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next.get(endpoint, now), self._paused.get(endpoint, now))
-            when = self._fit(start, now) if self._gap else start
-            if self._endpoint_gap:
-                self._next[endpoint] = when + self._endpoint_gap
-            return when
-
-    def _fit(self, start: float, now: float) -> float:
-        """The first time >= start at least one gap away from every reserved slot."""
-        slots = self._slots
-        del slots[: bisect.bisect_left(slots, now - self._gap)]  # forget the past
-        when = start
-        for slot in slots[max(bisect.bisect_left(slots, when - self._gap) - 1, 0) :]:
-            if slot + self._gap <= when:
-                continue
-            if when + self._gap <= slot:
-                break
-            when = slot + self._gap
-        bisect.insort(slots, when)
-        return when
-
-    def acquire(self, endpoint: str) -> float:
-        """Wait for this request's turn; return the seconds waited."""
-        wait = self.reserve(endpoint) - self._clock()
-        if wait > 0:
-            self._sleep(wait)
-            return wait
-        return 0.0
-
-    def pause(self, endpoint: str, seconds: float) -> None:
-        """Send nothing more to ``endpoint`` for ``seconds`` (after a 429)."""
-        with self._lock:
-            until = self._clock() + max(seconds, 0.0)
-            self._paused[endpoint] = max(self._paused.get(endpoint, 0.0), until)
 
 
 @dataclass
@@ -161,7 +71,7 @@ class LimitedTransport(httpx.BaseTransport):
     def __init__(
         self,
         inner: httpx.BaseTransport,
-        limiter: RateLimiter | None,
+        limiter: RequestLimiter | None,
         stats: RequestStats,
         *,
         default_pause: float = DEFAULT_PAUSE,

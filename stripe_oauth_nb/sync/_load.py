@@ -13,10 +13,15 @@ state. Resources are loaded as soon as they are read, while the others are still
 - the cursors (newest ``created`` read, newest event seen) are the resource's dlt state, which
   dlt writes into the database with the load: a load killed at any point is finished by the next
   run (dlt loads pending packages first), and until then the cursors stay where they were.
+
+After every load the completed package (a Parquet copy of every row loaded) is deleted, and what
+dlt wrote is made owner-only (``_privacy``): the work folder keeps dlt's state, schemas and
+pending packages only, so it does not grow with the number of runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import DestinationError
 from ._destination import Destination
+from ._disk import DiskBudget, is_disk_full
+from ._privacy import FILE_MODE, clean_work_folder, private_folder, tighten
 from ._spill import DELETED, SEQ, Spill
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,6 +79,8 @@ def _configure_dlt() -> None:
     dlt.config["load.truncate_staging_dataset"] = True
     # state() restores from the database itself when the work folder has none
     dlt.config["restore_from_destination"] = False
+    # a loaded package's data files go at once (tidy() removes the rest of the package)
+    dlt.config["load.delete_completed_jobs"] = True
 
 
 class Loader:
@@ -81,8 +90,10 @@ class Loader:
         _configure_dlt()
         self.destination = destination
         self.dataset = dataset
-        self.pipelines_dir = destination.work_dir / "pipelines"
+        self.pipelines_dir = private_folder(destination.work_dir / "pipelines")
         self._pipelines: dict[tuple[str, bool], dlt.Pipeline] = {}
+        #: The run's disk budget: a load refused for want of space names the MB to free.
+        self.budget: DiskBudget | None = None
 
     def pipeline(self, account_id: str, livemode: bool) -> dlt.Pipeline:
         """The dlt pipeline of (account, mode), made once per loader: making one resolves its
@@ -99,6 +110,7 @@ class Loader:
             pipelines_dir=str(self.pipelines_dir),
         )
         logging.getLogger("dlt").setLevel(logging.ERROR)  # dlt sets it up on first use
+        tighten(self.pipelines_dir)  # the folders and state dlt just made with the umask
         self._pipelines[key] = pipeline
         return pipeline
 
@@ -159,12 +171,17 @@ class Loader:
                         gone = counter.ids(table) - batch.spill.ids()
                         batch.spill.delete(sorted(gone), account_id, livemode)
                         batch.spill.close()
+                    if batch.spill.error is not None:  # never load part of a table
+                        raise batch.spill.error
                     before[table] = (rows, counter.existing(table, _tombstones(batch.spill)))
-            # run()'s steps one by one: the load alone waits for other processes' loads
-            pipeline.extract([_resource(batch) for batch in batches])
-            pipeline.normalize()
-            with self.destination.locks.loading():
-                info = pipeline.load()
+            try:
+                # run()'s steps one by one: the load alone waits for other processes' loads
+                pipeline.extract([_resource(batch) for batch in batches])
+                pipeline.normalize()
+                with self.destination.locks.loading():
+                    info = pipeline.load()
+            finally:
+                self.tidy()
             counts: dict[str, Counts] = {}
             with _Counter(pipeline, key) as counter:
                 for batch in batches:
@@ -181,8 +198,19 @@ class Loader:
         except DestinationError:
             raise
         except Exception as exc:
+            if self.budget is not None and is_disk_full(exc):
+                raise self.budget.full(f"loading into {self.destination.description}") from None
             raise self._failed("load into", exc) from None
         return counts
+
+    def tidy(self) -> None:
+        """Delete completed load packages; make what dlt and DuckDB wrote owner-only."""
+        clean_work_folder(self.pipelines_dir)
+        tighten(self.pipelines_dir)
+        db = self.destination.db_path
+        if db is not None:  # DuckDB makes its write-ahead log with the umask
+            with contextlib.suppress(FileNotFoundError):
+                db.with_name(db.name + ".wal").chmod(FILE_MODE)
 
     def _failed(self, what: str, exc: Exception) -> DestinationError:
         reason = exc

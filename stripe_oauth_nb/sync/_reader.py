@@ -8,7 +8,7 @@ last run); the window holding the oldest, still unread, part (the *tail*) hands 
 resource spreads over up to
 ``max_windows`` concurrent windows whatever the shape of its history, each window costing at most
 one extra, partly filled page. All windows of all resources share one worker pool and one
-:class:`~._limiter.RateLimiter`, so the account runs at its limit, not at the round trip.
+:class:`~._limiter.RequestLimiter`, so the account runs at its limit, not at the round trip.
 
 Incremental runs read ``/v1/events``, in windows like a resource, from the oldest cursor of the
 resources that need it: an event's ``data.object`` becomes a row of its resource's table,
@@ -117,6 +117,8 @@ class Reader:
     #: The first page of ``/v1/events`` (newest first, from ``events_since`` or earlier), if
     #: already fetched.
     events_page: Mapping[str, Any] | None = None
+    #: The first page of full passes, already fetched (``sync``'s disk estimate reads them).
+    first_pages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     workers: int = 24
     max_windows: int = 6
     on_ready: Callable[[str], None] = lambda name: None
@@ -141,7 +143,8 @@ class Reader:
         for name, plan in self.plans.items():
             self._open[name] = 0  # (a resource without windows is ready with the events)
             if plan.full or plan.read_new:
-                self._add(Window(name, plan.since or 0, top=True))
+                page = self.first_pages.get(name) if plan.full else None
+                self._add(Window(name, plan.since or 0, top=True, page=page))
         if self.events_since is not None:
             self._add(Window(EVENTS, self.events_since, top=True, page=self.events_page))
         else:

@@ -54,6 +54,8 @@ class AccountResult:
     error: str | None = None
     #: Left to another sync process: it held the account's lock, or loaded it during this run.
     elsewhere: bool = False
+    #: Not synced: Stripe refused its tokens (the app was uninstalled, or the token revoked).
+    deauthorized: bool = False
 
 
 @dataclass

@@ -5,7 +5,8 @@ columns, nested objects and lists as JSON text, the account and mode added) and 
 JSON-lines files of :data:`BATCH_ROWS` rows, so memory holds a page, not a resource, whatever the
 number of objects. When the resource is complete, :meth:`Spill.tables` reads the files back as
 Arrow tables, one at a time, for dlt, which loads Arrow tables several times faster than Python
-dictionaries (see the README's figures).
+dictionaries (see the README's figures). The folders are 0700 and the files 0600 whatever the
+umask (``_privacy``); the files are deleted as soon as their rows are loaded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+from .._errors import StripeOAuthNBError
+from ._disk import DiskBudget, is_disk_full
+from ._privacy import private_folder, private_opener
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow
@@ -89,10 +94,11 @@ class Spill:
     (C++, outside the interpreter lock), one batch at a time.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, budget: DiskBudget | None = None) -> None:
         self.folder = folder
+        self._budget = budget
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        private_folder(folder)
         self._lock = threading.Lock()
         self._handle: BinaryIO | None = None
         self._in_file = 0
@@ -101,6 +107,8 @@ class Spill:
         self.json_columns: set[str] = set()
         self.rows = 0
         self.deletes = 0
+        #: Why rows are missing from the files (a full disk): the spill is not to be loaded.
+        self.error: StripeOAuthNBError | None = None
 
     def add(
         self,
@@ -141,13 +149,16 @@ class Spill:
         lines.append(b"")
         data = b"\n".join(lines)
         with self._lock:
+            try:
+                if self._handle is None or self._in_file >= BATCH_ROWS:
+                    self._rotate()
+                assert self._handle is not None
+                self._handle.write(data)
+            except OSError as exc:
+                raise self._failed(exc) from None
             self.json_columns |= names
             self.rows += len(rows) - deletes
             self.deletes += deletes
-            if self._handle is None or self._in_file >= BATCH_ROWS:
-                self._rotate()
-            assert self._handle is not None
-            self._handle.write(data)
             self._in_file += len(rows)
 
     def _rotate(self) -> None:
@@ -155,16 +166,33 @@ class Spill:
             self._handle.close()
         path = self.folder / f"part-{len(self._files):06d}.jsonl"
         self._files.append(path)
-        self._handle = path.open("wb")
+        self._handle = open(path, "wb", opener=private_opener)  # noqa: SIM115 (closed by rotate)
         self._in_file = 0
 
     def close(self) -> None:
         """Finish the current file (more rows may still be added: they start a new one)."""
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
-                self._in_file = BATCH_ROWS
+            handle, self._handle = self._handle, None
+            self._in_file = BATCH_ROWS
+            if handle is not None:
+                try:
+                    handle.close()  # the last rows reach the disk here
+                except OSError as exc:
+                    self._failed(exc)
+
+    def _failed(self, exc: OSError) -> StripeOAuthNBError:
+        """Rows that could not be written: the spill is incomplete, and must not be loaded."""
+        error: StripeOAuthNBError
+        if self._budget is not None and is_disk_full(exc):
+            error = self._budget.full("writing the objects read")
+        else:
+            error = StripeOAuthNBError(
+                f"The rows read could not be written to {self.folder} ({exc.strerror or exc}): "
+                "fix the cause and sync again; nothing of this table was loaded."
+            )
+        if self.error is None:
+            self.error = error
+        return error
 
     def tables(self) -> Iterator[pyarrow.Table]:
         """The batches, one Arrow table each."""

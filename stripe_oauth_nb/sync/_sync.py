@@ -34,13 +34,16 @@ from .._errors import (
     StripeAPIError,
     StripeOAuthNBError,
     SyncConfigError,
+    needs_extra,
 )
 from .._masking import Secret
 from .._settings import Mode, Settings
 from .._tokenset import TokenSet
 from ._destination import Destination, open_destination
-from ._limiter import LimitedTransport, RateLimiter, RequestStats
+from ._disk import DiskBudget, estimate
+from ._limiter import LimitedTransport, RequestLimiter, RequestStats
 from ._load import Batch, Loader
+from ._privacy import clean_work_folder
 from ._reader import PAGE, Plan, Reader
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import Resource, select
@@ -107,11 +110,26 @@ def sync(
     _require_extra(destination)
     chosen = select(resources)
     token_sets = _token_sets(tokens, accounts, mode if accounts == "all" else mode or settings.mode)
+    gone = _deauthorized(tokens, token_sets) if accounts == "all" else []
+    token_sets = [t for t in token_sets if t not in gone]
     with open_destination(
         db=db, destination=destination, dsn=dsn, work_dir=work_dir, dataset=dataset
     ) as dest:
         dataset = dataset or dest.default_dataset
         report = SyncReport(destination=dest.description, dataset=dataset)
+        for t in gone:
+            report.accounts.append(
+                AccountResult(
+                    t.account_id,
+                    t.livemode,
+                    deauthorized=True,
+                    note=(
+                        "skipped: deauthorized (Stripe refused its tokens: the app was "
+                        "uninstalled, or the token revoked). Authorize the app again, or delete "
+                        f"its rows: stripe-oauth-nb sync --forget {t.account_id} --mode {t.mode}"
+                    ),
+                )
+            )
         run = _Run(
             settings,
             tokens,
@@ -126,7 +144,8 @@ def sync(
             progress or (lambda p: None),
             report,
         )
-        run.go(token_sets)
+        if token_sets:
+            run.go(token_sets)
     report.seconds = time.monotonic() - started
     return report
 
@@ -142,11 +161,7 @@ def _require_extra(destination: Any) -> None:
         extra = "sql-postgres"
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
-        raise SyncConfigError(
-            f"Syncing into SQL tables needs {', '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed: "
-            f"pip install 'stripe-oauth-nb[{extra}]'"
-        )
+        raise SyncConfigError(needs_extra("Syncing into SQL tables", missing, extra=extra))
 
 
 def _token_sets(
@@ -169,6 +184,15 @@ def _token_sets(
     return [tokens.get(account, livemode) for account in dict.fromkeys(accounts)]
 
 
+def _deauthorized(tokens: Any, token_sets: list[TokenSet]) -> list[TokenSet]:
+    """The sets a refresh found refused (marked by the token manager): ``--all-accounts``
+    skips them and says so."""
+    state = getattr(tokens, "state", None)
+    if state is None:
+        return []
+    return [t for t in token_sets if state(t) == "deauthorized"]
+
+
 @dataclass
 class _Account:
     tokens: TokenSet
@@ -179,6 +203,8 @@ class _Account:
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
     locked: bool = False
+    #: Bytes of the disk budget this account took (given back when it is done).
+    reserved: int = 0
 
 
 class _Run:
@@ -217,11 +243,15 @@ class _Run:
         #: When this run started (wall clock): what it loads is at least this fresh
         #: (the ``synced`` cursor, which ``conn.sql(fresh=...)`` reads).
         self.started_at = time.time()
+        self.budget = DiskBudget(dest.work_dir)
+        loader.budget = self.budget
 
     def go(self, token_sets: list[TokenSet]) -> None:
         """Read and load every account, at most ``parallel`` of them at a time (each with its
         reader thread, its spill files and its dlt pipeline, all let go when it is done: memory
         does not grow with the number of accounts)."""
+        # what an interrupted run left (spill files, loaded packages) goes; pending packages stay
+        clean_work_folder(self.loader.pipelines_dir, self.spill_root)
         waiting = collections.deque(token_sets)
         flying: dict[int, _Account] = {}
         pending: dict[int, list[str]] = {}
@@ -257,6 +287,7 @@ class _Run:
                 if key in read:
                     self._finish(account)
                     del flying[key], pending[key]
+        clean_work_folder(self.loader.pipelines_dir, self.spill_root)
 
     def _start(self, tokens: TokenSet) -> _Account | None:
         """Lock the account, read its cursors and start its reader thread (None: not started,
@@ -310,6 +341,8 @@ class _Run:
             with contextlib.suppress(StripeOAuthNBError):  # a lost connection released it
                 self.dest.locks.release(acct, live)
         self.loader.forget(acct, live)
+        self.budget.release(account.reserved)
+        account.reserved = 0
         account.reader = None
 
     def _failed(self, account: _Account) -> bool:
@@ -336,7 +369,7 @@ class _Run:
         from .._api._client import _env_proxy
         from .._http import httpx, transport
 
-        limiter = RateLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
+        limiter = RequestLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
         pool = self.workers + 4
         inner = transport(  # HTTPX's transport, bounded by the call's deadline like ApiClient's
             proxy=_env_proxy(self.settings.api_base),
@@ -387,8 +420,21 @@ class _Run:
                     )
                 incremental = [p.events_since for p in plans.values() if not p.full]
                 events_since = min((s or 0) for s in incremental) if incremental else None
+                # a full pass that will not fit on the disk stops here, before it writes
+                full = {
+                    name: (p.resource.path, {"limit": PAGE, "created[gte]": 0, **p.resource.params})
+                    for name, p in plans.items()
+                    if p.full
+                }
+                first_pages: dict[str, Any] = {}
+                if full:
+                    found = estimate(client, full, self.workers, eager=len(full) == len(plans))
+                    self.budget.need(found.bytes)
+                    account.reserved = found.bytes
+                    first_pages = dict(found.pages)
                 spills = {
-                    name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name) for name in plans
+                    name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name, self.budget)
+                    for name in plans
                 }
                 counts: dict[str, int] = dict.fromkeys(plans, 0)
 
@@ -407,6 +453,7 @@ class _Run:
                     events_since,
                     # the first page asked from the oldest cursor is the first of the events pass
                     events_page=first if oldest is not None and events_since is not None else None,
+                    first_pages=first_pages,
                     workers=self.workers,
                     max_windows=self.max_windows,
                     on_ready=lambda name: self.ready.put((account, name)),
@@ -465,6 +512,8 @@ class _Run:
             table = TableResult(name, acct, live, "loaded", full=plan.full, requests=read.requests)
             self.report.tables.append(table)
             error = read.error or (None if plan.full else reader.events_error)
+            if spill.error is not None:  # rows it could not write: never load part of a table
+                error = str(spill.error)
             if read.permission:
                 table.status, table.permission = "skipped", read.permission
                 self.progress(Progress(acct, live, name, "skipped", spill.rows))

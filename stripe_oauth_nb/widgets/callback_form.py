@@ -36,6 +36,8 @@ from .._errors import (
 from .._install_link import InstallLink
 from .._masking import clean_server_text, mask_text
 from .._settings import Mode, Settings
+from .._target import sandbox_refusal
+from .._tokens import open_attempt_log
 from ._common import explain, on_click, safe_text, ticker
 from ._style import Tone, link_html, status_html, text_layout
 
@@ -86,7 +88,7 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     ) -> None:
         self.settings = settings
         # The same log the token step reads by default, so this form's code can be exchanged.
-        self.attempt_log = log if log is not None else AttemptLog.for_settings(settings)
+        self.attempt_log = log if log is not None else open_attempt_log(settings)
         self.allowed_redirect_uris = allowed_redirect_uris
         self.deadline = deadline
         self.link: InstallLink | None = None
@@ -280,7 +282,7 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                     box.value = masked
             self._failed(exc)
             return None
-        refused = _sandbox_refuses(self.settings, link) if pasted is None else None
+        refused = sandbox_refusal(self.settings, link.url) if pasted is None else None
         if refused is not None:
             if server is not None:
                 server.stop()
@@ -369,25 +371,3 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def __repr__(self) -> str:
         return f"CallbackForm(status={getattr(self, 'status_kind', 'idle')!r})"
-
-
-def _sandbox_refuses(settings: Settings, link: InstallLink) -> str | None:
-    """Against the sandbox, what its consent page says when it refuses ``link`` (None when it
-    shows the page): a person would otherwise meet "This install link cannot be used" in the new
-    tab while this form kept saying "Waiting". Real Stripe's page is not fetched."""
-    import re
-
-    from .._http import httpx
-
-    if not settings.is_sandbox:
-        return None
-    try:
-        with httpx.Client(timeout=5.0, trust_env=False) as client:
-            answer = client.get(link.url)
-    except httpx.HTTPError:
-        return None  # an unreachable sandbox shows its own failure when the link is opened
-    if answer.status_code < 400:
-        return None
-    found = re.search(r'id="sandbox-error">([^<]*)<', answer.text)
-    text = html.unescape(found.group(1)) if found else f"HTTP {answer.status_code}"
-    return clean_server_text(text, 400)

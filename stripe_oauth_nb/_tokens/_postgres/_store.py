@@ -1,14 +1,13 @@
 """The shared token store: PostgreSQL, for teams and many installs (psycopg 3).
 
 Chosen with ``STRIPE_OAUTH_NB_TOKEN_STORE=postgresql://user:password@host/db`` (or in code,
-``PostgresTokenStore(dsn)``). Everything lives in the schema ``stripe_oauth_nb``, which the store
-creates and migrates itself (a numbered list of steps, :data:`MIGRATIONS`, applied under an
-advisory lock, the version kept in ``schema_version``):
+``PostgresTokenStore(dsn)``). Everything lives in the schema ``stripe_oauth_nb``, which the
+database object creates and migrates itself (:mod:`._pool`):
 
 - ``token_sets``: one row per (account, livemode), tokens sealed when a store key is set
-  (:mod:`._crypto`), the SHA-256 of the refresh token, and the order of authorization;
+  (:mod:`.._crypto`), the SHA-256 of the refresh token, and the order of authorization;
 - ``inflight``: the in-flight record of a refresh, a refusal mark (deauthorized), per key;
-- ``attempts``: the attempt log of install links (keyed by a SHA-256 of their state).
+- ``attempts``: the attempt log of install links (:mod:`._attempts`).
 
 **Single flight between hosts.** ``locked(account, livemode, timeout)`` takes a session-level
 advisory lock on a key derived from (schema, account, mode), on a connection it keeps for the
@@ -26,7 +25,7 @@ must not be lost: its commit is retried on fresh connections for :data:`SAVE_RET
 (a database restart takes a few); if the database stays away, the pair is written to a private
 spool file on this machine (sealed like the store) and stored by the next refresh here.
 
-Messages name the database without its password (:func:`masked_dsn`).
+Messages name the database without its password (:func:`~stripe_oauth_nb._masking.mask_dsn`).
 """
 
 from __future__ import annotations
@@ -34,122 +33,41 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import threading
 import time
 import warnings
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import (
+from ..._errors import (
     ConfigError,
     StoreKeyError,
     StoreUnavailableError,
     TokenLockTimeoutError,
     TokenStoreError,
+    needs_extra,
 )
-from .._fileio import DamagedFile, atomic_write_text, read_json_file
-from .._masking import mask_text
-from .._tokenset import TokenSet
-from ._crypto import StoreCipher, open_fields, seal_fields
-from ._refresh import InflightRecord, fingerprint, store_key, thread_lock
+from ..._fileio import DamagedFile, atomic_write_text, read_json_file
+from ..._tokenset import TokenSet
+from .._crypto import StoreCipher, open_fields, seal_fields
+from .._refresh import InflightRecord, fingerprint, store_key, thread_lock
+from ._attempts import PostgresAttemptRecords
+from ._pool import SCHEMA, Database
+from ._pool import lock_id as advisory_key
 
 if TYPE_CHECKING:
     import psycopg
 
-    from .._settings import Settings
 
-__all__ = [
-    "LATEST_VERSION",
-    "MIGRATIONS",
-    "SCHEMA",
-    "PostgresAttemptRecords",
-    "PostgresTokenStore",
-    "masked_dsn",
-]
+__all__ = ["PostgresTokenStore"]
 
-SCHEMA = "stripe_oauth_nb"
 #: Seconds the commit of a received pair is retried on fresh connections before it is spooled.
 SAVE_RETRY = 20.0
-#: Idle connections kept for reuse by one store.
-_IDLE = 8
-_MIGRATE_LOCK = 0x534F4E42_00000001  # "SONB" + 1: one migrator at a time
-_ATTEMPTS_LOCK = 0x534F4E42_00000002
-
-#: The schema, step by step; a step is never changed once released, only new ones appended.
-MIGRATIONS: list[tuple[int, str]] = [
-    (
-        1,
-        """
-        CREATE TABLE stripe_oauth_nb.token_sets (
-            account_id      text             NOT NULL,
-            livemode        boolean          NOT NULL,
-            access_token    text             NOT NULL,
-            refresh_token   text             NOT NULL,
-            refresh_sha256  text             NOT NULL,
-            publishable_key text             NOT NULL DEFAULT '',
-            scope           text             NOT NULL DEFAULT 'stripe_apps',
-            token_type      text             NOT NULL DEFAULT 'bearer',
-            obtained_at     double precision NOT NULL,
-            authorized_seq  bigint           NOT NULL,
-            updated_at      timestamptz      NOT NULL DEFAULT now(),
-            PRIMARY KEY (account_id, livemode)
-        );
-        CREATE SEQUENCE stripe_oauth_nb.authorized_seq;
-        CREATE TABLE stripe_oauth_nb.inflight (
-            account_id      text             NOT NULL,
-            livemode        boolean          NOT NULL,
-            refresh_sha256  text             NOT NULL,
-            started_at      double precision NOT NULL,
-            pid             integer          NOT NULL,
-            host            text             NOT NULL DEFAULT '',
-            confirmed_lost  boolean          NOT NULL DEFAULT false,
-            deauthorized    boolean          NOT NULL DEFAULT false,
-            PRIMARY KEY (account_id, livemode)
-        );
-        CREATE TABLE stripe_oauth_nb.attempts (
-            state_sha256    text             PRIMARY KEY,
-            created_at      double precision NOT NULL,
-            record          text             NOT NULL
-        );
-        """,
-    ),
-]
-LATEST_VERSION = MIGRATIONS[-1][0]
 
 _COLUMNS = (
     "account_id, livemode, access_token, refresh_token, publishable_key, scope, token_type, "
     "obtained_at"
 )
-
-
-def _dsn_parts(dsn: str) -> dict[str, Any]:
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        return dict(conninfo_to_dict(dsn))
-    except Exception:  # psycopg.ProgrammingError, and anything odd in a malformed DSN
-        raise ConfigError(
-            "The token store setting looks like a PostgreSQL DSN but cannot be read. Write it as "
-            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (URL-encode special characters)."
-        ) from None
-
-
-def masked_dsn(dsn: str) -> str:
-    """``postgresql://user@host:port/db``: the DSN without its password, for messages."""
-    try:
-        parts = _dsn_parts(dsn)
-    except ConfigError:
-        return "postgresql://(unreadable DSN)"
-    user = f"{parts['user']}@" if parts.get("user") else ""
-    port = f":{parts['port']}" if parts.get("port") else ""
-    return f"postgresql://{user}{parts.get('host') or 'localhost'}{port}/{parts.get('dbname', '')}"
-
-
-def _lock_id(text: str) -> int:
-    """A signed 64-bit advisory lock key for ``text``."""
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
 
 #: Databases already warned about (tokens without encryption), once per process.
@@ -160,13 +78,6 @@ def _spool_folder() -> Path:
     from platformdirs import user_state_path
 
     return user_state_path("stripe-oauth-nb", appauthor=False) / "pending"
-
-
-def _close_all(connections: list[Any]) -> None:
-    for conn in list(connections):
-        with contextlib.suppress(Exception):
-            conn.close()
-    connections.clear()
 
 
 class PostgresTokenStore:
@@ -183,24 +94,13 @@ class PostgresTokenStore:
         try:
             import psycopg  # noqa: F401
         except ImportError:
-            raise ConfigError(
-                "A postgresql:// token store needs psycopg: "
-                "pip install 'stripe-oauth-nb[postgres]'."
-            ) from None
-        self._parts = _dsn_parts(dsn)
-        self._parts.setdefault("connect_timeout", str(connect_timeout))
-        self._parts.setdefault("application_name", "stripe-oauth-nb")
-        for name, value in (("keepalives", "1"), ("keepalives_idle", "10")):
-            self._parts.setdefault(name, value)
-        self.location = masked_dsn(dsn)
+            raise ConfigError(needs_extra("A postgresql:// token store", "psycopg")) from None
+        self.db = Database(dsn, connect_timeout=connect_timeout)
+        self.location = self.db.location
         self.cipher = cipher
         self.spool = spool if spool is not None else _spool_folder()
-        self._ident = self.location  # one thread-lock namespace per database, in this process
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._pool_lock = threading.Lock()
-        # A store nobody closed still closes its idle connections when it goes away.
-        self._finalizer = weakref.finalize(self, _close_all, self._idle)
-        self._migrated = False
+        # one thread-lock namespace per database, in this process
+        self._ident = self.db.ident
         if cipher is None and self.location not in _WARNED:
             _WARNED.add(self.location)
             warnings.warn(
@@ -214,132 +114,8 @@ class PostgresTokenStore:
     def __repr__(self) -> str:
         return f"PostgresTokenStore({self.location!r})"
 
-    # -- connections ---------------------------------------------------------------------
-    def _unavailable(self, exc: BaseException, what: str, after: str) -> StoreUnavailableError:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        password = str(self._parts.get("password") or "")
-        if password:
-            detail = detail.replace(password, "***")
-        return StoreUnavailableError(
-            f"The token database {self.location} {what} ({mask_text(detail)[:200]}). {after}"
-        )
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        import psycopg
-
-        try:
-            conn = psycopg.connect(autocommit=True, **self._parts)
-        except psycopg.Error as exc:
-            raise self._unavailable(
-                exc,
-                "cannot be reached",
-                "Check STRIPE_OAUTH_NB_TOKEN_STORE (host, port, user, password, database) and "
-                "that the server runs; nothing was changed.",
-            ) from None
-        if not self._migrated:
-            try:
-                self._migrate(conn)
-            except BaseException:
-                conn.close()
-                raise
-        return conn
-
-    def _checkout(self) -> psycopg.Connection[Any]:
-        from psycopg.pq import TransactionStatus
-
-        while True:
-            with self._pool_lock:
-                conn = self._idle.pop() if self._idle else None
-            if conn is None:
-                return self._connect()
-            if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
-                return conn
-            conn.close()
-
-    def _checkin(self, conn: psycopg.Connection[Any]) -> None:
-        from psycopg.pq import TransactionStatus
-
-        if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
-            conn.close()
-            return
-        with self._pool_lock:
-            if len(self._idle) < _IDLE:
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    @contextlib.contextmanager
-    def _conn(self, what: str = "failed") -> Iterator[psycopg.Connection[Any]]:
-        """A connection for one operation; database errors become clear store errors."""
-        import psycopg
-
-        conn = self._checkout()
-        try:
-            yield conn
-        except psycopg.OperationalError as exc:
-            conn.close()
-            raise self._unavailable(
-                exc, "dropped the connection", "Nothing was changed; try again."
-            ) from None
-        except psycopg.Error as exc:
-            conn.close()
-            raise self._unavailable(exc, what, "Nothing was changed.") from None
-        finally:
-            self._checkin(conn)
-
     def close(self) -> None:
-        with self._pool_lock:
-            idle = list(self._idle)
-            self._idle.clear()
-        for conn in idle:
-            conn.close()
-
-    # -- schema --------------------------------------------------------------------------
-    def _version(self, conn: psycopg.Connection[Any]) -> int:
-        row = conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", ["stripe_oauth_nb.schema_version"]
-        ).fetchone()
-        if not row or not row[0]:
-            return 0
-        found = conn.execute("SELECT max(version) FROM stripe_oauth_nb.schema_version").fetchone()
-        return int(found[0]) if found and found[0] is not None else 0
-
-    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
-        import psycopg
-
-        try:
-            if self._version(conn) == LATEST_VERSION:
-                self._migrated = True
-                return
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATE_LOCK])
-                conn.execute("CREATE SCHEMA IF NOT EXISTS stripe_oauth_nb")
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS stripe_oauth_nb.schema_version "
-                    "(version integer NOT NULL)"
-                )
-                current = self._version(conn)
-                if current > LATEST_VERSION:
-                    raise StoreUnavailableError(
-                        f"The token database {self.location} was set up by a newer "
-                        f"stripe-oauth-nb (schema {current}; this one knows {LATEST_VERSION}). "
-                        "Upgrade stripe-oauth-nb on this machine; nothing was changed."
-                    )
-                for version, sql in MIGRATIONS:
-                    if version > current:
-                        conn.execute(sql)
-                        conn.execute(
-                            "INSERT INTO stripe_oauth_nb.schema_version (version) VALUES (%s)",
-                            [version],
-                        )
-        except psycopg.Error as exc:
-            raise self._unavailable(
-                exc,
-                "could not be prepared (creating or migrating its tables)",
-                "The database user needs CREATE on the database (or an administrator runs "
-                "stripe-oauth-nb once to create the schema stripe_oauth_nb); nothing was changed.",
-            ) from None
-        self._migrated = True
+        self.db.close()
 
     # -- rows ----------------------------------------------------------------------------
     def _row_to_tokens(self, row: tuple[Any, ...]) -> TokenSet:
@@ -403,12 +179,12 @@ class PostgresTokenStore:
 
     # -- the TokenStore protocol -----------------------------------------------------------
     def load(self, account_id: str, livemode: bool) -> TokenSet | None:
-        with self._conn("could not be read") as conn:
+        with self.db.conn("could not be read") as conn:
             row = self._select(conn, account_id, livemode)
         return self._row_to_tokens(row) if row else None
 
     def all(self) -> list[TokenSet]:
-        with self._conn("could not be read") as conn:
+        with self.db.conn("could not be read") as conn:
             rows = conn.execute(
                 """
             SELECT account_id, livemode, access_token, refresh_token, publishable_key, scope,
@@ -420,11 +196,11 @@ class PostgresTokenStore:
         return [self._row_to_tokens(row) for row in rows]
 
     def save(self, tokens: TokenSet, *, authorized: bool = False) -> None:
-        with self._conn("refused the write") as conn:
+        with self.db.conn("refused the write") as conn:
             self._upsert(conn, tokens, authorized=authorized)
 
     def delete(self, account_id: str, livemode: bool) -> None:
-        with self._conn("refused the delete") as conn, conn.transaction():
+        with self.db.conn("refused the delete") as conn, conn.transaction():
             conn.execute(
                 "DELETE FROM stripe_oauth_nb.token_sets WHERE account_id = %s AND livemode = %s",
                 [account_id, livemode],
@@ -435,7 +211,7 @@ class PostgresTokenStore:
             )
 
     def records(self) -> list[InflightRecord]:
-        with self._conn("could not be read") as conn:
+        with self.db.conn("could not be read") as conn:
             rows = conn.execute(
                 "SELECT account_id, livemode, refresh_sha256, started_at, pid, confirmed_lost, "
                 "deauthorized, host FROM stripe_oauth_nb.inflight"
@@ -444,7 +220,7 @@ class PostgresTokenStore:
 
     def rekey(self) -> int:
         """Seal every set again with the first key (or in clear without one); how many."""
-        with self._conn("refused the rekey") as conn, conn.transaction():
+        with self.db.conn("refused the rekey") as conn, conn.transaction():
             rows = conn.execute(
                 """
             SELECT account_id, livemode, access_token, refresh_token, publishable_key, scope,
@@ -459,14 +235,14 @@ class PostgresTokenStore:
         return len(sets)
 
     def attempt_records(self) -> PostgresAttemptRecords:
-        return PostgresAttemptRecords(self)
+        return PostgresAttemptRecords(self.db, self.cipher)
 
     @contextlib.contextmanager
     def locked(self, account_id: str, livemode: bool, timeout: float) -> Iterator[_PgSlot]:
 
         key = store_key(account_id, livemode)
         with thread_lock(f"pg:{self._ident}:{key}", timeout, self.location) as deadline:
-            lock_id = _lock_id(f"{SCHEMA}:{key}")
+            lock_id = advisory_key(f"{SCHEMA}:{key}")
             conn = self._acquire(lock_id, key, timeout, deadline)
             slot = _PgSlot(self, conn, account_id, livemode)
             try:
@@ -486,12 +262,12 @@ class PostgresTokenStore:
             "its database session)."
         )
         while True:
-            conn = self._checkout()
+            conn = self.db.checkout()
             try:
                 if timeout <= 0:
                     row = conn.execute("SELECT pg_try_advisory_lock(%s)", [lock_id]).fetchone()
                     if not row or not row[0]:
-                        self._checkin(conn)
+                        self.db.checkin(conn)
                         raise TokenLockTimeoutError(message)
                     return conn
                 left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
@@ -504,12 +280,12 @@ class PostgresTokenStore:
                             conn.execute("SELECT set_config('lock_timeout', '0', false)")
                 return conn
             except psycopg.errors.LockNotAvailable:
-                self._checkin(conn)
+                self.db.checkin(conn)
                 raise TokenLockTimeoutError(message) from None
             except psycopg.OperationalError as exc:
                 conn.close()
                 if time.monotonic() + 0.5 >= deadline:
-                    raise self._unavailable(
+                    raise self.db.unavailable(
                         exc,
                         "dropped the connection while waiting for the refresh lock",
                         "Nothing was sent; try again when the database is back.",
@@ -526,7 +302,7 @@ class PostgresTokenStore:
         except psycopg.Error:
             conn.close()  # the session ends, and its lock with it
             return
-        self._checkin(conn)
+        self.db.checkin(conn)
 
     # -- the spool (a received pair the database could not take) ---------------------------
     def _spool_path(self, key: str) -> Path:
@@ -625,7 +401,7 @@ class _PgSlot:
             yield self.conn
         except psycopg.Error as exc:
             self.conn.close()
-            raise self.store._unavailable(exc, what, after) from None
+            raise self.store.db.unavailable(exc, what, after) from None
 
     def _where(self) -> list[Any]:
         return [self.account_id, self.livemode]
@@ -681,7 +457,7 @@ class _PgSlot:
         while True:
             try:
                 if conn is None or conn.closed:
-                    conn = self.store._connect()
+                    conn = self.store.db.connect()
                     self.conn = conn  # released (unlocked, or closed) with the slot
                 with conn.transaction():
                     found = conn.execute(
@@ -726,12 +502,12 @@ class _PgSlot:
             try:
                 path = self.store._spool_write(self.key, tokens, old)
             except OSError as spool_exc:
-                raise self.store._unavailable(
+                raise self.store.db.unavailable(
                     exc,
                     "could not take the new tokens",
                     f"They could not be kept on this machine either ({spool_exc.strerror}).",
                 ) from None
-            error = self.store._unavailable(
+            error = self.store.db.unavailable(
                 exc,
                 "could not take the new tokens",
                 f"They are kept in {path} (sealed like the store): the next refresh of this "
@@ -782,111 +558,3 @@ class _PgSlot:
 
     def release(self) -> None:
         """Nothing is reserved on disk for a database store."""
-
-
-class PostgresAttemptRecords:
-    """The attempt log in ``stripe_oauth_nb.attempts`` (an :class:`AttemptRecords`).
-
-    Rows are keyed by a SHA-256 of the state; the record (state, redirect URI, ...) is sealed
-    like the tokens when a store key is set. ``locked`` is one transaction under an advisory
-    lock (reads and the write inside it use it), so ``complete`` and ``mark_code_sent`` are
-    atomic between hosts.
-    """
-
-    def __init__(self, store: PostgresTokenStore) -> None:
-        self.store = store
-        self._held = threading.local()  # the connection of this thread's locked(), if any
-
-    @classmethod
-    def for_settings(cls, settings: Settings) -> PostgresAttemptRecords:
-        if settings.token_store_dsn is None:
-            raise ConfigError(
-                "The attempt log goes in the database only with a postgresql:// store."
-            )
-        cipher = StoreCipher.from_setting(settings.token_store_key)
-        return cls(PostgresTokenStore(settings.token_store_dsn.reveal(), cipher=cipher))
-
-    def __repr__(self) -> str:
-        return f"PostgresAttemptRecords({self.store.location!r})"
-
-    def _open(self, text: str) -> dict[str, Any]:
-        from ._crypto import is_sealed
-
-        where = f"{self.store.location} ({SCHEMA}.attempts)"
-        if is_sealed(text):
-            if self.store.cipher is None:
-                raise StoreKeyError(
-                    f"The attempt log in {where} is encrypted and no key is set: set "
-                    "STRIPE_OAUTH_NB_STORE_KEY."
-                )
-            text = self.store.cipher.open(text, "stripe-oauth-nb:attempt", where)
-        value = json.loads(text)
-        if not isinstance(value, dict):
-            raise ValueError("an attempt is not an object")
-        return value
-
-    def _seal(self, record: dict[str, Any]) -> str:
-        text = json.dumps(record)
-        cipher = self.store.cipher
-        return cipher.seal(text, "stripe-oauth-nb:attempt") if cipher is not None else text
-
-    def _rows(self, conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
-        from .._errors import AttemptLogError
-
-        records: dict[str, dict[str, Any]] = {}
-        for (text,) in conn.execute("SELECT record FROM stripe_oauth_nb.attempts").fetchall():
-            try:
-                record = self._open(text)
-                records[str(record["state"])] = record
-            except (ValueError, KeyError, TypeError):
-                raise AttemptLogError(
-                    f"A row of {SCHEMA}.attempts in {self.store.location} is damaged. Delete it "
-                    "(or the table's rows) and build a new install link."
-                ) from None
-        return records
-
-    def read(self) -> dict[str, dict[str, Any]]:
-        held = getattr(self._held, "conn", None)
-        if held is not None:  # inside locked(): the transaction's own view
-            records = self._rows(held)
-            self._held.before = records
-            return {key: dict(value) for key, value in records.items()}
-        with self.store._conn("could not be read") as conn:
-            return self._rows(conn)
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        with self.store._conn("refused the write") as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_ATTEMPTS_LOCK])
-            self._held.conn, self._held.before = conn, None
-            try:
-                yield
-            finally:
-                self._held.conn = None
-
-    def write(self, records: dict[str, dict[str, Any]]) -> None:
-        conn = getattr(self._held, "conn", None)
-        if conn is None:
-            raise RuntimeError("write() belongs inside locked()")
-        before: dict[str, dict[str, Any]] = self._held.before
-        if before is None:
-            before = self._rows(conn)
-        for state in set(before) - set(records):
-            conn.execute(
-                "DELETE FROM stripe_oauth_nb.attempts WHERE state_sha256 = %s", [_sha(state)]
-            )
-        for state, record in records.items():
-            if before.get(state) == record:
-                continue
-            conn.execute(
-                """
-                INSERT INTO stripe_oauth_nb.attempts (state_sha256, created_at, record)
-                VALUES (%s, %s, %s)
-                ON CONFLICT (state_sha256) DO UPDATE SET record = EXCLUDED.record
-                """,
-                [_sha(state), float(record.get("created_at", 0.0)), self._seal(record)],
-            )
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
