@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from _sync_helpers import START, install_many, manager, sandbox_counts, sync_app
 
+from stripe_oauth_nb._errors import SyncVersionError
 from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import RESOURCES, Progress, sync
-from stripe_oauth_nb.sync._locks import account_key
+from stripe_oauth_nb.sync._locks import LAYOUT_VERSION, account_key, dataset_key
 
 pytestmark = pytest.mark.slow
 
@@ -197,3 +198,37 @@ def test_a_postgres_restart_mid_run_says_try_again_and_loses_nothing(
     assert again.ok, again.summary()
     for t in installed:
         assert pg_counts(dsn, t.account_id) == sandbox_counts(world, t.account_id)
+
+
+def test_processes_that_disagree_on_the_tables_version_are_refused(
+    world: Sandbox, tmp_path: Path, postgres: Any
+) -> None:
+    app = sync_app(world)
+    settings, tokens = manager(world, app)
+    installed = install_many(world, tokens, app, 1)
+    dsn = postgres.create_database()
+    with contextlib.closing(psycopg2.connect(dsn)) as other:
+        other.autocommit = True
+        with other.cursor() as cur:  # a process of the next version is loading now
+            cur.execute(
+                "SELECT pg_advisory_lock_shared(%s, %s)",
+                (dataset_key("stripe"), LAYOUT_VERSION + 1),
+            )
+        with pytest.raises(SyncVersionError, match=r"version 2 of the tables.*version 1") as info:
+            sync(settings, tokens, destination="postgres", dsn=dsn, accounts="all",
+                 work_dir=tmp_path / "a")  # fmt: skip
+        assert "run the same stripe-oauth-nb on every machine" in str(info.value)
+        assert "som_admin:***@" in str(info.value)  # the DSN's password masked
+        # another dataset is another set of tables: no disagreement there
+        report = sync(settings, tokens, destination="postgres", dsn=dsn, accounts="all",
+                      dataset="other", work_dir=tmp_path / "b")  # fmt: skip
+        assert report.ok, report.summary()
+        with other.cursor() as cur:  # the same version beside it is welcome
+            cur.execute("SELECT pg_advisory_unlock_all()")
+            cur.execute(
+                "SELECT pg_advisory_lock_shared(%s, %s)", (dataset_key("stripe"), LAYOUT_VERSION)
+            )
+        report = sync(settings, tokens, destination="postgres", dsn=dsn, accounts="all",
+                      work_dir=tmp_path / "a")  # fmt: skip
+    assert report.ok, report.summary()
+    assert pg_counts(dsn, installed[0].account_id) == sandbox_counts(world, installed[0].account_id)

@@ -235,8 +235,9 @@ def _postgres(dsn: str, work_dir: str | Path | None, dataset: str) -> Destinatio
         fresh.autocommit = True
         return fresh
 
-    connection.close()  # it was the check; the account locks open their own when needed
+    connection.close()  # it was the check; the account locks have their own
     locks = PostgresAccountLocks(connect, dataset, shown)
+    locks.open()  # processes of another version of the tables: refused before anything is read
     return Destination(
         kind="postgres",
         dlt_destination=dlt.destinations.postgres(credentials=dsn),

@@ -30,9 +30,22 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .._errors import DestinationError
+from .._errors import DestinationError, SyncVersionError
 
-__all__ = ["AccountLocks", "PostgresAccountLocks", "account_key"]
+__all__ = ["LAYOUT_VERSION", "AccountLocks", "PostgresAccountLocks", "account_key", "dataset_key"]
+
+#: The version of the tables this code writes (their keys, columns and types, the Stripe API
+#: version they follow): raise it when they change shape. Processes loading into one
+#: PostgreSQL dataset at the same time must agree on it (:meth:`PostgresAccountLocks.open`).
+LAYOUT_VERSION = 1
+
+
+def dataset_key(dataset: str) -> int:
+    """The first key (a signed 32-bit integer) of the dataset's layout lock; the second is
+    :data:`LAYOUT_VERSION`."""
+    digest = hashlib.sha256(f"stripe-oauth-nb-layout:{dataset}".encode()).digest()
+    key = int.from_bytes(digest[:4], "big")
+    return key - (1 << 32) if key >= 1 << 31 else key
 
 
 def account_key(dataset: str, account_id: str, livemode: bool) -> int:
@@ -84,18 +97,59 @@ class PostgresAccountLocks(AccountLocks):
         self._description = description
         self._guard = threading.Lock()  # one cursor at a time on the connection
 
+    def open(self, version: int = LAYOUT_VERSION) -> None:
+        """Connect, and hold the dataset's layout lock for ``version`` (shared with the processes
+        of the same version) for as long as the connection lasts; refuse with
+        :class:`SyncVersionError` while a process of another version holds it."""
+        with self._guard:
+            if self._connection is None:
+                try:
+                    self._connection = self._connect()
+                    self._hold_layout(version)
+                except SyncVersionError:
+                    self._drop()
+                    raise
+                except Exception:
+                    self._drop()
+                    raise DestinationError(
+                        f"Lost the connection to PostgreSQL at {self._description} as the sync "
+                        "started (the server restarted or went away). Nothing was loaded; try "
+                        "again once it is back."
+                    ) from None
+
+    def _hold_layout(self, version: int) -> None:
+        first = dataset_key(self._dataset)
+        with self._connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock_shared(%s, %s)", (first, version))
+            # advisory locks of two int4 keys: classid is the first, objid the second, as oids
+            cursor.execute(
+                "SELECT DISTINCT objid::bigint FROM pg_locks WHERE locktype = 'advisory' "
+                "AND objsubid = 2 AND granted AND classid::bigint = %s AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                (first & 0xFFFFFFFF,),
+            )
+            others = sorted(int(row[0]) for row in cursor.fetchall() if int(row[0]) != version)
+        if others:
+            raise SyncVersionError(
+                f"Another sync process is loading into {self._description} (dataset "
+                f"{self._dataset!r}) with version {others[0]} of the tables; this one writes "
+                f"version {version}. Nothing was loaded: run the same stripe-oauth-nb on every "
+                "machine (upgrade the older ones), then sync again."
+            )
+
     def _call(self, function: str, account_id: str, livemode: bool) -> bool:
         key = account_key(self._dataset, account_id, livemode)
         with self._guard:
             try:
                 if self._connection is None:
                     self._connection = self._connect()
+                    self._hold_layout(LAYOUT_VERSION)
                 with self._connection.cursor() as cursor:
                     cursor.execute(f"SELECT {function}(%s)", (key,))
                     row = cursor.fetchone()
             except Exception as exc:
                 self._drop()
-                if isinstance(exc, DestinationError):
+                if isinstance(exc, DestinationError | SyncVersionError):
                     raise
                 raise DestinationError(
                     f"Lost the connection to PostgreSQL at {self._description} while taking an "
