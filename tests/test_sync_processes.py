@@ -21,7 +21,7 @@ from _sync_helpers import START, install_many, manager, sandbox_counts, sync_app
 from stripe_oauth_nb._errors import SyncVersionError
 from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sandbox import Sandbox
-from stripe_oauth_nb.sync import RESOURCES, Progress, sync
+from stripe_oauth_nb.sync import RESOURCES, Progress, SyncReport, sync
 from stripe_oauth_nb.sync._locks import LAYOUT_VERSION, account_key, dataset_key
 
 pytestmark = pytest.mark.slow
@@ -59,6 +59,13 @@ def pg_counts(dsn: str, account_id: str) -> dict[str, int]:
     return out
 
 
+def pg_sync(settings: Any, tokens: Any, dsn: str, **options: Any) -> SyncReport:
+    """Every stored account into the PostgreSQL database ``dsn``, two accounts at a time."""
+    return sync(
+        settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2, **options
+    )
+
+
 def loaded_accounts(report: dict[str, Any]) -> set[str]:
     return {t["account_id"] for t in report["tables"] if t["status"] == "loaded"}
 
@@ -75,10 +82,12 @@ def test_an_account_another_process_holds_is_left_to_it(
         other.autocommit = True
         with other.cursor() as cur:  # another process (another machine) is loading it now
             cur.execute("SELECT pg_advisory_lock(%s)", (account_key("stripe", held, False),))
-        report = sync(
-            settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2,
+        report = pg_sync(
+            settings,
+            tokens,
+            dsn,
             work_dir=tmp_path / "a",
-        )  # fmt: skip
+        )
     assert report.ok, report.summary()
     result = {a.account_id: a for a in report.accounts}
     assert result[held].elsewhere
@@ -90,10 +99,12 @@ def test_an_account_another_process_holds_is_left_to_it(
         assert pg_counts(dsn, t.account_id) == sandbox_counts(world, t.account_id)
 
     # the lock is free again: the next run (on another machine: its own work folder) loads it
-    again = sync(
-        settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2,
+    again = pg_sync(
+        settings,
+        tokens,
+        dsn,
         work_dir=tmp_path / "b",
-    )  # fmt: skip
+    )
     assert again.ok, again.summary()
     for t in installed:
         assert pg_counts(dsn, t.account_id) == sandbox_counts(world, t.account_id)
@@ -150,10 +161,12 @@ def test_one_of_three_processes_killed_mid_run(
     assert second
 
     # the next run of any process (here: on the killed one's machine) does what is left
-    report = sync(
-        settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2,
+    report = pg_sync(
+        settings,
+        tokens,
+        dsn,
         work_dir=tmp_path / "machine-0",
-    )  # fmt: skip
+    )
     assert report.ok, report.summary()
     for t in installed:
         assert pg_counts(dsn, t.account_id) == sandbox_counts(world, t.account_id)
@@ -176,10 +189,13 @@ def test_a_postgres_restart_mid_run_says_try_again_and_loses_nothing(
             events.append(step.account_id)
             postgres.start()  # ... and the server is back for the accounts after it
 
-    report = sync(
-        settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2,
-        work_dir=tmp_path / "a", progress=progress,
-    )  # fmt: skip
+    report = pg_sync(
+        settings,
+        tokens,
+        dsn,
+        work_dir=tmp_path / "a",
+        progress=progress,
+    )
     assert len(events) == 2, events
     assert not report.ok
     failed = [t for t in report.tables if t.status == "failed"]
@@ -191,10 +207,12 @@ def test_a_postgres_restart_mid_run_says_try_again_and_loses_nothing(
     loaded = {t.account_id for t in report.tables if t.status == "loaded"}
     assert loaded  # the accounts after the restart were loaded in the same run
     # nothing lost: the next run loads every account, equal to the sandbox
-    again = sync(
-        settings, tokens, destination="postgres", dsn=dsn, accounts="all", parallel=2,
+    again = pg_sync(
+        settings,
+        tokens,
+        dsn,
         work_dir=tmp_path / "a",
-    )  # fmt: skip
+    )
     assert again.ok, again.summary()
     for t in installed:
         assert pg_counts(dsn, t.account_id) == sandbox_counts(world, t.account_id)
@@ -215,20 +233,17 @@ def test_processes_that_disagree_on_the_tables_version_are_refused(
                 (dataset_key("stripe"), LAYOUT_VERSION + 1),
             )
         with pytest.raises(SyncVersionError, match=r"version 2 of the tables.*version 1") as info:
-            sync(settings, tokens, destination="postgres", dsn=dsn, accounts="all",
-                 work_dir=tmp_path / "a")  # fmt: skip
+            pg_sync(settings, tokens, dsn, work_dir=tmp_path / "a")
         assert "run the same stripe-oauth-nb on every machine" in str(info.value)
         assert "som_admin:***@" in str(info.value)  # the DSN's password masked
         # another dataset is another set of tables: no disagreement there
-        report = sync(settings, tokens, destination="postgres", dsn=dsn, accounts="all",
-                      dataset="other", work_dir=tmp_path / "b")  # fmt: skip
+        report = pg_sync(settings, tokens, dsn, dataset="other", work_dir=tmp_path / "b")
         assert report.ok, report.summary()
         with other.cursor() as cur:  # the same version beside it is welcome
             cur.execute("SELECT pg_advisory_unlock_all()")
             cur.execute(
                 "SELECT pg_advisory_lock_shared(%s, %s)", (dataset_key("stripe"), LAYOUT_VERSION)
             )
-        report = sync(settings, tokens, destination="postgres", dsn=dsn, accounts="all",
-                      work_dir=tmp_path / "a")  # fmt: skip
+        report = pg_sync(settings, tokens, dsn, work_dir=tmp_path / "a")
     assert report.ok, report.summary()
     assert pg_counts(dsn, installed[0].account_id) == sandbox_counts(world, installed[0].account_id)
