@@ -12,14 +12,17 @@ With nothing configured the target is the embedded sandbox. Real Stripe is confi
     STRIPE_OAUTH_NB_TOKEN_STORE=~/.config/stripe-oauth-nb/tokens.json   # or postgresql://...
     STRIPE_OAUTH_NB_STORE_KEY=...          # encrypt stored tokens (`tokens new-key`), optional
     STRIPE_OAUTH_NB_SANDBOX_URL=http://127.0.0.1:PORT   # a running `stripe-oauth-nb sandbox`
+    STRIPE_API_VERSION=2026-07-29.dahlia   # the Stripe-Version every request names (default)
 
 Environment variables win over ``.env``; ``.env`` is looked up from the working folder upwards.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,11 +39,13 @@ __all__ = [
     "DEFAULT_REDIRECT_URI",
     "REFRESH_WARNING_WINDOW",
     "STRIPE_API_BASE",
+    "STRIPE_API_VERSION",
     "STRIPE_MARKETPLACE_BASE",
     "Mode",
     "ModeCredentials",
     "Settings",
     "TargetKind",
+    "check_api_version",
     "default_token_store_path",
     "is_dsn",
     "load_settings",
@@ -51,6 +56,12 @@ TargetKind = Literal["sandbox", "stripe"]
 STRIPE_API_BASE = "https://api.stripe.com"
 STRIPE_MARKETPLACE_BASE = "https://marketplace.stripe.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+#: The Stripe API version every request of the toolkit names (``Stripe-Version``): the version
+#: the sandbox's objects follow, so tables have one shape whatever each account's default is.
+#: ``STRIPE_API_VERSION`` pins another (the README says what changes then).
+STRIPE_API_VERSION = "2026-07-29.dahlia"
+#: What a Stripe version looks like: a date, and since 2024-09-30 a release name after a dot.
+_VERSION_SHAPE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\.([a-z]{1,30}))?")
 
 #: Refresh the access token when less than this is left (seconds; Stripe's tokens live one
 #: hour). The token manager, ``TokenAuth`` and ``tokens refresh --margin`` all default to it.
@@ -112,6 +123,25 @@ class ModeCredentials:
         )
 
 
+def check_api_version(version: object) -> str:
+    """``version`` if it is a Stripe API version (``2026-07-29.dahlia``, ``2024-06-20``), else
+    one ConfigError saying what to set (before any request names it)."""
+    match = _VERSION_SHAPE.fullmatch(version) if isinstance(version, str) else None
+    if match is not None:
+        try:
+            dt.date.fromisoformat(match.group(1))
+        except ValueError:
+            match = None
+    if match is None:
+        raise ConfigError(
+            f"STRIPE_API_VERSION={shown(version)} is not a Stripe API version: use a version "
+            "date such as 2026-07-29.dahlia (a date, and the release name after a dot for "
+            f"versions since 2024-09-30; see https://docs.stripe.com/upgrades), or leave it out "
+            f"for the toolkit's {STRIPE_API_VERSION}."
+        )
+    return str(version)
+
+
 def key_mode(key: str) -> Mode | None:
     """The mode a Stripe key or token belongs to, from its prefix; None if it has none."""
     for mode in MODES:
@@ -163,6 +193,8 @@ class Settings:
     sandbox_url: str | None = None
     #: Whether ``token_store_path`` was configured (else it is the default location).
     token_store_configured: bool = False
+    #: ``STRIPE_API_VERSION``: the ``Stripe-Version`` every request names.
+    api_version: str = STRIPE_API_VERSION
 
     def __post_init__(self) -> None:
         # Every way of making settings (load_settings, with_changes, a sandbox, by hand) ends
@@ -177,6 +209,7 @@ class Settings:
                     f"{name}={shown(value)} {problem}. Use {default}, or the sandbox's "
                     "http://127.0.0.1:PORT (plain http only to this machine)."
                 )
+        check_api_version(self.api_version)
 
     def credentials(self, mode: Mode | None = None) -> ModeCredentials:
         """The credentials of ``mode`` (default: the configured mode)."""
@@ -369,6 +402,7 @@ def load_settings(
         token_store_key=Secret(store_key) if store_key else None,
         sandbox_url=sandbox_url,
         token_store_configured=store is not None,
+        api_version=_read(source, "STRIPE_API_VERSION") or STRIPE_API_VERSION,
     )
     if target == "stripe":
         settings.credentials().require_secret_key()

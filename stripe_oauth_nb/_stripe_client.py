@@ -7,7 +7,8 @@ wraps the library's default client and, on every request, puts the current acces
 expires, single-flight, through the token manager). When Stripe still answers 401
 ``api_key_expired`` (clocks disagree, or another machine rotated the pair) it renews the token
 once and sends the request once more, exactly as the toolkit's own API client does. The key the
-``StripeClient`` was built with is never sent.
+``StripeClient`` was built with is never sent. Every request names the settings'
+``STRIPE_API_VERSION`` (``Stripe-Version``), as the toolkit's own client does.
 """
 
 from __future__ import annotations
@@ -133,5 +134,7 @@ def stripe_client(
         api_key=auth.access_token().reveal(),
         http_client=http_client,
         base_addresses=addresses,
+        # the toolkit's one pinned version (the library's own pin is newer than the sandbox's)
+        stripe_version=settings.api_version,
     )
     return client  # type: ignore[no-any-return]

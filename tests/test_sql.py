@@ -37,6 +37,12 @@ pytest.importorskip("dlt")
         ("WITH paid AS (SELECT * FROM invoices) SELECT count(*) FROM paid", ("invoices",)),
         ("SELECT 1", ()),
         ("SELECT * FROM charges__refunds", ("charges",)),
+        # a child table is brought up to date with its parent
+        ("SELECT count(*) FROM invoice_lines", ("invoices",)),
+        (
+            "SELECT * FROM subscription_items i JOIN prices p ON p.id = i.price",
+            ("prices", "subscriptions"),
+        ),
     ],
 )
 def test_duckdbs_parser_finds_the_tables(sql: str, tables: tuple[str, ...]) -> None:

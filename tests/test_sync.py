@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from _sync_helpers import (
+    COUNTED,
     START,
     api_rows,
     db_rows,
@@ -70,16 +71,22 @@ def test_full_then_incremental_then_full_again_after_30_days(
     first = sync(settings, tokens, db=db, work_dir=tmp_path / "work")
     assert first.ok, first.summary()
     assert all(t.full and t.status == "loaded" for t in first.tables)
-    assert sum(t.inserted for t in first.tables) == sum(sandbox_counts(world, account).values())
+    parents = {r.name for r in RESOURCES}  # (child tables: tests/test_sync_children.py)
+    inserted = sum(t.inserted for t in first.tables if t.table in {r.name for r in COUNTED})
+    assert inserted == sum(sandbox_counts(world, account).values())
     assert_equal_to_api(world, settings, tokens, db, account)
 
     world.simulate(3)
     second = sync(settings, tokens, db=db, work_dir=tmp_path / "work")
     assert second.ok, second.summary()
-    assert not any(t.full for t in second.tables)
+    reread = {r.name for r in RESOURCES if r.reread}  # short lists read whole every run
+    assert not any(t.full for t in second.tables if t.table not in reread)
     # new objects come with their creation events; balance transactions, disputes: one page
-    assert {t.table: t.requests for t in second.tables} == {
-        r.name: 0 if r.created_events else 1 for r in RESOURCES
+    requests = {t.table: t.requests for t in second.tables if t.table in parents}
+    # a completed checkout session's event lacks its line items: it is read again by id
+    assert requests.pop("checkout_sessions") >= 1
+    assert requests == {
+        r.name: 0 if r.created_events else 1 for r in RESOURCES if r.name != "checkout_sessions"
     }
     assert sum(t.deleted for t in second.tables) + sum(t.updated for t in second.tables) > 0
     assert_equal_to_api(world, settings, tokens, db, account)

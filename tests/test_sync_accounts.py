@@ -73,15 +73,14 @@ def test_many_accounts_bounded_and_one_failure_stops_none_of_the_others(
     assert "api key" in by_account[revoked.account_id].error.lower()
     assert "FAILED" in report.summary()
     skipped = [t for t in report.tables if t.status == "skipped"]
-    assert [(t.account_id, t.table, t.permission) for t in skipped] == [
-        (narrow.account_id, "customers", "customer_read")
-    ]
+    assert {(t.account_id, t.permission) for t in skipped} == {(narrow.account_id, "customer_read")}
+    assert "customers" in {t.table for t in skipped}
     for t in installed:
         if t is revoked:
             continue
         expected = sandbox_counts(world, t.account_id)
         if t is narrow:
-            expected["customers"] = 0
+            expected.update({s.table: 0 for s in skipped if s.table in expected})
         assert table_counts(db, t.account_id) == expected, t.account_id
         assert sum(expected.values()) > 0
     assert sum(table_counts(db, revoked.account_id).values()) == 0

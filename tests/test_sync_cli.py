@@ -124,3 +124,21 @@ def test_a_database_others_can_read_is_one_warning_line_and_is_left_as_it_is(
     assert "make it private with `chmod 600 'stripe.duckdb'`" in err
     assert "DataPermissionsWarning" not in err  # one line, not Python's warning format
     assert db.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("version", ["latest", "2026-02-30.dahlia"])
+def test_a_bad_api_version_is_one_clear_error_before_any_request(
+    world: Sandbox,
+    installed: TokenSet,
+    version: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("STRIPE_API_VERSION", version)
+    before = dict(world.stats()["requests"])
+    assert main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: STRIPE_API_VERSION='{version}' is not a Stripe API version")
+    assert "Traceback" not in err
+    assert dict(world.stats()["requests"]) == before
+    assert not Path("stripe.duckdb").exists()

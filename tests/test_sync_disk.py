@@ -25,12 +25,12 @@ from _tmpfs import fill, tmpfs
 
 from stripe_oauth_nb._errors import DiskSpaceError
 from stripe_oauth_nb.sandbox import Sandbox
-from stripe_oauth_nb.sync import Progress, sync
+from stripe_oauth_nb.sync import RESOURCES, Progress, sync
 from stripe_oauth_nb.sync._disk import RESERVE, DiskBudget, free_bytes, is_disk_full
 
 pytest.importorskip("dlt")
 
-SIZE_MB = 96
+SIZE_MB = 192
 #: Fields compared row by row before and after a run that failed.
 COMPARED_FIELDS = {
     "customers": ["email", "name"],
@@ -78,7 +78,7 @@ def test_a_full_sync_that_will_not_fit_stops_before_it_writes(
     assert found, account.error
     assert "Nothing was read or written" in account.error
     assert report.tables == []  # no table was read, none loaded
-    assert report.requests <= 2 + 11  # the account's age and the first pages: then it stopped
+    assert report.requests <= 2 + len(RESOURCES)  # the age and the first pages: then it stopped
     assert leftovers(db.with_name("stripe.duckdb.sync")) == []
     (small_disk / "filler").unlink()
     assert sync(settings, tokens, db=db).ok  # with room, the same sync runs
@@ -136,3 +136,29 @@ def test_what_a_full_disk_looks_like(tmp_path: Path) -> None:
     assert re.search(r"free \d+ MB and run again", str(error))
     with pytest.raises(DiskSpaceError, match=r"free \d+ MB and run again"):
         budget.need(free_bytes(tmp_path) * 2)
+
+
+class _Pages:
+    """A client whose every list answers one full page of objects made in the same second."""
+
+    def __init__(self, account_created: int, created: int) -> None:
+        self.account_created, self.created = account_created, created
+
+    def get(self, path: str, params: dict[str, object]) -> dict[str, object]:
+        if path == "/v1/account":
+            return {"id": "acct_1", "created": self.account_created}
+        data = [{"id": f"price_{i}", "created": self.created} for i in range(100)]
+        return {"object": "list", "data": data, "has_more": True}
+
+
+def test_a_page_made_in_one_second_is_not_taken_for_the_accounts_whole_life() -> None:
+    """A catalogue imported at once (100 prices in one second) is no rate to extrapolate over
+    the account's life: the density is measured over a day at least."""
+    from stripe_oauth_nb.sync._disk import MIN_SPAN, estimate
+
+    year = 365 * 86_400
+    found = estimate(
+        _Pages(1_700_000_000, 1_700_000_000 + year), {"prices": ("/v1/prices", {}, "created")}
+    )
+    assert found.pages["prices"]["has_more"]
+    assert 100 <= found.objects <= 100 * (year // MIN_SPAN + 1)  # not 100 per second for a year

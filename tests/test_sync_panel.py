@@ -9,7 +9,7 @@ import pytest
 from _sync_helpers import START, install, manager, sandbox_counts, sync_app, table_counts
 
 from stripe_oauth_nb.sandbox import Sandbox
-from stripe_oauth_nb.sync import RESOURCES
+from stripe_oauth_nb.sync._resources import TABLES
 
 pytest.importorskip("dlt")
 pytest.importorskip("ipywidgets")
@@ -33,7 +33,7 @@ def test_sync_click_loads_and_shows_a_bar_per_table(world: Sandbox, tmp_path: Pa
     assert panel.report is not None
     assert panel.report.ok
     assert "Synced into" in panel.result.value
-    assert len(panel.bars.children) == len(RESOURCES)
+    assert len(panel.bars.children) == len(TABLES)  # one per table, child tables included
     assert all(bar.bar.bar_style == "success" for bar in panel.bars.children)
     assert table_counts(tmp_path / "panel.duckdb", account) == sandbox_counts(world, account)
     assert not panel.run.disabled

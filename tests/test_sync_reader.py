@@ -32,7 +32,8 @@ def read(
         httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
     )
     plans = {r.name: Plan(r) for r in select(names)}
-    spills = {name: Spill(tmp_path / name) for name in plans}
+    tables = [n for p in plans.values() for n in (p.resource.name, *p.resource.child_tables)]
+    spills = {name: Spill(tmp_path / name) for name in tables}
     ready: list[str] = []
     reader = Reader(
         client, "acct_EXAMPLE", False, plans, spills, None, on_ready=ready.append, **options
@@ -223,3 +224,134 @@ def test_the_first_page_of_events_is_not_asked_for_again(tmp_path: Path) -> None
     assert newest["cus_kept"]["name"] == 1003
     rows = [r for t in spills["customers"].tables() for r in t.to_pylist()]
     assert len(rows) == 444  # every event since the cursor once, none older
+
+
+def test_a_per_parent_resource_pages_each_parents_list(tmp_path: Path) -> None:
+    from stripe_oauth_nb.sync._resources import PerParent, Resource
+
+    resource = Resource(
+        "payment_methods",
+        "payment_method",
+        "payment_method_read",
+        per_parent=PerParent("/v1/customers", "/v1/customers/{id}/payment_methods"),
+    )
+    customers = objects("customer", 130, [T0 + i for i in range(130)])
+    fake = FakeLists({"customers": customers})
+    counts = {c["id"]: (150 if i == 7 else i % 3) for i, c in enumerate(customers)}
+    for customer_id, count in counts.items():
+        methods = objects("payment_method", count, [T0] * count)
+        for m in methods:
+            m["id"] = f"pm_{customer_id}_{m['id']}"
+            m["customer"] = customer_id
+        fake.set(f"customers/{customer_id}/payment_methods", methods)
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    spill = Spill(tmp_path / "pm")
+    reader = Reader(
+        client,
+        "acct_EXAMPLE",
+        False,
+        {"payment_methods": Plan(resource)},
+        {"payment_methods": spill},
+        None,
+    )
+    reader.run()
+    ids = spilled_ids(spill)
+    assert len(ids) == len(set(ids)) == sum(counts.values())
+    # two pages of customers, a page per customer, and one more for the customer with 150
+    assert reader.results["payment_methods"].requests == 2 + 130 + 1
+    assert reader.results["payment_methods"].error is None
+
+
+def test_a_balance_is_a_row_per_currency() -> None:
+    from stripe_oauth_nb.sync._reader import balance_rows
+
+    balance = {
+        "object": "balance",
+        "available": [{"amount": 1200, "currency": "usd"}, {"amount": -5, "currency": "eur"}],
+        "pending": [{"amount": 300, "currency": "usd"}],
+        "connect_reserved": [{"amount": 0, "currency": "usd"}],
+        "livemode": False,
+    }
+    rows = balance_rows(balance, 1_790_000_000.25)
+    assert rows == [
+        {
+            "id": "eur_1790000000250",
+            "object": "balance",
+            "created": 1_790_000_000,
+            "currency": "eur",
+            "available": -5,
+            "pending": None,
+            "connect_reserved": None,
+            "instant_available": None,
+        },
+        {
+            "id": "usd_1790000000250",
+            "object": "balance",
+            "created": 1_790_000_000,
+            "currency": "usd",
+            "available": 1200,
+            "pending": 300,
+            "connect_reserved": 0,
+            "instant_available": None,
+        },
+    ]
+
+
+def test_an_event_object_without_its_expanded_list_is_read_again_expanded(
+    tmp_path: Path,
+) -> None:
+    (resource,) = select(["checkout_sessions"])
+    items = [{"id": f"li_{k}", "object": "item", "quantity": 1} for k in range(3)]
+    embedded = {"object": "list", "data": items, "has_more": False, "url": "/v1/x"}
+    session = {"id": "cs_1", "object": "checkout.session", "created": T0, "line_items": embedded}
+    bare = {k: v for k, v in session.items() if k != "line_items"}  # as events carry it
+    event = {
+        "id": "evt_1",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": T0 + 50,
+        "data": {"object": bare},
+    }
+    fake = FakeLists({"checkout/sessions": [session], "events": [event]})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    plan = Plan(resource, since=T0 + 10, events_since=T0 + 10)
+    spills = {n: Spill(tmp_path / n) for n in ("checkout_sessions", *resource.child_tables)}
+    reader = Reader(client, "acct_EXAMPLE", False, {resource.name: plan}, spills, T0 + 10)
+    reader.run()
+    assert "checkout/sessions/cs_1" in fake.requests  # read again, with its line items
+    # (the list's page also holds it: the load keeps one row of an id)
+    (table,) = list(spills["checkout_sessions"].tables())
+    assert set(table.column("id").to_pylist()) == {"cs_1"}
+    assert set(table.column("line_items").to_pylist()) == {'{"object":"list","url":"/v1/x"}'}
+    assert set(spilled_ids(spills["checkout_session_line_items"])) == {"li_0", "li_1", "li_2"}
+
+
+def test_a_deleted_customer_marks_its_payment_methods_for_removal(tmp_path: Path) -> None:
+    """Whether or not Stripe sends ``payment_method.detached`` for them, the rows of a deleted
+    customer's payment methods go with it (the loader replaces that parent's rows: none)."""
+    (methods,) = select(["payment_methods"])
+    deleted = {"id": "cus_gone", "object": "customer", "deleted": True}
+    events = [
+        {
+            "id": f"evt_{n}",
+            "object": "event",
+            "type": kind,
+            "created": T0 + 100 + n,
+            "data": {"object": obj},
+        }
+        for n, (kind, obj) in enumerate([("customer.deleted", deleted)])
+    ]
+    fake = FakeLists({"events": events})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+    plan = Plan(methods, since=T0 + 10, events_since=T0 + 10, read_new=False)
+    spills = {"payment_methods": Spill(tmp_path / "pm")}
+    reader = Reader(client, "acct_EXAMPLE", False, {methods.name: plan}, spills, T0 + 10)
+    reader.run()
+    assert set(reader.child_seq["payment_methods"]) == {"cus_gone"}
+    assert list(spills["payment_methods"].tables()) == []  # nothing else was read

@@ -24,7 +24,14 @@ from .._errors import (
 )
 from .._http import DEFAULT_TIMEOUT, deadline, httpx, transport
 from .._masking import clean_server_text, mask_text, shown
-from .._settings import DEFAULT_MARGIN, Mode, Settings, key_mode
+from .._settings import (
+    DEFAULT_MARGIN,
+    STRIPE_API_VERSION,
+    Mode,
+    Settings,
+    check_api_version,
+    key_mode,
+)
 from .._urls import base_url_problem, is_loopback_host
 from .._version import __version__
 from ._auth import TokenAuth, TokenSource, error_fields
@@ -62,6 +69,8 @@ class ApiClient:
     ``base_url`` must be ``https://``, or plain ``http://`` to this machine (the sandbox).
     ``call_deadline``: seconds one call may take in all, retries included (a slower one raises
     :class:`NetworkError`); an enclosing :func:`stripe_oauth_nb._http.deadline` can shorten it.
+    ``api_version``: the ``Stripe-Version`` every call names (:meth:`from_settings` takes the
+    settings' ``STRIPE_API_VERSION``); a malformed one is a ConfigError before any call.
     """
 
     def __init__(
@@ -76,7 +85,9 @@ class ApiClient:
         on_retry: Callable[[httpx.Request, str, float], None] | None = None,
         call_deadline: float = CALL_DEADLINE,
         loads: Callable[[bytes], Any] = json.loads,
+        api_version: str = STRIPE_API_VERSION,
     ) -> None:
+        self.api_version = check_api_version(api_version)
         problem = base_url_problem(base_url.rstrip("/") if isinstance(base_url, str) else base_url)
         if problem is not None:
             raise ConfigError(
@@ -100,7 +111,11 @@ class ApiClient:
             auth=auth,
             timeout=timeout,
             transport=RetryTransport(inner, self.retry, on_retry=on_retry),
-            headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
+            headers={
+                "User-Agent": _USER_AGENT,
+                "Accept": "application/json",
+                "Stripe-Version": self.api_version,
+            },
             follow_redirects=False,
             # Proxies from the environment go into ``inner`` (above), under the retry policy;
             # with trust_env the client would mount proxy transports that bypass it.
@@ -129,6 +144,7 @@ class ApiClient:
             found = getattr(tokens, "clock", None)
             clock = found if callable(found) else time.time
         auth = TokenAuth(tokens, account_id, chosen == "live", margin=margin, clock=clock)
+        options.setdefault("api_version", settings.api_version)
         return cls(auth, base_url=settings.api_base, mode=chosen, **options)
 
     # -- calls ---------------------------------------------------------------------------

@@ -6,10 +6,11 @@ then uses, so this costs no request of its own, and, with them or when a page is
 one ``GET /v1/account`` for the account's age): the bytes per object of that page, and the
 objects to read: all of them when the page is the last, else the page's objects per second of
 ``created`` times the seconds since the account was created (an estimate: high for an account
-whose activity grew). :class:`DiskBudget` compares
-that, times :data:`DISK_FACTOR` (rows waiting as JSON lines, dlt's Parquet package, the growth of
-the database), with the free space of the work folder's file system, and stops at once when it
-will not fit.
+whose activity grew), the page's span taken as one day at least: a page of objects made within
+the same second (a catalogue of prices imported at once) says nothing about the years before.
+:class:`DiskBudget` compares that, times :data:`DISK_FACTOR` (rows waiting as JSON lines, dlt's
+Parquet package, the growth of the database), with the free space of the work folder's file
+system, and stops at once when it will not fit.
 
 During a run, a write refused for want of space (``ENOSPC``: a spill file, dlt's package, the
 database) becomes a :class:`~stripe_oauth_nb.errors.DiskSpaceError` naming the MB to free: the
@@ -36,6 +37,8 @@ __all__ = ["DISK_FACTOR", "DiskBudget", "Estimate", "estimate", "is_disk_full"]
 DISK_FACTOR = 2.0
 #: Space always left free, whatever the estimate (a full disk hurts every other program).
 RESERVE = 32 << 20
+#: The shortest span of ``created`` a first page's density is measured over (seconds).
+MIN_SPAN = 86_400
 _MB = 1 << 20
 
 
@@ -72,12 +75,13 @@ class Estimate:
 
 def estimate(
     client: Any,
-    requests: Mapping[str, tuple[str, Mapping[str, Any]]],
+    requests: Mapping[str, tuple[str, Mapping[str, Any], str]],
     workers: int = 24,
     *,
     eager: bool = True,
 ) -> Estimate:
-    """First pages of ``requests`` (``name -> (path, params)``), fetched together; what a full
+    """First pages of ``requests`` (``name -> (path, params, created field)``), fetched
+    together; what a full
     pass of them will read. A page that fails is left to the reader (it reports the error).
 
     The account's age is asked for with the pages when ``eager`` (a full sync: no round trip of
@@ -98,11 +102,11 @@ def estimate(
     items = list(requests.items())
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) + 1))) as pool:
         age = pool.submit(get, "/v1/account", {}) if eager else None
-        pages = list(pool.map(lambda item: get(*item[1]), items))
+        pages = list(pool.map(lambda item: get(item[1][0], item[1][1]), items))
         origin = created(age.result()) if age is not None else None
     asked = age is not None
     found = Estimate()
-    for (name, _), page in zip(items, pages, strict=True):
+    for (name, (_, _, created_field)), page in zip(items, pages, strict=True):
         data = page.get("data") if isinstance(page, Mapping) else None
         if not isinstance(data, list):
             continue
@@ -114,8 +118,8 @@ def estimate(
             if not asked:
                 asked, origin = True, created(get("/v1/account", {}))
             if origin is not None:  # no age: the page counts alone
-                newest, oldest = int(data[0]["created"]), int(data[-1]["created"])
-                per_second = len(data) / max(newest - oldest + 1, 1)
+                newest, oldest = int(data[0][created_field]), int(data[-1][created_field])
+                per_second = len(data) / max(newest - oldest + 1, MIN_SPAN)
                 objects = max(objects, int(per_second * max(newest - origin, 0)))
         found.objects += objects
         found.bytes += len(orjson.dumps(data)) * objects // len(data)

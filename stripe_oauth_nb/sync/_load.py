@@ -10,6 +10,10 @@ state. Resources are loaded as soon as they are read, while the others are still
 - rows that delete an object carry ``_sync_deleted`` (dlt's ``hard_delete``), so deletions are
   applied in the same transaction; ``_sync_seq`` (dlt's ``dedup_sort``) makes the list's version
   of an object win over an event's in one load;
+- a child table (``invoice_lines``) replaces the children of every parent read in the run: rows
+  of the newest version of each parent are kept (:class:`Children`), and the parent's other rows
+  in the table are deleted in the same load; a full pass deletes every child whose parent was
+  not read, except the children of parents left out because their lists could not be read whole;
 - the cursors (newest ``created`` read, newest event seen) are the resource's dlt state, which
   dlt writes into the database with the load: a load killed at any point is finished by the next
   run (dlt loads pending packages first), and until then the cursors stay where they were.
@@ -24,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._errors import DestinationError
@@ -36,7 +40,7 @@ from ._spill import DELETED, SEQ, Spill
 if TYPE_CHECKING:  # pragma: no cover
     import dlt
 
-__all__ = ["Batch", "Counts", "Loader", "pipeline_name"]
+__all__ = ["Batch", "Children", "Counts", "Loader", "pipeline_name"]
 
 PRIMARY_KEY = ("id", "account_id", "livemode")
 _IN_BATCH = 500
@@ -46,14 +50,34 @@ def pipeline_name(account_id: str, livemode: bool) -> str:
     return f"stripe_{account_id.lower()}_{'live' if livemode else 'test'}"
 
 
+@dataclass(frozen=True)
+class Children:
+    """What a child table's batch replaces.
+
+    ``newest``: parent id -> ``_sync_seq`` of the parent's newest version read in the run (its
+    rows are kept, the parent's other rows deleted); ``skip``: parents left out because a list
+    could not be read whole (their rows stay as they are, even in a full pass).
+    """
+
+    parent: str
+    newest: Mapping[str, int]
+    skip: frozenset[str] = frozenset()
+
+
 @dataclass
 class Batch:
-    """One resource ready to load: its rows, the cursors to keep, whether it was a full pass."""
+    """One table ready to load: its rows, the cursors to keep, whether it was a full pass.
+
+    ``keep``: ids a full pass must not delete though it did not read them (objects left out
+    for a next run); ``children``: set for a child table.
+    """
 
     resource: str
     spill: Spill
     cursors: Mapping[str, Any]
     full: bool
+    keep: frozenset[str] = frozenset()
+    children: Children | None = field(default=None)
 
 
 @dataclass
@@ -167,8 +191,8 @@ class Loader:
                 for batch in batches:
                     table = batch.resource
                     rows = counter.rows(table)
-                    if batch.full and rows:
-                        gone = counter.ids(table) - batch.spill.ids()
+                    gone = _gone(counter, batch) if rows else set()
+                    if gone:
                         batch.spill.delete(sorted(gone), account_id, livemode)
                         batch.spill.close()
                     if batch.spill.error is not None:  # never load part of a table
@@ -247,11 +271,11 @@ def _resource(batch: Batch) -> Any:
 
     def rows() -> Iterator[Any]:
         empty = True
-        for table in batch.spill.tables():
+        for table in _tables(batch):
             empty = False
             yield table
         if empty:  # no objects (yet): the table exists all the same, with its key columns
-            yield _empty_table()
+            yield _empty_table(batch.children.parent if batch.children else None)
         dlt.current.resource_state()["cursors"] = dict(batch.cursors)
 
     columns: dict[str, Any] = {
@@ -266,6 +290,8 @@ def _resource(batch: Batch) -> Any:
             DELETED: {"data_type": "bool", "hard_delete": True},
         }
     )
+    if batch.children is not None:
+        columns[batch.children.parent] = {"data_type": "text"}
     return dlt.resource(
         rows,
         name=batch.resource,
@@ -276,17 +302,76 @@ def _resource(batch: Batch) -> Any:
     )
 
 
-def _empty_table() -> Any:
+def _empty_table(parent: str | None = None) -> Any:
     import pyarrow as pa
 
-    return pa.table(
-        {
-            "id": pa.array([], pa.string()),
-            "account_id": pa.array([], pa.string()),
-            "livemode": pa.array([], pa.bool_()),
-            "created": pa.array([], pa.int64()),
-        }
-    )
+    columns = {
+        "id": pa.array([], pa.string()),
+        "account_id": pa.array([], pa.string()),
+        "livemode": pa.array([], pa.bool_()),
+        "created": pa.array([], pa.int64()),
+    }
+    if parent is not None:
+        columns[parent] = pa.array([], pa.string())
+    return pa.table(columns)
+
+
+def _tables(batch: Batch) -> Iterator[Any]:
+    """The batch's Arrow tables; a child table's keep only the newest version of each parent's
+    children (rows that delete are always kept)."""
+    children = batch.children
+    for table in batch.spill.tables():
+        if children is None or not children.newest or children.parent not in table.column_names:
+            yield table
+            continue
+        yield _newest_only(table, children)
+
+
+def _newest_only(table: Any, children: Children) -> Any:
+    import pyarrow as pa
+
+    count = table.num_rows
+    parents = table.column(children.parent).to_pylist()
+    seqs = table.column(SEQ).to_pylist() if SEQ in table.column_names else [None] * count
+    flags = table.column(DELETED).to_pylist() if DELETED in table.column_names else [None] * count
+    newest = children.newest
+    mask = [
+        bool(flag) or parent is None or newest.get(parent, seq) == seq
+        for parent, seq, flag in zip(parents, seqs, flags, strict=True)
+    ]
+    return table if all(mask) else table.filter(pa.array(mask, pa.bool_()))
+
+
+def _ids(batch: Batch) -> set[str]:
+    """Ids of the objects the batch writes (not those it deletes)."""
+    if batch.children is None:
+        return batch.spill.ids()
+    found: set[str] = set()
+    for table in _tables(batch):
+        ids = table.column("id").to_pylist()
+        flags = (
+            table.column(DELETED).to_pylist()
+            if DELETED in table.column_names
+            else [None] * len(ids)
+        )
+        found.update(str(i) for i, flag in zip(ids, flags, strict=True) if not flag)
+    return found
+
+
+def _gone(counter: _Counter, batch: Batch) -> set[str]:
+    """Ids of rows the batch deletes besides its own tombstones: a full pass's rows the API no
+    longer lists; a child table's rows of the parents it replaces."""
+    table, children = batch.resource, batch.children
+    if children is None:
+        return counter.ids(table) - _ids(batch) - batch.keep if batch.full else set()
+    if batch.full:
+        found = counter.children(table, children.parent)
+        candidates = {i for i, parent in found.items() if parent not in children.skip}
+    else:
+        if not children.newest:
+            return set()
+        candidates = set(counter.children(table, children.parent, sorted(children.newest)))
+    return candidates - _ids(batch)
 
 
 def _tombstones(spill: Spill) -> list[str]:
@@ -361,6 +446,26 @@ class _Counter:
             return set()
         query = f"SELECT id FROM {table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
         return {str(row[0]) for row in self._client.execute_sql(query, *self._key) or []}
+
+    def children(
+        self, resource: str, parent: str, parents: list[str] | None = None
+    ) -> dict[str, str]:
+        """Child id -> parent id of the rows of (account, mode), of ``parents`` when given."""
+        table = self._table(resource)
+        if table is None:
+            return {}
+        base = f"SELECT id, {parent} FROM {table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
+        found: dict[str, str] = {}
+        if parents is None:
+            rows = self._client.execute_sql(base, *self._key) or []
+            found.update((str(r[0]), str(r[1])) for r in rows)
+        for start in range(0, len(parents or []), _IN_BATCH):
+            chunk = (parents or [])[start : start + _IN_BATCH]
+            marks = ", ".join(["%s"] * len(chunk))
+            query = f"{base} AND {parent} IN ({marks})"
+            rows = self._client.execute_sql(query, *self._key, *chunk) or []
+            found.update((str(r[0]), str(r[1])) for r in rows)
+        return found
 
     def existing(self, resource: str, ids: list[str]) -> int:
         total = 0

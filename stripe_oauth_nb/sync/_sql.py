@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._errors import QueryError, SyncLockedError
 from .._settings import Mode, Settings
 from ._destination import DEFAULT_DB
-from ._resources import RESOURCES
+from ._resources import TABLES, select
 
 if TYPE_CHECKING:
     from ._report import SyncReport
@@ -41,12 +41,11 @@ DEFAULT_FRESH = 300.0
 #: Seconds a query waits for a running sync to finish before giving up.
 LOCK_WAIT = 600.0
 
-_TABLES = tuple(r.name for r in RESOURCES)
-
 
 @dataclass(frozen=True)
 class Query:
-    """A checked query: its text and the sync's tables it reads (resources, in their order)."""
+    """A checked query: its text, and the resources whose tables it reads (a child table's
+    parent), in the sync's order."""
 
     text: str
     tables: tuple[str, ...]
@@ -107,16 +106,17 @@ def parse(sql: str) -> Query:
     unknown: list[str] = []
     for name in sorted(names):
         base = name.lower().split("__", 1)[0]  # dlt's child tables: charges__refunds
-        if base in _TABLES:
+        if base in TABLES:
             wanted.add(base)
         elif not name.lower().startswith("_dlt_"):
             unknown.append(name)
     if unknown:
         raise QueryError(
             f"The sync loads no table named {', '.join(unknown)}. Its tables are: "
-            f"{', '.join(_TABLES)}."
+            f"{', '.join(TABLES)}."
         )
-    return Query(sql, tuple(t for t in _TABLES if t in wanted))
+    # a child table (invoice_lines) is brought up to date with its parent resource (invoices)
+    return Query(sql, tuple(r.name for r in select(wanted)) if wanted else ())
 
 
 def stale_tables(

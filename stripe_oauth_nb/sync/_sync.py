@@ -42,9 +42,9 @@ from .._tokenset import TokenSet
 from ._destination import Destination, open_destination
 from ._disk import DiskBudget, estimate
 from ._limiter import LimitedTransport, RequestLimiter, RequestStats
-from ._load import Batch, Loader
+from ._load import Batch, Children, Loader
 from ._privacy import clean_work_folder
-from ._reader import PAGE, Plan, Reader
+from ._reader import PAGE, Plan, Reader, list_request
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
 from ._resources import Resource, select
 from ._spill import Spill
@@ -68,6 +68,12 @@ def parallel_accounts() -> int:
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return ACCOUNTS_PER_CPU * max(cpus or 1, 1)
+
+
+#: The key of a resource's state that holds the ``Stripe-Version`` its rows were read in.
+API_VERSION = "api_version"
+#: The key of a resource's state listing objects left out (nested lists not read whole).
+RETRY = "retry"
 
 
 def sync(
@@ -235,6 +241,8 @@ class _Run:
         self.workers = workers
         self.max_windows = max_windows
         self.parallel = max(int(parallel), 1)
+        #: Whether an account's reading has started (a refusal before that stops the run).
+        self.started = False
         self.progress = progress
         self.report = report
         #: (account, resource) when a resource is read; (account, None) when the account is done
@@ -310,6 +318,8 @@ class _Run:
                 result.note = "another sync process loaded this account during this run"
                 self._finish(account, locked=True)
                 return None
+            if not self.full:
+                self._check_version({(acct, live): cursors})
             for resource in self.resources:
                 if resource.unsettled and resource.name in cursors:
                     oldest = self.loader.oldest_unsettled(
@@ -318,9 +328,12 @@ class _Run:
                     if oldest is not None:
                         cursors[resource.name]["unsettled"] = oldest
         except StripeOAuthNBError as exc:
-            result.error = str(exc)
             self._finish(account, locked=locked)
+            if isinstance(exc, SyncConfigError) and not self.started:
+                raise  # another API version: the whole run refused before any request
+            result.error = str(exc)
             return None
+        self.started = True
         account.locked = True
         account.thread = threading.Thread(
             target=self._read, args=(account, cursors), daemon=True, name=f"sync-{acct}"
@@ -351,6 +364,23 @@ class _Run:
             t.status == "failed" and t.account_id == acct and t.livemode == live
             for t in self.report.tables
         )
+
+    def _check_version(self, states: dict[tuple[str, bool], dict[str, dict[str, Any]]]) -> None:
+        """Refuse to add rows of another API version to tables loaded in one (shapes would
+        mix): before any request, unless this run reads everything again."""
+        wanted = self.settings.api_version
+        for (acct, live), cursors in states.items():
+            for resource in self.resources:
+                found = cursors.get(resource.name, {}).get(API_VERSION)
+                if found is not None and found != wanted:
+                    raise SyncConfigError(
+                        f"The table {resource.name} of {acct} ({_mode(live)} mode) in "
+                        f"{self.dest.description} was loaded with Stripe API version {found}, "
+                        f"and this run asks for {wanted} (STRIPE_API_VERSION): objects of two "
+                        "versions would mix in one table. Run the sync with --full (full=True) "
+                        f"to read everything again in {wanted}, or set STRIPE_API_VERSION="
+                        f"{found} to go on with the tables as they are."
+                    )
 
     def _drain(self) -> list[tuple[_Account, str | None]]:
         """The next message of the readers (waiting for one), and every other one queued."""
@@ -422,9 +452,9 @@ class _Run:
                 events_since = min((s or 0) for s in incremental) if incremental else None
                 # a full pass that will not fit on the disk stops here, before it writes
                 full = {
-                    name: (p.resource.path, {"limit": PAGE, "created[gte]": 0, **p.resource.params})
+                    name: (*list_request(p.resource)[:2], p.resource.created_field)
                     for name, p in plans.items()
-                    if p.full
+                    if p.full and not p.resource.snapshot
                 }
                 first_pages: dict[str, Any] = {}
                 if full:
@@ -432,17 +462,18 @@ class _Run:
                     self.budget.need(found.bytes)
                     account.reserved = found.bytes
                     first_pages = dict(found.pages)
+                tables = [n for name, p in plans.items() for n in (name, *p.resource.child_tables)]
                 spills = {
                     name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name, self.budget)
-                    for name in plans
+                    for name in tables
                 }
-                counts: dict[str, int] = dict.fromkeys(plans, 0)
+                counts: dict[str, int] = dict.fromkeys(tables, 0)
 
                 def on_rows(name: str, n: int) -> None:
                     counts[name] += n
                     self.progress(Progress(acct, live, name, "reading", counts[name]))
 
-                for name in plans:
+                for name in tables:
                     self.progress(Progress(acct, live, name, "reading", 0))
                 reader = Reader(
                     client,
@@ -487,7 +518,7 @@ class _Run:
     ) -> Plan:
         created = cursors.get("created")
         events = cursors.get("events")
-        if self.full or not events_ok or created is None or events is None:
+        if self.full or not events_ok or created is None or events is None or resource.reread:
             return Plan(resource)
         if newest is not None and int(events) < newest - EVENT_RETENTION:
             return Plan(resource)  # events since the cursor may be gone: read everything
@@ -495,7 +526,11 @@ class _Run:
         if cursors.get("unsettled") is not None:  # rows that change without an event
             since = min(since, int(cursors["unsettled"]))
         return Plan(
-            resource, since=since, events_since=int(events), read_new=not resource.created_events
+            resource,
+            since=since,
+            events_since=int(events),
+            read_new=not resource.created_events,
+            retry=tuple(str(i) for i in cursors.get(RETRY) or ()),
         )
 
     # -- loading (this thread) ------------------------------------------------------------
@@ -507,29 +542,53 @@ class _Run:
         started = time.monotonic()
         batches: list[Batch] = []
         tables: dict[str, TableResult] = {}
+        loaded: list[str] = []
         for name in names:
-            plan, read, spill = reader.plans[name], reader.results[name], reader.spills[name]
-            table = TableResult(name, acct, live, "loaded", full=plan.full, requests=read.requests)
-            self.report.tables.append(table)
+            plan, read = reader.plans[name], reader.results[name]
             error = read.error or (None if plan.full else reader.events_error)
-            if spill.error is not None:  # rows it could not write: never load part of a table
-                error = str(spill.error)
-            if read.permission:
-                table.status, table.permission = "skipped", read.permission
-                self.progress(Progress(acct, live, name, "skipped", spill.rows))
-            elif error:
-                table.status, table.error = "failed", error
-                self.progress(Progress(acct, live, name, "failed", spill.rows))
-            else:
-                tables[name] = table
-                cursors = {
-                    **self._cursors(account, plan, read),
-                    "synced": self.started_at,
-                    # when it was loaded: another process of the same run leaves it alone
-                    "loaded": time.time(),
-                }
-                batches.append(Batch(name, spill, cursors, plan.full))
-                self.progress(Progress(acct, live, name, "loading", spill.rows))
+            skip = frozenset(read.incomplete)
+            for child in (None, *plan.resource.children):
+                table_name = name if child is None else child.name
+                spill = reader.spills[table_name]
+                requests = reader.results[table_name].requests
+                table = TableResult(
+                    table_name, acct, live, "loaded", full=plan.full, requests=requests
+                )
+                loaded.append(table_name)
+                self.report.tables.append(table)
+                if spill.error is not None:  # rows it could not write: never load part of a table
+                    error = str(spill.error)
+                if read.permission:
+                    table.status, table.permission = "skipped", read.permission
+                    self.progress(Progress(acct, live, table_name, "skipped", spill.rows))
+                    continue
+                if error:
+                    table.status, table.error = "failed", error
+                    self.progress(Progress(acct, live, table_name, "failed", spill.rows))
+                    continue
+                tables[table_name] = table
+                if child is None:
+                    table.incomplete = sorted(read.incomplete)
+                    table.incomplete_error = read.incomplete_error
+                    cursors = {
+                        **self._cursors(account, plan, read),
+                        "synced": self.started_at,
+                        # when it was loaded: another process of the same run leaves it alone
+                        "loaded": time.time(),
+                    }
+                    # a snapshot's rows of earlier runs stay: never a full pass's deletions
+                    full = plan.full and not plan.resource.snapshot
+                    per_parent = plan.resource.per_parent
+                    gone_with = (  # rows of parents deleted in this run go with them
+                        Children(per_parent.column, reader.child_seq[name])
+                        if per_parent is not None
+                        else None
+                    )
+                    batches.append(Batch(name, spill, cursors, full, keep=skip, children=gone_with))
+                else:
+                    children = Children(child.parent, reader.child_seq[child.name], skip)
+                    batches.append(Batch(child.name, spill, {}, plan.full, children=children))
+                self.progress(Progress(acct, live, table_name, "loading", spill.rows))
         try:
             if batches:
                 counts = self.loader.load(acct, live, batches)
@@ -548,21 +607,28 @@ class _Run:
                 self.progress(Progress(acct, live, name, "failed", reader.spills[name].rows))
         finally:
             seconds = time.monotonic() - started
-            for name in names:
+            for name in loaded:
                 reader.spills[name].remove()
             for table in tables.values():
                 table.seconds = seconds
 
-    @staticmethod
-    def _cursors(account: _Account, plan: Plan, read: Any) -> dict[str, int]:
-        """Where the next run starts: newest ``created`` read, and the newest event."""
+    def _cursors(self, account: _Account, plan: Plan, read: Any) -> dict[str, Any]:
+        """Where the next run starts: newest ``created`` read, and the newest event; and the
+        API version the rows were read in."""
         created = read.newest if read.newest is not None else plan.since
         created = created if created is not None else 0
         if account.newest_event is not None:
             events = account.newest_event
         else:
             events = plan.events_since if plan.events_since is not None else created
-        return {"created": created, "events": events}
+        cursors: dict[str, Any] = {
+            "created": created,
+            "events": events,
+            API_VERSION: self.settings.api_version,
+        }
+        if read.incomplete:  # read again by id next run
+            cursors[RETRY] = sorted(read.incomplete)
+        return cursors
 
 
 def _loaded_since(
