@@ -52,9 +52,9 @@ def _hold(port: int, count: int, first: bytes) -> list[socket.socket]:
 
 def one_run(idle: int, slow: int) -> tuple[float, float] | None:
     """(seconds until the page, seconds until the code), or None when the redirect failed."""
-    from stripe_oauth_nb._attempts import AttemptLog
-    from stripe_oauth_nb._callback import CallbackServer
-    from stripe_oauth_nb._install_link import build_install_link
+    from stripe_oauth_nb.oauth._attempts import AttemptLog
+    from stripe_oauth_nb.oauth._callback import CallbackServer
+    from stripe_oauth_nb.oauth._install_link import build_install_link
 
     port = _free_port()
     redirect_uri = f"http://127.0.0.1:{port}/callback"

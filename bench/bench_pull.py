@@ -27,13 +27,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import stripe
 
-from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import ModeCredentials, Settings
-from stripe_oauth_nb._tokens import MemoryTokenStore, TokenManager
 from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.api import ApiClient
 from stripe_oauth_nb.sandbox._browser import approve
+from stripe_oauth_nb.tokens import MemoryTokenStore, TokenManager
 
 
 @dataclass(frozen=True)

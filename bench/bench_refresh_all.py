@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the throw-away PostgreSQL server of the tests
 
 from stripe_oauth_nb._masking import Secret  # noqa: E402
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager, TokenStore  # noqa: E402
-from stripe_oauth_nb._tokens._crypto import StoreCipher, new_key  # noqa: E402
 from stripe_oauth_nb._tokenset import TokenSet  # noqa: E402
 from stripe_oauth_nb.sandbox import Sandbox  # noqa: E402
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager, TokenStore  # noqa: E402
+from stripe_oauth_nb.tokens._crypto import StoreCipher, new_key  # noqa: E402
 
 TEST_MODE_RATE = 25.0
 
@@ -87,7 +87,7 @@ def main() -> int:
 
             server = PostgresServer().start()
             location = server.create_database()
-            from stripe_oauth_nb._tokens._postgres import PostgresTokenStore
+            from stripe_oauth_nb.tokens._postgres import PostgresTokenStore
 
             store = PostgresTokenStore(location, cipher=cipher, spool=work / "spool")
         else:

@@ -22,12 +22,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._http import httpx
-from stripe_oauth_nb._tokens import FileTokenStore, MemoryTokenStore, TokenStore
 from stripe_oauth_nb.manifest import Manifest, write_placeholder_icon
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox, approve
 from stripe_oauth_nb.serve import InstallServer, ServeConfig
+from stripe_oauth_nb.tokens import FileTokenStore, MemoryTokenStore, TokenStore
 
 KEY = "EXAMPLE-bench-signing-key-0123456789abcdef"
 PACED: float | None = None  # Stripe's limits

@@ -52,11 +52,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_many.py
 from _many import busiest_floor, finish_sync, many_accounts, objects, start_sync
 
 from stripe_oauth_nb._http import httpx
-from stripe_oauth_nb._tokens import FileTokenStore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox._browser import approve
 from stripe_oauth_nb.sync import ENDPOINT_RATE, LIVE_RATE, RESOURCES
 from stripe_oauth_nb.sync._resources import CHILDREN, TABLES
+from stripe_oauth_nb.tokens import FileTokenStore
 
 MODE = "live"
 #: stripe-python's name of a service whose path is spelt otherwise.
@@ -188,7 +188,7 @@ import json, resource, sys, time
 from pathlib import Path
 from stripe_oauth_nb._settings import ModeCredentials, Settings
 from stripe_oauth_nb._masking import Secret
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sync import sync
 info, store, db = json.loads(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 settings = Settings(

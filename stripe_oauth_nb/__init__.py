@@ -38,14 +38,14 @@ __all__ = [
 
 # public name -> private module that defines it (kept in step with __all__ by a test)
 _EXPORTS: dict[str, str] = {
-    "ApiClient": "._api",
+    "ApiClient": ".api",
     "Connection": "._connect",
     "Flow": "._flow",
     "Manifest": ".manifest",
     "Secret": "._masking",
     "Settings": "._settings",
     "Target": "._target",
-    "TokenManager": "._tokens",
+    "TokenManager": ".tokens",
     "TokenSet": "._tokenset",
     "connect": "._connect",
     "load_settings": "._settings",
@@ -53,15 +53,15 @@ _EXPORTS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._api import ApiClient
     from ._connect import Connection, connect
     from ._flow import Flow
     from ._masking import Secret, mask
     from ._settings import Settings, load_settings
     from ._target import Target
-    from ._tokens import TokenManager
     from ._tokenset import TokenSet
+    from .api import ApiClient
     from .manifest import Manifest
+    from .tokens import TokenManager
 
 
 def __getattr__(name: str) -> Any:

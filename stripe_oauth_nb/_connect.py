@@ -12,7 +12,7 @@ needed). Otherwise it runs the authorization where it is called: in a notebook i
 install link and a paste box and waits for the code; in a terminal it prints the link, opens a
 browser when there is one, waits on the callback server and reads a pasted URL from the
 terminal too. Against the sandbox, ``approve=True`` accepts the consent page itself. The code is
-exchanged once and the tokens stored (:class:`~stripe_oauth_nb._tokens.TokenManager`).
+exchanged once and the tokens stored (:class:`~stripe_oauth_nb.tokens.TokenManager`).
 
 :func:`authorize` is that authorization on its own; ``stripe-oauth-nb login`` uses it too.
 """
@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ._attempts import ATTEMPT_TTL, AuthorizationCode
 from ._errors import (
     AccessDeniedError,
     AuthorizeAgainError,
@@ -42,18 +41,19 @@ from ._masking import clean_server_text
 from ._settings import Mode, Settings
 from ._target import Target
 from ._tokenset import TokenSet
+from .oauth._attempts import ATTEMPT_TTL, AuthorizationCode
 
 if TYPE_CHECKING:
     import pandas
     import stripe
 
-    from ._api import ApiClient
-    from ._api._client import Params
-    from ._api._pagination import PageProgress
-    from ._callback import CallbackEvent, CallbackServer
-    from ._install_link import InstallLink
-    from ._tokens import TokenManager
+    from .api import ApiClient
+    from .api._client import Params
+    from .api._pagination import PageProgress
+    from .oauth._callback import CallbackEvent, CallbackServer
+    from .oauth._install_link import InstallLink
     from .sync import ForgetReport, SyncReport
+    from .tokens import TokenManager
 
 __all__ = ["Connection", "Presenter", "TerminalPresenter", "authorize", "connect"]
 
@@ -97,10 +97,10 @@ class Connection:
     # -- the fast path for data --------------------------------------------------------------
     @property
     def api(self) -> ApiClient:
-        """A keep-alive :class:`~stripe_oauth_nb._api.ApiClient` for this account and mode."""
+        """A keep-alive :class:`~stripe_oauth_nb.api.ApiClient` for this account and mode."""
         with self._lock:
             if self._api is None:
-                from ._api import ApiClient
+                from .api import ApiClient
 
                 self._api = ApiClient.from_settings(
                     self.settings, self.tokens, account_id=self.account_id, mode=self.mode
@@ -139,7 +139,7 @@ class Connection:
         """
         with self._lock:
             if self._stripe is None:
-                from ._stripe_client import stripe_client
+                from .api._stripe_client import stripe_client
 
                 self._stripe = stripe_client(self.settings, self.tokens, self.account_id, self.mode)
             return self._stripe
@@ -338,7 +338,7 @@ def authorize(
     sample account). ``paste``: do not listen, only take a pasted URL. Raises
     :class:`AccessDeniedError` on Decline and :class:`CallbackTimeoutError` after ``timeout``.
     """
-    from ._authorize import start_authorization
+    from .oauth._authorize import start_authorization
 
     settings = target.settings
     chosen: Mode = mode or settings.mode
@@ -396,7 +396,7 @@ def _wait_for_code(
     presenter: Presenter,
     timeout: float,
 ) -> AuthorizationCode:
-    from ._callback import code_from_pasted_url
+    from .oauth._callback import code_from_pasted_url
 
     until = time.monotonic() + timeout
     while True:
@@ -449,7 +449,7 @@ def connect(
     ``postgresql://`` DSN) instead of the one the settings name, as ``--store`` does for the
     commands (:meth:`Target.open` has the order).
     """
-    from ._tokens import TokenManager
+    from .tokens import TokenManager
 
     owns = target is None
     if target is not None and store is not None:

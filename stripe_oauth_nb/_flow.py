@@ -19,18 +19,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ._attempts import AttemptLog, AuthorizationCode
 from ._errors import StripeOAuthNBError
 from ._modes import Mode
 from ._settings import ModeCredentials, Settings
 from ._tokenset import TokenSet
+from .oauth._attempts import AttemptLog, AuthorizationCode
 
 if TYPE_CHECKING:
-    from ._api import ValidationReport
-    from ._install_link import InstallLink
     from ._target import Target
-    from ._tokens import TokenManager
+    from .api import ValidationReport
     from .manifest import Manifest
+    from .oauth._install_link import InstallLink
+    from .tokens import TokenManager
 
 __all__ = ["STAGES", "STEPS", "Flow", "Stage", "Step", "StepState"]
 
@@ -61,7 +61,7 @@ class Flow:
         workdir: str | Path | None = None,
         tokens: TokenManager | None = None,
     ) -> None:
-        from ._tokens import TokenManager
+        from .tokens import TokenManager
 
         self.target = target
         self.settings: Settings = target.settings
@@ -145,7 +145,7 @@ class Flow:
         self.code = code
 
     def validated(self, report: ValidationReport) -> None:
-        """Step 5 ran :func:`~stripe_oauth_nb._api.validate`."""
+        """Step 5 ran :func:`~stripe_oauth_nb.api.validate`."""
         self.report = report
 
     # -- where are we ----------------------------------------------------------------------

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import ModeCredentials, Settings
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sync import Progress, sync
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 
 def main() -> None:

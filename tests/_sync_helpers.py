@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb._settings import Mode, Settings
-from stripe_oauth_nb._tokens import MemoryTokenStore, TokenManager
 from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.api import ApiClient
 from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
 from stripe_oauth_nb.sync import RESOURCES
+from stripe_oauth_nb.tokens import MemoryTokenStore, TokenManager
 
 #: Every read permission the sync's resources need, and events.
 READ_ALL = sorted({r.permission for r in RESOURCES} | {"event_read"})

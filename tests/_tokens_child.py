@@ -27,8 +27,8 @@ from typing import Any
 
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import ModeCredentials, Settings
-from stripe_oauth_nb._tokens import TokenManager, open_store
-from stripe_oauth_nb._tokens._checkpoint import KILL_AT_ENV
+from stripe_oauth_nb.tokens import TokenManager, open_store
+from stripe_oauth_nb.tokens._checkpoint import KILL_AT_ENV
 
 
 def _fp(token: Secret) -> str:

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from stripe_oauth_nb._attempts import Attempt, AttemptLog, AuthorizationCode
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import Mode
-from stripe_oauth_nb._tokens import TokenStore
 from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.oauth._attempts import Attempt, AttemptLog, AuthorizationCode
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import TokenStore
 
 CHILD = Path(__file__).with_name("_tokens_child.py")
 ROOT = Path(__file__).resolve().parents[1]

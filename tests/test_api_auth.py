@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from _api_fakes import FakeClock, FakeSource, FakeStripe, stripe_error, token_set
 
-from stripe_oauth_nb._api import ApiClient, RetryPolicy, TokenAuth, is_expired_key_response
 from stripe_oauth_nb._errors import AuthenticationError, StripeAPIError
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._http import stripe_error as parse_stripe_error
 from stripe_oauth_nb._settings import REFRESH_WARNING_WINDOW
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
+from stripe_oauth_nb.api import ApiClient, RetryPolicy, TokenAuth, is_expired_key_response
 
 
 def make(

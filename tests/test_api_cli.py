@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import NetworkError
-from stripe_oauth_nb._tokens import FileTokenStore
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, TokenSet
+from stripe_oauth_nb.api import ApiClient
 from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
+from stripe_oauth_nb.tokens import FileTokenStore
 
 CUSTOMERS = 120
 

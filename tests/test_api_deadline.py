@@ -14,7 +14,6 @@ from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
-from stripe_oauth_nb._api import ApiClient, validate
 from stripe_oauth_nb._errors import (
     AuthenticationError,
     ConfigError,
@@ -23,6 +22,7 @@ from stripe_oauth_nb._errors import (
     StripeAPIError,
 )
 from stripe_oauth_nb._http import deadline, httpx, time_left
+from stripe_oauth_nb.api import ApiClient, validate
 
 TOKEN = "rk_test_EXAMPLEdeadline00000000001"
 #: How long the slow-server tests allow a call (seconds), and the most a test may then take:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from _api_fakes import FakeClock, FakeSource, FakeStripe, stripe_error
 
-from stripe_oauth_nb._api import ApiClient, RetryPolicy, TokenAuth, list_all, to_dataframe
 from stripe_oauth_nb._errors import StripeAPIError
 from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb.api import ApiClient, RetryPolicy, TokenAuth, list_all, to_dataframe
 
 
 def make(customers: int) -> tuple[FakeStripe, ApiClient]:
@@ -151,7 +151,7 @@ def test_client_dataframe() -> None:
 def test_without_pandas_the_error_says_how_to_install_it() -> None:
     code = (
         "import sys; sys.modules['pandas'] = None\n"
-        "from stripe_oauth_nb._api import to_dataframe\n"
+        "from stripe_oauth_nb.api import to_dataframe\n"
         "try:\n    to_dataframe([{'id': 'x'}])\n"
         "except ImportError as e:\n    print(e)\n"
     )
@@ -162,6 +162,6 @@ def test_without_pandas_the_error_says_how_to_install_it() -> None:
 
 
 def test_importing_the_api_does_not_import_pandas() -> None:
-    code = "import sys, stripe_oauth_nb._api; print('pandas' in sys.modules)"
+    code = "import sys, stripe_oauth_nb.api; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

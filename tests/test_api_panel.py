@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb._errors import AuthorizeAgainError
-from stripe_oauth_nb._tokens import MemoryTokenStore, TokenManager
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, TokenSet
+from stripe_oauth_nb.api import ApiClient
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import MemoryTokenStore, TokenManager
 from stripe_oauth_nb.widgets.validate_panel import ProgressBar, ValidatePanel
 
 CUSTOMERS = 230

@@ -9,10 +9,10 @@ import random
 import pytest
 from _api_fakes import FakeClock, FakeSource, FakeStripe, stripe_error
 
-from stripe_oauth_nb._api import ApiClient, RetryPolicy, TokenAuth
-from stripe_oauth_nb._api._retry import parse_retry_after
 from stripe_oauth_nb._errors import NetworkError, StripeAPIError
 from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb.api import ApiClient, RetryPolicy, TokenAuth
+from stripe_oauth_nb.api._retry import parse_retry_after
 
 
 def make(
@@ -180,7 +180,7 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 def test_environment_proxy_goes_under_the_retry_policy(
     monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], base_url: str, expected: str | None
 ) -> None:
-    from stripe_oauth_nb._api._client import _env_proxy
+    from stripe_oauth_nb.api._client import _env_proxy
 
     for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import stripe
 
-from stripe_oauth_nb._api import ApiClient, RetryPolicy, TokenAuth, TokenSource, validate
 from stripe_oauth_nb._errors import (
     AuthenticationError,
     NetworkError,
@@ -21,9 +20,10 @@ from stripe_oauth_nb._errors import (
     StripeAPIError,
 )
 from stripe_oauth_nb._http import httpx
-from stripe_oauth_nb._tokens import MemoryTokenStore, TokenManager
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, TokenSet
+from stripe_oauth_nb.api import ApiClient, RetryPolicy, TokenAuth, TokenSource, validate
 from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
+from stripe_oauth_nb.tokens import MemoryTokenStore, TokenManager
 
 CUSTOMERS = 250
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stripe_oauth_nb._attempts import ATTEMPT_TTL, Attempt, AttemptLog, AuthorizationCode
 from stripe_oauth_nb._errors import CallbackStateError, CodeAlreadySentError, CodeAlreadyUsedError
 from stripe_oauth_nb._masking import Secret
+from stripe_oauth_nb.oauth._attempts import ATTEMPT_TTL, Attempt, AttemptLog, AuthorizationCode
 
 
 class Clock:
@@ -125,7 +125,7 @@ def test_reprs_mask_state_and_code() -> None:
 _RACE_CHILD = """
 import json, sys, threading, time
 from pathlib import Path
-from stripe_oauth_nb._attempts import AttemptLog
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb._errors import CallbackStateError
 
 path, state, threads, go, ready = sys.argv[1:6]
@@ -199,8 +199,8 @@ def test_a_busy_attempt_log_lock_is_an_attempt_log_error(
 ) -> None:
     from filelock import FileLock
 
-    from stripe_oauth_nb import _attempts
     from stripe_oauth_nb._errors import AttemptLogError
+    from stripe_oauth_nb.oauth import _attempts
 
     path = tmp_path / "attempts.json"
     monkeypatch.setattr(_attempts, "_LOCK_TIMEOUT", 0.2)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from _ports import free_port
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import AccessDeniedError
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.widgets.callback_form import CallbackForm
 

@@ -12,14 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stripe_oauth_nb._attempts import Attempt, AttemptLog
-from stripe_oauth_nb._callback import (
-    CallbackQuery,
-    parse_callback_query,
-    parse_callback_url,
-    resolve_callback,
-)
-from stripe_oauth_nb._callback._parse import MAX_DESCRIPTION
 from stripe_oauth_nb._errors import (
     AccessDeniedError,
     CallbackError,
@@ -27,6 +19,14 @@ from stripe_oauth_nb._errors import (
     CallbackStateError,
 )
 from stripe_oauth_nb._masking import Secret
+from stripe_oauth_nb.oauth._attempts import Attempt, AttemptLog
+from stripe_oauth_nb.oauth._callback import (
+    CallbackQuery,
+    parse_callback_query,
+    parse_callback_url,
+    resolve_callback,
+)
+from stripe_oauth_nb.oauth._callback._parse import MAX_DESCRIPTION
 
 REDIRECT = "http://127.0.0.1:8765/callback"
 STATE = "test.s7Hq0nY2m1rN0tAReal-State_Value0123456789abcdef"

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from _ports import free_port
 
-from stripe_oauth_nb._attempts import AttemptLog
-from stripe_oauth_nb._callback import (
+from stripe_oauth_nb._errors import CallbackError
+from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb.oauth._attempts import AttemptLog
+from stripe_oauth_nb.oauth._callback import (
     CallbackServer,
     detect_remote,
     hub_redirect_uri,
     local_endpoint,
 )
-from stripe_oauth_nb._errors import CallbackError
-from stripe_oauth_nb._http import httpx
-from stripe_oauth_nb._install_link import build_install_link
+from stripe_oauth_nb.oauth._install_link import build_install_link
 
 CODE = "ac_EXAMPLEPr0xyC0de1234567890"
 

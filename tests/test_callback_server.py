@@ -22,9 +22,6 @@ from _ports import free_port
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stripe_oauth_nb._attempts import AttemptLog
-from stripe_oauth_nb._callback import CallbackEvent, CallbackServer, running_servers
-from stripe_oauth_nb._callback._protocol import MAX_CONNECTIONS, MAX_HEADERS, MAX_REQUEST_LINE
 from stripe_oauth_nb._errors import (
     AccessDeniedError,
     CallbackError,
@@ -33,7 +30,10 @@ from stripe_oauth_nb._errors import (
     CallbackTimeoutError,
 )
 from stripe_oauth_nb._http import httpx
-from stripe_oauth_nb._install_link import InstallLink, build_install_link
+from stripe_oauth_nb.oauth._attempts import AttemptLog
+from stripe_oauth_nb.oauth._callback import CallbackEvent, CallbackServer, running_servers
+from stripe_oauth_nb.oauth._callback._protocol import MAX_CONNECTIONS, MAX_HEADERS, MAX_REQUEST_LINE
+from stripe_oauth_nb.oauth._install_link import InstallLink, build_install_link
 
 CODE = "ac_EXAMPLEZ9y8X7w6V5u4T3s2R1q0"
 
@@ -764,7 +764,8 @@ def test_importing_the_callback_package_loads_no_server_library() -> None:
     import sys
 
     probe = (
-        "import json, sys; import stripe_oauth_nb._callback, stripe_oauth_nb._authorize; "
+        "import json, sys; import stripe_oauth_nb.oauth._callback, "
+        "stripe_oauth_nb.oauth._authorize; "
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'uvicorn', 'starlette', 'h11'})))"
     )

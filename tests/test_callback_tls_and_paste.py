@@ -12,15 +12,19 @@ from pathlib import Path
 import pytest
 from _ports import free_port
 
-from stripe_oauth_nb._attempts import AttemptLog
-from stripe_oauth_nb._callback import CallbackServer, code_from_pasted_url, loopback_certificate
 from stripe_oauth_nb._errors import (
     AccessDeniedError,
     CallbackRequestError,
     CallbackStateError,
 )
 from stripe_oauth_nb._http import httpx
-from stripe_oauth_nb._install_link import InstallLink, build_install_link
+from stripe_oauth_nb.oauth._attempts import AttemptLog
+from stripe_oauth_nb.oauth._callback import (
+    CallbackServer,
+    code_from_pasted_url,
+    loopback_certificate,
+)
+from stripe_oauth_nb.oauth._install_link import InstallLink, build_install_link
 
 CODE = "ac_EXAMPLETls0rPaste1234567890"
 

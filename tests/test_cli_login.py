@@ -15,13 +15,13 @@ import pytest
 from _ports import free_port
 
 import stripe_oauth_nb.sandbox
-from stripe_oauth_nb._attempts import AttemptLog, AuthorizationCode
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import CodeAlreadyUsedError
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import Settings, load_settings
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager, default_attempts_path
+from stripe_oauth_nb.oauth._attempts import AttemptLog, AuthorizationCode
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager, default_attempts_path
 
 STORE = Path("store") / "tokens.json"  # relative to tmp_path (the working folder)
 

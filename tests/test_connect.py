@@ -14,9 +14,9 @@ import pytest
 
 from stripe_oauth_nb import Connection, Target, connect, load_settings
 from stripe_oauth_nb._connect import TerminalPresenter
-from stripe_oauth_nb._tokens import FileTokenStore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.errors import AccessDeniedError, AuthorizeAgainError, ConfigError
+from stripe_oauth_nb.tokens import FileTokenStore
 
 QUIET = TerminalPresenter(open_browser=False, read_stdin=False)
 

@@ -92,7 +92,7 @@ def test_check_private_never_advises_chmod_on_a_folder_it_did_not_make(
 @pytest.mark.parametrize("store", ["/tmp/tokens.json", "/tokens.json"])
 def test_a_store_in_a_system_folder_gets_a_private_folder_as_advice(store: str) -> None:
     from stripe_oauth_nb._settings import default_token_store_path
-    from stripe_oauth_nb._tokens import FileTokenStore
+    from stripe_oauth_nb.tokens import FileTokenStore
 
     with pytest.raises(InsecureStoreError) as info:
         FileTokenStore(store).all()

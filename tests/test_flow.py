@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from stripe_oauth_nb import Flow, Target
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._settings import load_settings
-from stripe_oauth_nb._tokens import TokenManager
 from stripe_oauth_nb.api import ApiClient, validate
 from stripe_oauth_nb.oauth import start_authorization
+from stripe_oauth_nb.oauth._attempts import AttemptLog
+from stripe_oauth_nb.tokens import TokenManager
 
 KEY = "sk_test_EXAMPLE" + "k" * 20 + "7777"
 

@@ -154,18 +154,11 @@ FLOORS: dict[str, int] = {
     "sandbox": 1,
     # steps, in the order of the flow
     "manifest": 1,
-    "_install_link": 2,
-    "_attempts": 2,
-    "_authorize": 2,
-    "_callback": 2,
     "oauth": 2,
-    "_tokens": 3,
     "tokens": 3,
-    "_api": 4,
     "api": 4,
     "sync": 5,
     # flow
-    "_stripe_client": 6,
     "_target": 6,
     "_flow": 6,
     "_connect": 6,
@@ -223,7 +216,7 @@ def test_the_sandbox_borrows_no_client_rule() -> None:
 
 
 def test_the_floor_check_finds_a_back_arrow() -> None:
-    graph = {"stripe_oauth_nb._attempts": {"stripe_oauth_nb._tokens._postgres"}}
+    graph = {"stripe_oauth_nb.oauth._attempts": {"stripe_oauth_nb.tokens._postgres"}}
     assert back_arrows(graph) == [
-        "stripe_oauth_nb._attempts (floor 2) -> stripe_oauth_nb._tokens._postgres (floor 3)"
+        "stripe_oauth_nb.oauth._attempts (floor 2) -> stripe_oauth_nb.tokens._postgres (floor 3)"
     ]

@@ -7,9 +7,10 @@ import urllib.parse
 
 import pytest
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import InstallLinkError
-from stripe_oauth_nb._install_link import (
+from stripe_oauth_nb._settings import ModeCredentials, Settings
+from stripe_oauth_nb.oauth._attempts import AttemptLog
+from stripe_oauth_nb.oauth._install_link import (
     build_install_link,
     check_redirect_uri,
     install_link_from_settings,
@@ -17,7 +18,6 @@ from stripe_oauth_nb._install_link import (
     new_state,
     state_mode,
 )
-from stripe_oauth_nb._settings import ModeCredentials, Settings
 
 REDIRECT = "http://127.0.0.1:8765/callback"
 HTTPS_REDIRECT = "https://127.0.0.1:8765/callback"

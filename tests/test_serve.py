@@ -17,14 +17,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from _serve_helpers import PURPOSE, browser, free_port, install, manifest_for, start_install
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import ConfigError, InstallLinkError, TokenStoreError
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._settings import Settings
 from stripe_oauth_nb._target import Target
-from stripe_oauth_nb._tokens import FileTokenStore, MemoryTokenStore, TokenStore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.manifest import Manifest
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.serve import (
     COOKIE_NAME,
@@ -34,6 +33,7 @@ from stripe_oauth_nb.serve import (
     app_settings,
     visit,
 )
+from stripe_oauth_nb.tokens import FileTokenStore, MemoryTokenStore, TokenStore
 
 KEY = "EXAMPLE-signing-key-for-tests-0123456789"
 ANY = "0.0.0.0"  # noqa: S104 (the address refused without HTTPS, or served behind a proxy)

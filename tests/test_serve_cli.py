@@ -19,8 +19,8 @@ import pytest
 from _serve_helpers import browser, free_port, manifest_for, start_install
 
 from stripe_oauth_nb._http import httpx
-from stripe_oauth_nb._tokens import FileTokenStore
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import FileTokenStore
 
 #: Real processes or kernels in most tests here: out of the fast loop (`-m "not slow"`).
 pytestmark = pytest.mark.slow

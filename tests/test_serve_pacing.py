@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from _serve_helpers import browser, free_port, manifest_for, start_install
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import ConfigError
-from stripe_oauth_nb._tokens import MemoryTokenStore
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.serve import InstallServer, ServeConfig
+from stripe_oauth_nb.tokens import MemoryTokenStore
 
 
 def test_installs_faster_than_the_rate_wait_for_their_turn(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from _serve_helpers import browser, free_port, install, manifest_for, start_inst
 
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._target import Target
-from stripe_oauth_nb._tokens._crypto import new_key
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.serve import InstallServer, ServeConfig, app_settings
+from stripe_oauth_nb.tokens._crypto import new_key
 
 KEY = "EXAMPLE-postgres-signing-key-0123456789abc"
 

@@ -218,8 +218,8 @@ def test_a_plain_http_api_base_gets_no_request_at_all(
 
     from stripe_oauth_nb._cli import main
     from stripe_oauth_nb._masking import Secret
-    from stripe_oauth_nb._tokens import FileTokenStore
     from stripe_oauth_nb._tokenset import TokenSet
+    from stripe_oauth_nb.tokens import FileTokenStore
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

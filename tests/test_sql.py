@@ -232,7 +232,7 @@ def test_the_command_prints_a_table_csv_or_json(
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("STRIPE_OAUTH_NB_SANDBOX_URL", raising=False)
-    from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
+    from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
     settings, _ = manager(world, app)
     with TokenManager(settings.with_changes(token_store_path=store), FileTokenStore(store)) as tm:

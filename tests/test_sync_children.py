@@ -21,9 +21,9 @@ from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._serving import ServerThread, bind
 from stripe_oauth_nb._settings import STRIPE_API_VERSION, Settings
-from stripe_oauth_nb._tokens import MemoryTokenStore, TokenManager
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sync import SyncReport, sync
+from stripe_oauth_nb.tokens import MemoryTokenStore, TokenManager
 
 pytest.importorskip("dlt")
 

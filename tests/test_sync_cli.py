@@ -11,10 +11,10 @@ from _sync_helpers import cli_env, install, manager, sandbox_counts, sync_app, t
 
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._cli.sync import _Bars
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import Progress
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 pytest.importorskip("dlt")
 

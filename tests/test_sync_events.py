@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from _sync_helpers import START, install, manager, sandbox_counts, sync_app, table_counts
 
-from stripe_oauth_nb._api import ApiClient
+from stripe_oauth_nb.api import ApiClient
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import RESOURCES, sync
 from stripe_oauth_nb.sync._reader import BALANCE_KINDS, balance_rows

@@ -17,10 +17,10 @@ from _sync_helpers import START, cli_env, install, manager, sandbox_counts, sync
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import AuthorizeAgainError, SyncConfigError
 from stripe_oauth_nb._settings import Settings
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
 from stripe_oauth_nb.sync import forget, sync
 from stripe_oauth_nb.sync._load import pipeline_name
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 pytest.importorskip("dlt")
 

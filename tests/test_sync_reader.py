@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from _fake_lists import FakeLists
 
-from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb.api import ApiClient
 from stripe_oauth_nb.sync._reader import Plan, Reader
 from stripe_oauth_nb.sync._resources import select
 from stripe_oauth_nb.sync._spill import Spill

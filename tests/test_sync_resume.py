@@ -22,9 +22,9 @@ from _sync_helpers import (
     wider_than_owner,
 )
 
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import sync
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 #: Real processes or kernels in most tests here: out of the fast loop (`-m "not slow"`).
 pytestmark = pytest.mark.slow

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from _sync_helpers import START, install, manager, sync_app
 
-from stripe_oauth_nb._api import ApiClient, validate
 from stripe_oauth_nb._errors import ConfigError, SyncConfigError
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._settings import STRIPE_API_VERSION, Settings, load_settings
+from stripe_oauth_nb.api import ApiClient, validate
 from stripe_oauth_nb.sandbox import Sandbox
 
 OTHER = "2025-03-31.basil"
@@ -93,7 +93,7 @@ def test_api_client_and_validate_name_the_version(world: Sandbox) -> None:
 
 def test_the_official_client_names_the_version(world: Sandbox) -> None:
     pytest.importorskip("stripe")
-    from stripe_oauth_nb._stripe_client import stripe_client
+    from stripe_oauth_nb.api._stripe_client import stripe_client
 
     app = sync_app(world)
     settings, tokens = manager(world, app)
@@ -144,7 +144,7 @@ def test_the_official_client_pages_every_new_list_and_sub_list_in_the_version(
     """stripe-python's auto-paging, through ``conn.stripe``'s client, reads every resource the
     sync loads and every sub-list whole from the sandbox; each answer names the pinned version."""
     pytest.importorskip("stripe")
-    from stripe_oauth_nb._stripe_client import stripe_client
+    from stripe_oauth_nb.api._stripe_client import stripe_client
     from stripe_oauth_nb.sandbox._world import LongLists
     from stripe_oauth_nb.sync import RESOURCES
 

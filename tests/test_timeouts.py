@@ -23,14 +23,14 @@ from typing import Any
 import pytest
 
 import stripe_oauth_nb
-from stripe_oauth_nb._api import ApiClient
 from stripe_oauth_nb._http import DEFAULT_TIMEOUT, httpx
 from stripe_oauth_nb._settings import load_settings
 from stripe_oauth_nb._target import Target, sandbox_refusal
-from stripe_oauth_nb._tokens import MemoryTokenStore, TokenClient, TokenManager
 from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.api import ApiClient
 from stripe_oauth_nb.manifest import register_with_sandbox, write_placeholder_icon
 from stripe_oauth_nb.sandbox import Sandbox, approve
+from stripe_oauth_nb.tokens import MemoryTokenStore, TokenClient, TokenManager
 
 PACKAGE = Path(stripe_oauth_nb.__file__).parent
 GOOD_MANIFEST: dict[str, Any] = json.loads(
@@ -180,11 +180,11 @@ def _sandbox_refusal(sb: Sandbox, tmp: Path, link: str) -> None:
 
 
 SITES = [
-    Site("token-client", "_tokens/_client.py", _token_client, DEFAULT_TIMEOUT),
-    Site("token-client-timeout", "_tokens/_client.py", _token_client_custom, _CUSTOM),
-    Site("token-manager", "_tokens/_client.py", _token_manager, DEFAULT_TIMEOUT),
-    Site("api-client", "_api/_client.py", _api_client, DEFAULT_TIMEOUT),
-    Site("api-client-timeout", "_api/_client.py", _api_client_custom, _CUSTOM),
+    Site("token-client", "tokens/_client.py", _token_client, DEFAULT_TIMEOUT),
+    Site("token-client-timeout", "tokens/_client.py", _token_client_custom, _CUSTOM),
+    Site("token-manager", "tokens/_client.py", _token_manager, DEFAULT_TIMEOUT),
+    Site("api-client", "api/_client.py", _api_client, DEFAULT_TIMEOUT),
+    Site("api-client-timeout", "api/_client.py", _api_client_custom, _CUSTOM),
     Site("manifest-upload", "manifest/_sandbox_upload.py", _manifest_upload, httpx.Timeout(10.0)),
     Site(
         "manifest-upload-timeout",

@@ -16,11 +16,11 @@ from _tokens_helpers import ROOT, grants, token_works
 
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._ratelimit import STRIPE_RATES, ModeLimiter
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager, TokenStore
-from stripe_oauth_nb._tokens._crypto import StoreCipher, new_key
-from stripe_oauth_nb._tokens._postgres import PostgresTokenStore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager, TokenStore
+from stripe_oauth_nb.tokens._crypto import StoreCipher, new_key
+from stripe_oauth_nb.tokens._postgres import PostgresTokenStore
 
 ACCOUNTS = 24
 
@@ -199,7 +199,7 @@ def test_cli_list_and_refresh_all_report_per_account(
 
 
 def test_refresh_all_with_a_memory_store_and_no_sets(sb: Sandbox) -> None:
-    from stripe_oauth_nb._tokens import MemoryTokenStore
+    from stripe_oauth_nb.tokens import MemoryTokenStore
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")

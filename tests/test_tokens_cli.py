@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from _tokens_helpers import ROOT, aged, grants, new_code
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._settings import Settings
-from stripe_oauth_nb._tokens import TokenManager
 from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import TokenManager
 
 
 def _env(sb: Sandbox, store: Path) -> dict[str, str]:

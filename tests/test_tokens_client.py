@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from _tokens_helpers import grants, new_code
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import (
     AuthorizeAgainError,
     CodeAlreadyUsedError,
@@ -22,8 +21,9 @@ from stripe_oauth_nb._errors import (
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import ModeCredentials, Settings
-from stripe_oauth_nb._tokens import MemoryTokenStore, TokenClient, TokenManager
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import MemoryTokenStore, TokenClient, TokenManager
 
 FAST = httpx.Timeout(connect=2.0, read=0.5, write=2.0, pool=2.0)
 
@@ -296,7 +296,7 @@ def test_a_trickling_server_cannot_hold_a_refresh_or_its_lock_past_the_deadline(
     import time
 
     from stripe_oauth_nb._errors import RefreshResponseLostError
-    from stripe_oauth_nb._tokens import DEFAULT_DEADLINE, DEFAULT_LOCK_TIMEOUT
+    from stripe_oauth_nb.tokens import DEFAULT_DEADLINE, DEFAULT_LOCK_TIMEOUT
 
     assert DEFAULT_DEADLINE < DEFAULT_LOCK_TIMEOUT  # a waiter always outlasts a holder
     stored = TokenManager(tmp_settings, attempts=log, clock=sb.now).exchange(new_code(sb, log))

@@ -21,13 +21,13 @@ from _tmpfs import fill as _fill
 from _tmpfs import tmpfs
 from _tokens_helpers import disk_full, grants, new_code, token_works
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import TokenStoreError
 from stripe_oauth_nb._settings import Settings
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import StripeOAuthNBError
-from stripe_oauth_nb._tokens import FileTokenStore
-from stripe_oauth_nb._tokens._refresh import InflightFile
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import FileTokenStore
+from stripe_oauth_nb.tokens._refresh import InflightFile
 
 GOOD_SET = {
     "access_token": "rk_test_EXAMPLE" + "a" * 30,

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from _tokens_helpers import aged, disk_full, grants, lock_held_elsewhere, new_code, token_works
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import (
     AuthorizeAgainError,
     RefreshResponseLostError,
@@ -19,15 +18,16 @@ from stripe_oauth_nb._errors import (
     TokenStoreError,
 )
 from stripe_oauth_nb._settings import Settings
-from stripe_oauth_nb._tokens import (
+from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.oauth._attempts import AttemptLog
+from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import (
     FileTokenStore,
     MemoryTokenStore,
     RefreshTokenExpiringWarning,
     TokenManager,
     TokenStore,
 )
-from stripe_oauth_nb._tokenset import TokenSet
-from stripe_oauth_nb.sandbox import Sandbox
 
 
 @pytest.fixture(params=["file", "memory"])

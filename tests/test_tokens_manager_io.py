@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from _tokens_helpers import aged, disk_full, grants, lock_held_elsewhere, new_code, token_works
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import AuthorizeAgainError, TokenStoreError
 from stripe_oauth_nb._masking import Secret, clean_server_text
 from stripe_oauth_nb._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW, Settings
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb._tokenset import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, TokenSet
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 
 @pytest.fixture
@@ -172,8 +172,8 @@ def test_one_default_margin() -> None:
     import inspect
     from pathlib import Path
 
-    from stripe_oauth_nb._api import ApiClient, TokenAuth
-    from stripe_oauth_nb._tokens import TokenManager
+    from stripe_oauth_nb.api import ApiClient, TokenAuth
+    from stripe_oauth_nb.tokens import TokenManager
 
     package = Path(__file__).resolve().parents[1] / "stripe_oauth_nb"
     defined = [p.name for p in package.rglob("*.py") if "DEFAULT_MARGIN = " in p.read_text("utf-8")]

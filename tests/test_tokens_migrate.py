@@ -10,17 +10,17 @@ import pytest
 from _postgres import PostgresServer
 from _tokens_helpers import grants, new_code, run_child, token_works
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._cli import main
 from stripe_oauth_nb._errors import RefreshResponseLostError, TokenStoreError
 from stripe_oauth_nb._masking import Secret
 from stripe_oauth_nb._settings import Settings
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
-from stripe_oauth_nb._tokens._checkpoint import KILL_AT_ENV
-from stripe_oauth_nb._tokens._crypto import StoreCipher, new_key
-from stripe_oauth_nb._tokens._migrate import migrate
-from stripe_oauth_nb._tokens._postgres import PostgresTokenStore
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
+from stripe_oauth_nb.tokens._checkpoint import KILL_AT_ENV
+from stripe_oauth_nb.tokens._crypto import StoreCipher, new_key
+from stripe_oauth_nb.tokens._migrate import migrate
+from stripe_oauth_nb.tokens._postgres import PostgresTokenStore
 
 
 def _pg(postgres: PostgresServer, tmp_path: Path, key: str) -> PostgresTokenStore:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from _tokens_helpers import grants, new_code
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import (
     AuthorizeAgainError,
     CodeAlreadyUsedError,
@@ -21,8 +20,9 @@ from stripe_oauth_nb._errors import (
     TokenLockTimeoutError,
 )
 from stripe_oauth_nb._settings import Settings
-from stripe_oauth_nb._tokens import TokenManager
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import TokenManager
 from stripe_oauth_nb.widgets.tokens_panel import TokensPanel, explain
 
 

@@ -27,15 +27,14 @@ from stripe_oauth_nb._errors import (
 )
 from stripe_oauth_nb._masking import Secret, mask_dsn
 from stripe_oauth_nb._settings import Settings
-from stripe_oauth_nb._tokens import TokenManager
-from stripe_oauth_nb._tokens import _postgres as pgmod
-from stripe_oauth_nb._tokens._checkpoint import KILL_AT_ENV
-from stripe_oauth_nb._tokens._crypto import StoreCipher, new_key
-from stripe_oauth_nb._tokens._postgres import PostgresTokenStore
-from stripe_oauth_nb._tokens._postgres import _store as pgstore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
-from stripe_oauth_nb.tokens import open_attempt_log
+from stripe_oauth_nb.tokens import TokenManager, open_attempt_log
+from stripe_oauth_nb.tokens import _postgres as pgmod
+from stripe_oauth_nb.tokens._checkpoint import KILL_AT_ENV
+from stripe_oauth_nb.tokens._crypto import StoreCipher, new_key
+from stripe_oauth_nb.tokens._postgres import PostgresTokenStore
+from stripe_oauth_nb.tokens._postgres import _store as pgstore
 
 HOSTS = 16
 

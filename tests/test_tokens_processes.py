@@ -1,7 +1,7 @@
 """Real processes against the sandbox: single-flight across processes, SIGKILL at every point.
 
 Kill points are a test hook: ``STRIPE_OAUTH_NB_TEST_KILL_AT=<point>`` makes the child SIGKILL
-itself there (``stripe_oauth_nb._tokens._checkpoint``); ``mid-write`` is added by the child
+itself there (``stripe_oauth_nb.tokens._checkpoint``); ``mid-write`` is added by the child
 script (kill between the complete temp file and ``os.replace``).
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from _tokens_helpers import aged, fp, grants, new_code, run_child, token_works
 
-from stripe_oauth_nb._attempts import AttemptLog
 from stripe_oauth_nb._errors import RefreshResponseLostError
 from stripe_oauth_nb._settings import Settings
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
-from stripe_oauth_nb._tokens._checkpoint import KILL_AT_ENV
 from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
+from stripe_oauth_nb.tokens._checkpoint import KILL_AT_ENV
 
 PROCESSES = 2
 THREADS = 4

@@ -15,14 +15,14 @@ from _tokens_helpers import disk_full, lock_held_elsewhere
 
 from stripe_oauth_nb._errors import InsecureStoreError, StoreKeyError, TokenStoreError
 from stripe_oauth_nb._masking import Secret
-from stripe_oauth_nb._tokens import (
+from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.tokens import (
     FileTokenStore,
     KeyringTokenStore,
     MemoryTokenStore,
     TokenStore,
 )
-from stripe_oauth_nb._tokens._crypto import StoreCipher, new_key
-from stripe_oauth_nb._tokenset import TokenSet
+from stripe_oauth_nb.tokens._crypto import StoreCipher, new_key
 
 ACCESS = "rk_test_" + "A" * 40
 REFRESH = "rt_" + "B" * 40
@@ -75,7 +75,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> TokenStore:
     if request.param == "memory":
         return MemoryTokenStore()
     if request.param == "postgres":
-        from stripe_oauth_nb._tokens._postgres import PostgresTokenStore
+        from stripe_oauth_nb.tokens._postgres import PostgresTokenStore
 
         dsn = request.getfixturevalue("postgres").create_database()
         return PostgresTokenStore(dsn, cipher=_cipher(), spool=tmp_path / "spool")

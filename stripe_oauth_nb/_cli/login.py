@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._attempts import ATTEMPT_TTL
 from .._errors import ManifestError
+from ..oauth._attempts import ATTEMPT_TTL
 from ._args import add_store_option, seconds
 
 __all__ = ["register", "run"]
@@ -96,7 +96,7 @@ def _when(timestamp: float) -> str:
 def run(args: argparse.Namespace) -> int:
     from .._connect import TerminalPresenter, authorize
     from .._target import Target
-    from .._tokens import TokenManager, open_store
+    from ..tokens import TokenManager, open_store
 
     with Target.open(store=args.store, mode=args.mode, start_sandbox=False) as target:
         settings = target.settings

@@ -72,9 +72,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._target import target_settings
-    from .._tokens import TokenManager
     from ..sync import query
     from ..sync._sql import parse
+    from ..tokens import TokenManager
 
     parse(args.query)  # a refused query needs no target, tokens or sync
     settings = target_settings(args.store, mode=args.mode, need_target=args.fresh is not None)

@@ -165,8 +165,8 @@ def _warnings_as_lines() -> Iterator[None]:
 
 
 def _sync(args: argparse.Namespace, settings: Any, destination: Any, dsn: str | None) -> int:
-    from .._tokens import TokenManager
     from ..sync import sync
+    from ..tokens import TokenManager
 
     resources = args.resources.split(",") if args.resources is not None else None
     accounts: Any = "all" if args.all_accounts else args.account

@@ -26,7 +26,7 @@ from ._args import add_store_option
 
 if TYPE_CHECKING:
     from .._settings import Settings
-    from .._tokens import RefreshOutcome, TokenManager, TokenStore
+    from ..tokens import RefreshOutcome, TokenManager, TokenStore
 
 __all__ = ["register"]
 
@@ -111,7 +111,7 @@ def _settings(store: str | None = None) -> Settings:
 
 
 def _store(settings: Settings, location: str) -> TokenStore:
-    from .._tokens import open_store
+    from ..tokens import open_store
 
     if not location.strip():
         raise ConfigError("--from and --to need a file path or a postgresql:// DSN each.")
@@ -123,7 +123,7 @@ def _manager(args: argparse.Namespace, *, target_needed: bool) -> TokenManager:
     target_settings`: the store and the API base every command agrees on). Without
     ``target_needed`` (listing), nothing configured reads the default folder."""
     from .._target import target_settings
-    from .._tokens import TokenManager
+    from ..tokens import TokenManager
 
     if not target_needed:
         return TokenManager(_settings(args.store))
@@ -299,7 +299,7 @@ def _refresh_all(manager: TokenManager, args: argparse.Namespace) -> int:
 
 def _migrate(args: argparse.Namespace) -> int:
     from .._settings import load_settings
-    from .._tokens._migrate import migrate
+    from ..tokens._migrate import migrate
 
     settings = load_settings()  # --from and --to name both stores: no target needed
     source, target = _store(settings, args.source), _store(settings, args.target)
@@ -309,8 +309,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _rekey(args: argparse.Namespace) -> int:
-    from .._tokens import open_store
-    from .._tokens._crypto import rewrite_keyring_keys
+    from ..tokens import open_store
+    from ..tokens._crypto import rewrite_keyring_keys
 
     store = open_store(_settings(args.store))
     rekey = getattr(store, "rekey", None)
@@ -335,7 +335,7 @@ def _rekey(args: argparse.Namespace) -> int:
 
 
 def _new_key(args: argparse.Namespace) -> int:
-    from .._tokens._crypto import new_key, rewrite_keyring_keys
+    from ..tokens._crypto import new_key, rewrite_keyring_keys
 
     key = new_key()
     if not args.keyring:

@@ -21,7 +21,7 @@ from .._settings import Mode
 from ._args import add_store_option, new_output_file, seconds
 
 if TYPE_CHECKING:  # the API client (httpx2) loads only when the command runs
-    from .._api import PageProgress
+    from ..api import PageProgress
 
 __all__ = ["register", "run"]
 
@@ -104,9 +104,9 @@ def _write_lines(rows: Iterable[dict[str, Any]], output: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Validate; with ``--pull``, read the whole list. 0 when everything worked."""
-    from .._api import ApiClient, validate
     from .._target import target_settings
-    from .._tokens import TokenManager
+    from ..api import ApiClient, validate
+    from ..tokens import TokenManager
 
     path = _list_path(args.pull) if args.pull else None
     settings = target_settings(args.store, mode=args.mode)

@@ -37,8 +37,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from .._attempts import ATTEMPT_TTL, AuthorizationCode
-from .._callback import parse_callback_query, resolve_callback
 from .._errors import (
     AccessDeniedError,
     AttemptLogError,
@@ -56,13 +54,15 @@ from .._errors import (
     TokenStoreError,
 )
 from .._http import DEFAULT_TIMEOUT, httpx
-from .._install_link import build_install_link, mask_state
 from .._masking import mask_text
 from .._ratelimit import STRIPE_RATES, ModeLimiter
 from .._settings import Mode
-from .._tokens import TokenManager
 from .._tokenset import TokenSet
 from .._urls import host_headers, is_loopback_host
+from ..oauth._attempts import ATTEMPT_TTL, AuthorizationCode
+from ..oauth._callback import parse_callback_query, resolve_callback
+from ..oauth._install_link import build_install_link, mask_state
+from ..tokens import TokenManager
 from ._config import ServeConfig
 from ._pages import PAGE_HEADERS, onboarding_page, problem_page, success_page
 

@@ -8,7 +8,7 @@ checks, each with a message that says what to change:
 - plain HTTP only on loopback: a non-loopback bind address, or a public URL on another host,
   needs ``https://`` in the public URL (a reverse proxy terminates TLS in production);
 - ``{public URL}/callback`` is one of the manifest's ``allowed_redirect_uris`` (the one rule of
-  :func:`~stripe_oauth_nb._install_link.check_redirect_uri`: exact match, HTTPS in live mode);
+  :func:`~stripe_oauth_nb.oauth._install_link.check_redirect_uri`: exact match, HTTPS in live mode);
 - the mode's client id is configured.
 
 The signing key comes from ``STRIPE_OAUTH_NB_SERVE_SECRET`` (at least 32 characters, the same
@@ -27,15 +27,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from .._attempts import AttemptLog
 from .._errors import ConfigError, InstallLinkError
-from .._install_link import check_redirect_uri
 from .._masking import Secret, mask_text
 from .._modes import MODES, Mode
 from .._settings import Settings
-from .._tokens import TokenStore, open_attempt_log, open_store
 from .._urls import is_loopback_host
 from ..manifest import Manifest
+from ..oauth._attempts import AttemptLog
+from ..oauth._install_link import check_redirect_uri
+from ..tokens import TokenStore, open_attempt_log, open_store
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox

@@ -16,9 +16,9 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .._api._retry import parse_retry_after
 from .._http import httpx
 from .._ratelimit import ENDPOINT_RATE, LIVE_RATE, TEST_RATE, RequestLimiter
+from ..api._retry import parse_retry_after
 
 __all__ = [
     "ENDPOINT_RATE",

@@ -43,8 +43,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._api import ApiClient
 from .._errors import PermissionDeniedError, StripeAPIError, StripeOAuthNBError
+from ..api import ApiClient
 from ._resources import Child, Resource, by_object
 from ._spill import Spill
 

@@ -395,9 +395,9 @@ class _Run:
     def _client(self, account: _Account) -> Any:
         import orjson
 
-        from .._api import ApiClient, RetryPolicy
-        from .._api._client import _env_proxy
         from .._http import httpx, transport
+        from ..api import ApiClient, RetryPolicy
+        from ..api._client import _env_proxy
 
         limiter = RequestLimiter.for_mode(account.tokens.livemode) if self.rate_limit else None
         pool = self.workers + 4

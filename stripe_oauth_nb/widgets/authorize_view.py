@@ -19,9 +19,9 @@ from ._common import on_click, safe_text
 from ._style import link_html, status_html
 
 if TYPE_CHECKING:
-    from .._callback import CallbackServer
-    from .._install_link import InstallLink
     from .._tokenset import TokenSet
+    from ..oauth._callback import CallbackServer
+    from ..oauth._install_link import InstallLink
 
 __all__ = ["AuthorizeView"]
 

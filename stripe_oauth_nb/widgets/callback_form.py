@@ -1,7 +1,7 @@
 """Steps 2 and 3 as a form: build the install link, catch the redirect, or take a pasted URL.
 
 The form reads its inputs, calls the core
-(:func:`stripe_oauth_nb._authorize.start_authorization`, :mod:`stripe_oauth_nb._callback`) and
+(:func:`stripe_oauth_nb.oauth.start_authorization`, :mod:`stripe_oauth_nb.oauth._callback`) and
 shows results, masked (:mod:`._common`). Server events arrive on server threads; the form only
 sets widget values from them (never ``with out:``), under a lock.
 """
@@ -16,16 +16,6 @@ from typing import Any, Final, Literal
 
 import ipywidgets as w
 
-from .._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
-from .._authorize import start_authorization
-from .._callback import (
-    CallbackEvent,
-    CallbackServer,
-    code_from_pasted_url,
-    detect_remote,
-    outcome_of,
-    parse_callback_url,
-)
 from .._errors import (
     AccessDeniedError,
     CallbackError,
@@ -33,11 +23,21 @@ from .._errors import (
     InstallLinkError,
     StripeOAuthNBError,
 )
-from .._install_link import InstallLink
 from .._masking import clean_server_text, mask_text
 from .._settings import Mode, Settings
 from .._target import sandbox_refusal
-from .._tokens import open_attempt_log
+from ..oauth._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
+from ..oauth._authorize import start_authorization
+from ..oauth._callback import (
+    CallbackEvent,
+    CallbackServer,
+    code_from_pasted_url,
+    detect_remote,
+    outcome_of,
+    parse_callback_url,
+)
+from ..oauth._install_link import InstallLink
+from ..tokens import open_attempt_log
 from ._common import explain, on_click, safe_text, ticker
 from ._style import Tone, link_html, status_html, text_layout
 

@@ -18,7 +18,6 @@ import ipywidgets as w
 
 from .._app_record import RegisteredApp
 from .._errors import InstallLinkError, ManifestError, StripeOAuthNBError
-from .._install_link import check_not_landed_url
 from .._masking import mask_text
 from .._settings import DEFAULT_REDIRECT_URI
 from ..manifest import (
@@ -30,6 +29,7 @@ from ..manifest import (
     open_for_editing,
     register_with_sandbox,
 )
+from ..oauth._install_link import check_not_landed_url
 from ._common import explain, on_click, safe_text
 from ._style import COLOURS, TEXT_WIDTH, status_html, text_layout
 

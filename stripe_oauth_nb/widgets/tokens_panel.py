@@ -1,6 +1,6 @@
 """The tokens panel: exchange the code, see the masked tokens and their countdowns, refresh.
 
-It only calls :class:`~stripe_oauth_nb._tokens.TokenManager` (``exchange``, ``refresh``,
+It only calls :class:`~stripe_oauth_nb.tokens.TokenManager` (``exchange``, ``refresh``,
 ``summary``, ``all``) and shows what comes back; every error is shown with what to do next
 (:func:`~stripe_oauth_nb.widgets._common.explain`). Key widgets carry ``som-tokens-…`` CSS
 classes for browser tests. The store is read on :meth:`TokensPanel.render` (after an exchange
@@ -16,11 +16,11 @@ from typing import Any
 
 import ipywidgets as w
 
-from .._api._table import format_cell
-from .._attempts import AuthorizationCode
 from .._errors import CodeAlreadyUsedError, NetworkError, StripeOAuthNBError
-from .._tokens import TokenManager
 from .._tokenset import TokenSet, format_remaining
+from ..api._table import format_cell
+from ..oauth._attempts import AuthorizationCode
+from ..tokens import TokenManager
 from ._common import explain, on_click, ticker
 from ._style import status_html, table_html
 

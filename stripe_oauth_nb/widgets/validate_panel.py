@@ -1,6 +1,6 @@
 """The validation panel: check the access token, preview data, pull a whole list with a bar.
 
-The panel only calls the core (:func:`stripe_oauth_nb._api.validate`, ``ApiClient.get`` and
+The panel only calls the core (:func:`stripe_oauth_nb.api.validate`, ``ApiClient.get`` and
 ``ApiClient.dataframe``) and shows what comes back. Progress reaches the bar through the core's
 plain ``progress(done, total)`` callback (:class:`ProgressBar`). Key widgets carry
 ``som-validate-…``/``som-data-…`` CSS classes for browser tests.
@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from .._api import ApiClient, ValidationReport, validate
-from .._api._table import table_of
 from .._errors import StripeOAuthNBError
+from ..api import ApiClient, ValidationReport, validate
+from ..api._table import table_of
 from ._common import explain, on_click, safe_text
 from ._style import status_html, table_html
 

@@ -169,7 +169,7 @@ class Walkthrough(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hin
     def _ensure_validate(self) -> None:
         if self.validate_panel is not None:
             return
-        from .._api import ApiClient
+        from ..api import ApiClient
 
         flow = self.flow
         panel = ValidatePanel(

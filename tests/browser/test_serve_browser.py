@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 from _serve_helpers import free_port, manifest_for
 
-from stripe_oauth_nb._attempts import AttemptLog
-from stripe_oauth_nb._tokens import FileTokenStore
+from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.serve import InstallServer, ServeConfig
+from stripe_oauth_nb.tokens import FileTokenStore
 
 from . import _lab
 

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._errors import AttemptLogError, CallbackStateError, CodeAlreadySentError
-from ._fileio import (
+from .._errors import AttemptLogError, CallbackStateError, CodeAlreadySentError
+from .._fileio import (
     DamagedFile,
     LockTimeout,
     atomic_write_text,
     hold_lock,
     read_section,
 )
-from ._masking import Secret
-from ._settings import Mode, Settings
+from .._masking import Secret
+from .._settings import Mode, Settings
 
 __all__ = [
     "Attempt",
@@ -164,7 +164,7 @@ def default_attempts_path(settings: Settings) -> Path:
     The install-link step writes here and the token step reads here, so a code caught by one
     form or command can be exchanged by another, and is never sent twice. (With a PostgreSQL
     token store the attempts live in the database instead: see
-    :func:`stripe_oauth_nb._tokens.open_attempt_log`.)
+    :func:`stripe_oauth_nb.tokens.open_attempt_log`.)
     """
     return settings.token_store_path.with_name("attempts.json")
 

@@ -31,16 +31,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
-from .._errors import (
+from ..._errors import (
     CallbackError,
     CallbackPortInUseError,
     CallbackRequestError,
     CallbackStateError,
     CallbackTimeoutError,
 )
-from .._serving import ServerThread, bind
-from .._urls import host_headers
+from ..._serving import ServerThread, bind
+from ..._urls import host_headers
+from .._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
 from ._outcome import EventKind, outcome_of
 from ._parse import parse_callback_query, resolve_callback
 from ._protocol import (

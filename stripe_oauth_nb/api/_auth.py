@@ -37,7 +37,7 @@ __all__ = [
 
 
 class TokenSource(Protocol):
-    """What :class:`TokenAuth` needs from a token manager (``stripe_oauth_nb._tokens``)."""
+    """What :class:`TokenAuth` needs from a token manager (``stripe_oauth_nb.tokens``)."""
 
     def get(self, account_id: str | None = None, livemode: bool | None = None) -> TokenSet:
         """The stored tokens of (account, mode), without refreshing them."""

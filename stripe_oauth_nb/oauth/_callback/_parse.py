@@ -13,15 +13,15 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Final
 
-from .._attempts import AttemptLog, AuthorizationCode
-from .._errors import (
+from ..._errors import (
     AccessDeniedError,
     CallbackError,
     CallbackRequestError,
     CallbackStateError,
 )
-from .._masking import Secret, clean_server_text
-from .._urls import landed_on
+from ..._masking import Secret, clean_server_text
+from ..._urls import landed_on
+from .._attempts import AttemptLog, AuthorizationCode
 
 __all__ = [
     "MAX_DESCRIPTION",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from .._errors import (
+from ..._errors import (
     AccessDeniedError,
     CallbackError,
     CallbackRequestError,

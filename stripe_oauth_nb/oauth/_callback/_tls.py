@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from .._fileio import atomic_write_text, ensure_private_dir
+from ..._fileio import atomic_write_text, ensure_private_dir
 
 __all__ = ["LoopbackCertificate", "default_tls_dir", "loopback_certificate"]
 

@@ -8,8 +8,8 @@ redirect URI lands.
 
 from __future__ import annotations
 
+from ..._errors import CallbackRequestError
 from .._attempts import AttemptLog, AuthorizationCode
-from .._errors import CallbackRequestError
 from ._parse import parse_callback_url, resolve_callback
 
 __all__ = ["code_from_pasted_url"]

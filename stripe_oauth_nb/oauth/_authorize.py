@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .._errors import CallbackError
+from .._settings import Mode, Settings
 from ._attempts import ATTEMPT_TTL, AttemptLog
 from ._callback._remote import local_endpoint
-from ._errors import CallbackError
 from ._install_link import InstallLink, check_not_landed_url, install_link_from_settings
-from ._settings import Mode, Settings
 
 if TYPE_CHECKING:  # the server (and its HTTP stack) loads only when one is started
     from ._callback._server import CallbackServer, Listener

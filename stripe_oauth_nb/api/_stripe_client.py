@@ -3,7 +3,7 @@
 stripe-python's extension point for the transport is ``StripeClient(http_client=...)``: any
 subclass of ``stripe.HTTPClient`` that implements ``request``. :class:`FreshTokenHTTPClient`
 wraps the library's default client and, on every request, puts the current access token of a
-:class:`~stripe_oauth_nb._api.TokenAuth` into ``Authorization`` (refreshing it shortly before it
+:class:`~stripe_oauth_nb.api.TokenAuth` into ``Authorization`` (refreshing it shortly before it
 expires, single-flight, through the token manager). When Stripe still answers 401
 ``api_key_expired`` (clocks disagree, or another machine rotated the pair) it renews the token
 once and sends the request once more, exactly as the toolkit's own API client does. The key the
@@ -16,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._errors import needs_extra
-from ._settings import Mode, Settings
+from .._errors import needs_extra
+from .._settings import Mode, Settings
 
 if TYPE_CHECKING:
     import stripe
 
-    from ._api import TokenAuth
-    from ._tokens import TokenManager
+    from ..tokens import TokenManager
+    from . import TokenAuth
 
 __all__ = ["stripe_client"]
 
@@ -44,7 +44,7 @@ def _import_stripe() -> Any:
 
 
 def _expired(status: int, content: Any) -> bool:
-    from ._http import stripe_error
+    from .._http import stripe_error
 
     return status == 401 and stripe_error(content).get("code") == "api_key_expired"
 
@@ -111,7 +111,7 @@ def _transport(library: Any) -> Any:
 
     Left alone, the library waits up to 80 s for a connection and for each read.
     """
-    from ._http import DEFAULT_TIMEOUT
+    from .._http import DEFAULT_TIMEOUT
 
     return library.RequestsClient(timeout=(DEFAULT_TIMEOUT.connect, DEFAULT_TIMEOUT.read))
 
@@ -120,7 +120,7 @@ def stripe_client(
     settings: Settings, tokens: TokenManager, account_id: str, mode: Mode
 ) -> stripe.StripeClient:
     """A ``stripe.StripeClient`` for (account, mode) whose token refreshes itself."""
-    from ._api import TokenAuth
+    from . import TokenAuth
 
     library = _import_stripe()
     auth = TokenAuth(tokens, account_id, mode == "live", clock=tokens.clock)

@@ -2,7 +2,7 @@
 
 ``POST {api_base}/v1/oauth/token``, form-encoded, HTTP Basic with the app developer's secret key
 of the matching mode as user name (stripe-apps-oauth.md §4). Mode checks happen before any
-request. A code is marked as sent in the :class:`~stripe_oauth_nb._attempts.AttemptLog` before
+request. A code is marked as sent in the :class:`~stripe_oauth_nb.oauth._attempts.AttemptLog` before
 the POST, so it leaves this machine at most once, also across re-run cells and processes.
 
 What can go wrong, and what is raised:
@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._attempts import Attempt, AttemptLog, AuthorizationCode
 from .._errors import (
     AuthorizeAgainError,
     CodeAlreadyUsedError,
@@ -52,6 +51,7 @@ from .._http import DEFAULT_TIMEOUT, httpx, stripe_error
 from .._masking import Secret, clean_server_text, mask
 from .._settings import Mode, Settings, key_mode
 from .._tokenset import TokenSet
+from ..oauth._attempts import Attempt, AttemptLog, AuthorizationCode
 
 __all__ = ["DEFAULT_DEADLINE", "TOKEN_PATH", "TokenClient"]
 

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Final
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .._html import PAGE_HEADERS, page
+from ..._html import PAGE_HEADERS, page
 
 __all__ = [
     "CONNECTION_TIMEOUT",

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from .._errors import CallbackError
-from .._masking import clean_server_text
-from .._urls import parse_redirect_uri, split_url
+from ..._errors import CallbackError
+from ..._masking import clean_server_text
+from ..._urls import parse_redirect_uri, split_url
 
 __all__ = [
     "LocalEndpoint",

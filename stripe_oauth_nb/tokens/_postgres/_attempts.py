@@ -1,6 +1,6 @@
 """The attempt log's records in the token database: ``stripe_oauth_nb.attempts``.
 
-The :class:`~stripe_oauth_nb._attempts.AttemptRecords` of the attempt log when the token store
+The :class:`~stripe_oauth_nb.oauth._attempts.AttemptRecords` of the attempt log when the token store
 is PostgreSQL: every host that shares the token database shares the attempt log (a state is
 used up once, a code is sent once, whichever host receives the redirect).
 """

@@ -32,7 +32,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .._attempts import AttemptLog, AuthorizationCode, default_attempts_path
 from .._errors import (
     AuthorizeAgainError,
     ConfigError,
@@ -47,6 +46,7 @@ from .._http import DEFAULT_TIMEOUT, httpx
 from .._masking import Secret
 from .._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW, Settings
 from .._tokenset import TokenSet
+from ..oauth._attempts import AttemptLog, AuthorizationCode, default_attempts_path
 from ._checkpoint import checkpoint
 from ._client import DEFAULT_DEADLINE, TokenClient
 from ._refresh import InflightRecord, RefreshSlot

@@ -2,7 +2,7 @@
 
 Every link gets a fresh ``state`` (256 bits from :mod:`secrets`, prefixed with the mode, as Stripe
 suggests) and a ``redirect_uri`` checked against the app's allowed redirect URIs (exact match).
-Each link is recorded in an :class:`~stripe_oauth_nb._attempts.AttemptLog`; when the code comes
+Each link is recorded in an :class:`~stripe_oauth_nb.oauth.AttemptLog`; when the code comes
 back, that record, not anything in the URL, decides the mode and so the key that exchanges it.
 """
 
@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from .._errors import InstallLinkError
+from .._masking import Secret, clean_server_text, mask_text
+from .._settings import STRIPE_MARKETPLACE_BASE, Mode, Settings
+from .._urls import base_url_problem, redirect_uri_problem, split_url
 from ._attempts import Attempt, AttemptLog
-from ._errors import InstallLinkError
-from ._masking import Secret, clean_server_text, mask_text
-from ._settings import STRIPE_MARKETPLACE_BASE, Mode, Settings
-from ._urls import base_url_problem, redirect_uri_problem, split_url
 
 __all__ = [
     "InstallLink",

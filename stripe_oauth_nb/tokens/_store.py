@@ -28,7 +28,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .._attempts import AttemptLog, default_attempts_path
 from .._errors import (
     StoreKeyError,
     TokenStoreError,
@@ -43,6 +42,7 @@ from .._fileio import (
     user_path,
 )
 from .._tokenset import TokenSet
+from ..oauth._attempts import AttemptLog, default_attempts_path
 from ._crypto import StoreCipher, open_fields, seal_fields
 from ._refresh import (
     InflightFile,

@@ -5,14 +5,25 @@
 ``start_authorization`` builds the link (with a fresh ``state`` recorded in an
 :class:`AttemptLog`) and starts the :class:`CallbackServer` that catches the redirect;
 :func:`code_from_pasted_url` is the fallback where the browser cannot reach this machine.
+
+The private modules, one concern each: ``_install_link`` (links with a fresh ``state``),
+``_attempts`` (the record that decides a code's mode, and that it is sent once), ``_callback/``
+(strict parser, wire protocol, loopback server, TLS certificate, remote kernels, paste
+fallback), ``_authorize`` (the one start-up rule: server first, then the link). The server's
+names load on first use, so importing this package loads no HTTP server library.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._attempts import Attempt, AttemptLog, AuthorizationCode
 from ._authorize import start_authorization
-from ._callback import CallbackEvent, CallbackServer, code_from_pasted_url, detect_remote
+from ._callback import code_from_pasted_url, detect_remote
 from ._install_link import InstallLink, build_install_link, install_link_from_settings
+
+if TYPE_CHECKING:
+    from ._callback import CallbackEvent, CallbackServer
 
 __all__ = [
     "Attempt",
@@ -27,6 +38,14 @@ __all__ = [
     "install_link_from_settings",
     "start_authorization",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("CallbackEvent", "CallbackServer"):  # the server stack: only when asked for
+        from . import _callback
+
+        return getattr(_callback, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
