@@ -21,7 +21,7 @@ from stripe_oauth_nb.sync import ENDPOINT_RATE, LIVE_RATE, RESOURCES
 SANDBOX = r"""
 import json, sys
 from pathlib import Path
-from stripe_oauth_nb._tokens import FileTokenStore
+from stripe_oauth_nb.tokens import FileTokenStore
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import RESOURCES
@@ -53,7 +53,7 @@ import json, resource, sys
 from pathlib import Path
 from stripe_oauth_nb._settings import ModeCredentials, Settings
 from stripe_oauth_nb._masking import Secret
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sync import sync
 info, store, options = json.loads(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
 settings = Settings(

@@ -19,10 +19,10 @@ import pytest
 from _sync_helpers import START, install_many, manager, sandbox_counts, sync_app
 
 from stripe_oauth_nb._errors import SyncVersionError
-from stripe_oauth_nb._tokens import FileTokenStore, TokenManager
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import RESOURCES, Progress, SyncReport, sync
 from stripe_oauth_nb.sync._locks import LAYOUT_VERSION, account_key, dataset_key
+from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 pytestmark = pytest.mark.slow
 
