@@ -20,8 +20,14 @@ requests next to the full sync's, and every table compared with ``/_sandbox/coun
 runs in a child process, so its peak memory (max RSS) is its own; ``--memory`` also syncs a
 quarter of the objects, to show peak memory does not grow with the number of objects.
 
+Last, ``--accounts`` (1,000 by default; 0 skips it) small installs (``--account-customers``
+customers each) in a sandbox of their own, synced by one ``sync --all-accounts`` process into
+one DuckDB file: objects per second per CPU core, and the time against the rate-limit floor of
+the busiest account (what the run would take if every account were read at once at Stripe's
+limit); every table compared with the sandbox.
+
     python bench/bench_sync.py [--customers N] [--latency-ms 150] [--days 3] [--memory]
-        [--skip-sequential]
+        [--skip-sequential] [--accounts 1000] [--account-customers 1] [--only-accounts]
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_many.py
+
+from _many import busiest_floor, finish_sync, many_accounts, objects, start_sync
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._tokenset import TokenSet
@@ -283,9 +293,15 @@ def main() -> int:
     parser.add_argument(
         "--without", default="", help="resources left out, comma-separated (payment_methods)"
     )
+    parser.add_argument("--accounts", type=int, default=1000, help="small installs (0: skip)")
+    parser.add_argument("--account-customers", type=int, default=1)
+    parser.add_argument("--parallel", type=int, default=2, help="accounts in flight")
+    parser.add_argument("--only-accounts", action="store_true", help="only the installs run")
     args = parser.parse_args()
     left_out = {n.strip() for n in args.without.split(",") if n.strip()}
     CHOSEN[:] = [r for r in RESOURCES if r.name not in left_out]
+    if args.only_accounts:
+        return 0 if many_run(args) else 1
 
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -381,8 +397,50 @@ def main() -> int:
             f"  peak RSS: {small['max_rss_mb']:.0f} MB for a quarter of the objects, "
             f"{full['max_rss_mb']:.0f} MB for all of them"
         )
+    same_many = True
+    if args.accounts:
+        same_many = many_run(args)
     print(f"  (this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
-    return 0 if same_full and same_after else 1
+    return 0 if same_full and same_after and same_many else 1
+
+
+def many_run(args: argparse.Namespace) -> bool:
+    """``sync --all-accounts`` over ``--accounts`` small installs into one DuckDB file."""
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        store = work / "tokens.json"
+        with many_accounts(args.accounts, args.account_customers, args.latency_ms, store) as info:
+            db = work / "many.duckdb"
+            report = finish_sync(start_sync(info, store, db=db, parallel=args.parallel))
+            loaded = table_counts(db)
+        total = objects(info)
+        expected = {
+            r.name: sum(c.get(r.name, 0) for c in info["counts"].values()) for r in RESOURCES
+        }
+    floor_s = busiest_floor(info)
+    cores = len(os.sched_getaffinity(0))
+    failed = [a for a in report["accounts"] if a.get("error")]
+    print(
+        f"{args.accounts:,} installs of {args.account_customers} customer(s) each: {total:,} "
+        f"objects, one `sync --all-accounts` process into one DuckDB file "
+        f"({args.parallel} accounts in flight, {cores} cores)"
+    )
+    print(
+        f"  {'rate-limit floor of the busiest account':<40} {floor_s:9.2f} "
+        f"(every account read at once at the limit)"
+    )
+    print(
+        f"  {'this sync, all accounts':<40} {report['seconds']:9.1f} {report['requests']:9,} "
+        f"{report['seconds'] / floor_s:8.0f}   ({report['cpu']:.1f} s of CPU: "
+        f"{total / max(report['cpu'], 1e-9):,.0f} objects/s per core, "
+        f"{report['cpu'] / args.accounts * 1000:.0f} ms of CPU per account; "
+        f"peak RSS {report['max_rss_mb']:.0f} MB; {len(failed)} accounts failed)"
+    )
+    # the sandbox counts its resources (a child table's rows are checked by the run above)
+    counted = [r.name for r in RESOURCES if any(r.name in c for c in info["counts"].values())]
+    same = all(loaded.get(n, 0) == expected[n] for n in counted) and not failed
+    print(f"  tables equal to the sandbox (every account): {same}")
+    return same
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@
     │   ├── DestinationError           the database cannot be reached, opened or written
     │   │   └── DiskSpaceError         the sync will not fit, or did not fit, on the disk
     │   ├── SyncLockedError            another sync is loading into the same database
+    │   │   └── SyncVersionError       ... and writes another version of the tables
     │   └── QueryError                 a query on the synced tables was refused or failed
     └── SandboxError                   the embedded sandbox refused a control request
 
@@ -236,6 +237,11 @@ class DiskSpaceError(DestinationError):
 
 class SyncLockedError(SyncError):
     """Another sync holds the database; this one refused to start rather than interleave."""
+
+
+class SyncVersionError(SyncLockedError):
+    """Another sync process loading into the same dataset writes another version of the
+    tables (another stripe-oauth-nb): this one refused to start rather than mix them."""
 
 
 class QueryError(SyncError):

@@ -1,10 +1,14 @@
 """A sync in a child process (for the kill tests): prints each progress step as it happens.
 
-python _sync_child.py API_BASE SECRET_KEY CLIENT_ID STORE DB WORK
+python _sync_child.py API_BASE SECRET_KEY CLIENT_ID STORE DB WORK [DSN]
+
+With a DSN: every stored account into PostgreSQL (one of several processes sharing it); each
+step's line ends with its account, and the last line is the report as JSON.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -16,6 +20,7 @@ from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 def main() -> None:
     api_base, secret_key, client_id, store, db, work = sys.argv[1:7]
+    dsn = sys.argv[7] if len(sys.argv) > 7 else None
     settings = Settings(
         target="sandbox",
         mode="test",
@@ -26,9 +31,23 @@ def main() -> None:
     )
 
     def progress(step: Progress) -> None:
-        print(f"{step.stage} {step.table} {step.rows}", flush=True)
+        where = f" {step.account_id}" if dsn else ""
+        print(f"{step.stage} {step.table} {step.rows}{where}", flush=True)
 
     with TokenManager(settings, FileTokenStore(Path(store))) as tokens:
+        if dsn:
+            report = sync(
+                settings,
+                tokens,
+                destination="postgres",
+                dsn=dsn,
+                accounts="all",
+                work_dir=work,
+                parallel=2,
+                progress=progress,
+            )
+            print(json.dumps(report.to_dict()), flush=True)
+            return
         report = sync(settings, tokens, db=db, work_dir=work, progress=progress)
     print("done" if report.ok else report.summary(), flush=True)
 

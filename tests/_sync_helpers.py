@@ -112,6 +112,24 @@ def db_rows(
         return {row[0]: tuple(row[1:]) for row in con.execute(sql, [account_id]).fetchall()}
 
 
+def install_many(
+    sb: Sandbox,
+    tokens: TokenManager,
+    app: RegisteredApp,
+    count: int,
+    *,
+    customers: int = 1,
+    mode: Mode = "test",
+) -> list[TokenSet]:
+    """``count`` new small installing accounts, each with the app installed (tokens stored):
+    the "1,000 installs" world of the benchmarks, fast (no HTTP, data made on first read)."""
+    found = []
+    for i in range(count):
+        account = sb.create_account(f"Installer {i}", customers=customers)
+        found.append(install(sb, tokens, app, mode, account))
+    return found
+
+
 def leftovers(work: Path) -> list[str]:
     """What a finished sync should not have left in its work folder: spill files, completed
     load packages (a copy of every row loaded)."""

@@ -70,9 +70,26 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--mode", choices=("test", "live"), help="token mode (default: settings)")
     parser.add_argument("--full", action="store_true", help="read everything again")
+    parser.add_argument(
+        "--parallel",
+        type=_positive,
+        metavar="N",
+        help="accounts read at the same time (default: 4 per CPU core)",
+    )
     add_store_option(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    """A whole number of 1 or more (argparse's type: a bad one is a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
 
 
 class _Bars:
@@ -167,6 +184,7 @@ def _sync(args: argparse.Namespace, settings: Any, destination: Any, dsn: str | 
                 accounts=accounts,
                 mode=args.mode,
                 full=args.full,
+                parallel=args.parallel,
                 progress=bars,
             )
     finally:

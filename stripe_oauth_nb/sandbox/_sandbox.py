@@ -254,6 +254,10 @@ class Sandbox:
         """Shortcut: the token endpoint's answer for a fresh install (no HTTP, no stats)."""
         return self.state.mint_tokens(mode, app, account_id)
 
+    def uninstall(self, account_id: str, mode: Mode = "test") -> int:
+        """The account uninstalls the app: every token it gave in ``mode`` is revoked."""
+        return self.state.uninstall(account_id, mode)
+
     def world(self, account_id: str | None = None, mode: Mode = "test") -> World:
         """The rows behind an account's data in one mode (for tests and benchmarks)."""
         return self.state.world(self.state.account(account_id), mode)

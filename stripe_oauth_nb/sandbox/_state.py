@@ -634,6 +634,17 @@ class SandboxState:
     def _revoke(self, grant_id: str) -> None:
         self._grants[grant_id].revoked = True
 
+    def uninstall(self, account_id: str, mode: Mode) -> int:
+        """The account uninstalled the app(s) in ``mode``: every token it gave is revoked (its
+        access tokens answer 401, its refresh tokens ``invalid_grant``); how many grants."""
+        with self._lock:
+            found = [
+                g for g in self._grants.values() if g.account_id == account_id and g.mode == mode
+            ]
+            for grant in found:
+                grant.revoked = True
+            return len(found)
+
     # --- API ---------------------------------------------------------------------------------
 
     def authenticate(self, key: str | None) -> Principal:

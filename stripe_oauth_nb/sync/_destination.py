@@ -5,12 +5,13 @@ that is not DuckDB, a server that cannot be reached, a refused password: one cle
 :class:`DestinationError` each, with the password masked) and takes the sync lock:
 
 - DuckDB: a lock file beside the database (``stripe.duckdb.sync-lock``);
-- PostgreSQL: a session advisory lock on the server, so two machines cannot interleave either;
+- PostgreSQL: no lock for the whole dataset: a session advisory lock per account and mode
+  (``_locks``), so several processes on several machines share the accounts of one run;
 - other destinations: a lock file in the sync's work folder (this machine only).
 
-A second sync started while the first holds the lock is refused at once with
-:class:`SyncLockedError`. The work folder holds dlt's pipeline folders and the rows waiting to
-be loaded; it can be deleted between runs (dlt restores its state from the database).
+A second sync started while the first holds a DuckDB file's (or a work folder's) lock is refused
+at once with :class:`SyncLockedError`. The work folder holds dlt's pipeline folders and the rows
+waiting to be loaded; it can be deleted between runs (dlt restores its state from the database).
 
 Everything the sync writes is owner-only whatever the umask (``_privacy``): the work folder is
 made 0700 before anything is written into it, a new DuckDB file is 0600 from its first byte, and
@@ -29,6 +30,7 @@ from typing import Any
 
 from .._errors import DestinationError, SyncConfigError, SyncLockedError
 from .._masking import Secret, clean_server_text, dsn_passwords, mask_dsn
+from ._locks import AccountLocks, PostgresAccountLocks
 from ._privacy import FOLDER_MODE, check_private, create_duckdb, private_folder, tighten
 
 __all__ = ["DEFAULT_DB", "Destination", "mask_dsn", "open_destination"]
@@ -56,6 +58,9 @@ class Destination:
     #: The DuckDB file (None for a server): made private again after every load.
     db_path: Path | None = None
     _secrets: tuple[str, ...] = ()
+    #: The lock per account (PostgreSQL's advisory locks; a no-op where the destination's own
+    #: lock already covers every account).
+    locks: AccountLocks = field(default_factory=AccountLocks)
     _release: list[Any] = field(default_factory=list)
 
     def scrub(self, text: str) -> str:
@@ -66,7 +71,7 @@ class Destination:
         return clean_server_text(text, 800)
 
     def close(self) -> None:
-        """Release the sync lock."""
+        """Release the sync lock (and the account locks)."""
         while self._release:
             with contextlib.suppress(Exception):
                 self._release.pop()()
@@ -218,30 +223,29 @@ def _postgres(dsn: str, work_dir: str | Path | None, dataset: str) -> Destinatio
             f"Nothing was loaded; {hint}."
         ) from None
     connection.autocommit = True
-    key = int.from_bytes(hashlib.sha256(f"stripe-oauth-nb:{dataset}".encode()).digest()[:8], "big")
-    key -= 1 << 63 if key >= 1 << 63 else 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-        row = cursor.fetchone()
-    if not row or not row[0]:
-        connection.close()
-        raise SyncLockedError(
-            f"Another sync is loading into {shown} (dataset {dataset!r}) right now. Wait for it "
-            "to finish, then run this one again; two syncs never write the same tables at once."
-        )
     digest = hashlib.sha256(f"{parts.hostname}:{parts.port}{parts.path}:{dataset}".encode())
     try:
         work = _work_folder(work_dir, _cache_dir() / digest.hexdigest()[:16])
     except BaseException:
         connection.close()
         raise
+
+    def connect() -> Any:
+        fresh = psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT)
+        fresh.autocommit = True
+        return fresh
+
+    connection.close()  # it was the check; the account locks have their own
+    locks = PostgresAccountLocks(connect, dataset, shown)
+    locks.open()  # processes of another version of the tables: refused before anything is read
     return Destination(
         kind="postgres",
         dlt_destination=dlt.destinations.postgres(credentials=dsn),
         description=shown,
         work_dir=work,
         _secrets=secrets,
-        _release=[connection.close],
+        locks=locks,
+        _release=[locks.close],
     )
 
 

@@ -150,6 +150,13 @@ class DiskBudget:
                 shortfall=short,
             )
 
+    def release(self, more: int) -> None:
+        """Give back what :meth:`need` took for an account that is done (its rows are loaded
+        and its spill files gone): a run of many accounts needs the disk of those in flight."""
+        with self._lock:
+            if self.needed is not None:
+                self.needed = max(self.needed - int(more * DISK_FACTOR), 0)
+
     def full(self, where: str) -> DiskSpaceError:
         """The error of a write refused for want of space during the run."""
         free = free_bytes(self.work)

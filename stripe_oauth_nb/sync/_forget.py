@@ -1,7 +1,8 @@
 """Forget one account and mode: every row of it in every table, and its sync state.
 
 For an account that uninstalled the app (``stripe-oauth-nb sync --forget acct_…``,
-``conn.forget()``). Under the sync lock and in one transaction:
+``conn.forget()``). Under the sync lock (PostgreSQL: the account's lock) and in one
+transaction:
 
 - rows of (account, mode) are deleted from every table of the dataset that has ``account_id``
   and ``livemode`` columns (whatever the resource list says today, so a table a past version
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import DestinationError, StripeOAuthNBError, SyncConfigError
+from .._errors import DestinationError, StripeOAuthNBError, SyncConfigError, SyncLockedError
 from .._masking import Secret
 from .._settings import Mode
 from ._destination import DEFAULT_DB, open_destination
@@ -88,6 +89,11 @@ def forget(
         db=db, destination=destination, dsn=dsn, work_dir=work_dir, dataset=dataset
     ) as dest:
         dataset = dataset or dest.default_dataset
+        if not dest.locks.try_lock(account_id, livemode):  # PostgreSQL: the account's own lock
+            raise SyncLockedError(
+                f"A sync is loading {account_id} into {dest.description} right now. Wait for it "
+                "to finish, then forget the account again; nothing was deleted."
+            )
         loader = Loader(dest, dataset)
         name = pipeline_name(account_id, livemode)
         report = ForgetReport(account_id, livemode, dest.description)

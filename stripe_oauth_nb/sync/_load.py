@@ -139,16 +139,27 @@ class Loader:
         self._pipelines[key] = pipeline
         return pipeline
 
-    def states(self, account_id: str, livemode: bool) -> dict[str, dict[str, Any]]:
+    def forget(self, account_id: str, livemode: bool) -> None:
+        """Let go of the account's pipeline (its state and schemas) once it is done."""
+        self._pipelines.pop((account_id, livemode), None)
+
+    def states(
+        self, account_id: str, livemode: bool, *, fresh: bool = False
+    ) -> dict[str, dict[str, Any]]:
         """Each resource's cursors from its last load (absent when never loaded).
 
         The pipeline's local state is used when there is one (it is at least as new as the
         database's: a package it describes but that did not load is loaded first by the next
         run); otherwise dlt restores it from the database (a new machine, a deleted work folder).
+        ``fresh`` (other processes load into the same destination): the database is the truth,
+        so packages this machine left unloaded (a killed run) are dropped, their rows read again
+        from the cursors the database holds, and the state restored from it.
         """
         pipeline = self.pipeline(account_id, livemode)
-        if not pipeline.state.get("sources"):
+        if fresh or not pipeline.state.get("sources"):
             try:
+                if fresh and pipeline.has_pending_data:
+                    pipeline.drop_pending_packages()
                 pipeline.sync_destination()
             except Exception as exc:
                 raise self._failed("read the sync state from", exc) from None
@@ -193,7 +204,11 @@ class Loader:
                     if old is not None:  # the content of the rows this load may write again
                         hashes[table] = old
             try:
-                pipeline.run([_resource(batch) for batch in batches])
+                # run()'s steps one by one: the load alone waits for other processes' loads
+                pipeline.extract([_resource(batch) for batch in batches])
+                pipeline.normalize()
+                with self.destination.locks.loading():
+                    pipeline.load()
             finally:
                 self.tidy()
             counts: dict[str, Counts] = {}
@@ -231,10 +246,28 @@ class Loader:
         while getattr(reason, "__cause__", None) is not None:
             reason = reason.__cause__  # type: ignore[assignment]
         text = self.destination.scrub(f"{type(reason).__name__}: {reason}")
+        if _lost_connection(exc):
+            return DestinationError(
+                f"Lost the connection to {self.destination.description} ({text}): the server "
+                "restarted or went away. What was loaded before is unchanged; try again (sync "
+                "again once it is back: this account is read again from where it was)."
+            )
         return DestinationError(
             f"Could not {what} {self.destination.description}: {text}. What was loaded before "
             "is unchanged; fix the cause and sync again (an interrupted load is finished first)."
         )
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """True when ``exc`` (or an exception it came from) is a database connection lost or
+    refused (dlt's transient errors, psycopg2's operational and interface errors)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        names = {k.__name__ for k in type(seen).__mro__}
+        if names & {"DatabaseTransientException", "OperationalError", "InterfaceError"}:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _resource(batch: Batch) -> Any:

@@ -56,6 +56,8 @@ class AccountResult:
     event_requests: int = 0
     note: str | None = None
     error: str | None = None
+    #: Left to another sync process: it held the account's lock, or loaded it during this run.
+    elsewhere: bool = False
     #: Not synced: Stripe refused its tokens (the app was uninstalled, or the token revoked).
     deauthorized: bool = False
 

@@ -19,6 +19,8 @@ request of its own.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import queue
 import threading
 import time
@@ -47,7 +49,7 @@ from ._report import AccountResult, Progress, ProgressCallback, SyncReport, Tabl
 from ._resources import Resource, select
 from ._spill import Spill
 
-__all__ = ["EVENT_RETENTION", "sync"]
+__all__ = ["EVENT_RETENTION", "parallel_accounts", "sync"]
 
 #: How long Stripe lists events (seconds), less an hour of margin.
 EVENT_RETENTION = 30 * 86400 - 3600
@@ -55,6 +57,19 @@ EVENT_RETENTION = 30 * 86400 - 3600
 LOAD_ROWS = 25_000
 #: Retries per request (429s and 5xx), each waiting longer (see RetryPolicy).
 MAX_RETRIES = 8
+#: Accounts read at the same time per CPU core: reading waits on the network, loading is CPU.
+ACCOUNTS_PER_CPU = 4
+
+
+def parallel_accounts() -> int:
+    """How many accounts a sync reads at the same time by default: bounded by the CPUs this
+    process may use, not by the number of accounts."""
+    import os
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return ACCOUNTS_PER_CPU * max(cpus or 1, 1)
+
+
 #: The key of a resource's state that holds the ``Stripe-Version`` its rows were read in.
 API_VERSION = "api_version"
 #: The key of a resource's state listing objects left out (nested lists not read whole).
@@ -77,6 +92,7 @@ def sync(
     rate_limit: bool = True,
     workers: int = 24,
     max_windows: int = 6,
+    parallel: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> SyncReport:
     """Load Stripe data of the connected accounts into SQL tables; return what was done.
@@ -89,7 +105,12 @@ def sync(
     all); ``accounts``: account ids, ``"all"`` for every stored token set, or None for the
     default one; ``mode``: test or live (default: the settings' mode; with ``"all"``, None
     means both); ``full``: read everything again. ``rate_limit=False`` turns the client-side
-    limiter off (requests are still counted); ``progress`` receives a :class:`Progress` per step.
+    limiter off (requests are still counted); ``parallel``: accounts read at the same time
+    (default :func:`parallel_accounts`); ``progress`` receives a :class:`Progress` per step.
+
+    One account's failure (a revoked token, an unreachable destination) is in its
+    :class:`AccountResult` and stops none of the others. Into PostgreSQL, several processes
+    (on several machines) may run at once: each account is loaded by the one holding its lock.
     """
     started = time.monotonic()
     _require_extra(destination)
@@ -125,6 +146,7 @@ def sync(
             rate_limit,
             workers,
             max_windows,
+            parallel or parallel_accounts(),
             progress or (lambda p: None),
             report,
         )
@@ -188,6 +210,9 @@ class _Account:
     newest_events: list[str] = field(default_factory=list)
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
+    locked: bool = False
+    #: Bytes of the disk budget this account took (given back when it is done).
+    reserved: int = 0
 
 
 class _Run:
@@ -204,6 +229,7 @@ class _Run:
         rate_limit: bool,
         workers: int,
         max_windows: int,
+        parallel: int,
         progress: ProgressCallback,
         report: SyncReport,
     ) -> None:
@@ -216,6 +242,9 @@ class _Run:
         self.rate_limit = rate_limit
         self.workers = workers
         self.max_windows = max_windows
+        self.parallel = max(int(parallel), 1)
+        #: Whether an account's reading has started (a refusal before that stops the run).
+        self.started = False
         self.progress = progress
         self.report = report
         #: (account, resource) when a resource is read; (account, None) when the account is done
@@ -228,38 +257,22 @@ class _Run:
         loader.budget = self.budget
 
     def go(self, token_sets: list[TokenSet]) -> None:
+        """Read and load every account, at most ``parallel`` of them at a time (each with its
+        reader thread, its spill files and its dlt pipeline, all let go when it is done: memory
+        does not grow with the number of accounts)."""
         # what an interrupted run left (spill files, loaded packages) goes; pending packages stay
         clean_work_folder(self.loader.pipelines_dir, self.spill_root)
-        accounts = [_Account(t) for t in token_sets]
-        states = {
-            (a.tokens.account_id, a.tokens.livemode): self.loader.states(
-                a.tokens.account_id, a.tokens.livemode
-            )
-            for a in accounts
-        }
-        if not self.full:
-            self._check_version(states)
-        for (acct, live), cursors in states.items():
-            for resource in self.resources:
-                if resource.unsettled and resource.name in cursors:
-                    oldest = self.loader.oldest_unsettled(
-                        acct, live, resource.name, resource.unsettled
-                    )
-                    if oldest is not None:
-                        cursors[resource.name]["unsettled"] = oldest
-        for account in accounts:
-            account.result = AccountResult(account.tokens.account_id, account.tokens.livemode)
-            self.report.accounts.append(account.result)
-            account.thread = threading.Thread(
-                target=self._read,
-                args=(account, states),
-                daemon=True,
-                name=f"sync-{account.tokens.account_id}",
-            )
-            account.thread.start()
-        running = len(accounts)
-        pending: dict[int, list[str]] = {id(a): [] for a in accounts}
-        while running:
+        waiting = collections.deque(token_sets)
+        flying: dict[int, _Account] = {}
+        pending: dict[int, list[str]] = {}
+        while waiting or flying:
+            while waiting and len(flying) < self.parallel:
+                started = self._start(waiting.popleft())
+                if started is not None:
+                    flying[id(started)] = started
+                    pending[id(started)] = []
+            if not flying:
+                break
             # Everything that became ready (during the last load, say) is taken at once, so
             # resources that finished together share one load.
             touched: dict[int, _Account] = {}
@@ -269,21 +282,90 @@ class _Run:
                 if name is not None:
                     pending[id(account)].append(name)
                 else:
-                    running -= 1
                     read.add(id(account))
             for key, account in touched.items():
-                waiting = pending[key]
+                waiting_names = pending[key]
                 reader = account.reader
-                rows = sum(reader.spills[n].rows for n in waiting) if reader is not None else 0
+                rows = (
+                    sum(reader.spills[n].rows for n in waiting_names) if reader is not None else 0
+                )
                 # Each dlt load costs a second or so of its own: while the account is still
                 # being read, resources wait for others until a load is worth it.
-                if waiting and (key in read or rows >= LOAD_ROWS):
+                if waiting_names and (key in read or rows >= LOAD_ROWS):
                     pending[key] = []
-                    self._load(account, waiting)
-        for account in accounts:
-            assert account.thread is not None
-            account.thread.join()
+                    self._load(account, waiting_names)
+                if key in read:
+                    self._finish(account)
+                    del flying[key], pending[key]
         clean_work_folder(self.loader.pipelines_dir, self.spill_root)
+
+    def _start(self, tokens: TokenSet) -> _Account | None:
+        """Lock the account, read its cursors and start its reader thread (None: not started,
+        the reason in its result)."""
+        acct, live = tokens.account_id, tokens.livemode
+        result = AccountResult(acct, live)
+        self.report.accounts.append(result)
+        account = _Account(tokens, result=result)
+        locks = self.dest.locks
+        locked = False
+        try:
+            locked = locks.try_lock(acct, live)
+            if not locked:
+                result.elsewhere = True
+                result.note = "another sync process is loading this account; it was left to it"
+                return None
+            cursors = self.loader.states(acct, live, fresh=locks.shared)
+            if locks.shared and _loaded_since(cursors, self.resources, self.started_at):
+                result.elsewhere = True
+                result.note = "another sync process loaded this account during this run"
+                self._finish(account, locked=True)
+                return None
+            if not self.full:
+                self._check_version({(acct, live): cursors})
+            for resource in self.resources:
+                if resource.unsettled and resource.name in cursors:
+                    oldest = self.loader.oldest_unsettled(
+                        acct, live, resource.name, resource.unsettled
+                    )
+                    if oldest is not None:
+                        cursors[resource.name]["unsettled"] = oldest
+        except StripeOAuthNBError as exc:
+            self._finish(account, locked=locked)
+            if isinstance(exc, SyncConfigError) and not self.started:
+                raise  # another API version: the whole run refused before any request
+            result.error = str(exc)
+            return None
+        self.started = True
+        account.locked = True
+        account.thread = threading.Thread(
+            target=self._read, args=(account, cursors), daemon=True, name=f"sync-{acct}"
+        )
+        account.thread.start()
+        return account
+
+    def _finish(self, account: _Account, *, locked: bool | None = None) -> None:
+        """The account is done: its thread joined, its dlt pipeline let go, and its lock too
+        unless it was loaded: then the lock is held to the end of the run (the destination's
+        close), so a process of the same run that started late does not load it again."""
+        if account.thread is not None:
+            account.thread.join()
+        acct, live = account.tokens.account_id, account.tokens.livemode
+        if locked is None and self.dest.locks.shared and not self._failed(account):
+            locked = False  # loaded: held until the run ends
+        if account.locked if locked is None else locked:
+            with contextlib.suppress(StripeOAuthNBError):  # a lost connection released it
+                self.dest.locks.release(acct, live)
+        self.loader.forget(acct, live)
+        self.budget.release(account.reserved)
+        account.reserved = 0
+        account.reader = None
+
+    def _failed(self, account: _Account) -> bool:
+        acct, live = account.tokens.account_id, account.tokens.livemode
+        return bool(account.result and account.result.error) or any(
+            t.status == "failed" and t.account_id == acct and t.livemode == live
+            for t in self.report.tables
+        )
 
     def _check_version(self, states: dict[tuple[str, bool], dict[str, dict[str, Any]]]) -> None:
         """Refuse to add rows of another API version to tables loaded in one (shapes would
@@ -335,16 +417,13 @@ class _Run:
             loads=orjson.loads,
         )
 
-    def _read(
-        self, account: _Account, states: dict[tuple[str, bool], dict[str, dict[str, Any]]]
-    ) -> None:
+    def _read(self, account: _Account, cursors: dict[str, dict[str, Any]]) -> None:
         result = account.result
         assert result is not None
         acct, live = account.tokens.account_id, account.tokens.livemode
         try:
             with self._client(account) as client:
                 events_ok = True
-                cursors = states[(acct, live)]
                 oldest = self._oldest_events_cursor(cursors)
                 first: dict[str, Any] | None = None
                 try:
@@ -386,6 +465,7 @@ class _Run:
                 if full:
                     found = estimate(client, full, self.workers, eager=len(full) == len(plans))
                     self.budget.need(found.bytes)
+                    account.reserved = found.bytes
                     first_pages = dict(found.pages)
                 tables = [n for name, p in plans.items() for n in (name, *p.resource.child_tables)]
                 spills = {
@@ -496,7 +576,12 @@ class _Run:
                 if child is None:
                     table.incomplete = sorted(read.incomplete)
                     table.incomplete_error = read.incomplete_error
-                    cursors = {**self._cursors(account, plan, read), "synced": self.started_at}
+                    cursors = {
+                        **self._cursors(account, plan, read),
+                        "synced": self.started_at,
+                        # when it was loaded: another process of the same run leaves it alone
+                        "loaded": time.time(),
+                    }
                     # a snapshot's rows of earlier runs stay: never a full pass's deletions
                     full = plan.full and not plan.resource.snapshot
                     per_parent = plan.resource.per_parent
@@ -553,6 +638,14 @@ class _Run:
         if read.incomplete:  # read again by id next run
             cursors[RETRY] = sorted(read.incomplete)
         return cursors
+
+
+def _loaded_since(
+    cursors: dict[str, dict[str, Any]], resources: tuple[Resource, ...], since: float
+) -> bool:
+    """True when every resource was loaded at or after ``since`` (by another process: this
+    one has not loaded the account yet)."""
+    return all(float(cursors.get(r.name, {}).get("loaded", 0)) >= since for r in resources)
 
 
 def _mode(livemode: bool) -> str:
