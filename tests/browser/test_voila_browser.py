@@ -80,7 +80,7 @@ def test_walkthrough_in_voila(page: Page, tmp_path: Path) -> None:
         )
         expect(page.get_by_text("Error displaying widget")).to_have_count(0)
         # The code is hidden, the outputs are there: the connect() cell authorized.
-        expect(page.locator(".som-connect-status")).to_contain_text("Connected: acct_")
+        expect(page.locator(".som-connect-status")).to_contain_text("Connected by approve=True: acct_")
 
         name = _lab.widget(page, "som-manifest-name", "text")
         name.fill("Demo Reports")
