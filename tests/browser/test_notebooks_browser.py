@@ -128,7 +128,9 @@ def test_validate_panel_after_run_all(page: Page, lab: _lab.LabServer) -> None:
 
     _person.open_and_run_all(page, lab, "04_validate_and_use.ipynb", "validate-browser.ipynb")
     # The connect() cell authorized against the sandbox, and says so.
-    expect(_lab.widget(page, "som-connect-status", "html")).to_contain_text("Connected by approve=True: acct_")
+    expect(_lab.widget(page, "som-connect-status", "html")).to_contain_text(
+        "Connected by approve=True: acct_"
+    )
     expect(page.locator(".som-connect-link a")).to_have_count(0)
     _lab.widget(page, "som-validate-run", "button").click()
     summary = _lab.widget(page, "som-validate-summary", "html")

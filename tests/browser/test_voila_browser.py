@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,8 +68,22 @@ def running_voila(work_dir: Path, notebook: str) -> Iterator[str]:
         _lab.stop_process(process)
 
 
-def test_walkthrough_in_voila(page: Page, tmp_path: Path) -> None:
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A work folder with a short path, as a person's would be: the manifest form shows the
+    manifest's whole path, which the deep folders of a pytest-xdist worker would make longer
+    than any person's (the check that no text is cut off stays strict)."""
+    folder = Path(tempfile.mkdtemp(prefix="voila-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_walkthrough_in_voila(page: Page, short_tmp: Path) -> None:
     from playwright.sync_api import expect
+
+    tmp_path = short_tmp
 
     external = _lab.track_external_requests(page.context)
     with running_voila(tmp_path, "00_walkthrough.ipynb") as url:
@@ -80,7 +95,9 @@ def test_walkthrough_in_voila(page: Page, tmp_path: Path) -> None:
         )
         expect(page.get_by_text("Error displaying widget")).to_have_count(0)
         # The code is hidden, the outputs are there: the connect() cell authorized.
-        expect(page.locator(".som-connect-status")).to_contain_text("Connected by approve=True: acct_")
+        expect(page.locator(".som-connect-status")).to_contain_text(
+            "Connected by approve=True: acct_"
+        )
 
         name = _lab.widget(page, "som-manifest-name", "text")
         name.fill("Demo Reports")

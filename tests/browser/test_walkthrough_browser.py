@@ -40,7 +40,9 @@ def _open_walkthrough(page: Page, lab: _lab.LabServer, name: str) -> None:
     _person.open_and_run_all(page, lab, WALKTHROUGH, name)
     expect(_lab.widget(page, "som-manifest-form")).to_be_visible()
     # The connect() cell at the end authorized (approve=True against the sandbox) ...
-    expect(_lab.widget(page, "som-connect-status", "html")).to_contain_text("Connected by approve=True: acct_")
+    expect(_lab.widget(page, "som-connect-status", "html")).to_contain_text(
+        "Connected by approve=True: acct_"
+    )
     # ... and its used link is no longer a link.
     expect(page.locator(".som-connect-link a")).to_have_count(0)
 
