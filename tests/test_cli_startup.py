@@ -1,4 +1,9 @@
-"""Building the command line loads no HTTP client, server or widget library."""
+"""Building the command line loads no HTTP client, server, TLS or widget library.
+
+A light start is also what makes a command end cleanly on a signal during its start-up: a
+signal that lands inside a C extension's import (``ssl`` importing ``_socket``) becomes an
+``ImportError`` instead of the ``KeyboardInterrupt`` the command's handler would have turned
+into a clean exit (``tests/test_sandbox_cli.py`` signals 200 start-ups at random moments)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import sys
 
 import pytest
 
-HEAVY = ("httpx2", "starlette", "uvicorn", "ipywidgets")
+HEAVY = ("httpx2", "starlette", "uvicorn", "ipywidgets", "ssl", "socket")
 
 _PROBE = f"""
 import json, sys
