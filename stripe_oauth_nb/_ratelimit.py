@@ -15,7 +15,8 @@ endpoint back after a 429.
 Its users: the SQL sync (one limiter per account, under the API client's retries:
 ``sync/_limiter.py``), and the token endpoint, where the app developer's key makes every
 refresh of one mode count against one account (:class:`ModeLimiter`: ``tokens refresh --all``
-and the install app).
+and the install app). Every refresh of a process, a sync's (a token that expires mid-load) as
+well as ``refresh --all``'s, waits its turn on one :func:`token_endpoint_limiter`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "TEST_RATE",
     "ModeLimiter",
     "RequestLimiter",
+    "token_endpoint_limiter",
 ]
 
 #: Stripe's documented limits (requests per second), per account by mode, and per endpoint.
@@ -140,3 +142,18 @@ class ModeLimiter:
         """Wait for the next turn of ``mode`` (no wait for a mode without a rate)."""
         limiter = self._limiters.get(mode)
         return limiter.acquire(mode) if limiter is not None else 0.0
+
+
+_token_endpoint: ModeLimiter | None = None
+_token_endpoint_guard = threading.Lock()
+
+
+def token_endpoint_limiter() -> ModeLimiter:
+    """The process's one limiter of the token endpoint at Stripe's rates: every
+    :class:`~stripe_oauth_nb.tokens.TokenManager` of the process waits on it before a refresh is
+    sent, so a sync's refreshes and ``refresh --all``'s share one budget."""
+    global _token_endpoint
+    with _token_endpoint_guard:
+        if _token_endpoint is None:
+            _token_endpoint = ModeLimiter(STRIPE_RATES)
+        return _token_endpoint

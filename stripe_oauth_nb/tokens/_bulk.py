@@ -2,12 +2,14 @@
 
 Every set that is due (or every set, with ``force``) is refreshed by a pool of worker threads,
 within Stripe's rate limits for the token endpoint. The endpoint is called with the app
-developer's secret key, so the developer account's limit applies to all of them together:
-100 requests a second in live mode, 25 in test mode. A
-:class:`~stripe_oauth_nb._ratelimit.ModeLimiter` (the toolkit's one limiter) spaces requests
-evenly per mode (never more than the limit in any one-second window); a 429 anyway (another
-program using the same key) is waited out and retried, at most :data:`RETRIES_ON_429` times,
-which is safe because Stripe processed nothing.
+developer's secret key, so the developer account's limit applies to all of them together: 100
+requests a second in live mode, 25 in test mode. The process's
+:func:`~stripe_oauth_nb._ratelimit.token_endpoint_limiter` (a
+:class:`~stripe_oauth_nb._ratelimit.ModeLimiter`, the toolkit's one limiter, which every refresh
+of the process waits on: a sync's too) spaces requests evenly per mode (never more than the
+limit in any one-second window); a 429 anyway (another program using the same key) is waited out
+and retried, at most :data:`RETRIES_ON_429` times, which is safe because Stripe processed
+nothing.
 
 Each set is handled on its own and reported as a :class:`RefreshOutcome`; a failure never stops
 the others. A set Stripe refused (``invalid_grant``: the account uninstalled the app) is
@@ -19,6 +21,10 @@ authorization replaces it.
 reported ``busy``. Under the lock the set is read again and only refreshed if its refresh token
 is still the one this run listed at its start: a set another worker rotated meanwhile is
 reported ``done elsewhere``. So no set is refreshed twice, whatever the number of workers.
+A sync refreshing a set (a token that expires mid-load) takes the same lock, the store's per
+(account, mode), in :meth:`TokenManager.refresh`, and re-reads the set under it: a sync and a
+``refresh --all`` on other processes or hosts never rotate one refresh token twice either
+(``tests/test_tokens_sync_refresh.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from .._errors import (
     TokenLockTimeoutError,
     TokenRateLimitError,
 )
-from .._ratelimit import STRIPE_RATES, ModeLimiter
+from .._ratelimit import ModeLimiter
 from .._settings import DEFAULT_MARGIN
 from .._tokenset import TokenSet
 from ._refresh import RefreshSlot, store_key
@@ -48,6 +54,7 @@ class TokenManager(Protocol):
     """What this module uses of :class:`~._manager.TokenManager`."""
 
     store: TokenStore
+    limiter: ModeLimiter
 
     def all(self) -> list[TokenSet]: ...
 
@@ -56,7 +63,13 @@ class TokenManager(Protocol):
     def is_due(self, tokens: TokenSet, margin: float = ...) -> bool: ...
 
     def refresh_locked(
-        self, slot: RefreshSlot, key: tuple[str, bool], *, force: bool = ..., margin: float = ...
+        self,
+        slot: RefreshSlot,
+        key: tuple[str, bool],
+        *,
+        force: bool = ...,
+        margin: float = ...,
+        limiter: ModeLimiter | None = ...,
     ) -> TokenSet: ...
 
 
@@ -113,8 +126,9 @@ def _one(
                 current = slot.load()
                 if current is not None and current.refresh_token != listed.refresh_token:
                     return outcome("done elsewhere", "another worker refreshed it", current)
-                limiter.wait(listed.mode)
-                new = manager.refresh_locked(slot, listed.key, force=force, margin=margin)
+                new = manager.refresh_locked(
+                    slot, listed.key, force=force, margin=margin, limiter=limiter
+                )
         except TokenLockTimeoutError:
             return outcome("busy", "another refresh of this set was running; it does this one")
         except TokenRateLimitError as exc:
@@ -152,7 +166,8 @@ def refresh_all(
     if keys is not None:
         wanted = {store_key(*key) for key in keys}
         listed = [tokens for tokens in listed if store_key(*tokens.key) in wanted]
-    limiter = ModeLimiter(rates if rates is not None else STRIPE_RATES)
+    # the process's one limiter (a sync's refreshes wait on it too), unless rates are given
+    limiter = ModeLimiter(rates) if rates is not None else manager.limiter
     done = threading.Lock()
 
     def run(tokens: TokenSet) -> RefreshOutcome:

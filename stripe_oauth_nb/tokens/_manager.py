@@ -44,6 +44,7 @@ from .._errors import (
 )
 from .._http import DEFAULT_TIMEOUT, httpx
 from .._masking import Secret
+from .._ratelimit import ModeLimiter, token_endpoint_limiter
 from .._settings import DEFAULT_MARGIN, REFRESH_WARNING_WINDOW, Settings
 from .._tokenset import TokenSet
 from ..oauth._attempts import AttemptLog, AuthorizationCode, default_attempts_path
@@ -108,8 +109,12 @@ class TokenManager:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         deadline: float = DEFAULT_DEADLINE,
+        limiter: ModeLimiter | None = None,
     ) -> None:
         self.settings = settings
+        #: Spaces the refreshes sent (Stripe's rate of the token endpoint, per mode): by default
+        #: the process's one limiter, shared with every other manager (a sync's, refresh --all).
+        self.limiter = limiter if limiter is not None else token_endpoint_limiter()
         self.store: TokenStore = store if store is not None else open_store(settings)
         self._owns_store = store is None
         if attempts is None:
@@ -375,11 +380,13 @@ class TokenManager:
         stale_access_token: Secret | None = None,
         margin: float = DEFAULT_MARGIN,
         unless_rotated_from: Secret | None = None,
+        limiter: ModeLimiter | None = None,
     ) -> TokenSet:
         """:meth:`refresh` for a caller that holds ``key``'s lock (``slot``).
 
         ``unless_rotated_from``: return the stored set without a request when its refresh token
-        is no longer this one (someone refreshed it since the caller looked).
+        is no longer this one (someone refreshed it since the caller looked). ``limiter``: the
+        one to wait on before the request (default: the manager's).
         """
         skey = store_key(*key)
         on_disk = slot.load()
@@ -407,7 +414,7 @@ class TokenManager:
         if record is not None and replaying and record.deauthorized and not force:
             raise AuthorizeAgainError(self._deauthorized_message(current, record))
         interrupted = record if record is not None and replaying and record.in_flight else None
-        return self._rotate(slot, current, interrupted)
+        return self._rotate(slot, current, interrupted, limiter or self.limiter)
 
     def refresh_all(
         self,
@@ -452,10 +459,15 @@ class TokenManager:
         )
 
     def _rotate(
-        self, slot: RefreshSlot, current: TokenSet, interrupted: InflightRecord | None
+        self,
+        slot: RefreshSlot,
+        current: TokenSet,
+        interrupted: InflightRecord | None,
+        limiter: ModeLimiter,
     ) -> TokenSet:
-        """Steps 3-6 of a refresh, under the lock."""
+        """Steps 3-6 of a refresh, under the lock (its turn at the token endpoint first)."""
         self.client.check_tokens(current)  # mode and key checks: before anything is written
+        limiter.wait(current.mode)  # before the in-flight record: a wait is never a refresh
         slot.begin(current, self.clock())  # raises, with nothing sent, when it cannot
         checkpoint("before-post")
         try:
