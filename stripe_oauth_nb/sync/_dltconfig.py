@@ -1,0 +1,78 @@
+"""dlt's process-wide set-up for the sync: no telemetry, and configuration lookups paid once.
+
+Two things every dlt load of every account went through, set once per process here
+(:func:`prepare`, called before the sync's first dlt pipeline):
+
+- **Telemetry off, for real.** dlt starts its anonymous telemetry the first time its
+  configuration is read, with whatever it finds then; setting ``runtime.dlthub_telemetry`` to
+  false through ``dlt.config`` afterwards did not stop it (events of every extract, normalize
+  and load went to dlt's tracker). The documented switch is the environment variable
+  ``RUNTIME__DLTHUB_TELEMETRY``, read when dlt starts its runtime: it is set before that, and a
+  tracker already started (dlt used by other code of the same process first) is stopped.
+- **Configuration resolution, cheaper.** dlt resolves its configuration objects (the
+  destination's, the file writers', the loader's) again for every table of every load: a
+  thousand small accounts made hundreds of thousands of lookups, and each lookup asked of each
+  type hint whether it holds a secret (``is_secret_hint``, typing introspection, a fifth of a
+  load's CPU in a profile). The answer depends on the hint alone, so it is remembered per hint.
+  Values are still looked up every time (environment, ``config.toml``), so a setting changed
+  mid-process is seen as before.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["TELEMETRY_ENV", "prepare"]
+
+#: dlt's documented switch for its anonymous telemetry.
+TELEMETRY_ENV = "RUNTIME__DLTHUB_TELEMETRY"
+
+_done = False
+_guard = threading.Lock()
+
+
+def prepare() -> None:
+    """Telemetry off and hint answers remembered (idempotent; call before using dlt)."""
+    global _done
+    with _guard:
+        if _done:
+            return
+        os.environ[TELEMETRY_ENV] = "false"  # nothing about a sync leaves the machine
+        _stop_started_tracker()
+        _remember_secret_hints()
+        _done = True
+
+
+def _stop_started_tracker() -> None:
+    """Stop dlt's tracker when other code of this process started it before the sync."""
+    from dlt.common.runtime import anon_tracker
+
+    if getattr(anon_tracker, "_ANON_TRACKER_ENDPOINT", None) is not None:
+        anon_tracker.disable_anon_tracker()
+
+
+def _remember_secret_hints() -> None:
+    """Replace dlt's ``is_secret_hint`` where configuration lookups call it by one that
+    remembers its answer per hint (hints that cannot be dict keys are asked every time)."""
+    from dlt.common.configuration import resolve
+    from dlt.common.configuration.providers import environ
+    from dlt.common.configuration.specs import base_configuration
+
+    original: Callable[[Any], bool] = base_configuration.is_secret_hint
+    known: dict[Any, bool] = {}
+
+    def is_secret_hint(hint: Any) -> bool:
+        try:
+            return known[hint]
+        except KeyError:
+            answer = known[hint] = original(hint)
+            return answer
+        except TypeError:  # unhashable (an Annotated hint with a list in it, say)
+            return original(hint)
+
+    for module in (resolve, environ):
+        if getattr(module, "is_secret_hint", None) is original:  # another dlt: leave it be
+            module.is_secret_hint = is_secret_hint  # type: ignore[attr-defined]
