@@ -5,6 +5,7 @@ child processes (each its own CPU time and peak memory). Used by ``bench_sync.py
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import subprocess
@@ -131,3 +132,21 @@ def objects(info: dict[str, Any]) -> int:
 
 def busiest_floor(info: dict[str, Any]) -> float:
     return max(account_floor(c) for c in info["counts"].values())
+
+
+def pg_totals(dsn: str) -> dict[str, int]:
+    """Rows of every table the sandbox counts in the PostgreSQL dataset ``stripe``."""
+    import psycopg2
+
+    out: dict[str, int] = {}
+    with contextlib.closing(psycopg2.connect(dsn)) as con, con.cursor() as cur:
+        for r in RESOURCES:
+            cur.execute("SELECT to_regclass(%s)", (f"stripe.{r.name}",))
+            row = cur.fetchone()
+            if row is None or row[0] is None:
+                out[r.name] = 0
+                continue
+            cur.execute(f"SELECT count(*) FROM stripe.{r.name}")  # noqa: S608
+            found = cur.fetchone()
+            out[r.name] = int(found[0]) if found else 0
+    return out

@@ -22,12 +22,15 @@ quarter of the objects, to show peak memory does not grow with the number of obj
 
 Last, ``--accounts`` (1,000 by default; 0 skips it) small installs (``--account-customers``
 customers each) in a sandbox of their own, synced by one ``sync --all-accounts`` process into
-one DuckDB file: objects per second per CPU core, and the time against the rate-limit floor of
-the busiest account (what the run would take if every account were read at once at Stripe's
-limit); every table compared with the sandbox.
+one DuckDB file and, from the same sandbox, into one PostgreSQL database (``--many-into``):
+side by side, objects per second per CPU core, CPU per account, peak RSS and the time against
+the rate-limit floor of the busiest account (what the run would take if every account were
+read at once at Stripe's limit); every table compared with the sandbox. ``--rss-accounts``
+(100) installs are synced into DuckDB too, for peak memory at two numbers of accounts.
 
     python bench/bench_sync.py [--customers N] [--latency-ms 150] [--days 3] [--memory]
         [--skip-sequential] [--accounts 1000] [--account-customers 1] [--only-accounts]
+        [--many-into duckdb,postgres] [--rss-accounts 100]
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_many.py
 
-from _many import busiest_floor, finish_sync, many_accounts, objects, start_sync
+from _many import busiest_floor, finish_sync, many_accounts, objects, pg_totals, start_sync
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._tokenset import TokenSet
@@ -297,6 +300,14 @@ def main() -> int:
     parser.add_argument("--account-customers", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=2, help="accounts in flight")
     parser.add_argument("--only-accounts", action="store_true", help="only the installs run")
+    parser.add_argument(
+        "--many-into",
+        default="duckdb,postgres",
+        help="destinations of the installs run, comma-separated (duckdb, postgres)",
+    )
+    parser.add_argument(
+        "--rss-accounts", type=int, default=100, help="installs of the peak-memory comparison"
+    )
     args = parser.parse_args()
     left_out = {n.strip() for n in args.without.split(",") if n.strip()}
     CHOSEN[:] = [r for r in RESOURCES if r.name not in left_out]
@@ -405,42 +416,88 @@ def main() -> int:
 
 
 def many_run(args: argparse.Namespace) -> bool:
-    """``sync --all-accounts`` over ``--accounts`` small installs into one DuckDB file."""
+    """``sync --all-accounts`` over ``--accounts`` small installs, into one DuckDB file and into
+    one PostgreSQL database (a throw-away server, as the tests start it), one after the other
+    from the same sandbox; then ``--rss-accounts`` installs into DuckDB, for peak memory at two
+    numbers of accounts."""
+    rows: list[tuple[str, dict[str, Any], bool]] = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         store = work / "tokens.json"
         with many_accounts(args.accounts, args.account_customers, args.latency_ms, store) as info:
-            db = work / "many.duckdb"
-            report = finish_sync(start_sync(info, store, db=db, parallel=args.parallel))
-            loaded = table_counts(db)
+            expected = {
+                r.name: sum(c.get(r.name, 0) for c in info["counts"].values()) for r in RESOURCES
+            }
+            # the sandbox counts its resources (a child table's rows are checked by the run above)
+            counted = [
+                r.name for r in RESOURCES if any(r.name in c for c in info["counts"].values())
+            ]
+
+            def same(loaded: dict[str, int], report: dict[str, Any]) -> bool:
+                failed = any(a.get("error") for a in report["accounts"])
+                return not failed and all(loaded.get(n, 0) == expected[n] for n in counted)
+
+            if "duckdb" in args.many_into:
+                db = work / "many.duckdb"
+                report = finish_sync(start_sync(info, store, db=db, parallel=args.parallel))
+                rows.append(("one DuckDB file", report, same(table_counts(db), report)))
+            if "postgres" in args.many_into:
+                sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+                from _postgres import PostgresServer
+
+                server = PostgresServer().start()
+                try:
+                    dsn = server.create_database()
+                    proc = start_sync(
+                        info,
+                        store,
+                        destination="postgres",
+                        dsn=dsn,
+                        work_dir=work / "pg-work",
+                        parallel=args.parallel,
+                    )
+                    report = finish_sync(proc)
+                    rows.append(("one PostgreSQL database", report, same(pg_totals(dsn), report)))
+                finally:
+                    server.remove()
         total = objects(info)
-        expected = {
-            r.name: sum(c.get(r.name, 0) for c in info["counts"].values()) for r in RESOURCES
-        }
-    floor_s = busiest_floor(info)
+        floor_s = busiest_floor(info)
+        small: dict[str, Any] | None = None
+        if args.rss_accounts and args.rss_accounts != args.accounts:
+            small_store = work / "small-tokens.json"
+            with many_accounts(
+                args.rss_accounts, args.account_customers, args.latency_ms, small_store
+            ) as small_info:
+                small_db = work / "small.duckdb"
+                small = finish_sync(
+                    start_sync(small_info, small_store, db=small_db, parallel=args.parallel)
+                )
     cores = len(os.sched_getaffinity(0))
-    failed = [a for a in report["accounts"] if a.get("error")]
     print(
         f"{args.accounts:,} installs of {args.account_customers} customer(s) each: {total:,} "
-        f"objects, one `sync --all-accounts` process into one DuckDB file "
-        f"({args.parallel} accounts in flight, {cores} cores)"
+        f"objects; one `sync --all-accounts` process ({args.parallel} accounts in flight, "
+        f"{cores} cores); rate-limit floor of the busiest account {floor_s:.2f} s (every "
+        "account read at once at the limit)"
     )
     print(
-        f"  {'rate-limit floor of the busiest account':<40} {floor_s:9.2f} "
-        f"(every account read at once at the limit)"
+        f"  {'into':<24} {'seconds':>8} {'requests':>9} {'x floor':>8} {'CPU s':>7} "
+        f"{'objects/s/core':>14} {'CPU/account':>11} {'peak RSS':>8} {'failed':>6}  tables equal"
     )
-    print(
-        f"  {'this sync, all accounts':<40} {report['seconds']:9.1f} {report['requests']:9,} "
-        f"{report['seconds'] / floor_s:8.0f}   ({report['cpu']:.1f} s of CPU: "
-        f"{total / max(report['cpu'], 1e-9):,.0f} objects/s per core, "
-        f"{report['cpu'] / args.accounts * 1000:.0f} ms of CPU per account; "
-        f"peak RSS {report['max_rss_mb']:.0f} MB; {len(failed)} accounts failed)"
-    )
-    # the sandbox counts its resources (a child table's rows are checked by the run above)
-    counted = [r.name for r in RESOURCES if any(r.name in c for c in info["counts"].values())]
-    same = all(loaded.get(n, 0) == expected[n] for n in counted) and not failed
-    print(f"  tables equal to the sandbox (every account): {same}")
-    return same
+    for name, report, equal in rows:
+        failed = sum(1 for a in report["accounts"] if a.get("error"))
+        cpu = float(report["cpu"])
+        print(
+            f"  {name:<24} {report['seconds']:8.1f} {report['requests']:9,} "
+            f"{report['seconds'] / floor_s:8.0f} {cpu:7.1f} {total / max(cpu, 1e-9):14,.0f} "
+            f"{cpu / args.accounts * 1000:8.0f} ms {report['max_rss_mb']:5.0f} MB {failed:6}  "
+            f"{equal}"
+        )
+    if small is not None and rows and rows[0][0] == "one DuckDB file":
+        print(
+            f"  peak RSS into DuckDB: {small['max_rss_mb']:.0f} MB at {args.rss_accounts:,} "
+            f"accounts, {rows[0][1]['max_rss_mb']:.0f} MB at {args.accounts:,}"
+        )
+    return all(equal for _, _, equal in rows)
 
 
 if __name__ == "__main__":

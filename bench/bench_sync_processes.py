@@ -15,7 +15,6 @@ CPU fills them, else the rest (the load lock of the dataset, PostgreSQL, the san
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
@@ -26,26 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the throw-away PostgreSQL server of the tests
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _many import finish_sync, many_accounts, objects, start_sync  # noqa: E402
+from _many import finish_sync, many_accounts, objects, pg_totals, start_sync  # noqa: E402
 
 from stripe_oauth_nb.sync import RESOURCES  # noqa: E402
-
-
-def pg_totals(dsn: str) -> dict[str, int]:
-    import psycopg2
-
-    out: dict[str, int] = {}
-    with contextlib.closing(psycopg2.connect(dsn)) as con, con.cursor() as cur:
-        for r in RESOURCES:
-            cur.execute("SELECT to_regclass(%s)", (f"stripe.{r.name}",))
-            row = cur.fetchone()
-            if row is None or row[0] is None:
-                out[r.name] = 0
-                continue
-            cur.execute(f"SELECT count(*) FROM stripe.{r.name}")  # noqa: S608
-            found = cur.fetchone()
-            out[r.name] = int(found[0]) if found else 0
-    return out
 
 
 def main() -> int:
