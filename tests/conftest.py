@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.suffix == ".ipynb" or browser in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+#: Signals whose Python handlers a test must leave as it found them: a handler left behind by one
+#: test (a command run in-process) would swallow another test's interrupt, far from the cause.
+WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """Fail the test that leaves a SIGINT or SIGTERM handler changed, not the one it breaks."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
+    yield
+    after = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
+    changed = {
+        signal.Signals(sig).name: after[sig] for sig in WATCHED_SIGNALS if after[sig] != before[sig]
+    }
+    for sig in WATCHED_SIGNALS:
+        signal.signal(sig, before[sig])  # so the next test starts clean whatever happens here
+    assert not changed, f"this test left signal handlers changed: {changed}"
 
 
 @pytest.fixture(scope="session")
