@@ -303,7 +303,10 @@ def install_link_from_settings(
     redirect_uri: str | None = None,
     pasted_link: str | None = None,
 ) -> InstallLink:
-    """:func:`build_install_link` with the client id, redirect URI and marketplace of settings."""
+    """:func:`build_install_link` with the client id, redirect URI and marketplace of settings.
+
+    A thin call, kept public for compatibility: the one door to an install link is
+    :func:`~stripe_oauth_nb.oauth.start_authorization` (server first, then this link)."""
     chosen: Mode = mode or settings.mode
     client_id = settings.credentials(chosen).client_id
     return build_install_link(

@@ -35,6 +35,7 @@ from ._permissions import grants, required_permission
 from ._rules import (
     ACCESS_TOKEN_LIFETIME,
     CODE_LIFETIME,
+    DEFAULT_CUSTOMERS,
     MODES,
     REFRESH_TOKEN_LIFETIME,
     Mode,
@@ -211,7 +212,7 @@ class SandboxState:
     def __init__(
         self,
         *,
-        customers: int = 25,
+        customers: int = DEFAULT_CUSTOMERS,
         seed: int = 0,
         redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS,
         start: float | None = None,
