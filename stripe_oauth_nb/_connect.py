@@ -35,11 +35,12 @@ from ._errors import (
     CallbackError,
     CallbackTimeoutError,
     ConfigError,
+    InstallLinkError,
     StripeOAuthNBError,
 )
 from ._masking import clean_server_text
 from ._settings import Mode, Settings
-from ._target import Target
+from ._target import Target, sandbox_refusal
 from ._tokenset import TokenSet
 from .oauth._attempts import ATTEMPT_TTL, AuthorizationCode
 
@@ -50,12 +51,22 @@ if TYPE_CHECKING:
     from .api import ApiClient
     from .api._client import Params
     from .api._pagination import PageProgress
+    from .oauth._attempts import AttemptLog
     from .oauth._callback import CallbackEvent, CallbackServer
+    from .oauth._callback._server import Listener
     from .oauth._install_link import InstallLink
     from .sync import ForgetReport, SyncReport
     from .tokens import TokenManager
 
-__all__ = ["Connection", "Presenter", "TerminalPresenter", "authorize", "connect"]
+__all__ = [
+    "Connection",
+    "Presenter",
+    "TerminalPresenter",
+    "authorize",
+    "begin_authorization",
+    "code_of",
+    "connect",
+]
 
 
 # -- the connection ----------------------------------------------------------------------
@@ -318,6 +329,65 @@ def _default_presenter() -> Presenter:
 
 
 # -- the authorization ---------------------------------------------------------------------
+# The core path of an authorization, the same for :func:`authorize` (``connect()``, ``login``)
+# and the notebook's ``CallbackForm``: the faces show what these return and raise.
+def begin_authorization(
+    settings: Settings,
+    log: AttemptLog,
+    *,
+    allowed_redirect_uris: Sequence[str] | None,
+    mode: Mode | None = None,
+    redirect_uri: str | None = None,
+    pasted_link: str | None = None,
+    deadline: float = float(ATTEMPT_TTL),
+    listen: bool = True,
+    listener: Listener | None = None,
+    ask_sandbox: bool = False,
+) -> tuple[InstallLink, CallbackServer | None]:
+    """Start an authorization: the callback server first, then the install link
+    (:func:`~stripe_oauth_nb.oauth.start_authorization`; the arguments are its own).
+
+    ``ask_sandbox`` (a form, where nothing else would say it before the wait ends): against the
+    sandbox, a link built here (not pasted) that its consent page refuses raises
+    :class:`InstallLinkError` at once, with the server stopped again.
+    """
+    from .oauth._authorize import start_authorization
+
+    link, server = start_authorization(
+        settings,
+        log,
+        allowed_redirect_uris=allowed_redirect_uris,
+        mode=mode,
+        redirect_uri=redirect_uri,
+        pasted_link=pasted_link,
+        deadline=deadline,
+        listen=listen,
+        listener=listener,
+    )
+    refused = sandbox_refusal(settings, link.url) if ask_sandbox and pasted_link is None else None
+    if refused is not None:
+        if server is not None:
+            server.stop()
+        raise InstallLinkError(
+            f"The sandbox's consent page refuses this install link: {refused} Nothing is "
+            "waiting for it. Add the redirect URI to the manifest's allowed_redirect_uris and "
+            "register it again (live mode needs an https:// one), or use one the app lists; or "
+            "switch Mode back to test."
+        )
+    return link, server
+
+
+def code_of(event: CallbackEvent) -> AuthorizationCode | None:
+    """What a callback server's event means for the authorization: the code it caught, None
+    (a refused request, or the server stopping: keep waiting or say so), or its error, raised
+    (a refused or expired code, Decline, any other failure)."""
+    if event.kind == "received" and event.code is not None:
+        return event.code
+    if event.kind in ("refused", "expired", "error") and event.error is not None:
+        raise event.error
+    return None
+
+
 def authorize(
     target: Target,
     manager: TokenManager,
@@ -338,8 +408,6 @@ def authorize(
     sample account). ``paste``: do not listen, only take a pasted URL. Raises
     :class:`AccessDeniedError` on Decline and :class:`CallbackTimeoutError` after ``timeout``.
     """
-    from .oauth._authorize import start_authorization
-
     settings = target.settings
     chosen: Mode = mode or settings.mode
     settings.credentials(chosen).require_secret_key()  # before anything starts
@@ -358,7 +426,7 @@ def authorize(
     def on_event(event: CallbackEvent) -> None:
         events.put(("event", event))
 
-    link, server = start_authorization(
+    link, server = begin_authorization(
         settings,
         manager.attempts,
         allowed_redirect_uris=allowed_redirect_uris,
@@ -418,12 +486,11 @@ def _wait_for_code(
                 presenter.say(f"That URL was refused: {exc} ({clean_server_text(item, 120)})")
                 continue
         event: CallbackEvent = item
-        if event.kind == "received" and event.code is not None:
-            return event.code
+        code = code_of(event)
+        if code is not None:
+            return code
         if event.kind == "rejected":
             presenter.say(f"A request was refused; still waiting: {event.message}")
-        elif event.kind in ("refused", "expired", "error") and event.error is not None:
-            raise event.error
 
 
 # -- the one call ------------------------------------------------------------------------
