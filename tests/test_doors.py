@@ -1,4 +1,5 @@
-"""One door per task, one default: every way to start a sandbox starts the same one.
+"""One door per task, one default: every way to start a sandbox starts the same one (that
+``Target.open()`` starts what ``Sandbox()`` does: ``tests/test_connect.py``).
 
 ``Sandbox()``, ``Target.open()`` (and so ``connect()``) and ``stripe-oauth-nb sandbox`` take their
 size from :data:`stripe_oauth_nb.sandbox.DEFAULT_CUSTOMERS`; the install link and the API client
@@ -8,13 +9,9 @@ each have one door the others are built from (docs/ARCHITECTURE.md, "One door pe
 from __future__ import annotations
 
 import inspect
-import os
-from pathlib import Path
-
-import pytest
 
 from stripe_oauth_nb import Target, connect
-from stripe_oauth_nb.oauth import build_install_link, install_link_from_settings
+from stripe_oauth_nb.oauth import AttemptLog, build_install_link, install_link_from_settings
 from stripe_oauth_nb.sandbox import DEFAULT_CUSTOMERS, Sandbox
 
 
@@ -34,20 +31,8 @@ def test_every_door_that_starts_a_sandbox_has_the_one_default() -> None:
     assert build_parser().parse_args(["sandbox"]).customers == DEFAULT_CUSTOMERS
 
 
-@pytest.fixture
-def nothing_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("STRIPE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.mark.usefixtures("nothing_configured")
-def test_the_doors_start_the_same_sandbox() -> None:
-    """What Target.open() (connect()'s door) starts holds what Sandbox() holds."""
-    with Target.open() as target, Sandbox() as plain:
-        assert target.sandbox is not None
-        assert target.sandbox.counts() == plain.counts()
+def test_the_default_sandbox_holds_the_default_size() -> None:
+    with Sandbox() as plain:
         assert plain.counts()["customers"] == DEFAULT_CUSTOMERS
 
 
@@ -56,8 +41,22 @@ def test_connect_opens_its_target_through_the_one_door() -> None:
     assert "customers" not in inspect.signature(connect).parameters
 
 
-def test_the_install_link_from_settings_is_a_thin_call_to_the_one_builder() -> None:
-    builder = inspect.signature(build_install_link).parameters
-    from_settings = inspect.signature(install_link_from_settings).parameters
-    shared = set(builder) & set(from_settings)
-    assert {"log", "allowed_redirect_uris", "mode", "redirect_uri", "pasted_link"} <= shared
+def test_the_install_link_doors_agree() -> None:
+    """install_link_from_settings is a thin call: the same link as the builder given the
+    settings' client id, redirect URI and marketplace (only the fresh state differs)."""
+    with Sandbox(customers=0) as sb:
+        settings = sb.settings(mode="test")
+        allowed = list(sb.demo_app.redirect_uris)
+        via_settings = install_link_from_settings(
+            settings, AttemptLog(), allowed_redirect_uris=allowed
+        )
+        built = build_install_link(
+            mode="test",
+            log=AttemptLog(),
+            redirect_uri=settings.redirect_uri,
+            allowed_redirect_uris=allowed,
+            client_id=settings.credentials("test").client_id,
+            marketplace_base=settings.marketplace_base,
+        )
+    assert via_settings.url.split("&state=")[0] == built.url.split("&state=")[0]
+    assert via_settings.attempt.state != built.attempt.state

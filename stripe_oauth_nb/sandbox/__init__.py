@@ -49,18 +49,19 @@ from typing import TYPE_CHECKING, Any
 from ._rules import DEFAULT_CUSTOMERS
 
 if TYPE_CHECKING:
+    from .._app_record import RegisteredApp
     from ._browser import approve
+    from ._faults import Fault
     from ._sandbox import ModeKeys, Sandbox
-    from ._state import Fault, RegisteredApp
     from ._world import LongLists
 
 #: Names loaded on first use, and the private module that holds each: importing the package (or
 #: its ``_rules``, as the command line's parser does for the default size) loads no server.
 _LAZY = {
-    "Fault": "._state",
+    "Fault": "._faults",
     "LongLists": "._world",
     "ModeKeys": "._sandbox",
-    "RegisteredApp": "._state",
+    "RegisteredApp": "._accounts",
     "Sandbox": "._sandbox",
     "approve": "._browser",
 }

@@ -11,21 +11,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .._app_record import RegisteredApp
 from .._errors import SandboxError
 from .._masking import Secret, mask
 from .._settings import ModeCredentials, Settings
+from ._accounts import DEFAULT_REDIRECT_URIS
 from ._app import create_app
 from ._browser import approve
+from ._faults import Fault, FaultEndpoint, FaultKind
 from ._rules import DEFAULT_CUSTOMERS, Mode
 from ._server import ServerThread
-from ._state import (
-    DEFAULT_REDIRECT_URIS,
-    Fault,
-    FaultEndpoint,
-    FaultKind,
-    RegisteredApp,
-    SandboxState,
-)
+from ._state import SandboxState
 from ._truth import ground_truth
 from ._world import LongLists, World
 
