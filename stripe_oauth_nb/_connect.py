@@ -51,9 +51,7 @@ if TYPE_CHECKING:
     from .api import ApiClient
     from .api._client import Params
     from .api._pagination import PageProgress
-    from .oauth._attempts import AttemptLog
     from .oauth._callback import CallbackEvent, CallbackServer
-    from .oauth._callback._server import Listener
     from .oauth._install_link import InstallLink
     from .sync import ForgetReport, SyncReport
     from .tokens import TokenManager
@@ -63,9 +61,9 @@ __all__ = [
     "Presenter",
     "TerminalPresenter",
     "authorize",
-    "begin_authorization",
     "code_of",
     "connect",
+    "refuse_what_the_sandbox_refuses",
 ]
 
 
@@ -330,51 +328,26 @@ def _default_presenter() -> Presenter:
 
 # -- the authorization ---------------------------------------------------------------------
 # The core path of an authorization, the same for :func:`authorize` (``connect()``, ``login``)
-# and the notebook's ``CallbackForm``: the faces show what these return and raise.
-def begin_authorization(
-    settings: Settings,
-    log: AttemptLog,
-    *,
-    allowed_redirect_uris: Sequence[str] | None,
-    mode: Mode | None = None,
-    redirect_uri: str | None = None,
-    pasted_link: str | None = None,
-    deadline: float = float(ATTEMPT_TTL),
-    listen: bool = True,
-    listener: Listener | None = None,
-    ask_sandbox: bool = False,
-) -> tuple[InstallLink, CallbackServer | None]:
-    """Start an authorization: the callback server first, then the install link
-    (:func:`~stripe_oauth_nb.oauth.start_authorization`; the arguments are its own).
-
-    ``ask_sandbox`` (a form, where nothing else would say it before the wait ends): against the
-    sandbox, a link built here (not pasted) that its consent page refuses raises
-    :class:`InstallLinkError` at once, with the server stopped again.
-    """
-    from .oauth._authorize import start_authorization
-
-    link, server = start_authorization(
-        settings,
-        log,
-        allowed_redirect_uris=allowed_redirect_uris,
-        mode=mode,
-        redirect_uri=redirect_uri,
-        pasted_link=pasted_link,
-        deadline=deadline,
-        listen=listen,
-        listener=listener,
+# and the notebook's ``CallbackForm``: ``oauth.start_authorization`` (server first, then the
+# link), :func:`code_of` (what a server's event means), ``code_from_pasted_url`` (a pasted
+# address, checked as the server would). The faces show what these return and raise.
+def refuse_what_the_sandbox_refuses(
+    settings: Settings, link: InstallLink, server: CallbackServer | None
+) -> None:
+    """Against the sandbox, a link its consent page refuses raises :class:`InstallLinkError`
+    at once, with ``server`` stopped: nothing could come back to it. (A form asks, where
+    nothing else would say it before the wait ends; Stripe's page is never fetched.)"""
+    refused = sandbox_refusal(settings, link.url)
+    if refused is None:
+        return
+    if server is not None:
+        server.stop()
+    raise InstallLinkError(
+        f"The sandbox's consent page refuses this install link: {refused} Nothing is waiting "
+        "for it. Add the redirect URI to the manifest's allowed_redirect_uris and register it "
+        "again (live mode needs an https:// one), or use one the app lists; or switch Mode back "
+        "to test."
     )
-    refused = sandbox_refusal(settings, link.url) if ask_sandbox and pasted_link is None else None
-    if refused is not None:
-        if server is not None:
-            server.stop()
-        raise InstallLinkError(
-            f"The sandbox's consent page refuses this install link: {refused} Nothing is "
-            "waiting for it. Add the redirect URI to the manifest's allowed_redirect_uris and "
-            "register it again (live mode needs an https:// one), or use one the app lists; or "
-            "switch Mode back to test."
-        )
-    return link, server
 
 
 def code_of(event: CallbackEvent) -> AuthorizationCode | None:
@@ -408,6 +381,8 @@ def authorize(
     sample account). ``paste``: do not listen, only take a pasted URL. Raises
     :class:`AccessDeniedError` on Decline and :class:`CallbackTimeoutError` after ``timeout``.
     """
+    from .oauth._authorize import start_authorization
+
     settings = target.settings
     chosen: Mode = mode or settings.mode
     settings.credentials(chosen).require_secret_key()  # before anything starts
@@ -426,7 +401,7 @@ def authorize(
     def on_event(event: CallbackEvent) -> None:
         events.put(("event", event))
 
-    link, server = begin_authorization(
+    link, server = start_authorization(
         settings,
         manager.attempts,
         allowed_redirect_uris=allowed_redirect_uris,

@@ -1,11 +1,12 @@
 """Steps 2 and 3 as a form: build the install link, catch the redirect, or take a pasted URL.
 
 A view over the core path ``connect()`` takes (:mod:`stripe_oauth_nb._connect`): the form reads
-its inputs, starts the authorization with the same function (``begin_authorization``: server
-first, then the link, and the sandbox's refusal said at once), reads the server's events with the
-same rule (``code_of``) and a pasted URL with the same check (``code_from_pasted_url``), and shows
-results and every failure, masked (:mod:`._common`). Server events arrive on server threads; the
-form only sets widget values from them (never ``with out:``), under a lock.
+its inputs, starts the authorization with the same function (``start_authorization``: server
+first, then the link; then ``refuse_what_the_sandbox_refuses``, so a refused link is said at
+once), reads the server's events with the same rule (``code_of``) and a pasted URL with the same
+check (``code_from_pasted_url``), and shows results and every failure, masked (:mod:`._common`).
+Server events arrive on server threads; the form only sets widget values from them (never
+``with out:``), under a lock.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Final, Literal
 
 import ipywidgets as w
 
-from .._connect import begin_authorization, code_of
+from .._connect import code_of, refuse_what_the_sandbox_refuses
 from .._errors import (
     AccessDeniedError,
     CallbackError,
@@ -27,6 +28,7 @@ from .._errors import (
 )
 from .._masking import clean_server_text, mask_text
 from .._settings import Mode, Settings
+from ..oauth import start_authorization
 from ..oauth._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
 from ..oauth._callback import (
     CallbackEvent,
@@ -267,7 +269,7 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         redirect_uri = self.redirect_input.value.strip()
         pasted = self.dashboard_input.value.strip() or None
         try:
-            link, server = begin_authorization(
+            link, server = start_authorization(
                 self.settings,
                 self.attempt_log,
                 allowed_redirect_uris=self.allowed_redirect_uris,
@@ -276,8 +278,9 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 pasted_link=pasted,
                 deadline=self.deadline,
                 listener=self._on_event,
-                ask_sandbox=True,
             )
+            if pasted is None:
+                refuse_what_the_sandbox_refuses(self.settings, link, server)
         except StripeOAuthNBError as exc:
             # A landed URL typed into the wrong box must not stay in widget state unmasked.
             for box in (self.redirect_input, self.dashboard_input):
