@@ -30,7 +30,7 @@ from typing import Literal
 
 from ._errors import ConfigError, ModeMismatchError
 from ._masking import Secret, mask, shown
-from ._modes import MODES, Mode
+from ._modes import MODES, Mode, read_mode
 from ._textfile import read_small_text
 from ._urls import base_url_problem, is_loopback_host, split_url
 
@@ -360,12 +360,13 @@ def load_settings(
             f"{_ENV_PREFIX}TARGET={shown(target_raw)} is not known: use 'sandbox' or 'stripe'."
         )
     mode_raw = _read(source, f"{_ENV_PREFIX}MODE") or "test"
-    if mode_raw not in MODES:
+    read = read_mode(mode_raw)
+    if read is None:
         raise ConfigError(
             f"{_ENV_PREFIX}MODE={shown(mode_raw)} is not known: use 'test' or 'live'."
         )
     target: TargetKind = "stripe" if target_raw == "stripe" else "sandbox"
-    chosen_mode: Mode = "live" if mode_raw == "live" else "test"
+    chosen_mode: Mode = read
 
     from ._fileio import user_path
 

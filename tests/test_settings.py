@@ -278,3 +278,22 @@ def test_a_plain_http_api_base_gets_no_request_at_all(
     assert "STRIPE_API_BASE" in err
     assert TEST_KEY not in err
     assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [("test", "test"), ("live", "live"), ("Live", None), ("tests", None), ("", None), (None, None)],
+)
+def test_a_mode_is_read_by_one_rule_wherever_it_enters(
+    value: object, mode: str | None, tmp_path: Path
+) -> None:
+    from stripe_oauth_nb._modes import read_mode
+
+    assert read_mode(value) == mode
+    if isinstance(value, str) and value:
+        environ = {"STRIPE_OAUTH_NB_MODE": value}
+        if mode is None:
+            with pytest.raises(ConfigError, match="is not known: use 'test' or 'live'"):
+                load_settings(env_file=tmp_path / "missing.env", environ=environ)
+        else:
+            assert load_settings(env_file=tmp_path / "missing.env", environ=environ).mode == mode

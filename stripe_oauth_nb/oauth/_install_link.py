@@ -18,6 +18,7 @@ from typing import Final
 
 from .._errors import InstallLinkError
 from .._masking import Secret, clean_server_text, mask_text
+from .._modes import read_mode
 from .._settings import STRIPE_MARKETPLACE_BASE, Mode, Settings
 from .._urls import RedirectURI, base_url_problem, checked_redirect_uri, split_url
 from ._attempts import Attempt, AttemptLog
@@ -48,7 +49,7 @@ def new_state(mode: Mode) -> str:
 def state_mode(state: str) -> Mode | None:
     """The mode written into a state by :func:`new_state` (informative only: trust the record)."""
     head = state.split(".", 1)[0]
-    return "live" if head == "live" else "test" if head == "test" else None
+    return read_mode(head)
 
 
 def mask_state(state: str | Secret) -> str:
@@ -259,7 +260,7 @@ def build_install_link(
     first allowed one. ``allowed_redirect_uris`` (from the manifest) is checked by exact match;
     pass ``None`` only where no manifest is at hand (Stripe still checks).
     """
-    if mode not in ("test", "live"):
+    if read_mode(mode) is None:
         raise InstallLinkError(f"Mode {_shown(str(mode))} is not known: use 'test' or 'live'.")
     base = _marketplace(marketplace_base)
     path = "/oauth/v2/authorize"

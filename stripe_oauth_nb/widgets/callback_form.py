@@ -27,6 +27,7 @@ from .._errors import (
     StripeOAuthNBError,
 )
 from .._masking import clean_server_text, mask_text
+from .._modes import read_mode
 from .._settings import Mode, Settings
 from ..oauth import start_authorization
 from ..oauth._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
@@ -265,7 +266,7 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.link, self.code, self.error = None, None, None
         self.link_html.value = ""
         self.countdown_html.value = ""
-        mode: Mode = "live" if self.mode_input.value == "live" else "test"
+        mode: Mode = read_mode(self.mode_input.value) or "test"  # the toggle offers only these
         redirect_uri = self.redirect_input.value.strip()
         pasted = self.dashboard_input.value.strip() or None
         try:
