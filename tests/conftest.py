@@ -80,26 +80,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-#: Signals whose Python handlers a test must leave as it found them: a handler left behind by one
-#: test (a command run in-process) would swallow another test's interrupt, far from the cause.
+#: Signals whose Python handlers every test must find and leave as the session started: a
+#: handler left behind (a command run in-process, an event loop never closed, a module fixture)
+#: would swallow another test's interrupt, far from the cause.
 WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SESSION_HANDLERS = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
+
+
+def _changed_handlers() -> dict[str, Any]:
+    return {
+        signal.Signals(sig).name: signal.getsignal(sig)
+        for sig in WATCHED_SIGNALS
+        if signal.getsignal(sig) != SESSION_HANDLERS[sig]
+    }
 
 
 @pytest.fixture(autouse=True)
 def _signal_handlers_restored() -> Iterator[None]:
-    """Fail the test that leaves a SIGINT or SIGTERM handler changed, not the one it breaks."""
+    """Fail the test that leaves a SIGINT or SIGTERM handler changed, not the one it breaks;
+    a handler found changed before the test names what a fixture left behind."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
+    found = _changed_handlers()
+    if found:
+        for sig in WATCHED_SIGNALS:
+            signal.signal(sig, SESSION_HANDLERS[sig])
+        pytest.fail(f"a fixture of this test (or of the one before) left signal handlers: {found}")
     yield
-    after = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
-    changed = {
-        signal.Signals(sig).name: after[sig] for sig in WATCHED_SIGNALS if after[sig] != before[sig]
-    }
+    left = _changed_handlers()
     for sig in WATCHED_SIGNALS:
-        signal.signal(sig, before[sig])  # so the next test starts clean whatever happens here
-    assert not changed, f"this test left signal handlers changed: {changed}"
+        signal.signal(sig, SESSION_HANDLERS[sig])  # the next test starts clean whatever happens
+    assert not left, f"this test left signal handlers changed: {left}"
 
 
 @pytest.fixture(scope="session")
