@@ -33,8 +33,27 @@ SHARED_GROUPS: dict[str, str] = {
     "tests/test_leaks.py": "notebook-runs",
     "tests/test_notebooks_driven.py": "notebook-runs",
 }
-#: Groups that take longest start first, so no worker is left with a long one at the end.
-LONGEST_FIRST = ("browser", "notebook-runs", "tests/test_sandbox_cli.py")
+#: Groups that take longest start first, so no worker is left with a long one at the end
+#: (from ``bench/ci_profile.sh``; the other files follow in collection order).
+LONGEST_FIRST = (
+    "browser",
+    "notebook-runs",
+    "tests/test_sandbox_cli.py",
+    "tests/test_sync_processes.py",
+    "tests/test_cli_fuzz.py",
+    "tests/test_sync.py",
+    "tests/test_callback_server.py",
+    "tests/test_sync_privacy.py",
+    "tests/test_readme.py",
+    "tests/test_sync_changes.py",
+    "tests/test_sync_events.py",
+    "tests/test_sync_forget.py",
+    "tests/test_sync_resume.py",
+    "tests/test_serve_cli.py",
+    "tests/test_core_install.py",
+    "notebooks/05_sql.ipynb",
+    "tests/test_target_commands.py",
+)
 
 
 def xdist_group(nodeid: str) -> str:
