@@ -103,6 +103,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 #: handler left behind (a command run in-process, an event loop never closed, a module fixture)
 #: would swallow another test's interrupt, far from the cause.
 WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# A non-interactive shell starts a background job (`pytest ... &`) with SIGINT ignored, and
+# processes inherit that: a Python started so turns no Ctrl-C into KeyboardInterrupt, and the
+# tests of what an interrupt does (in this process and in the commands they start) would hang.
+# They need what a terminal gives.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 SESSION_HANDLERS = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
 
 
