@@ -65,6 +65,16 @@ def xdist_group(nodeid: str) -> str:
     return path
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: one worker more than the cores this process may use. Many tests wait
+    (rate limits, retries, servers starting, signals at random moments, a browser drawing), and
+    the extra worker uses the core a waiting one leaves idle. ``PYTEST_XDIST_AUTO_NUM_WORKERS``
+    still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    return len(os.sched_getaffinity(0)) + 1
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile``, with the shared groups above and the longest groups first."""
     if config.getvalue("dist") != "loadfile":
