@@ -15,6 +15,7 @@ import pytest
 from _notebook_run import RunOnce
 from _postgres import PostgresServer, PostgresUnavailable
 from _sandbox_helpers import token_request
+from _schedule import LONGEST_FIRST, SHARED_GROUPS
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._settings import Mode, Settings
@@ -22,38 +23,6 @@ from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
-
-
-#: Tests that share a fixed cost run on one xdist worker: the browser tests share one
-#: JupyterLab and one Chromium; the leak search and the driven notebooks share one run of each
-#: notebook (``notebook_run``). Every other file is a group of its own (its module-scoped
-#: fixtures are paid once, and a notebook's cells under nbval share one kernel).
-SHARED_GROUPS: dict[str, str] = {
-    "tests/browser/": "browser",
-    "tests/test_leaks.py": "notebook-runs",
-    "tests/test_notebooks_driven.py": "notebook-runs",
-}
-#: Groups that take longest start first, so no worker is left with a long one at the end
-#: (from ``bench/ci_profile.sh``; the other files follow in collection order).
-LONGEST_FIRST = (
-    "browser",
-    "notebook-runs",
-    "tests/test_sandbox_cli.py",
-    "tests/test_sync_processes.py",
-    "tests/test_cli_fuzz.py",
-    "tests/test_sync.py",
-    "tests/test_callback_server.py",
-    "tests/test_sync_privacy.py",
-    "tests/test_readme.py",
-    "tests/test_sync_changes.py",
-    "tests/test_sync_events.py",
-    "tests/test_sync_forget.py",
-    "tests/test_sync_resume.py",
-    "tests/test_serve_cli.py",
-    "tests/test_core_install.py",
-    "notebooks/05_sql.ipynb",
-    "tests/test_target_commands.py",
-)
 
 
 def xdist_group(nodeid: str) -> str:

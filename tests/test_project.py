@@ -144,7 +144,7 @@ def test_the_readme_fast_loop_selects_registered_markers() -> None:
 def test_the_schedulers_groups_name_files_that_exist() -> None:
     """tests/conftest.py's scheduling groups and longest-first list name real test files: a
     renamed file would silently fall back to collection order."""
-    from conftest import LONGEST_FIRST, SHARED_GROUPS
+    from _schedule import LONGEST_FIRST, SHARED_GROUPS
 
     groups = set(SHARED_GROUPS.values())
     for prefix in SHARED_GROUPS:
