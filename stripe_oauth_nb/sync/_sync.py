@@ -43,6 +43,7 @@ from ._destination import Destination, open_destination
 from ._disk import DiskBudget, estimate
 from ._limiter import LimitedTransport, RequestLimiter, RequestStats
 from ._load import Batch, Children, Loader
+from ._memory import thin_allocators
 from ._privacy import clean_work_folder
 from ._reader import PAGE, Plan, Reader, list_request
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
@@ -118,6 +119,7 @@ def sync(
     """
     started = time.monotonic()
     _require_extra(destination)
+    thin_allocators()  # before Arrow is imported and any thread of the sync allocates
     chosen = select(resources)
     token_sets = _token_sets(tokens, accounts, mode if accounts == "all" else mode or settings.mode)
     gone = _deauthorized(tokens, token_sets) if accounts == "all" else []
