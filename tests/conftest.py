@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.suffix == ".ipynb" or browser in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+#: Signals whose Python handlers every test must find and leave as the session started: a
+#: handler left behind (a command run in-process, an event loop never closed, a module fixture)
+#: would swallow another test's interrupt, far from the cause.
+WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SESSION_HANDLERS = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
+
+
+def _changed_handlers() -> dict[str, Any]:
+    return {
+        signal.Signals(sig).name: signal.getsignal(sig)
+        for sig in WATCHED_SIGNALS
+        if signal.getsignal(sig) != SESSION_HANDLERS[sig]
+    }
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """Fail the test that leaves a SIGINT or SIGTERM handler changed, not the one it breaks;
+    a handler found changed before the test names what a fixture left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    found = _changed_handlers()
+    if found:
+        for sig in WATCHED_SIGNALS:
+            signal.signal(sig, SESSION_HANDLERS[sig])
+        pytest.fail(f"a fixture of this test (or of the one before) left signal handlers: {found}")
+    yield
+    left = _changed_handlers()
+    for sig in WATCHED_SIGNALS:
+        signal.signal(sig, SESSION_HANDLERS[sig])  # the next test starts clean whatever happens
+    assert not left, f"this test left signal handlers changed: {left}"
 
 
 @pytest.fixture(scope="session")

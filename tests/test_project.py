@@ -295,6 +295,7 @@ PUBLIC_MODULES = [
     "stripe_oauth_nb.widgets",
     "stripe_oauth_nb.sync",
     "stripe_oauth_nb.serve",
+    "stripe_oauth_nb.sandbox",
 ]
 
 
