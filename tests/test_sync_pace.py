@@ -26,11 +26,12 @@ def slow_world() -> Iterator[Sandbox]:
 
 
 def progress_of(
-    sb: Sandbox, tmp_path: Path, wait: float, monkeypatch: pytest.MonkeyPatch
+    sb: Sandbox, tmp_path: Path, wait: float, rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> list[Progress]:
     """The progress steps of a full sync whose ready resources wait ``wait`` seconds for
-    others; the tables are equal to the API."""
+    others once they hold ``rows`` rows; the tables are equal to the API."""
     monkeypatch.setattr(sync_module, "LOAD_WAIT", wait)
+    monkeypatch.setattr(sync_module, "LOAD_WAIT_ROWS", rows)
     app = sync_app(sb)
     settings, tokens = manager(sb, app)
     account = install(sb, tokens, app).account_id
@@ -46,16 +47,21 @@ def progress_of(
 def test_ready_resources_are_loaded_while_the_rest_is_read(
     slow_world: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen = progress_of(slow_world, tmp_path, 0.0, monkeypatch)
+    seen = progress_of(slow_world, tmp_path, 0.0, 0, monkeypatch)
     first_loaded = next(i for i, p in enumerate(seen) if p.stage == "loaded")
     last_read = max(i for i, p in enumerate(seen) if p.stage == "reading")
     assert first_loaded < last_read  # a table was loaded before the last page was read
 
 
 @pytest.mark.slow
-def test_without_a_wait_limit_the_account_is_loaded_once(
-    slow_world: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("wait", "rows"),
+    [(3600.0, 0), (0.05, 10**9)],
+    ids=["no-wait-limit", "too-few-rows-to-load-alone"],
+)
+def test_otherwise_the_account_is_loaded_once_when_read(
+    slow_world: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wait: float, rows: int
 ) -> None:
-    seen = progress_of(slow_world, tmp_path, 3600.0, monkeypatch)
+    seen = progress_of(slow_world, tmp_path, wait, rows, monkeypatch)
     first_loading = next(i for i, p in enumerate(seen) if p.stage == "loading")
     assert all(p.stage != "reading" for p in seen[first_loading:])  # one load, after reading

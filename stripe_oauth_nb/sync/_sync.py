@@ -56,10 +56,12 @@ __all__ = ["EVENT_RETENTION", "parallel_accounts", "sync"]
 EVENT_RETENTION = 30 * 86400 - 3600
 #: Rows of ready resources that make a load worth starting before the account is fully read.
 LOAD_ROWS = 25_000
-#: Seconds a ready resource waits for others before it is loaded while its account is still
-#: being read: a small account is read whole in less (one load), a large one loads what is
-#: ready while the rest is read, so little is left to load when reading ends.
+#: Seconds ready resources of at least LOAD_WAIT_ROWS rows wait for others before they are
+#: loaded while their account is still being read: a large account loads what is ready while
+#: the rest is read, so little is left to load when reading ends; a small account (fewer rows
+#: ready) is loaded once, when it is read whole (each dlt load has a fixed cost).
 LOAD_WAIT = 2.0
+LOAD_WAIT_ROWS = 2_000
 #: Retries per request (429s and 5xx), each waiting longer (see RetryPolicy).
 MAX_RETRIES = 8
 #: Accounts read at the same time per CPU core: reading waits on the network, loading is CPU.
@@ -306,6 +308,9 @@ class _Run:
                 # being read, resources wait for others until a load is worth it, or until
                 # they waited LOAD_WAIT (the reading goes on meanwhile).
                 waited = now - since.get(key, now) >= LOAD_WAIT
+                if waited and rows < LOAD_WAIT_ROWS:
+                    since[key] = now  # too few to load alone: look again after LOAD_WAIT
+                    waited = False
                 if waiting_names and (key in read or rows >= LOAD_ROWS or waited):
                     pending[key] = []
                     since.pop(key, None)
