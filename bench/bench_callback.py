@@ -33,12 +33,6 @@ CODE = "ac_EXAMPLEBench0123456789abcdef"  # a made-up code
 SCENARIOS = {"quiet": (0, 0), "50 idle held": (50, 0), "50 idle + 50 slow held": (50, 50)}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _hold(port: int, count: int, first: bytes) -> list[socket.socket]:
     held = []
     for _ in range(count):
@@ -52,11 +46,12 @@ def _hold(port: int, count: int, first: bytes) -> list[socket.socket]:
 
 def one_run(idle: int, slow: int) -> tuple[float, float] | None:
     """(seconds until the page, seconds until the code), or None when the redirect failed."""
+    from stripe_oauth_nb._ports import free_loopback_port
     from stripe_oauth_nb.oauth._attempts import AttemptLog
     from stripe_oauth_nb.oauth._callback import CallbackServer
     from stripe_oauth_nb.oauth._install_link import build_install_link
 
-    port = _free_port()
+    port = free_loopback_port()
     redirect_uri = f"http://127.0.0.1:{port}/callback"
     log = AttemptLog()
     server = CallbackServer(log, redirect_uri, deadline=30, connection_timeout=30).start()

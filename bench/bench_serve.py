@@ -13,7 +13,6 @@ least time N exchanges can take at the paced rate.
 
 from __future__ import annotations
 
-import socket
 import statistics
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from stripe_oauth_nb._http import httpx
+from stripe_oauth_nb._ports import free_loopback_port
 from stripe_oauth_nb.manifest import Manifest, write_placeholder_icon
 from stripe_oauth_nb.oauth._attempts import AttemptLog
 from stripe_oauth_nb.sandbox import Sandbox, approve
@@ -35,15 +35,9 @@ PACED_RATE = 25.0
 UNPACED = 1e6
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def one_run(accounts: int, stored: str, rate: float | None) -> tuple[float, list[float], int]:
     folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
-    port = _free_port()
+    port = free_loopback_port()
     manifest = Manifest.new(
         name="Reports Sync",
         id="com.example.reports",

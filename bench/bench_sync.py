@@ -17,8 +17,11 @@ to rehearse the internet. Side by side, in one run:
 
 Then the sandbox plays ``--days`` days of business and the sync runs again (incremental): its
 requests next to the full sync's, and every table compared with ``/_sandbox/counts``. Each sync
-runs in a child process, so its peak memory (max RSS) is its own; ``--memory`` also syncs a
-quarter of the objects, to show peak memory does not grow with the number of objects.
+runs in a child process, so its peak memory (max RSS) and its CPU time are its own (CPU per
+request and per 100 rows loaded are printed); ``--memory`` also syncs ``--customers`` and
+``--scale`` (10) times as many customers with no rate limit (the sandbox's nor the sync's), to
+show whether peak memory grows with the number of objects, and what each further page costs
+in CPU (the difference of the two runs).
 
 Last, ``--accounts`` (1,000 by default; 0 skips it) small installs (``--account-customers``
 customers each) in a sandbox of their own, synced by one ``sync --all-accounts`` process into
@@ -28,7 +31,7 @@ the rate-limit floor of the busiest account (what the run would take if every ac
 read at once at Stripe's limit); every table compared with the sandbox. ``--rss-accounts``
 (100) installs are synced into DuckDB too, for peak memory at two numbers of accounts.
 
-    python bench/bench_sync.py [--customers N] [--latency-ms 150] [--days 3] [--memory]
+    python bench/bench_sync.py [--customers N] [--latency-ms 150] [--days 3] [--memory [--scale 10]]
         [--skip-sequential] [--accounts 1000] [--account-customers 1] [--only-accounts]
         [--many-into duckdb,postgres] [--rss-accounts 100]
 """
@@ -69,16 +72,18 @@ PYTHON_NAMES = {"invoiceitems": "invoice_items"}
 SANDBOX = r"""
 import json, sys
 from stripe_oauth_nb.sandbox import Sandbox
-with Sandbox(customers=int(sys.argv[1]), latency_ms=float(sys.argv[2]), rate_limit=True) as sb:
+limited = sys.argv[3] == "1"
+with Sandbox(customers=int(sys.argv[1]), latency_ms=float(sys.argv[2]), rate_limit=limited) as sb:
     print(json.dumps(sb.connection_info()), flush=True)
     sys.stdin.read()  # serve until the parent closes our stdin
 """
 
 
 @contextmanager
-def sandbox(customers: int, latency_ms: int) -> Iterator[dict[str, Any]]:
-    """The sandbox in a child process (Stripe's limits on, a round trip added); its info."""
-    command = [sys.executable, "-c", SANDBOX, str(customers), str(latency_ms)]
+def sandbox(customers: int, latency_ms: int, limited: bool = True) -> Iterator[dict[str, Any]]:
+    """The sandbox in a child process (Stripe's limits on unless ``limited`` is False, a round
+    trip added); its info."""
+    command = [sys.executable, "-c", SANDBOX, str(customers), str(latency_ms), str(int(limited))]
     proc = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -199,10 +204,18 @@ settings = Settings(
     live=ModeCredentials("live", Secret(info["live"]["secret_key"]), sys.argv[4]),
     token_store_path=store,
 )
+limited = sys.argv[6] == "1"
 with TokenManager(settings, FileTokenStore(store)) as tokens:
-    report = sync(settings, tokens, db=db, mode="live", resources=json.loads(sys.argv[5]))
+    cpu = time.process_time()  # every thread of this process (the sandbox is another one)
+    report = sync(
+        settings, tokens, db=db, mode="live", resources=json.loads(sys.argv[5]),
+        rate_limit=limited,
+    )
+    cpu = time.process_time() - cpu
 out = report.to_dict()
 out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["cpu"] = cpu
+out["rows"] = sum(t["rows"] for t in out["tables"])
 print(json.dumps(out))
 """
 
@@ -211,11 +224,14 @@ print(json.dumps(out))
 CHOSEN = list(RESOURCES)
 
 
-def run_sync(info: dict[str, Any], app: dict[str, Any], store: Path, db: Path) -> dict[str, Any]:
+def run_sync(
+    info: dict[str, Any], app: dict[str, Any], store: Path, db: Path, limited: bool = True
+) -> dict[str, Any]:
     client_id = app["client_ids"][MODE]
     names = json.dumps([r.name for r in CHOSEN])
+    args = [json.dumps(info), str(store), str(db), client_id, names, str(int(limited))]
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(info), str(store), str(db), client_id, names],
+        [sys.executable, "-c", CHILD, *args],
         capture_output=True,
         text=True,
         check=False,
@@ -291,7 +307,12 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=150)
     parser.add_argument("--days", type=int, default=3, help="days simulated before the re-sync")
     parser.add_argument("--repeat", type=int, default=3, help="full syncs (median reported)")
-    parser.add_argument("--memory", action="store_true", help="also sync a quarter of the size")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="also sync --customers and --scale times as many with no rate limit (peak RSS, CPU)",
+    )
+    parser.add_argument("--scale", type=int, default=10, help="the larger sandbox of --memory")
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument(
         "--without", default="", help="resources left out, comma-separated (payment_methods)"
@@ -347,13 +368,15 @@ def main() -> int:
             reloaded = table_counts(db)
             nested_after = nested_sizes(db)
 
-        small = None
-        if args.memory:
-            with sandbox(max(args.customers // 4, 1), args.latency_ms) as info:
-                small_store = work / "small-tokens.json"
-                small_app = register_app(info)
-                install(info, small_app, small_store)
-                small = run_sync(info, small_app, small_store, work / "small.duckdb")
+        sizes: list[tuple[int, dict[str, Any]]] = []
+        if args.memory:  # no rate limit (Stripe's, or this sync's): to fit in minutes
+            for scale in (1, args.scale):
+                with sandbox(args.customers * scale, args.latency_ms, limited=False) as info:
+                    size_store = work / f"tokens-{scale}x.json"
+                    size_app = register_app(info)
+                    install(info, size_app, size_store)
+                    db = work / f"size-{scale}x.duckdb"
+                    sizes.append((scale, run_sync(info, size_app, size_store, db, limited=False)))
 
     rows = sum(loaded.values())
     print(
@@ -373,6 +396,11 @@ def main() -> int:
         f"  {'this sync, full (median)':<40} {full['seconds']:9.1f} {full['requests']:9,} "
         f"{full['seconds'] / floor_s:8.2f}   (runs: {spread} s; {full['rate_limited']} answered "
         f"429; peak RSS {full['max_rss_mb']:.0f} MB; the sandbox used {server_cpu:.1f} s of CPU)"
+    )
+    cpus = ", ".join(f"{r['cpu']:.1f}" for r in runs)
+    print(
+        f"  CPU of this sync (its own process, not the sandbox's): {full['cpu']:.1f} s (runs: "
+        f"{cpus} s), {per_page(full)}"
     )
     if seq is not None:
         seconds, objects, pages = seq
@@ -403,16 +431,37 @@ def main() -> int:
                 f"    {r.name:<21} sandbox {before.get(r.name, 0):>7,} -> "
                 f"{after.get(r.name, 0):>7,}  tables {loaded[r.name]:>7,} -> {reloaded[r.name]:>7,}"
             )
-    if small is not None:
+    if sizes:
+        print("  with no rate limit (the sandbox's nor the sync's), the objects scaled up:")
+        for scale, size in sizes:
+            print(
+                f"    {scale:>3}x ({args.customers * scale:,} customers, {size['rows']:,} rows): "
+                f"{size['seconds']:6.1f} s, peak RSS {size['max_rss_mb']:4.0f} MB, "
+                f"{size['cpu']:.1f} s of CPU, {per_page(size)}"
+            )
+        (_, one), (scale, many) = sizes[0], sizes[-1]
+        pages = many["requests"] - one["requests"]
         print(
-            f"  peak RSS: {small['max_rss_mb']:.0f} MB for a quarter of the objects, "
-            f"{full['max_rss_mb']:.0f} MB for all of them"
+            f"    peak RSS {many['max_rss_mb'] / one['max_rss_mb']:.2f}x at {scale}x the objects; "
+            f"each further page cost {(many['cpu'] - one['cpu']) / max(pages, 1) * 1000:.1f} ms "
+            f"of CPU (the difference of the two runs over their {pages:,} more requests; "
+            f"{(many['cpu'] - one['cpu']) / max(many['rows'] - one['rows'], 1) * 1e5:.1f} ms "
+            "per further 100 rows)"
         )
     same_many = True
     if args.accounts:
         same_many = many_run(args)
     print(f"  (this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
     return 0 if same_full and same_after and same_many else 1
+
+
+def per_page(report: dict[str, Any]) -> str:
+    """CPU per request (a page of up to 100 objects, read to loaded) and per 100 rows loaded."""
+    cpu_ms = float(report["cpu"]) * 1000
+    return (
+        f"{cpu_ms / max(int(report['requests']), 1):.1f} ms per request, "
+        f"{cpu_ms / max(int(report['rows']), 1) * 100:.1f} ms per 100 rows loaded"
+    )
 
 
 def many_run(args: argparse.Namespace) -> bool:

@@ -13,7 +13,9 @@ trap 'rm -rf "$out"' EXIT
 junit="${JUNIT:-$out/junit.xml}"
 start=$(date +%s)
 status=0
-"$python" -m pytest -q --durations=30 --junitxml="$junit" "$@" | tail -n 60 || status=$?
+# bench/_cpu_plugin.py adds each test's CPU time (worker and waited-for children) to the XML.
+PYTHONPATH="bench${PYTHONPATH:+:$PYTHONPATH}" "$python" -m pytest -q -p _cpu_plugin --durations=30 \
+  --junitxml="$junit" "$@" | tail -n 60 || status=$?
 end=$(date +%s)
 echo
 echo "wall clock: $((end - start)) s (pytest exit $status)"
@@ -34,6 +36,12 @@ for case in root.iter("testcase"):
     by_folder[folder] += seconds
     by_file[name] += seconds
     count[folder] += 1
+cpu_by_file: dict[str, float] = defaultdict(float)
+for case in root.iter("testcase"):
+    name = case.get("classname", "") or case.get("file", "")
+    for prop in case.iter("property"):
+        if prop.get("name") == "cpu":
+            cpu_by_file[name] += float(prop.get("value", 0) or 0)
 by_area: dict[str, float] = defaultdict(float)
 for name, seconds in by_file.items():
     leaf = name.split(".")[-2] if name.endswith(".ipynb") else name.split(".")[-1]
@@ -50,5 +58,10 @@ for area, seconds in sorted(by_area.items(), key=lambda kv: -kv[1])[:20]:
 print("\nthe 25 slowest test files:")
 for name, seconds in sorted(by_file.items(), key=lambda kv: -kv[1])[:25]:
     print(f"  {seconds:8.1f} s  {name}")
+if cpu_by_file:
+    print(f"\nCPU time summed over tests (workers and their children): {sum(cpu_by_file.values()):.0f} s")
+    print("the 25 test files that use the most CPU:")
+    for name, seconds in sorted(cpu_by_file.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"  {seconds:8.1f} s  {name}")
 PY
 exit "$status"

@@ -35,11 +35,12 @@ from ._errors import (
     CallbackError,
     CallbackTimeoutError,
     ConfigError,
+    InstallLinkError,
     StripeOAuthNBError,
 )
 from ._masking import clean_server_text
 from ._settings import Mode, Settings
-from ._target import Target
+from ._target import Target, sandbox_refusal
 from ._tokenset import TokenSet
 from .oauth._attempts import ATTEMPT_TTL, AuthorizationCode
 
@@ -55,7 +56,15 @@ if TYPE_CHECKING:
     from .sync import ForgetReport, SyncReport
     from .tokens import TokenManager
 
-__all__ = ["Connection", "Presenter", "TerminalPresenter", "authorize", "connect"]
+__all__ = [
+    "Connection",
+    "Presenter",
+    "TerminalPresenter",
+    "authorize",
+    "code_of",
+    "connect",
+    "refuse_what_the_sandbox_refuses",
+]
 
 
 # -- the connection ----------------------------------------------------------------------
@@ -318,6 +327,40 @@ def _default_presenter() -> Presenter:
 
 
 # -- the authorization ---------------------------------------------------------------------
+# The core path of an authorization, the same for :func:`authorize` (``connect()``, ``login``)
+# and the notebook's ``CallbackForm``: ``oauth.start_authorization`` (server first, then the
+# link), :func:`code_of` (what a server's event means), ``code_from_pasted_url`` (a pasted
+# address, checked as the server would). The faces show what these return and raise.
+def refuse_what_the_sandbox_refuses(
+    settings: Settings, link: InstallLink, server: CallbackServer | None
+) -> None:
+    """Against the sandbox, a link its consent page refuses raises :class:`InstallLinkError`
+    at once, with ``server`` stopped: nothing could come back to it. (A form asks, where
+    nothing else would say it before the wait ends; Stripe's page is never fetched.)"""
+    refused = sandbox_refusal(settings, link.url)
+    if refused is None:
+        return
+    if server is not None:
+        server.stop()
+    raise InstallLinkError(
+        f"The sandbox's consent page refuses this install link: {refused} Nothing is waiting "
+        "for it. Add the redirect URI to the manifest's allowed_redirect_uris and register it "
+        "again (live mode needs an https:// one), or use one the app lists; or switch Mode back "
+        "to test."
+    )
+
+
+def code_of(event: CallbackEvent) -> AuthorizationCode | None:
+    """What a callback server's event means for the authorization: the code it caught, None
+    (a refused request, or the server stopping: keep waiting or say so), or its error, raised
+    (a refused or expired code, Decline, any other failure)."""
+    if event.kind == "received" and event.code is not None:
+        return event.code
+    if event.kind in ("refused", "expired", "error") and event.error is not None:
+        raise event.error
+    return None
+
+
 def authorize(
     target: Target,
     manager: TokenManager,
@@ -418,12 +461,11 @@ def _wait_for_code(
                 presenter.say(f"That URL was refused: {exc} ({clean_server_text(item, 120)})")
                 continue
         event: CallbackEvent = item
-        if event.kind == "received" and event.code is not None:
-            return event.code
+        code = code_of(event)
+        if code is not None:
+            return code
         if event.kind == "rejected":
             presenter.say(f"A request was refused; still waiting: {event.message}")
-        elif event.kind in ("refused", "expired", "error") and event.error is not None:
-            raise event.error
 
 
 # -- the one call ------------------------------------------------------------------------

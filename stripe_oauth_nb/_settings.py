@@ -30,7 +30,7 @@ from typing import Literal
 
 from ._errors import ConfigError, ModeMismatchError
 from ._masking import Secret, mask, shown
-from ._modes import MODES, Mode
+from ._modes import MODES, Mode, read_mode
 from ._textfile import read_small_text
 from ._urls import base_url_problem, is_loopback_host, split_url
 
@@ -44,6 +44,7 @@ __all__ = [
     "Mode",
     "ModeCredentials",
     "Settings",
+    "StoreLocation",
     "TargetKind",
     "check_api_version",
     "default_token_store_path",
@@ -250,14 +251,11 @@ class Settings:
                 f"{what} is empty. Give a file path (e.g. ~/.config/stripe-oauth-nb/tokens.json) "
                 f"or a postgresql:// DSN, or leave {what} out for STRIPE_OAUTH_NB_TOKEN_STORE."
             )
-        if is_dsn(text):
-            return self.with_changes(token_store_dsn=Secret(text), token_store_configured=True)
-        from ._fileio import user_path
-
+        location = StoreLocation.read(text, what=what)
+        if location.dsn is not None:
+            return self.with_changes(token_store_dsn=location.dsn, token_store_configured=True)
         return self.with_changes(
-            token_store_path=user_path(text, what=what),
-            token_store_dsn=None,
-            token_store_configured=True,
+            token_store_path=location.path, token_store_dsn=None, token_store_configured=True
         )
 
     @property
@@ -273,6 +271,27 @@ class Settings:
 def is_dsn(text: str) -> bool:
     """Whether a token store setting names a PostgreSQL database rather than a file."""
     return text.strip().lower().startswith(("postgresql://", "postgres://"))
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where tokens are kept, read once where the text enters (``STRIPE_OAUTH_NB_TOKEN_STORE``,
+    ``--store``, ``store=``, ``tokens migrate --from/--to``): a PostgreSQL database (``dsn``,
+    masked) or a file (``path``, ``~`` expanded). Exactly one is set; the value travels on."""
+
+    path: Path | None = None
+    dsn: Secret | None = None
+
+    @classmethod
+    def read(cls, text: str | os.PathLike[str], *, what: str) -> StoreLocation:
+        """``text`` read apart; ``what`` names the setting in a message (an unknown ``~user``,
+        an empty path)."""
+        text = os.fspath(text)
+        if is_dsn(text):
+            return cls(dsn=Secret(text))
+        from ._fileio import user_path
+
+        return cls(path=user_path(text, what=what))
 
 
 def _loopback_base(url: str, name: str) -> str:
@@ -360,17 +379,15 @@ def load_settings(
             f"{_ENV_PREFIX}TARGET={shown(target_raw)} is not known: use 'sandbox' or 'stripe'."
         )
     mode_raw = _read(source, f"{_ENV_PREFIX}MODE") or "test"
-    if mode_raw not in MODES:
+    read = read_mode(mode_raw)
+    if read is None:
         raise ConfigError(
             f"{_ENV_PREFIX}MODE={shown(mode_raw)} is not known: use 'test' or 'live'."
         )
     target: TargetKind = "stripe" if target_raw == "stripe" else "sandbox"
-    chosen_mode: Mode = "live" if mode_raw == "live" else "test"
-
-    from ._fileio import user_path
+    chosen_mode: Mode = read
 
     store = _read(source, f"{_ENV_PREFIX}TOKEN_STORE")
-    dsn = Secret(store) if store and is_dsn(store) else None
     store_key = _read(source, f"{_ENV_PREFIX}STORE_KEY")
     sandbox_url = _read(source, f"{_ENV_PREFIX}SANDBOX_URL")
     if sandbox_url is not None:
@@ -383,6 +400,7 @@ def load_settings(
         target = "sandbox"
         sandbox_url = _loopback_base(sandbox_url, f"{_ENV_PREFIX}SANDBOX_URL")
     redirect_uri = _read(source, "STRIPE_REDIRECT_URI") or DEFAULT_REDIRECT_URI
+    location = StoreLocation.read(store, what=f"{_ENV_PREFIX}TOKEN_STORE") if store else None
     settings = Settings(
         target=target,
         mode=chosen_mode,
@@ -394,11 +412,11 @@ def load_settings(
         live=credentials["live"],
         redirect_uri=redirect_uri,
         token_store_path=(
-            user_path(store, what=f"{_ENV_PREFIX}TOKEN_STORE")
-            if store and dsn is None
+            location.path
+            if location is not None and location.path is not None
             else default_token_store_path()
         ),
-        token_store_dsn=dsn,
+        token_store_dsn=location.dsn if location is not None else None,
         token_store_key=Secret(store_key) if store_key else None,
         sandbox_url=sandbox_url,
         token_store_configured=store is not None,

@@ -39,6 +39,7 @@ from ._errors import ConfigError, SandboxError
 from ._masking import Secret
 from ._ports import free_loopback_port
 from ._settings import DEFAULT_REDIRECT_URI, Mode, ModeCredentials, Settings, load_settings
+from .sandbox._rules import DEFAULT_CUSTOMERS
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -88,7 +89,7 @@ class Target:
         store: str | os.PathLike[str] | None = None,
         mode: Mode | None = None,
         start_sandbox: bool = True,
-        customers: int = 250,
+        customers: int = DEFAULT_CUSTOMERS,
     ) -> Target:
         """The target the settings (default: ``.env`` and the environment) describe.
 
@@ -97,7 +98,8 @@ class Target:
         the configured mode. With nothing configured, a sandbox is started here unless
         ``start_sandbox`` is false; then :class:`ConfigError` says what to run instead (short
         commands use that: a sandbox that dies with the command would leave nothing to use
-        afterwards).
+        afterwards). ``customers``: the size of a sandbox started here (the one default,
+        :data:`~stripe_oauth_nb.sandbox.DEFAULT_CUSTOMERS`, as ``Sandbox()``).
         """
         settings = settings if settings is not None else load_settings()
         settings = settings.with_store(store)

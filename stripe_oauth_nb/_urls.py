@@ -15,6 +15,11 @@ redirect URI is, and which landed address belongs to a redirect URI.
 - A redirect URI **reaches the kernel** when its host is loopback (served directly) or its path
   goes through jupyter-server-proxy (``…/proxy/PORT/rest``, served on ``127.0.0.1:PORT`` at
   ``/rest``): :func:`parse_redirect_uri` says which.
+- **Parse once, pass the value**: where a redirect URI enters (an argument, a setting, a form's
+  box), :func:`checked_redirect_uri` checks it against the one rule and reads it apart in one
+  split; the :class:`RedirectURI` it returns (``checked``) is what travels on (the callback
+  server, its endpoint, the install link, the manifest check), and nothing further in splits the
+  string again.
 
 Functions here return facts or a problem phrase; callers raise their own error type with it.
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 __all__ = [
@@ -32,6 +37,7 @@ __all__ = [
     "MAX_URL",
     "RedirectURI",
     "base_url_problem",
+    "checked_redirect_uri",
     "host_headers",
     "is_loopback_host",
     "landed_on",
@@ -145,7 +151,11 @@ def redirect_uri_problem(uri: object) -> str | None:
     fragment, credentials or surrounding spaces. Whether it is *allowed* (listed in the app's
     ``allowed_redirect_uris``, HTTPS in live mode) is the install link's business.
     """
-    parts = split_url(uri)
+    return _problem(uri, split_url(uri))
+
+
+def _problem(uri: object, parts: urllib.parse.SplitResult | None) -> str | None:
+    """:func:`redirect_uri_problem` of ``uri``, split already into ``parts``."""
     if parts is None or not isinstance(uri, str):
         return f"is not a URL (at most {MAX_URL} characters, a port from 1 to 65535)"
     if "?" in uri or "#" in uri:
@@ -183,6 +193,11 @@ class RedirectURI:
     proxy_port: int | None = None
     #: The path the proxy forwards to the kernel (``/rest``), when proxied.
     proxy_path: str | None = None
+    #: The port as written (None when the URI names none).
+    given_port: int | None = None
+    #: True when read by :func:`checked_redirect_uri`: it passed the one rule, and whoever
+    #: receives it checks nothing of its shape again.
+    checked: bool = False
 
     @property
     def loopback(self) -> bool:
@@ -206,7 +221,24 @@ def parse_redirect_uri(uri: str) -> RedirectURI | None:
     server's ``/user/NAME/proxy/PORT/callback``) marks a proxied URI, unless PORT is the URI's
     own port.
     """
+    return _read(uri, split_url(uri))
+
+
+def checked_redirect_uri(uri: object) -> RedirectURI | str:
+    """``uri`` read apart when it passes the one rule (:func:`redirect_uri_problem`), else that
+    rule's problem phrase; one split either way. The value (``checked``) is what travels on."""
     parts = split_url(uri)
+    problem = _problem(uri, parts)
+    if problem is not None or not isinstance(uri, str):
+        return problem or "is not a URL"
+    read = _read(uri, parts)
+    if read is None:  # pragma: no cover - the rule refuses every URI _read cannot read
+        return "does not look like http://127.0.0.1:8765/callback (scheme, host, port, path)"
+    return replace(read, checked=True)
+
+
+def _read(uri: str, parts: urllib.parse.SplitResult | None) -> RedirectURI | None:
+    """:func:`parse_redirect_uri` of ``uri``, split already into ``parts``."""
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     if parts.port == 0:
@@ -227,6 +259,7 @@ def parse_redirect_uri(uri: str) -> RedirectURI | None:
         netloc=parts.netloc.lower(),
         proxy_port=proxy_port,
         proxy_path=proxy_path,
+        given_port=parts.port,
     )
 
 

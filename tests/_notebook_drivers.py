@@ -385,8 +385,21 @@ DRIVERS: dict[str, Callable[[Namespace, Clicker], list[str]]] = {
 }
 
 
+def _short_retry_waits() -> None:
+    """Retries wait milliseconds instead of seconds in this kernel: a failing click still goes
+    through every retry before its form shows the failure, without ten seconds of sleep (how long
+    the waits are is tested in ``tests/test_api_retry.py``)."""
+    from stripe_oauth_nb.api._retry import RetryPolicy
+
+    def backoff(self: RetryPolicy, retry: int) -> float:
+        return 0.001 * (retry + 1)
+
+    RetryPolicy.backoff = backoff  # type: ignore[method-assign]
+
+
 def drive(name: str, ns: Namespace) -> None:
     """Drive notebook ``name``'s forms; print one line per failure shown (its title)."""
+    _short_retry_waits()
     clicker = Clicker()
     titles = DRIVERS[name](ns, clicker)
     print(f"driven: {clicker.clicks} clicks, {len(titles)} failures shown in their forms")

@@ -24,7 +24,7 @@ START = 1_790_000_000.0
 
 def sync_app(sb: Sandbox, permissions: list[str] = READ_ALL) -> RegisteredApp:
     """An app (like the demo app) whose manifest asks for ``permissions``."""
-    from stripe_oauth_nb.sandbox._state import DEMO_MANIFEST
+    from stripe_oauth_nb.sandbox._accounts import DEMO_MANIFEST
 
     manifest = {
         **DEMO_MANIFEST,

@@ -33,7 +33,7 @@ def new_code(sb: Sandbox, attempts: AttemptLog, mode: Mode = "test") -> Authoriz
     app = sb.demo_app
     redirect = app.redirect_uris[0]
     if mode == "live":  # live install links need an https redirect URI: add one to the demo app
-        from stripe_oauth_nb.sandbox._state import DEMO_MANIFEST
+        from stripe_oauth_nb.sandbox._accounts import DEMO_MANIFEST
 
         redirect = "https://example.com/callback"
         if redirect not in app.redirect_uris:

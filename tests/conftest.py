@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 from _notebook_run import RunOnce
 from _postgres import PostgresServer, PostgresUnavailable
 from _sandbox_helpers import token_request
+from _schedule import LONGEST_FIRST, SHARED_GROUPS
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._settings import Mode, Settings
@@ -22,19 +25,6 @@ TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 
 
-#: Tests that share a fixed cost run on one xdist worker: the browser tests share one
-#: JupyterLab and one Chromium; the leak search and the driven notebooks share one run of each
-#: notebook (``notebook_run``). Every other file is a group of its own (its module-scoped
-#: fixtures are paid once, and a notebook's cells under nbval share one kernel).
-SHARED_GROUPS: dict[str, str] = {
-    "tests/browser/": "browser",
-    "tests/test_leaks.py": "notebook-runs",
-    "tests/test_notebooks_driven.py": "notebook-runs",
-}
-#: Groups that take longest start first, so no worker is left with a long one at the end.
-LONGEST_FIRST = ("browser", "notebook-runs", "tests/test_sandbox_cli.py")
-
-
 def xdist_group(nodeid: str) -> str:
     """The group of a test: tests of one group run on one worker, in collection order."""
     path = nodeid.split("::", 1)[0]
@@ -42,6 +32,16 @@ def xdist_group(nodeid: str) -> str:
         if path.startswith(prefix):
             return group
     return path
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: one worker more than the cores this process may use. Many tests wait
+    (rate limits, retries, servers starting, signals at random moments, a browser drawing), and
+    the extra worker uses the core a waiting one leaves idle. ``PYTEST_XDIST_AUTO_NUM_WORKERS``
+    still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    return len(os.sched_getaffinity(0)) + 1
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -76,6 +76,46 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.suffix == ".ipynb" or browser in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+#: Signals whose Python handlers every test must find and leave as the session started: a
+#: handler left behind (a command run in-process, an event loop never closed, a module fixture)
+#: would swallow another test's interrupt, far from the cause.
+WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# A non-interactive shell starts a background job (`pytest ... &`) with SIGINT ignored, and
+# processes inherit that: a Python started so turns no Ctrl-C into KeyboardInterrupt, and the
+# tests of what an interrupt does (in this process and in the commands they start) would hang.
+# They need what a terminal gives.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+SESSION_HANDLERS = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
+
+
+def _changed_handlers() -> dict[str, Any]:
+    return {
+        signal.Signals(sig).name: signal.getsignal(sig)
+        for sig in WATCHED_SIGNALS
+        if signal.getsignal(sig) != SESSION_HANDLERS[sig]
+    }
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """Fail the test that leaves a SIGINT or SIGTERM handler changed, not the one it breaks;
+    a handler found changed before the test names what a fixture left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    found = _changed_handlers()
+    if found:
+        for sig in WATCHED_SIGNALS:
+            signal.signal(sig, SESSION_HANDLERS[sig])
+        pytest.fail(f"a fixture of this test (or of the one before) left signal handlers: {found}")
+    yield
+    left = _changed_handlers()
+    for sig in WATCHED_SIGNALS:
+        signal.signal(sig, SESSION_HANDLERS[sig])  # the next test starts clean whatever happens
+    assert not left, f"this test left signal handlers changed: {left}"
 
 
 @pytest.fixture(scope="session")

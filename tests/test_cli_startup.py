@@ -40,3 +40,21 @@ def test_each_command_still_has_its_help(command: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
+
+
+_SCHEMA_PROBE = """
+import json, sys
+from stripe_oauth_nb.manifest import check_text
+findings = check_text('{"id": 5}')  # jsonschema's findings: not a string, keys missing
+print(json.dumps([len(findings) > 1, "rfc3987_syntax" in sys.modules]))
+"""
+
+
+def test_the_manifest_schema_loads_without_the_iri_grammar() -> None:
+    """jsonschema would load rfc3987-syntax (about 2 s of grammar building) when JupyterLab's
+    dependencies installed it: the manifest check keeps it out and leaves no trace behind."""
+    result = subprocess.run(
+        [sys.executable, "-c", _SCHEMA_PROBE], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [True, False]

@@ -16,6 +16,7 @@ from stripe_oauth_nb import Connection, Target, connect, load_settings
 from stripe_oauth_nb._connect import TerminalPresenter
 from stripe_oauth_nb._tokenset import TokenSet
 from stripe_oauth_nb.errors import AccessDeniedError, AuthorizeAgainError, ConfigError
+from stripe_oauth_nb.sandbox import DEFAULT_CUSTOMERS, Sandbox
 from stripe_oauth_nb.tokens import FileTokenStore
 
 QUIET = TerminalPresenter(open_browser=False, read_stdin=False)
@@ -34,6 +35,14 @@ def target() -> Iterator[Target]:
     """A sandbox started for the test (what ``connect()`` does with nothing configured)."""
     with Target.open(load_settings(), customers=12) as opened:
         yield opened
+
+
+def test_the_sandbox_connect_starts_is_the_one_default_sandbox() -> None:
+    """Target.open() (connect()'s door) and Sandbox() agree: the one default size."""
+    with Target.open() as opened, Sandbox() as plain:
+        assert opened.sandbox is not None
+        assert opened.sandbox.counts() == plain.counts()
+        assert plain.counts()["customers"] == DEFAULT_CUSTOMERS
 
 
 def test_connect_with_nothing_configured_authorizes_and_owns_its_sandbox(

@@ -141,6 +141,18 @@ def test_the_readme_fast_loop_selects_registered_markers() -> None:
     assert "slow" in selected
 
 
+def test_the_schedulers_groups_name_files_that_exist() -> None:
+    """tests/conftest.py's scheduling groups and longest-first list name real test files: a
+    renamed file would silently fall back to collection order."""
+    from _schedule import LONGEST_FIRST, SHARED_GROUPS
+
+    groups = set(SHARED_GROUPS.values())
+    for prefix in SHARED_GROUPS:
+        assert (ROOT / prefix).exists(), prefix
+    for name in LONGEST_FIRST:
+        assert name in groups or (ROOT / name).is_file(), name
+
+
 def test_widget_names_resolve_lazily() -> None:
     import stripe_oauth_nb.widgets as views
 
@@ -295,6 +307,7 @@ PUBLIC_MODULES = [
     "stripe_oauth_nb.widgets",
     "stripe_oauth_nb.sync",
     "stripe_oauth_nb.serve",
+    "stripe_oauth_nb.sandbox",
 ]
 
 

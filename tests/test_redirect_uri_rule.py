@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import copy
 import json
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _ports import free_port
 
 from stripe_oauth_nb.errors import InstallLinkError
 from stripe_oauth_nb.manifest import check
-from stripe_oauth_nb.oauth import AttemptLog, build_install_link
+from stripe_oauth_nb.oauth import AttemptLog, build_install_link, start_authorization
+from stripe_oauth_nb.sandbox import Sandbox
 
 DATA = Path(__file__).parent / "data" / "manifests"
 GOOD: dict[str, Any] = json.loads((DATA / "good_oauth.json").read_text(encoding="utf-8"))
@@ -91,3 +94,32 @@ def test_the_table_has_thirty_uris() -> None:
 @pytest.mark.parametrize(("uri", "usable"), TABLE)
 def test_manifest_check_and_install_link_agree(uri: str, usable: bool) -> None:
     assert (_manifest_accepts(uri), _link_accepts(uri)) == (usable, usable)
+
+
+# -- parse once, pass the value ----------------------------------------------------------------
+def test_an_authorization_reads_its_redirect_uri_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """start_authorization reads the redirect URI where it enters; the callback server, its
+    endpoint and the install link receive the value, and none of them splits the text again."""
+    uri = f"http://127.0.0.1:{free_port()}/callback"
+    splits: list[str] = []
+    real = urllib.parse.urlsplit
+
+    def counting(url: Any, *args: Any, **kwargs: Any) -> Any:
+        if url == uri:
+            splits.append(url)
+        return real(url, *args, **kwargs)
+
+    with Sandbox(customers=0, redirect_uris=[uri]) as sb:
+        settings = sb.settings(mode="test")
+        monkeypatch.setattr(urllib.parse, "urlsplit", counting)
+        link, server = start_authorization(
+            settings, AttemptLog(), allowed_redirect_uris=[uri], redirect_uri=uri
+        )
+        monkeypatch.undo()
+        assert server is not None
+        try:
+            assert server.endpoint.redirect.checked
+            assert server.redirect_uri == link.redirect_uri == uri
+        finally:
+            server.stop()
+    assert len(splits) == 1

@@ -278,3 +278,51 @@ def test_a_plain_http_api_base_gets_no_request_at_all(
     assert "STRIPE_API_BASE" in err
     assert TEST_KEY not in err
     assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [("test", "test"), ("live", "live"), ("Live", None), ("tests", None), ("", None), (None, None)],
+)
+def test_a_mode_is_read_by_one_rule_wherever_it_enters(
+    value: object, mode: str | None, tmp_path: Path
+) -> None:
+    from stripe_oauth_nb._modes import read_mode
+
+    assert read_mode(value) == mode
+    if isinstance(value, str) and value:
+        environ = {"STRIPE_OAUTH_NB_MODE": value}
+        if mode is None:
+            with pytest.raises(ConfigError, match="is not known: use 'test' or 'live'"):
+                load_settings(env_file=tmp_path / "missing.env", environ=environ)
+        else:
+            assert load_settings(env_file=tmp_path / "missing.env", environ=environ).mode == mode
+
+
+@pytest.mark.parametrize(
+    ("text", "dsn"),
+    [("postgresql://u@localhost/db", True), ("POSTGRES://h/db", True), ("~/t.json", False)],
+)
+def test_a_store_location_is_read_once_and_every_door_agrees(
+    text: str, dsn: bool, tmp_path: Path
+) -> None:
+    """STRIPE_OAUTH_NB_TOKEN_STORE, --store (with_store) and open_store's location read the
+    text with the one rule (StoreLocation.read), and the value is what travels."""
+    from stripe_oauth_nb._settings import StoreLocation
+
+    location = StoreLocation.read(text, what="--store")
+    assert (location.dsn is not None) == dsn
+    assert (location.path is None) == dsn
+    if not dsn:
+        assert location.path == Path(text).expanduser()
+    from_env = load_settings(
+        env_file=tmp_path / "missing.env", environ={"STRIPE_OAUTH_NB_TOKEN_STORE": text}
+    )
+    from_flag = Settings().with_store(text)
+    for settings in (from_env, from_flag):
+        found = settings.token_store_dsn
+        assert (found.reveal() if found else None) == (text if dsn else None)
+        if not dsn:
+            assert settings.token_store_path == location.path
+    with pytest.raises(ConfigError, match="no user 'nobody-here-xyz'"):
+        StoreLocation.read("~nobody-here-xyz/t.json", what="--store")

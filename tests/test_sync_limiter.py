@@ -89,17 +89,27 @@ def test_transport_waits_counts_and_pauses_on_429() -> None:
     with httpx.Client(transport=transport, base_url="http://fake") as client:
         start = clock.now
         assert client.get("/v1/charges/ch_1").status_code == 429
-        assert client.get("/v1/charges").status_code == 200
-        assert clock.now - start >= 3.0  # waited out Retry-After
+        assert client.get("/v1/charges/ch_2").status_code == 200
+        assert clock.now - start >= 3.0  # waited out Retry-After (the same endpoint)
         assert client.get("/v1/customers").status_code == 200
-    assert stats.requests == {"/v1/charges": 2, "/v1/customers": 1}
+    assert stats.requests == {"/v1/charges/{id}": 2, "/v1/customers": 1}
     assert stats.rate_limited == 1
     assert stats.total == 3
 
 
 @pytest.mark.parametrize(
     ("path", "endpoint"),
-    [("/v1/charges", "/v1/charges"), ("/v1/charges/ch_1", "/v1/charges"), ("/v1/", "/v1")],
+    [
+        ("/v1/charges", "/v1/charges"),
+        ("/v1/charges/ch_1", "/v1/charges/{id}"),
+        ("/v1/", "/v1"),
+        ("/v1/invoices/in_1Abc/lines", "/v1/invoices/{id}/lines"),
+        ("/v1/customers/cus_9/payment_methods", "/v1/customers/{id}/payment_methods"),
+        ("/v1/checkout/sessions", "/v1/checkout/sessions"),
+        ("/v1/checkout/sessions/cs_live_aB1/line_items", "/v1/checkout/sessions/{id}/line_items"),
+        ("/v1/subscription_items", "/v1/subscription_items"),
+        ("/v1/balance_transactions", "/v1/balance_transactions"),
+    ],
 )
 def test_endpoint_of(path: str, endpoint: str) -> None:
     assert endpoint_of(path) == endpoint

@@ -32,6 +32,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from .._masking import MaskingFilter
+from ..sandbox._rules import DEFAULT_CUSTOMERS
 
 __all__ = ["register", "run"]
 
@@ -56,8 +57,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--customers",
         type=int,
-        default=25,
-        help="customers of the default installing account (every other object scales with it)",
+        default=DEFAULT_CUSTOMERS,
+        help=(
+            "customers of the default installing account (every other object scales with it; "
+            "default: %(default)s)"
+        ),
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample data")
     parser.add_argument(

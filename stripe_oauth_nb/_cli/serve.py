@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     manifest = Manifest.load(args.manifest, lenient=True)
     mode = args.mode or settings.mode
-    with Target.open(settings, store=args.store, mode=mode, customers=5) as target:
+    with Target.open(settings, store=args.store, mode=mode) as target:
         served = app_settings(target, manifest)
         config = ServeConfig.create(
             served,

@@ -136,6 +136,9 @@ class ApiClient:
     ) -> ApiClient:
         """A client for ``settings.api_base`` using the stored tokens of (account, mode).
 
+        A piece of the one door, :func:`~stripe_oauth_nb.connect` (``Connection.api`` is this
+        client); the commands and forms that already hold settings and tokens call it directly.
+
         ``clock`` defaults to the token source's own ``clock`` (a TokenManager following a
         sandbox's moved clock), else the wall clock.
         """

@@ -119,7 +119,9 @@ def _transport(library: Any) -> Any:
 def stripe_client(
     settings: Settings, tokens: TokenManager, account_id: str, mode: Mode
 ) -> stripe.StripeClient:
-    """A ``stripe.StripeClient`` for (account, mode) whose token refreshes itself."""
+    """A ``stripe.StripeClient`` for (account, mode) whose token refreshes itself.
+
+    A piece of the one door, :func:`~stripe_oauth_nb.connect`: ``Connection.stripe`` is this."""
     from . import TokenAuth
 
     library = _import_stripe()

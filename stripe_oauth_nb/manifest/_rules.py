@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._settings import DEFAULT_REDIRECT_URI
-from .._urls import matches_manifest_redirect_pattern, parse_redirect_uri, redirect_uri_problem
+from .._urls import checked_redirect_uri, matches_manifest_redirect_pattern
 from ._catalogue import load_catalogue
 from ._findings import Finding, pointer
 from ._png import png_size
@@ -134,8 +134,9 @@ def oauth_redirect_uris(doc: dict[str, Any], base_dir: Path | None) -> Iterator[
             )
             continue
         seen[uri] = index
-        problem = redirect_uri_problem(uri)
-        if problem is not None:
+        parsed = checked_redirect_uri(uri)  # the one rule, and the URI read apart: one split
+        if isinstance(parsed, str):
+            problem = parsed
             fragment = "#" in uri
             yield Finding(
                 path,
@@ -147,9 +148,6 @@ def oauth_redirect_uris(doc: dict[str, Any], base_dir: Path | None) -> Iterator[
                 "query string, #fragment, user:password@ or port 0.",
                 code="oauth.redirect-fragment" if fragment else "oauth.redirect-uri",
             )
-            continue
-        parsed = parse_redirect_uri(uri)
-        if parsed is None:  # pragma: no cover - redirect_uri_problem refused it above
             continue
         if parsed.scheme == "http":
             if parsed.loopback:

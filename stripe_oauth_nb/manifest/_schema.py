@@ -11,17 +11,32 @@ catalogue (the schema lags behind Stripe's docs and has typos), and an unknown k
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
 
-# jsonschema ships no type hints (types-jsonschema is not a dependency).
-from jsonschema import Draft7Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
-
 from ._findings import Finding, pointer
 from ._suggest import closest
+
+# jsonschema's format checkers import rfc3987-syntax when it is installed (JupyterLab's
+# jupyter-events brings it), and that module builds a parser grammar as it loads: about 2 s of CPU
+# before the first manifest check, in every process. This check validates no formats, so the
+# module is kept out while jsonschema loads, unless something in this process loaded it already
+# (then nothing changes). The only effect: jsonschema's "iri" format checks, which nothing in
+# this package uses, are absent in a process that loaded this module first.
+_KEEP_OUT = "rfc3987_syntax"
+_kept_out = _KEEP_OUT not in sys.modules
+if _kept_out:
+    sys.modules[_KEEP_OUT] = None  # type: ignore[assignment]  # "import" raises ImportError
+try:
+    # jsonschema ships no type hints (types-jsonschema is not a dependency).
+    from jsonschema import Draft7Validator  # type: ignore[import-untyped]
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+finally:
+    if _kept_out:
+        del sys.modules[_KEEP_OUT]
 
 __all__ = ["load_schema", "schema_findings", "top_level_keys"]
 

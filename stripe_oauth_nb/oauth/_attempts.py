@@ -28,6 +28,7 @@ from .._fileio import (
     read_section,
 )
 from .._masking import Secret
+from .._modes import read_mode
 from .._settings import Mode, Settings
 
 __all__ = [
@@ -108,8 +109,8 @@ class Attempt:
         """Build from the stored form; an error names the first bad field."""
         if not isinstance(data, dict):
             raise TypeError("an attempt is not a JSON object")
-        mode = data["mode"]
-        if mode not in ("test", "live"):
+        mode = read_mode(data["mode"])
+        if mode is None:
             raise ValueError("mode is neither test nor live")
         texts = {name: data[name] for name in ("state", "client_id", "redirect_uri")}
         texts["install_url"] = data.get("install_url", "")
@@ -118,7 +119,7 @@ class Attempt:
                 raise TypeError(f"{name} is not text")
         return cls(
             state=Secret(texts["state"]),
-            mode="live" if mode == "live" else "test",
+            mode=mode,
             client_id=texts["client_id"],
             redirect_uri=texts["redirect_uri"],
             created_at=_time(data["created_at"], "created_at"),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import CallbackError
 from .._settings import Mode, Settings
+from .._urls import RedirectURI, checked_redirect_uri
 from ._attempts import ATTEMPT_TTL, AttemptLog
 from ._callback._remote import local_endpoint
 from ._install_link import InstallLink, check_not_landed_url, install_link_from_settings
@@ -48,8 +49,12 @@ def start_authorization(
     On any error, a server started here is stopped again.
     """
     chosen: Mode = mode or settings.mode
-    uri = redirect_uri or settings.redirect_uri
-    check_not_landed_url(uri)
+    text = redirect_uri or settings.redirect_uri
+    check_not_landed_url(text)
+    # Parsed once, here where it enters; the value travels on (to the server and the link). A
+    # URI the rule refuses travels as text, and the link's check says why.
+    read = checked_redirect_uri(text)
+    uri: str | RedirectURI = read if isinstance(read, RedirectURI) else text
     server: CallbackServer | None = None
     reachable = True
     try:

@@ -18,8 +18,9 @@ from typing import Final
 
 from .._errors import InstallLinkError
 from .._masking import Secret, clean_server_text, mask_text
+from .._modes import read_mode
 from .._settings import STRIPE_MARKETPLACE_BASE, Mode, Settings
-from .._urls import base_url_problem, redirect_uri_problem, split_url
+from .._urls import RedirectURI, base_url_problem, checked_redirect_uri, split_url
 from ._attempts import Attempt, AttemptLog
 
 __all__ = [
@@ -48,7 +49,7 @@ def new_state(mode: Mode) -> str:
 def state_mode(state: str) -> Mode | None:
     """The mode written into a state by :func:`new_state` (informative only: trust the record)."""
     head = state.split(".", 1)[0]
-    return "live" if head == "live" else "test" if head == "test" else None
+    return read_mode(head)
 
 
 def mask_state(state: str | Secret) -> str:
@@ -137,45 +138,55 @@ def check_not_landed_url(redirect_uri: str) -> str:
 
 
 def check_redirect_uri(
-    redirect_uri: str, allowed_redirect_uris: Sequence[str] | None, *, mode: Mode
+    redirect_uri: str | RedirectURI, allowed_redirect_uris: Sequence[str] | None, *, mode: Mode
 ) -> str:
     """Return ``redirect_uri`` if it may be used, else raise :class:`InstallLinkError`.
 
     It must look like ``http(s)://host/path`` (a path is required, as in the manifest schema),
     carry no query string or fragment (a URL with ``?code=…`` is where the browser *landed*,
     not a redirect URI), be HTTPS in live mode, and equal one of ``allowed_redirect_uris``
-    exactly (when given). Messages show the URI masked, never a code or state in it.
+    exactly (when given). Messages show the URI masked, never a code or state in it. A string
+    is read here (the door); a value from :func:`~stripe_oauth_nb._urls.checked_redirect_uri`
+    passed the shape rule already, and only what it may be used for is checked.
     """
+    value = redirect_uri if isinstance(redirect_uri, RedirectURI) else None
+    if value is None or not value.checked:
+        value = _read_redirect_uri(value.uri if value is not None else redirect_uri)
+    redirect = value.uri
+    if mode == "live" and value.scheme != "https":
+        raise InstallLinkError(
+            f"Live mode needs an HTTPS redirect URI, and {_shown(redirect)} is HTTP. Use "
+            f"https://127.0.0.1:{value.given_port or 8765}{value.path} (the notebook serves it "
+            "with a self-signed certificate) or a hub URL, and add it to allowed_redirect_uris."
+        )
+    if allowed_redirect_uris is not None and redirect not in allowed_redirect_uris:
+        listed = "\n".join(f"  - {uri}" for uri in allowed_redirect_uris) or "  (none)"
+        raise InstallLinkError(
+            f"The redirect URI {_shown(redirect)} is not one of the app's "
+            "allowed_redirect_uris "
+            "(Stripe requires an exact match, port and path included). The allowed ones are:\n"
+            f"{listed}\nUse one of them, or add this one to stripe-app.json and upload the app "
+            "again."
+        )
+    return redirect
+
+
+def _read_redirect_uri(redirect_uri: object) -> RedirectURI:
+    """A redirect URI entering as text: checked against the one rule and read apart (once)."""
     if not isinstance(redirect_uri, str):
         raise InstallLinkError(
             "The redirect URI must be text: a URL such as http://127.0.0.1:8765/callback from "
             "the manifest's allowed_redirect_uris."
         )
     check_not_landed_url(redirect_uri)
-    problem = redirect_uri_problem(redirect_uri)
-    parts = split_url(redirect_uri)
-    if problem is not None or parts is None:
+    read = checked_redirect_uri(redirect_uri)
+    if isinstance(read, str):
         raise InstallLinkError(
-            f"The redirect URI {_shown(redirect_uri)} is not usable: it {problem}. It must look "
+            f"The redirect URI {_shown(redirect_uri)} is not usable: it {read}. It must look "
             "like http://127.0.0.1:8765/callback (scheme, host, port and a path; no #fragment). "
             "Copy one from the manifest's allowed_redirect_uris (no spaces around it)."
         )
-    if mode == "live" and parts.scheme != "https":
-        raise InstallLinkError(
-            f"Live mode needs an HTTPS redirect URI, and {_shown(redirect_uri)} is HTTP. Use "
-            f"https://127.0.0.1:{parts.port or 8765}{parts.path} (the notebook serves it with a "
-            "self-signed certificate) or a hub URL, and add it to allowed_redirect_uris."
-        )
-    if allowed_redirect_uris is not None and redirect_uri not in allowed_redirect_uris:
-        listed = "\n".join(f"  - {uri}" for uri in allowed_redirect_uris) or "  (none)"
-        raise InstallLinkError(
-            f"The redirect URI {_shown(redirect_uri)} is not one of the app's "
-            "allowed_redirect_uris "
-            "(Stripe requires an exact match, port and path included). The allowed ones are:\n"
-            f"{listed}\nUse one of them, or add this one to stripe-app.json and upload the app "
-            "again."
-        )
-    return redirect_uri
+    return read
 
 
 def _parse_pasted(
@@ -234,7 +245,7 @@ def build_install_link(
     *,
     mode: Mode,
     log: AttemptLog,
-    redirect_uri: str | None = None,
+    redirect_uri: str | RedirectURI | None = None,
     allowed_redirect_uris: Sequence[str] | None,
     client_id: str | None = None,
     pasted_link: str | None = None,
@@ -249,7 +260,7 @@ def build_install_link(
     first allowed one. ``allowed_redirect_uris`` (from the manifest) is checked by exact match;
     pass ``None`` only where no manifest is at hand (Stripe still checks).
     """
-    if mode not in ("test", "live"):
+    if read_mode(mode) is None:
         raise InstallLinkError(f"Mode {_shown(str(mode))} is not known: use 'test' or 'live'.")
     base = _marketplace(marketplace_base)
     path = "/oauth/v2/authorize"
@@ -275,10 +286,10 @@ def build_install_link(
                 "(e.g. http://127.0.0.1:8765/callback) to stripe-app.json."
             )
         redirect_uri = allowed_redirect_uris[0]
-    check_redirect_uri(redirect_uri, allowed_redirect_uris, mode=mode)
+    redirect = check_redirect_uri(redirect_uri, allowed_redirect_uris, mode=mode)
 
     state = new_state(mode)
-    params = [("client_id", client_id), *others, ("redirect_uri", redirect_uri), ("state", state)]
+    params = [("client_id", client_id), *others, ("redirect_uri", redirect), ("state", state)]
     url = urllib.parse.urlunsplit(
         (base.scheme, base.netloc, path, urllib.parse.urlencode(params), "")
     )
@@ -286,7 +297,7 @@ def build_install_link(
         state=Secret(state),
         mode=mode,
         client_id=client_id,
-        redirect_uri=redirect_uri,
+        redirect_uri=redirect,
         created_at=clock(),
         install_url=url,
     )
@@ -300,10 +311,13 @@ def install_link_from_settings(
     *,
     allowed_redirect_uris: Sequence[str] | None,
     mode: Mode | None = None,
-    redirect_uri: str | None = None,
+    redirect_uri: str | RedirectURI | None = None,
     pasted_link: str | None = None,
 ) -> InstallLink:
-    """:func:`build_install_link` with the client id, redirect URI and marketplace of settings."""
+    """:func:`build_install_link` with the client id, redirect URI and marketplace of settings.
+
+    A thin call, kept public for compatibility: the one door to an install link is
+    :func:`~stripe_oauth_nb.oauth.start_authorization` (server first, then this link)."""
     chosen: Mode = mode or settings.mode
     client_id = settings.credentials(chosen).client_id
     return build_install_link(

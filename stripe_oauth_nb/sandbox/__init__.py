@@ -1,12 +1,14 @@
 """A local stand-in for ``marketplace.stripe.com`` and ``api.stripe.com`` for Stripe Apps OAuth.
 
     from stripe_oauth_nb.sandbox import Sandbox
-    with Sandbox(customers=25) as sb:           # 127.0.0.1, a free port, uvicorn in a thread
+    with Sandbox() as sb:                       # 127.0.0.1, a free port, uvicorn in a thread
         settings = sb.settings(mode="test")     # Settings(target="sandbox") pointing here
         location = sb.approve(install_url)      # answer the consent page like a browser
 
-For a sandbox running in another process (``stripe-oauth-nb sandbox``, or a fixture), the same
-consent-page driver is a plain function; it needs only the install link::
+``Sandbox()`` holds :data:`DEFAULT_CUSTOMERS` customers (250), the one default size of every
+door that starts a sandbox. For a sandbox running in another process (``stripe-oauth-nb
+sandbox``, or a fixture), the same consent-page driver is a plain function; it needs only the
+install link::
 
     from stripe_oauth_nb.sandbox import approve
     location = approve(install_url, decision="accept", follow=True, account=None, timeout=5.0)
@@ -41,9 +43,47 @@ and DEBUG logs for those exact values. Never set it otherwise.
 
 from __future__ import annotations
 
-from ._browser import approve
-from ._sandbox import ModeKeys, Sandbox
-from ._state import Fault, RegisteredApp
-from ._world import LongLists
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Fault", "LongLists", "ModeKeys", "RegisteredApp", "Sandbox", "approve"]
+from ._rules import DEFAULT_CUSTOMERS
+
+if TYPE_CHECKING:
+    from .._app_record import RegisteredApp
+    from ._browser import approve
+    from ._faults import Fault
+    from ._sandbox import ModeKeys, Sandbox
+    from ._world import LongLists
+
+#: Names loaded on first use, and the private module that holds each: importing the package (or
+#: its ``_rules``, as the command line's parser does for the default size) loads no server.
+_LAZY = {
+    "Fault": "._faults",
+    "LongLists": "._world",
+    "ModeKeys": "._sandbox",
+    "RegisteredApp": "._accounts",
+    "Sandbox": "._sandbox",
+    "approve": "._browser",
+}
+
+__all__ = [
+    "DEFAULT_CUSTOMERS",
+    "Fault",
+    "LongLists",
+    "ModeKeys",
+    "RegisteredApp",
+    "Sandbox",
+    "approve",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

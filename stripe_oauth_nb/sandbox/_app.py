@@ -29,13 +29,15 @@ from starlette.types import Receive, Scope, Send
 from .._errors import SandboxError
 from ._expand import KIND_OF, ExpandError, Tree, plan_expansions
 from ._failures import APIFailure, ConsentFailure, OAuthFailure
+from ._faults import Fault
+from ._grants import Principal
 from ._lists import find, missing, select
 from ._logs import expect_drop
 from ._pages import PAGE_HEADERS, consent_page, error_page
 from ._query import LIST_PARAMS, RETRIEVE_PARAMS, Params, parse_params
 from ._render import Renderer, account_json, list_body
 from ._rules import MODES, Mode
-from ._state import Fault, Principal, SandboxState
+from ._state import SandboxState
 from ._stripe_paths import is_stripe_endpoint
 from ._sublists import SUBLISTS, SubList, page
 from ._versions import API_VERSION, is_legacy, valid_version

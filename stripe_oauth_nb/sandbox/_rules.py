@@ -14,6 +14,7 @@ from typing import Final, Literal
 __all__ = [
     "ACCESS_TOKEN_LIFETIME",
     "CODE_LIFETIME",
+    "DEFAULT_CUSTOMERS",
     "ENDPOINT_RATE",
     "EVENT_RETENTION",
     "GLOBAL_RATE",
@@ -26,6 +27,11 @@ __all__ = [
     "Mode",
     "is_redirect_uri",
 ]
+
+#: Not Stripe's: the sandbox's own size when none is given, the one default of every door that
+#: starts one (``Sandbox()``, ``Target.open()`` and so ``connect()``, ``stripe-oauth-nb sandbox``
+#: and ``serve``): customers of the default installing account (``tests/test_doors.py``).
+DEFAULT_CUSTOMERS: Final = 250
 
 Mode = Literal["test", "live"]
 #: Test mode and live mode: separate keys, separate client ids, separate data.

@@ -11,21 +11,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .._app_record import RegisteredApp
 from .._errors import SandboxError
 from .._masking import Secret, mask
 from .._settings import ModeCredentials, Settings
+from ._accounts import DEFAULT_REDIRECT_URIS
 from ._app import create_app
 from ._browser import approve
-from ._rules import Mode
+from ._faults import Fault, FaultEndpoint, FaultKind
+from ._rules import DEFAULT_CUSTOMERS, Mode
 from ._server import ServerThread
-from ._state import (
-    DEFAULT_REDIRECT_URIS,
-    Fault,
-    FaultEndpoint,
-    FaultKind,
-    RegisteredApp,
-    SandboxState,
-)
+from ._state import SandboxState
 from ._truth import ground_truth
 from ._world import LongLists, World
 
@@ -53,7 +49,10 @@ class Sandbox:
     """A local stand-in for marketplace.stripe.com and api.stripe.com, on 127.0.0.1.
 
     ``customers``: customers of the default installing account (two sample accounts get a half
-    and a fifth as many); every other object scales from them. ``seed``: same seed, same data.
+    and a fifth as many); every other object scales from them. The default,
+    :data:`~stripe_oauth_nb.sandbox.DEFAULT_CUSTOMERS` (250), is every door's: ``Target.open()``
+    (and so ``connect()``) and ``stripe-oauth-nb sandbox`` start the same sandbox. ``seed``:
+    same seed, same data.
     ``start``: when the seeded history ends (Unix seconds); given, the clock stands still there
     until :meth:`advance_clock` or :meth:`simulate` moves it, so data and timestamps repeat
     exactly. ``long_lists``: :class:`LongLists`, customers of the default account whose
@@ -66,7 +65,7 @@ class Sandbox:
     def __init__(
         self,
         *,
-        customers: int = 25,
+        customers: int = DEFAULT_CUSTOMERS,
         redirect_uris: Sequence[str] | None = None,
         seed: int = 0,
         port: int = 0,

@@ -55,6 +55,7 @@ from .._errors import (
 )
 from .._http import DEFAULT_TIMEOUT, httpx
 from .._masking import mask_text
+from .._modes import read_mode
 from .._ratelimit import STRIPE_RATES, ModeLimiter
 from .._settings import Mode
 from .._tokenset import TokenSet
@@ -195,8 +196,9 @@ class _InstallApp:
         given = [v for k, v in pairs if k == "mode"]
         if not given:
             return self.config.mode
-        if len(given) == 1 and given[0] in ("test", "live"):
-            return "live" if given[0] == "live" else "test"
+        mode = read_mode(given[0]) if len(given) == 1 else None
+        if mode is not None:
+            return mode
         raise _Refusal(
             400,
             "Unknown mode",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ConfigError, InstallLinkError
 from .._masking import Secret, mask_text
-from .._modes import MODES, Mode
+from .._modes import MODES, Mode, read_mode
 from .._settings import Settings
 from .._urls import is_loopback_host
 from ..manifest import Manifest
@@ -212,7 +212,7 @@ class ServeConfig:
         the database): the places every process behind a load balancer must share. ``signing_key``
         defaults to :func:`signing_key_from_env`.
         """
-        if mode not in (None, "test", "live"):
+        if mode is not None and read_mode(mode) is None:
             raise ConfigError(f"Mode {mode!r} is not known: use 'test' or 'live'.")
         chosen: Mode = mode or settings.mode
         url = normalise_public_url(public_url or f"http://{host}:{port}")

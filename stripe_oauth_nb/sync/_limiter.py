@@ -12,6 +12,7 @@ attempt on the wire (first tries and retries) waits for its turn and is counted.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,9 +36,20 @@ DEFAULT_PAUSE = 1.0
 
 
 def endpoint_of(path: str) -> str:
-    """The endpoint a path counts against: ``/v1/charges/ch_1`` -> ``/v1/charges``."""
+    """The endpoint a path counts against, its route with ids as ``{id}``, as Stripe (and the
+    sandbox) count them: ``/v1/charges`` and ``/v1/charges/{id}`` are two endpoints, and so are
+    ``/v1/invoices`` and ``/v1/invoices/{id}/lines`` (a sub-list is not its parent's list).
+
+    A segment is an id when it holds a digit or a capital (Stripe's ids end in random
+    base-62 characters; the names of resources are lowercase words).
+    """
     parts = [p for p in path.split("/") if p]
-    return "/" + "/".join(parts[:2])
+    named = (p if i == 0 or _WORD.fullmatch(p) else "{id}" for i, p in enumerate(parts))
+    return "/" + "/".join(named)
+
+
+#: A segment of a route that names a resource (not an object's id).
+_WORD = re.compile(r"[a-z_]+")
 
 
 @dataclass

@@ -43,6 +43,7 @@ from ._destination import Destination, open_destination
 from ._disk import DiskBudget, estimate
 from ._limiter import LimitedTransport, RequestLimiter, RequestStats
 from ._load import Batch, Children, Loader
+from ._memory import thin_allocators
 from ._privacy import clean_work_folder
 from ._reader import PAGE, Plan, Reader, list_request
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
@@ -55,6 +56,12 @@ __all__ = ["EVENT_RETENTION", "parallel_accounts", "sync"]
 EVENT_RETENTION = 30 * 86400 - 3600
 #: Rows of ready resources that make a load worth starting before the account is fully read.
 LOAD_ROWS = 25_000
+#: Seconds ready resources of at least LOAD_WAIT_ROWS rows wait for others before they are
+#: loaded while their account is still being read: a large account loads what is ready while
+#: the rest is read, so little is left to load when reading ends; a small account (fewer rows
+#: ready) is loaded once, when it is read whole (each dlt load has a fixed cost).
+LOAD_WAIT = 2.0
+LOAD_WAIT_ROWS = 2_000
 #: Retries per request (429s and 5xx), each waiting longer (see RetryPolicy).
 MAX_RETRIES = 8
 #: Accounts read at the same time per CPU core: reading waits on the network, loading is CPU.
@@ -114,6 +121,7 @@ def sync(
     """
     started = time.monotonic()
     _require_extra(destination)
+    thin_allocators()  # before Arrow is imported and any thread of the sync allocates
     chosen = select(resources)
     token_sets = _token_sets(tokens, accounts, mode if accounts == "all" else mode or settings.mode)
     gone = _deauthorized(tokens, token_sets) if accounts == "all" else []
@@ -265,6 +273,8 @@ class _Run:
         waiting = collections.deque(token_sets)
         flying: dict[int, _Account] = {}
         pending: dict[int, list[str]] = {}
+        #: When the oldest of an account's pending resources became ready.
+        since: dict[int, float] = {}
         while waiting or flying:
             while waiting and len(flying) < self.parallel:
                 started = self._start(waiting.popleft())
@@ -277,12 +287,17 @@ class _Run:
             # resources that finished together share one load.
             touched: dict[int, _Account] = {}
             read: set[int] = set()
-            for account, name in self._drain():
+            due = min(since.values(), default=None)
+            timeout = None if due is None else max(due + LOAD_WAIT - time.monotonic(), 0.0)
+            for account, name in self._drain(timeout):
                 touched[id(account)] = account
                 if name is not None:
                     pending[id(account)].append(name)
+                    since.setdefault(id(account), time.monotonic())
                 else:
                     read.add(id(account))
+            now = time.monotonic()
+            touched.update((key, flying[key]) for key, t in since.items() if now - t >= LOAD_WAIT)
             for key, account in touched.items():
                 waiting_names = pending[key]
                 reader = account.reader
@@ -290,13 +305,20 @@ class _Run:
                     sum(reader.spills[n].rows for n in waiting_names) if reader is not None else 0
                 )
                 # Each dlt load costs a second or so of its own: while the account is still
-                # being read, resources wait for others until a load is worth it.
-                if waiting_names and (key in read or rows >= LOAD_ROWS):
+                # being read, resources wait for others until a load is worth it, or until
+                # they waited LOAD_WAIT (the reading goes on meanwhile).
+                waited = now - since.get(key, now) >= LOAD_WAIT
+                if waited and rows < LOAD_WAIT_ROWS:
+                    since[key] = now  # too few to load alone: look again after LOAD_WAIT
+                    waited = False
+                if waiting_names and (key in read or rows >= LOAD_ROWS or waited):
                     pending[key] = []
+                    since.pop(key, None)
                     self._load(account, waiting_names)
                 if key in read:
                     self._finish(account)
                     del flying[key], pending[key]
+                    since.pop(key, None)
         clean_work_folder(self.loader.pipelines_dir, self.spill_root)
 
     def _start(self, tokens: TokenSet) -> _Account | None:
@@ -384,9 +406,13 @@ class _Run:
                         f"{found} to go on with the tables as they are."
                     )
 
-    def _drain(self) -> list[tuple[_Account, str | None]]:
-        """The next message of the readers (waiting for one), and every other one queued."""
-        messages = [self.ready.get()]
+    def _drain(self, timeout: float | None = None) -> list[tuple[_Account, str | None]]:
+        """The next message of the readers (waiting for one, at most ``timeout`` seconds),
+        and every other one queued."""
+        try:
+            messages = [self.ready.get(timeout=timeout)]
+        except queue.Empty:
+            return []
         while True:
             try:
                 messages.append(self.ready.get_nowait())

@@ -41,6 +41,7 @@ from .._fileio import (
     remove_stale_temps,
     user_path,
 )
+from .._settings import StoreLocation
 from .._tokenset import TokenSet
 from ..oauth._attempts import AttemptLog, default_attempts_path
 from ._crypto import StoreCipher, open_fields, seal_fields
@@ -539,18 +540,19 @@ def open_attempt_log(settings: Settings) -> AttemptLog:
     return AttemptLog(default_attempts_path(settings))
 
 
-def open_store(settings: Settings, location: str | None = None) -> TokenStore:
-    """The store ``settings`` name (or ``location``: a file path or a ``postgresql://`` DSN),
-    with the cipher of ``STRIPE_OAUTH_NB_STORE_KEY`` when one is set."""
-    from .._settings import is_dsn
-
+def open_store(settings: Settings, location: str | StoreLocation | None = None) -> TokenStore:
+    """The store ``settings`` name (or ``location``: a file path or a ``postgresql://`` DSN, read
+    here when given as text), with the cipher of ``STRIPE_OAUTH_NB_STORE_KEY`` when one is set."""
     cipher = StoreCipher.from_setting(settings.token_store_key)
+    if isinstance(location, str):
+        location = StoreLocation.read(location, what="The token store path")
     if location is not None:
-        if is_dsn(location):
+        if location.dsn is not None:
             from ._postgres import PostgresTokenStore
 
-            return PostgresTokenStore(location, cipher=cipher)
-        return FileTokenStore(user_path(location), cipher=cipher)
+            return PostgresTokenStore(location.dsn.reveal(), cipher=cipher)
+        assert location.path is not None  # a StoreLocation holds one of the two
+        return FileTokenStore(location.path, cipher=cipher)
     if settings.token_store_dsn is not None:
         from ._postgres import PostgresTokenStore
 

@@ -1,9 +1,12 @@
 """Steps 2 and 3 as a form: build the install link, catch the redirect, or take a pasted URL.
 
-The form reads its inputs, calls the core
-(:func:`stripe_oauth_nb.oauth.start_authorization`, :mod:`stripe_oauth_nb.oauth._callback`) and
-shows results, masked (:mod:`._common`). Server events arrive on server threads; the form only
-sets widget values from them (never ``with out:``), under a lock.
+A view over the core path ``connect()`` takes (:mod:`stripe_oauth_nb._connect`): the form reads
+its inputs, starts the authorization with the same function (``start_authorization``: server
+first, then the link; then ``refuse_what_the_sandbox_refuses``, so a refused link is said at
+once), reads the server's events with the same rule (``code_of``) and a pasted URL with the same
+check (``code_from_pasted_url``), and shows results and every failure, masked (:mod:`._common`).
+Server events arrive on server threads; the form only sets widget values from them (never
+``with out:``), under a lock.
 """
 
 from __future__ import annotations
@@ -16,18 +19,18 @@ from typing import Any, Final, Literal
 
 import ipywidgets as w
 
+from .._connect import code_of, refuse_what_the_sandbox_refuses
 from .._errors import (
     AccessDeniedError,
     CallbackError,
     CallbackTimeoutError,
-    InstallLinkError,
     StripeOAuthNBError,
 )
 from .._masking import clean_server_text, mask_text
+from .._modes import read_mode
 from .._settings import Mode, Settings
-from .._target import sandbox_refusal
+from ..oauth import start_authorization
 from ..oauth._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
-from ..oauth._authorize import start_authorization
 from ..oauth._callback import (
     CallbackEvent,
     CallbackServer,
@@ -234,15 +237,18 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def _on_event(self, event: CallbackEvent) -> None:
         """From a server thread: set widget values only."""
-        if event.kind == "received" and event.code is not None:
-            self._received(event.code, "received by the notebook's callback server")
+        try:
+            code = code_of(event)
+        except StripeOAuthNBError as exc:
+            self._failed(exc)
+            return
+        if code is not None:
+            self._received(code, "received by the notebook's callback server")
         elif event.kind == "rejected":
             self._show(
                 "waiting",
                 f"A request was refused and the notebook keeps waiting: {event.message}",
             )
-        elif event.kind in ("refused", "expired", "error") and event.error is not None:
-            self._failed(event.error)
         elif event.kind == "stopped" and self.status_kind == "waiting":
             self._show("stopped", event.message)
 
@@ -260,7 +266,7 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.link, self.code, self.error = None, None, None
         self.link_html.value = ""
         self.countdown_html.value = ""
-        mode: Mode = "live" if self.mode_input.value == "live" else "test"
+        mode: Mode = read_mode(self.mode_input.value) or "test"  # the toggle offers only these
         redirect_uri = self.redirect_input.value.strip()
         pasted = self.dashboard_input.value.strip() or None
         try:
@@ -274,6 +280,8 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 deadline=self.deadline,
                 listener=self._on_event,
             )
+            if pasted is None:
+                refuse_what_the_sandbox_refuses(self.settings, link, server)
         except StripeOAuthNBError as exc:
             # A landed URL typed into the wrong box must not stay in widget state unmasked.
             for box in (self.redirect_input, self.dashboard_input):
@@ -281,19 +289,6 @@ class CallbackForm(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 if masked != box.value:
                     box.value = masked
             self._failed(exc)
-            return None
-        refused = sandbox_refusal(self.settings, link.url) if pasted is None else None
-        if refused is not None:
-            if server is not None:
-                server.stop()
-            self._failed(
-                InstallLinkError(
-                    f"The sandbox's consent page refuses this install link: {refused} Nothing "
-                    "is waiting for it. Add the redirect URI to the manifest's "
-                    "allowed_redirect_uris and register it again (live mode needs an https:// "
-                    "one), or use one the app lists; or switch Mode back to test."
-                )
-            )
             return None
         with self._lock:
             self.server, self.link = server, link

@@ -20,7 +20,7 @@ from typing import Literal
 
 from ..._errors import CallbackError
 from ..._masking import clean_server_text
-from ..._urls import parse_redirect_uri, split_url
+from ..._urls import RedirectURI, parse_redirect_uri, split_url
 
 __all__ = [
     "LocalEndpoint",
@@ -37,6 +37,8 @@ Kind = Literal["local", "jupyterhub", "binder"]
 class LocalEndpoint:
     """Where the callback server listens for a redirect URI, and which Host it accepts."""
 
+    #: The redirect URI served, read apart.
+    redirect: RedirectURI
     scheme: Literal["http", "https"]
     port: int
     path: str
@@ -53,8 +55,9 @@ class LocalEndpoint:
         return f"[{self.host}]" if ":" in self.host else self.host
 
 
-def local_endpoint(redirect_uri: str) -> LocalEndpoint:
-    """The loopback address, port and path that serve ``redirect_uri``.
+def local_endpoint(redirect_uri: str | RedirectURI) -> LocalEndpoint:
+    """The loopback address, port and path that serve ``redirect_uri`` (text is read here; a
+    value read where it entered is used as it is).
 
     A URI whose path holds ``/proxy/PORT/rest`` (JupyterHub's
     ``/hub/user-redirect/proxy/PORT/callback``, or a server's
@@ -64,6 +67,34 @@ def local_endpoint(redirect_uri: str) -> LocalEndpoint:
     (``localhost`` on 127.0.0.1) at its own port and path. Anything else raises
     :class:`CallbackError`: the paste route is the way back.
     """
+    parsed = redirect_uri if isinstance(redirect_uri, RedirectURI) else _read(redirect_uri)
+    if parsed.proxy_port is not None and parsed.proxy_path is not None:
+        return LocalEndpoint(
+            redirect=parsed,
+            scheme="http",
+            port=parsed.proxy_port,
+            path=parsed.proxy_path,
+            proxied=True,
+            forwarded_host=parsed.netloc,
+        )
+    if parsed.loopback:
+        return LocalEndpoint(
+            redirect=parsed,
+            scheme=parsed.scheme,
+            port=parsed.port,
+            path=parsed.path,
+            proxied=False,
+            host="127.0.0.1" if parsed.host == "localhost" else parsed.host,
+        )
+    shown = repr(clean_server_text(parsed.uri, 200))  # it may be a landed URL with a code
+    raise CallbackError(
+        f"The redirect URI {shown} does not point at this machine (localhost, 127.0.0.1, ::1) "
+        "nor through jupyter-server-proxy (…/proxy/PORT/path), so the notebook cannot catch the "
+        "code there. Paste the URL the browser lands on into the paste box instead."
+    )
+
+
+def _read(redirect_uri: str) -> RedirectURI:
     shown = repr(clean_server_text(redirect_uri, 200))  # it may be a landed URL with a code
     parts = split_url(redirect_uri)
     if parts is None or parts.port == 0:
@@ -77,27 +108,7 @@ def local_endpoint(redirect_uri: str) -> LocalEndpoint:
             f"The redirect URI {shown} is not an http(s) URL. Use one of the manifest's "
             "allowed_redirect_uris, e.g. http://127.0.0.1:8765/callback."
         )
-    if parsed.proxy_port is not None and parsed.proxy_path is not None:
-        return LocalEndpoint(
-            scheme="http",
-            port=parsed.proxy_port,
-            path=parsed.proxy_path,
-            proxied=True,
-            forwarded_host=parsed.netloc,
-        )
-    if parsed.loopback:
-        return LocalEndpoint(
-            scheme=parsed.scheme,
-            port=parsed.port,
-            path=parsed.path,
-            proxied=False,
-            host="127.0.0.1" if parsed.host == "localhost" else parsed.host,
-        )
-    raise CallbackError(
-        f"The redirect URI {shown} does not point at this machine (localhost, 127.0.0.1, ::1) "
-        "nor through jupyter-server-proxy (…/proxy/PORT/path), so the notebook cannot catch the "
-        "code there. Paste the URL the browser lands on into the paste box instead."
-    )
+    return parsed
 
 
 def hub_redirect_uri(public_url: str, port: int, path: str = "/callback") -> str:

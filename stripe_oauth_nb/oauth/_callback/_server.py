@@ -23,7 +23,6 @@ import math
 import socket
 import ssl
 import threading
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -39,7 +38,7 @@ from ..._errors import (
     CallbackTimeoutError,
 )
 from ..._serving import ServerThread, bind
-from ..._urls import host_headers
+from ..._urls import RedirectURI, host_headers
 from .._attempts import ATTEMPT_TTL, AttemptLog, AuthorizationCode
 from ._outcome import EventKind, outcome_of
 from ._parse import parse_callback_query, resolve_callback
@@ -114,7 +113,7 @@ class CallbackServer:
     def __init__(
         self,
         log: AttemptLog,
-        redirect_uri: str,
+        redirect_uri: str | RedirectURI,
         *,
         deadline: float = float(ATTEMPT_TTL),
         connection_timeout: float = CONNECTION_TIMEOUT,
@@ -122,8 +121,9 @@ class CallbackServer:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.log = log
-        self.redirect_uri = redirect_uri
+        #: Read apart once, where it entered (or here, when given as text).
         self.endpoint: LocalEndpoint = local_endpoint(redirect_uri)
+        self.redirect_uri = self.endpoint.redirect.uri
         self.deadline = deadline
         self._deadline = _seconds(deadline, "deadline")
         self.connection_timeout = _seconds(connection_timeout, "connection timeout") or 3600.0
@@ -196,7 +196,7 @@ class CallbackServer:
                 listener(event)
 
     def _check_ipv6_localhost(self) -> None:
-        if _host_of(self.redirect_uri) != "localhost":
+        if self.endpoint.redirect.host != "localhost":
             return
         try:
             with socket.create_connection(("::1", self.port), timeout=0.2):
@@ -474,13 +474,6 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
 
     threading.Thread(target=run, name="stripe-oauth-nb-callback-check", daemon=True).start()
     return await future
-
-
-def _host_of(uri: str) -> str:
-    try:
-        return (urllib.parse.urlsplit(uri).hostname or "").lower()
-    except ValueError:
-        return ""
 
 
 def _suggest_port(host: str, port: int) -> int:
