@@ -55,17 +55,44 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return xdist_group(nodeid)
 
         def schedule(self) -> None:
-            if self.collection is None and self.collection_is_completed:
-                rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
-                first = len(LONGEST_FIRST)
-                for node, collection in self.registered_collections.items():
-                    self.registered_collections[node] = sorted(
-                        collection, key=lambda nodeid: rank.get(xdist_group(nodeid), first)
-                    )
-                self.config.option.loadscopereorder = False
+            # The groups in collection order, not xdist's "most tests first"; then
+            # _assign_work_unit puts the longest first.
+            self.config.option.loadscopereorder = False
             super().schedule()
 
+        def _assign_work_unit(self, node: Any) -> None:
+            # Reorder the queue of groups, never the collections: a worker runs the items at
+            # the indexes it is sent, counted in its own collection order.
+            if not getattr(self, "_longest_first", False):
+                rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+                ordered = sorted(self.workqueue.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+                self.workqueue.clear()
+                self.workqueue.update(ordered)
+                self._longest_first = True
+            super()._assign_work_unit(node)
+
     return GroupScheduling(config, log)
+
+
+#: Which workers ran each group (on the xdist controller): each group must run on one.
+_GROUP_WORKERS: dict[str, set[str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    node = getattr(report, "node", None)  # set on the controller for a worker's report
+    if node is not None:
+        _GROUP_WORKERS.setdefault(xdist_group(report.nodeid), set()).add(node.gateway.id)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a group ran on several workers: its module fixtures were paid twice,
+    or a notebook's cells ran in two kernels (the scheduler was wrong)."""
+    split = {group: sorted(w) for group, w in _GROUP_WORKERS.items() if len(w) > 1}
+    if split:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"ERROR: test groups ran on several workers: {split}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(tryfirst=True)
