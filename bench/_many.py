@@ -75,18 +75,11 @@ print(json.dumps(out))
 
 
 @contextmanager
-def many_accounts(
-    accounts: int, customers: int, latency_ms: float, store: Path
-) -> Iterator[dict[str, Any]]:
-    """The sandbox with ``accounts`` installs (tokens in the file store ``store``); its info,
-    with ``client_id`` and ``counts`` (objects per resource per account)."""
-    command = [sys.executable, "-c", SANDBOX, str(accounts), str(customers), str(latency_ms)]
+def sandbox_child(command: list[str], timeout: float = 120) -> Iterator[dict[str, Any]]:
+    """Run ``command`` (a sandbox script that prints its info as one JSON line and serves until
+    its stdin closes); its info, with ``pid``."""
     proc = subprocess.Popen(
-        [*command, str(store)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     try:
         assert proc.stdout is not None
@@ -96,8 +89,19 @@ def many_accounts(
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
-        proc.wait(timeout=120)
+        proc.wait(timeout=timeout)
         proc.stdout.close()  # type: ignore[union-attr]
+
+
+@contextmanager
+def many_accounts(
+    accounts: int, customers: int, latency_ms: float, store: Path
+) -> Iterator[dict[str, Any]]:
+    """The sandbox with ``accounts`` installs (tokens in the file store ``store``); its info,
+    with ``client_id`` and ``counts`` (objects per resource per account)."""
+    command = [sys.executable, "-c", SANDBOX, str(accounts), str(customers), str(latency_ms)]
+    with sandbox_child([*command, str(store)]) as info:
+        yield info
 
 
 def start_sync(info: dict[str, Any], store: Path, **options: Any) -> subprocess.Popen[str]:

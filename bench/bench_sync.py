@@ -55,7 +55,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_many.py
 
-from _many import busiest_floor, finish_sync, many_accounts, objects, pg_totals, start_sync
+from _many import (
+    busiest_floor,
+    finish_sync,
+    many_accounts,
+    objects,
+    pg_totals,
+    sandbox_child,
+    start_sync,
+)
 
 from stripe_oauth_nb._http import httpx
 from stripe_oauth_nb._tokenset import TokenSet
@@ -84,18 +92,8 @@ def sandbox(customers: int, latency_ms: int, limited: bool = True) -> Iterator[d
     """The sandbox in a child process (Stripe's limits on unless ``limited`` is False, a round
     trip added); its info."""
     command = [sys.executable, "-c", SANDBOX, str(customers), str(latency_ms), str(int(limited))]
-    proc = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        info: dict[str, Any] = json.loads(proc.stdout.readline())
-        info["pid"] = proc.pid
+    with sandbox_child(command, timeout=60) as info:
         yield info
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=60)
 
 
 def register_app(info: dict[str, Any]) -> dict[str, Any]:
