@@ -13,23 +13,28 @@ SHARED_GROUPS: dict[str, str] = {
     "tests/test_notebooks_driven.py": "notebook-runs",
 }
 #: Groups that take longest start first, so no worker is left with a long one at the end
-#: (from ``bench/ci_profile.sh``; the other files follow in collection order).
+#: (in the order of their time in ``bench/ci_profile.sh``, idle, 2 cores; the other files follow
+#: in collection order).
 LONGEST_FIRST = (
     "browser",
-    "notebook-runs",
     "tests/test_sandbox_cli.py",
-    "tests/test_sync_processes.py",
-    "tests/test_cli_fuzz.py",
     "tests/test_sync.py",
-    "tests/test_callback_server.py",
-    "tests/test_sync_privacy.py",
+    "tests/test_sync_pace.py",
+    "tests/test_sync_processes.py",
+    "notebook-runs",
+    "tests/test_cli_fuzz.py",
     "tests/test_readme.py",
-    "tests/test_sync_changes.py",
-    "tests/test_sync_events.py",
-    "tests/test_sync_forget.py",
+    "tests/test_sync_privacy.py",
     "tests/test_sync_resume.py",
-    "tests/test_serve_cli.py",
-    "tests/test_core_install.py",
     "notebooks/05_sql.ipynb",
-    "tests/test_target_commands.py",
+    "tests/test_sync_events.py",
+    "tests/test_sync_changes.py",
+    "tests/test_sandbox_openapi.py",
+    "tests/test_sync_forget.py",
+    "tests/test_sync_disk.py",
+    "tests/test_tokens_postgres.py",
+    "tests/test_core_install.py",
+    "tests/test_sync_analyses.py",
+    "tests/test_serve.py",
+    "tests/test_callback_server.py",
 )
