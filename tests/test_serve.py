@@ -29,6 +29,7 @@ from stripe_oauth_nb.serve import (
     COOKIE_NAME,
     SECRET_ENV,
     InstallServer,
+    PublicURL,
     ServeConfig,
     app_settings,
     visit,
@@ -607,6 +608,13 @@ def test_start_up_accepts_a_public_bind_behind_https(
     )
     assert config.callback_url == "https://install.example.com/stripe/callback"
     assert config.secure_cookie
+    # the public URL is read once, in one place: its host (allowed Host headers) and its
+    # prefix (where the routes are mounted)
+    assert config.public == PublicURL(
+        "https://install.example.com/stripe", "https", "install.example.com", "/stripe"
+    )
+    assert PublicURL.read("http://127.0.0.1:8765").prefix == ""
+    assert not PublicURL.read("http://127.0.0.1:8765").secure
 
 
 def test_start_up_refuses_a_callback_missing_from_the_manifest(

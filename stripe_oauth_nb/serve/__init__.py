@@ -26,7 +26,7 @@ Only this package imports Starlette and uvicorn (``import stripe_oauth_nb`` stay
 from __future__ import annotations
 
 from ._app import COOKIE_NAME, create_app
-from ._config import CALLBACK_PATH, SECRET_ENV, ServeConfig
+from ._config import CALLBACK_PATH, SECRET_ENV, PublicURL, ServeConfig
 from ._server import InstallServer
 from ._target import app_settings
 from ._visitor import Visit, visit
@@ -36,6 +36,7 @@ __all__ = [
     "COOKIE_NAME",
     "SECRET_ENV",
     "InstallServer",
+    "PublicURL",
     "ServeConfig",
     "Visit",
     "app_settings",

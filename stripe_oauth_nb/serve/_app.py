@@ -423,8 +423,7 @@ class _InstallApp:
 
 
 def _allowed_hosts(config: ServeConfig) -> list[str]:
-    public = urllib.parse.urlsplit(config.public_url).hostname or ""
-    return sorted(host_headers(config.host, also=(public,)))
+    return sorted(host_headers(config.host, also=(config.public.hostname,)))
 
 
 def create_app(config: ServeConfig, *, http: httpx.Client | None = None) -> Starlette:
@@ -438,9 +437,8 @@ def create_app(config: ServeConfig, *, http: httpx.Client | None = None) -> Star
         ("/healthz", app.healthz),
     ]
     routes: list[BaseRoute] = [Route(path, fn, methods=["GET"]) for path, fn in handlers]
-    prefix = urllib.parse.urlsplit(config.public_url).path.rstrip("/")
-    if prefix:
-        routes = [Mount(prefix, routes=routes)]
+    if config.public.prefix:
+        routes = [Mount(config.public.prefix, routes=routes)]
     middleware = [
         Middleware(
             SessionMiddleware,

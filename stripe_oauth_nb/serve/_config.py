@@ -25,6 +25,7 @@ import secrets
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ConfigError, InstallLinkError
@@ -43,9 +44,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CALLBACK_PATH",
     "SECRET_ENV",
+    "PublicURL",
     "ServeConfig",
     "check_bind",
-    "normalise_public_url",
     "signing_key_from_env",
 ]
 
@@ -58,32 +59,56 @@ _MIN_SECRET: Final = 32
 logger = logging.getLogger("stripe_oauth_nb.serve")
 
 
-def normalise_public_url(public_url: str) -> str:
-    """``public_url`` without a trailing slash; :class:`ConfigError` when it is not usable."""
-    text = public_url.strip().rstrip("/")
-    try:
-        parts = urllib.parse.urlsplit(text)
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        parts = urllib.parse.urlsplit("")
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError(
-            f"--public-url {mask_text(public_url)!r} is not usable: give the address visitors "
-            "and Stripe reach this server at, scheme and host (and port or path prefix if "
-            "any), e.g. https://install.example.com or http://127.0.0.1:8765."
-        )
-    if "?" in text or "#" in text:
-        raise ConfigError(
-            f"--public-url {mask_text(public_url)!r} has a query or fragment; give just the "
-            "base address, e.g. https://install.example.com."
-        )
-    return text
+@dataclass(frozen=True)
+class PublicURL:
+    """The address visitors and Stripe reach the server at, read once: ``http(s)://host[:port]
+    [/prefix]``, with no query or fragment (:meth:`read` checks it)."""
+
+    #: The URL as given, without a trailing slash.
+    text: str
+    scheme: str
+    hostname: str
+    #: The path prefix the app's routes are mounted under ("" for none), no trailing slash.
+    prefix: str
+
+    @classmethod
+    def read(cls, public_url: str) -> PublicURL:
+        """``public_url`` read; :class:`ConfigError` when it is not usable."""
+        text = public_url.strip().rstrip("/")
+        try:
+            parts = urllib.parse.urlsplit(text)
+            _ = parts.port  # raises ValueError on a bad port
+        except ValueError:
+            parts = urllib.parse.urlsplit("")
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+        ):
+            raise ConfigError(
+                f"--public-url {mask_text(public_url)!r} is not usable: give the address "
+                "visitors and Stripe reach this server at, scheme and host (and port or path "
+                "prefix if any), e.g. https://install.example.com or http://127.0.0.1:8765."
+            )
+        if "?" in text or "#" in text:
+            raise ConfigError(
+                f"--public-url {mask_text(public_url)!r} has a query or fragment; give just "
+                "the base address, e.g. https://install.example.com."
+            )
+        return cls(text, parts.scheme, parts.hostname, parts.path.rstrip("/"))
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme == "https"
+
+    def __str__(self) -> str:
+        return self.text
 
 
-def check_bind(host: str, public_url: str) -> None:
+def check_bind(host: str, public_url: PublicURL) -> None:
     """Plain HTTP only on loopback: refuse a public bind or a remote public URL without HTTPS."""
-    parts = urllib.parse.urlsplit(public_url)
-    if parts.scheme == "https":
+    if public_url.secure:
         return
     if not is_loopback_host(host):
         raise ConfigError(
@@ -92,7 +117,7 @@ def check_bind(host: str, public_url: str) -> None:
             "Put a reverse proxy that terminates TLS in front of this server and pass its "
             "address with --public-url https://…, or bind to 127.0.0.1 for local tests."
         )
-    if not is_loopback_host(parts.hostname or ""):
+    if not is_loopback_host(public_url.hostname):
         raise ConfigError(
             f"The public URL {public_url} is plain HTTP to another host. Use https:// (a "
             "reverse proxy terminating TLS), or http://127.0.0.1:PORT for local tests."
@@ -152,10 +177,15 @@ class ServeConfig:
     def callback_url(self) -> str:
         return self.public_url + CALLBACK_PATH
 
+    @cached_property
+    def public(self) -> PublicURL:
+        """The public URL, read (host and path prefix)."""
+        return PublicURL.read(self.public_url)
+
     @property
     def secure_cookie(self) -> bool:
         """``Secure`` on the install cookie: whenever visitors reach the server over HTTPS."""
-        return self.public_url.startswith("https://")
+        return self.public.secure
 
     @property
     def app_name(self) -> str:
@@ -215,8 +245,9 @@ class ServeConfig:
         if mode is not None and read_mode(mode) is None:
             raise ConfigError(f"Mode {mode!r} is not known: use 'test' or 'live'.")
         chosen: Mode = mode or settings.mode
-        url = normalise_public_url(public_url or f"http://{host}:{port}")
-        check_bind(host, url)
+        public = PublicURL.read(public_url or f"http://{host}:{port}")
+        check_bind(host, public)
+        url = public.text
         # The secret matters when several processes may serve the same visitors: behind another
         # address (a proxy or load balancer), on a non-loopback interface, or with a shared store.
         shared = (
