@@ -56,7 +56,7 @@ from .._errors import (
 from .._http import DEFAULT_TIMEOUT, httpx
 from .._masking import mask_text
 from .._modes import read_mode
-from .._ratelimit import STRIPE_RATES, ModeLimiter
+from .._ratelimit import STRIPE_RATES, ModeLimiter, token_endpoint_limiter
 from .._settings import Mode
 from .._tokenset import TokenSet
 from .._urls import host_headers, is_loopback_host
@@ -108,8 +108,12 @@ class _InstallApp:
         self.config = config
         self.http = http
         rate = config.token_rate
-        self.limiter = ModeLimiter(
-            STRIPE_RATES if rate is None else dict.fromkeys(STRIPE_RATES, rate)
+        # At Stripe's rates, the process's one token-endpoint budget, which its token managers
+        # (refreshes) share too; a rate of its own (``--token-rate``) is this app's alone.
+        self.limiter = (
+            token_endpoint_limiter()
+            if rate is None
+            else ModeLimiter(dict.fromkeys(STRIPE_RATES, rate))
         )
         self.home = config.public_url + "/"
 
