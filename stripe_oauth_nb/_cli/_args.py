@@ -12,7 +12,9 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["STORE_HELP", "add_store_option", "new_output_file", "seconds"]
+from .._account_id import account_id_problem
+
+__all__ = ["STORE_HELP", "account_id", "add_store_option", "new_output_file", "seconds"]
 
 STORE_HELP = (
     "token store: a file path or a postgresql:// DSN (default: STRIPE_OAUTH_NB_TOKEN_STORE, "
@@ -28,6 +30,14 @@ def add_store_option(parser: argparse.ArgumentParser, *, inherited: bool = False
     """
     default: str | None = argparse.SUPPRESS if inherited else None
     parser.add_argument("--store", metavar="PATH_OR_DSN", help=STORE_HELP, default=default)
+
+
+def account_id(text: str) -> str:
+    """An argparse ``type``: a Stripe account id (``_account_id``)."""
+    problem = account_id_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def seconds(*, most: float) -> Callable[[str], float]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from .._errors import ManifestError
 from ..oauth._attempts import ATTEMPT_TTL
-from ._args import add_store_option, seconds
+from ._args import account_id, add_store_option, seconds
 
 __all__ = ["register", "run"]
 
@@ -61,7 +61,9 @@ def register(subparsers: Any) -> None:
         help="sandbox only: accept the consent page automatically",
     )
     parser.add_argument(
-        "--account", help="sandbox only, with --approve: the sample account to install on"
+        "--account",
+        type=account_id,
+        help="sandbox only, with --approve: the sample account to install on",
     )
     parser.add_argument(
         "--timeout",

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_store_option
+from ._args import account_id, add_store_option
 
 __all__ = ["register", "run"]
 
@@ -61,7 +61,9 @@ def register(subparsers: Any) -> None:
         "none: never)",
     )
     parser.add_argument("--db", type=Path, help="DuckDB file (default: stripe.duckdb)")
-    parser.add_argument("--account", metavar="ACCT", help="the account to sync (acct_…)")
+    parser.add_argument(
+        "--account", metavar="ACCT", type=account_id, help="the account to sync (acct_…)"
+    )
     parser.add_argument("--mode", choices=("test", "live"), help="token mode (default: settings)")
     add_store_option(parser)
     output = parser.add_mutually_exclusive_group()

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._args import add_store_option
+from ._args import account_id, add_store_option
 
 if TYPE_CHECKING:  # the sync (dlt, DuckDB) loads only when the command runs
     from ..sync import Progress
@@ -57,7 +57,9 @@ def register(subparsers: Any) -> None:
         "--resources", metavar="A,B", help="only these tables, comma-separated (default: all)"
     )
     who = parser.add_mutually_exclusive_group()
-    who.add_argument("--account", metavar="ACCT", action="append", help="this account (acct_…)")
+    who.add_argument(
+        "--account", metavar="ACCT", action="append", type=account_id, help="this account (acct_…)"
+    )
     who.add_argument(
         "--all-accounts",
         action="store_true",
@@ -66,6 +68,7 @@ def register(subparsers: Any) -> None:
     who.add_argument(
         "--forget",
         metavar="ACCT",
+        type=account_id,
         help="delete every row of this account (in --mode) from every table, and its sync state",
     )
     parser.add_argument("--mode", choices=("test", "live"), help="token mode (default: settings)")

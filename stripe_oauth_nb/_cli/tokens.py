@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ConfigError, StripeOAuthNBError, TokenStoreError
 from .._settings import DEFAULT_MARGIN
 from .._tokenset import format_remaining
-from ._args import add_store_option
+from ._args import account_id, add_store_option
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(func=_list)
 
     refresh = actions.add_parser("refresh", help="refresh due tokens (single-flight, cron-safe)")
-    refresh.add_argument("--account", help="only this account (acct_…)")
+    refresh.add_argument("--account", type=account_id, help="only this account (acct_…)")
     refresh.add_argument("--mode", choices=["test", "live"], help="only this mode")
     refresh.add_argument("--force", action="store_true", help="refresh even when not due")
     refresh.add_argument(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError
 from .._settings import Mode
-from ._args import add_store_option, new_output_file, seconds
+from ._args import account_id, add_store_option, new_output_file, seconds
 
 if TYPE_CHECKING:  # the API client (httpx2) loads only when the command runs
     from ..api import PageProgress
@@ -36,7 +36,9 @@ def register(subparsers: Any) -> None:
             "Exits non-zero when a call failed."
         ),
     )
-    parser.add_argument("--account", metavar="ID", help="installing account (acct_…) to use")
+    parser.add_argument(
+        "--account", metavar="ID", type=account_id, help="installing account (acct_…) to use"
+    )
     parser.add_argument(
         "--mode", choices=("test", "live"), help="token mode (default: STRIPE_OAUTH_NB_MODE)"
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._account_id import account_id_problem
 from .._errors import DestinationError, StripeOAuthNBError, SyncConfigError, SyncLockedError
 from .._masking import Secret
 from .._settings import Mode
@@ -72,11 +73,9 @@ def forget(
     work_dir: str | Path | None = None,
 ) -> ForgetReport:
     """Delete every row of ``account_id`` in ``mode`` from every table, with its sync state."""
-    if not account_id.startswith("acct_") or not account_id[5:].isalnum():
-        raise SyncConfigError(
-            f"{account_id!r} is not an account id: give the acct_… id shown by "
-            "`stripe-oauth-nb tokens list`."
-        )
+    problem = account_id_problem(account_id)
+    if problem is not None:
+        raise SyncConfigError(problem)
     livemode = mode == "live"
     if destination is None or destination == "duckdb":
         path = Path(db or DEFAULT_DB).expanduser()

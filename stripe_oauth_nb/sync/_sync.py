@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._account_id import account_id_problem
 from .._errors import (
     PermissionDeniedError,
     StripeAPIError,
@@ -195,6 +196,10 @@ def _token_sets(
         accounts = [accounts]
     if not accounts:
         return [tokens.get(None, livemode)]
+    for account in accounts:
+        problem = account_id_problem(account)
+        if problem is not None:
+            raise SyncConfigError(problem)
     return [tokens.get(account, livemode) for account in dict.fromkeys(accounts)]
 
 
