@@ -364,13 +364,19 @@ def test_the_same_redirect_at_once_twice_is_exchanged_once(
         visit = start_install(b, server.url, None)
         barrier = threading.Barrier(8)
 
-        def hit(_: int) -> int:
+        def hit(_: int) -> tuple[int, str]:
             barrier.wait(timeout=30)
-            return b.get(visit.callback_url).status_code
+            page = b.get(visit.callback_url)
+            return page.status_code, title(page)
 
         with ThreadPoolExecutor(8) as pool:
-            statuses = sorted(pool.map(hit, range(8)))
-    assert statuses == [200] + [400] * 7
+            pages = list(pool.map(hit, range(8)))
+    # One exchange: one success page. A request that left while the first was being exchanged is
+    # refused (400); one that left after it (the browser then holds the "done" cookie, as on a
+    # reload) is told the install is already done (200). Which of the two depends on timing.
+    assert pages.count((200, "Reports Sync is connected")) == 1, pages
+    others = [p for p in pages if p != (200, "Reports Sync is connected")]
+    assert all(p[0] == 400 or p == (200, "This install is already done") for p in others), pages
     assert grants(sb) == 1
     assert len(store.all()) == 1
 
