@@ -133,7 +133,12 @@ def test_command_synopsis_parses() -> None:
         for word in words:
             # One concrete choice per alternative: [--mode test|live] -> --mode test.
             word = word.strip("[]").split("|")[0]
-            word = {"N": "8", "PATH": "tokens.json", "FILE": "out.jsonl"}.get(word, word)
+            word = {
+                "N": "8",
+                "PATH": "tokens.json",
+                "FILE": "out.jsonl",
+                "ACCT": "acct_1Nv0FGQ9RKHgCVdK",
+            }.get(word, word)
             concrete.append(word)
         parser.parse_args(concrete)  # exits (SystemExit) on an unknown option
         checked += 1
