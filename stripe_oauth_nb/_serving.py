@@ -140,6 +140,12 @@ class _Server(uvicorn.Server):
             transport = getattr(connection, "transport", None)
             if transport is not None:
                 transport.abort()
+        # A connection accepted while the server closed may not have reached uvicorn's list;
+        # asyncio's server knows every transport it made (Python 3.13+), so none is left open.
+        for server in getattr(self, "servers", []):
+            abort_clients = getattr(server, "abort_clients", None)
+            if abort_clients is not None:
+                abort_clients()
 
 
 class _Config(uvicorn.Config):
