@@ -177,6 +177,37 @@ class _Loop(asyncio.SelectorEventLoop):
             kwargs.setdefault("ssl_handshake_timeout", self._handshake_timeout)
         return await super().create_server(*args, **kwargs)
 
+    # CPython gh-109564 (open in 3.11-3.13): a connection accepted just before the server closes
+    # is turned into a transport one loop turn later; by then ``Server.close()`` has run, the
+    # transport's ``Server._attach`` fails an assertion, asyncio swallows the error and the
+    # half-made transport and its socket are left to the garbage collector ("unclosed
+    # transport", at some random later moment). Such a connection is closed here instead,
+    # before any transport exists: the client sees a reset, as from any server that stopped.
+
+    def _make_socket_transport(
+        self, sock: socket.socket, protocol: Any, waiter: Any = None, **kwargs: Any
+    ) -> Any:
+        _refuse_once_closed(sock, kwargs.get("server"))
+        return super()._make_socket_transport(sock, protocol, waiter, **kwargs)  # type: ignore[misc]
+
+    def _make_ssl_transport(
+        self,
+        rawsock: socket.socket,
+        protocol: Any,
+        sslcontext: Any,
+        waiter: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        _refuse_once_closed(rawsock, kwargs.get("server"))
+        return super()._make_ssl_transport(rawsock, protocol, sslcontext, waiter, **kwargs)  # type: ignore[misc]
+
+
+def _refuse_once_closed(sock: socket.socket, server: asyncio.Server | None) -> None:
+    """Close ``sock`` and raise if the server that accepted it has closed (gh-109564)."""
+    if server is not None and not server.sockets:
+        sock.close()
+        raise ConnectionAbortedError("the server closed before this connection was set up")
+
 
 class ServerThread:
     """Serve ``app`` on the bound socket ``sock`` (see :func:`bind`) until :meth:`stop`.

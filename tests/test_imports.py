@@ -141,6 +141,7 @@ FLOORS: dict[str, int] = {
     "_settings": 0,
     "_modes": 0,
     "_account_id": 0,
+    "_startup": 0,
     "_http": 0,
     "_fileio": 0,
     "_urls": 0,

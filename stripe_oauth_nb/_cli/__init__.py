@@ -30,6 +30,7 @@ from typing import Any, NoReturn, TextIO
 
 from .._errors import EXTRA_FOR, StripeOAuthNBError, needs_extra
 from .._masking import SECRET_PATTERN, mask, mask_text
+from .._startup import release
 
 __all__ = ["EXIT_BUG", "build_parser", "main"]
 
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    release()  # the command handles signals from here (see _startup)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
