@@ -152,3 +152,25 @@ def test_a_full_pass_removes_objects_gone_from_the_api(
     assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (2, 0, 3, 9)
     # the other account and mode are untouched
     assert rows(loader, "SELECT count(*) FROM {table} WHERE account_id = 'acct_EXAMPLE2'") == [(1,)]
+
+
+@pytest.mark.slow  # a 12 MB DuckDB and 12 MB of rows: about 7 s
+def test_duckdb_out_of_memory_is_named_as_such_not_as_a_lost_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stripe_oauth_nb.sync._destination as destinations
+    from stripe_oauth_nb.errors import DestinationError
+
+    first = spill_of(tmp_path / "a", [customer(i) for i in range(20)])
+    big = spill_of(tmp_path / "b", [customer(i, "x" * 2000) for i in range(6_000)])
+    monkeypatch.setattr(destinations, "MEMORY_LIMIT", "12MB")  # DuckDB's cap for this sync
+    with open_destination(db=tmp_path / "stripe.duckdb") as dest:
+        loader = Loader(dest, dest.default_dataset)
+        load(loader, first, full=True)
+        with pytest.raises(DestinationError) as failed:
+            load(loader, big, full=True)
+    message = str(failed.value)
+    assert "ran out of memory" in message
+    assert "OutOfMemory" in message
+    assert "--parallel 1" in message
+    assert "went away" not in message  # not "the server restarted": nothing restarted

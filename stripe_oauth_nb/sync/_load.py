@@ -250,7 +250,13 @@ class Loader:
         while getattr(reason, "__cause__", None) is not None:
             reason = reason.__cause__  # type: ignore[assignment]
         text = self.destination.scrub(f"{type(reason).__name__}: {reason}")
-        if _lost_connection(exc):
+        if _caused_by(exc, _OUT_OF_MEMORY):  # before the connection test: DuckDB's is one too
+            return DestinationError(
+                f"{self.destination.description} ran out of memory while the sync loaded "
+                f"({text}). What was loaded before is unchanged; sync again with fewer accounts "
+                "at once (--parallel 1) or with more memory free."
+            )
+        if _caused_by(exc, _CONNECTION_LOST):
             return DestinationError(
                 f"Lost the connection to {self.destination.description} ({text}): the server "
                 "restarted or went away. What was loaded before is unchanged; try again (sync "
@@ -262,13 +268,19 @@ class Loader:
         )
 
 
-def _lost_connection(exc: BaseException) -> bool:
-    """True when ``exc`` (or an exception it came from) is a database connection lost or
-    refused (dlt's transient errors, psycopg2's operational and interface errors)."""
+#: Exception class names of a database connection lost or refused (dlt's transient errors,
+#: the drivers' operational and interface errors).
+_CONNECTION_LOST = frozenset({"DatabaseTransientException", "OperationalError", "InterfaceError"})
+#: ... and of a database out of memory (DuckDB past its memory limit, PostgreSQL's 53200).
+_OUT_OF_MEMORY = frozenset({"OutOfMemoryException", "OutOfMemory"})
+
+
+def _caused_by(exc: BaseException, names: frozenset[str]) -> bool:
+    """True when ``exc`` or an exception it came from is of a class (or subclass) named in
+    ``names``."""
     seen: BaseException | None = exc
     while seen is not None:
-        names = {k.__name__ for k in type(seen).__mro__}
-        if names & {"DatabaseTransientException", "OperationalError", "InterfaceError"}:
+        if names & {k.__name__ for k in type(seen).__mro__}:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
