@@ -15,6 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from ._arrays import empty, text_columns
+
 __all__ = ["Snapshot", "content_columns", "snapshot", "updated"]
 
 #: Columns that say how a row was loaded, not what the object is.
@@ -24,10 +26,13 @@ _IN_BATCH = 500
 
 @dataclass
 class Snapshot:
-    """The content hash of each row of one account's table (by id), and the columns hashed."""
+    """The content hash of each row of one account's table, and the columns hashed: ``ids``
+    and ``digests`` are Arrow string arrays of the same length (``_arrays``: a full pass over
+    a large table holds no Python object per row)."""
 
     columns: list[str]
-    hashes: dict[str, str]
+    ids: Any
+    digests: Any
 
 
 def content_columns(client: Any, table: str) -> list[str]:
@@ -61,25 +66,33 @@ def snapshot(
         f"SELECT id, {content} FROM {table} "  # noqa: S608
         "WHERE account_id = %s AND livemode = %s"
     )
-    hashes: dict[str, str] = {}
     if ids is None:
         chunks: list[list[str]] = [[]]
     else:
         wanted = sorted(ids)
         chunks = [wanted[i : i + _IN_BATCH] for i in range(0, len(wanted), _IN_BATCH)]
+    ids_found: list[Any] = []
+    digests_found: list[Any] = []
     for chunk in chunks:
         query = base
         if chunk:
             query += f" AND id IN ({', '.join(['%s'] * len(chunk))})"
-        for row in client.execute_sql(query, *key, *chunk) or []:
-            hashes[str(row[0])] = str(row[1])
-    return Snapshot(columns=hashed, hashes=hashes)
+        found_ids, found_digests = text_columns(client, query, *key, *chunk, width=2)
+        ids_found.append(found_ids)
+        digests_found.append(found_digests)
+    import pyarrow as pa
+
+    if not ids_found:  # no ids asked about
+        return Snapshot(hashed, empty(), empty())
+    return Snapshot(hashed, pa.concat_arrays(ids_found), pa.concat_arrays(digests_found))
 
 
 def updated(before: Snapshot, after: Snapshot) -> int:
     """How many rows exist before and after with different content."""
-    return sum(
-        1
-        for object_id, digest in after.hashes.items()
-        if object_id in before.hashes and before.hashes[object_id] != digest
-    )
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    then = pa.table({"id": before.ids, "before": before.digests})
+    now = pa.table({"id": after.ids, "after": after.digests})
+    both = now.join(then, "id", join_type="inner")
+    return int(pc.sum(pc.not_equal(both["before"], both["after"])).as_py() or 0)

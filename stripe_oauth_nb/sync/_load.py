@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._errors import DestinationError
+from ._arrays import empty, text_columns
 from ._changes import Snapshot, snapshot, updated
 from ._destination import Destination
 from ._disk import DiskBudget, is_disk_full
@@ -195,9 +196,9 @@ class Loader:
                 for batch in batches:
                     table = batch.resource
                     rows = counter.rows(table)
-                    gone = _gone(counter, batch) if rows else set()
+                    gone = _gone(counter, batch) if rows else []
                     if gone:
-                        batch.spill.delete(sorted(gone), account_id, livemode)
+                        batch.spill.delete(gone, account_id, livemode)
                         batch.spill.close()
                     if batch.spill.error is not None:  # never load part of a table
                         raise batch.spill.error
@@ -368,36 +369,53 @@ def _newest_only(table: Any, children: Children) -> Any:
     return table if all(mask) else table.filter(pa.array(mask, pa.bool_()))
 
 
-def _ids(batch: Batch) -> set[str]:
-    """Ids of the objects the batch writes (not those it deletes)."""
+def _written_ids(batch: Batch) -> Any:
+    """Ids of the objects the batch writes (not those it deletes), as an Arrow string array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if batch.children is None:
-        return batch.spill.ids()
-    found: set[str] = set()
+        return batch.spill.id_array()
+    chunks: list[Any] = []
     for table in _tables(batch):
-        ids = table.column("id").to_pylist()
-        flags = (
-            table.column(DELETED).to_pylist()
-            if DELETED in table.column_names
-            else [None] * len(ids)
-        )
-        found.update(str(i) for i, flag in zip(ids, flags, strict=True) if not flag)
-    return found
+        ids = table.column("id").cast(pa.string())
+        if DELETED in table.column_names:
+            deletes = pc.fill_null(table.column(DELETED).cast(pa.bool_()), False)
+            ids = pc.filter(ids, pc.invert(deletes))
+        chunks.extend(ids.chunks)
+    return pa.concat_arrays(chunks) if chunks else empty()
 
 
-def _gone(counter: _Counter, batch: Batch) -> set[str]:
-    """Ids of rows the batch deletes besides its own tombstones: a full pass's rows the API no
-    longer lists; a child table's rows of the parents it replaces."""
+def _gone(counter: _Counter, batch: Batch) -> list[str]:
+    """Ids of rows the batch deletes besides its own tombstones, sorted: a full pass's rows the
+    API no longer lists; a child table's rows of the parents it replaces.
+
+    A full pass compares every id of the account's table with every id it read: both are held
+    as Arrow arrays (tens of bytes an id), never as Python sets, so a full pass over a table of
+    millions of rows stays within tens of MB.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     table, children = batch.resource, batch.children
     if children is None:
-        return counter.ids(table) - _ids(batch) - batch.keep if batch.full else set()
-    if batch.full:
-        found = counter.children(table, children.parent)
-        candidates = {i for i, parent in found.items() if parent not in children.skip}
+        if not batch.full:
+            return []
+        candidates = counter.column_arrays(table, ["id"])[0]
+        kept = pa.concat_arrays([_written_ids(batch), pa.array(sorted(batch.keep), pa.string())])
     else:
-        if not children.newest:
-            return set()
-        candidates = set(counter.children(table, children.parent, sorted(children.newest)))
-    return candidates - _ids(batch)
+        if batch.full:
+            ids, parents = counter.column_arrays(table, ["id", children.parent])
+            skipped = pc.is_in(parents, value_set=pa.array(sorted(children.skip), pa.string()))
+            candidates = pc.filter(ids, pc.invert(skipped))
+        elif not children.newest:
+            return []
+        else:
+            found = counter.children(table, children.parent, sorted(children.newest))
+            candidates = pa.array(sorted(found), pa.string())
+        kept = _written_ids(batch)
+    gone = pc.filter(candidates, pc.invert(pc.is_in(candidates, value_set=kept)))
+    return sorted({str(i) for i in gone.to_pylist()})
 
 
 def _tombstones(spill: Spill) -> list[str]:
@@ -469,12 +487,14 @@ class _Counter:
             return None  # no such column yet: nothing is unsettled
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
-    def ids(self, resource: str) -> set[str]:
+    def column_arrays(self, resource: str, columns: list[str]) -> list[Any]:
+        """These columns of every row of (account, mode), as Arrow string arrays (``_arrays``)."""
         table = self._table(resource)
         if table is None:
-            return set()
-        query = f"SELECT id FROM {table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
-        return {str(row[0]) for row in self._client.execute_sql(query, *self._key) or []}
+            return [empty() for _ in columns]
+        names = ", ".join(self._client.escape_column_name(c) for c in columns)
+        query = f"SELECT {names} FROM {table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
+        return text_columns(self._client, query, *self._key, width=len(columns))
 
     def children(
         self, resource: str, parent: str, parents: list[str] | None = None
@@ -518,5 +538,5 @@ class _Counter:
         table = self._table(batch.resource)
         if table is None:
             return 0
-        ids = None if batch.full else set(before.hashes)
+        ids = None if batch.full else before.ids.to_pylist()
         return updated(before, snapshot(self._client, table, self._key, ids, before.columns))
