@@ -7,6 +7,7 @@ import contextlib
 import gc
 import socket
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,12 @@ async def _connect_then_close_the_server(turns: int) -> None:
     await asyncio.sleep(0.01)
 
 
+def _serve_and_close(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> None:
+    for turns in range(10):
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(_connect_then_close_the_server(turns))
+
+
 def _left_for_the_collector(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> list[str]:
     """What the garbage collector found unclosed after a server closed at each moment."""
     found: list[Any] = []
@@ -40,9 +47,10 @@ def _left_for_the_collector(loop_factory: Callable[[], asyncio.AbstractEventLoop
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", ResourceWarning)  # reported as unraisable
-            for turns in range(10):
-                with asyncio.Runner(loop_factory=loop_factory) as runner:
-                    runner.run(_connect_then_close_the_server(turns))
+            # in a thread of its own, as the servers run (and whatever loop this thread has)
+            thread = threading.Thread(target=_serve_and_close, args=(loop_factory,))
+            thread.start()
+            thread.join()
             gc.collect()
     finally:
         sys.unraisablehook = hook
