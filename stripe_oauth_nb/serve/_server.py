@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from types import FrameType, TracebackType
 from typing import ClassVar
 
@@ -18,6 +19,9 @@ from .._errors import ConfigError
 from .._serving import ServerThread, bind
 from ._app import create_app
 from ._config import ServeConfig
+
+#: How often serve_forever looks for a signal (and whether the server still runs).
+_POLL = 0.05
 
 __all__ = ["InstallServer"]
 
@@ -79,17 +83,21 @@ class InstallServer:
 
     def serve_forever(self) -> None:
         """Serve until SIGINT or SIGTERM, then stop (call from the main thread)."""
-        stop = threading.Event()
+        stop: list[int] = []
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
+            # No lock here: an Event.set() in a handler deadlocks when the signal lands while
+            # this same thread holds the Event's lock inside Event.wait() (seen: a SIGTERM that
+            # never stopped `serve`). The loop below reads the list instead.
+            stop.append(signum)
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
-            while not stop.wait(0.5):
+            while not stop:
                 if not self.running:
                     raise ConfigError("The install server stopped unexpectedly; see the log.")
+                time.sleep(_POLL)
         finally:
             self.stop()
             for sig, handler in previous.items():
