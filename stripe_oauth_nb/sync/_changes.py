@@ -89,10 +89,9 @@ def snapshot(
 
 def updated(before: Snapshot, after: Snapshot) -> int:
     """How many rows exist before and after with different content."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    then = pa.table({"id": before.ids, "before": before.digests})
-    now = pa.table({"id": after.ids, "after": after.digests})
-    both = now.join(then, "id", join_type="inner")
-    return int(pc.sum(pc.not_equal(both["before"], both["after"])).as_py() or 0)
+    # each row's hash from before, by id (null where the row is new): a hash lookup, no join
+    # engine (pyarrow's costs about 14 ms a call, and most loads are a few rows)
+    then = before.digests.take(pc.index_in(after.ids, value_set=before.ids))
+    return int(pc.sum(pc.not_equal(after.digests, then)).as_py() or 0)
