@@ -214,8 +214,12 @@ out = report.to_dict()
 out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out["cpu"] = cpu
 out["rows"] = sum(t["rows"] for t in out["tables"])
+out["libraries"] = sorted(m for m in ("pandas", "sqlalchemy") if m in sys.modules)
 print(json.dumps(out))
 """
+
+#: The Python the syncs run in (``--sync-python``): by default this one.
+SYNC_PYTHON = [sys.executable]
 
 
 #: The resources synced (``--without`` leaves some out).
@@ -229,7 +233,7 @@ def run_sync(
     names = json.dumps([r.name for r in CHOSEN])
     args = [json.dumps(info), str(store), str(db), client_id, names, str(int(limited))]
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, *args],
+        [*SYNC_PYTHON, "-c", CHILD, *args],
         capture_output=True,
         text=True,
         check=False,
@@ -327,7 +331,14 @@ def main() -> int:
     parser.add_argument(
         "--rss-accounts", type=int, default=100, help="installs of the peak-memory comparison"
     )
+    parser.add_argument(
+        "--sync-python",
+        default=sys.executable,
+        help="the Python the single-account syncs run in (another install's, to compare: one "
+        "with only stripe-oauth-nb[sql] lacks pandas and SQLAlchemy)",
+    )
     args = parser.parse_args()
+    SYNC_PYTHON[:] = [args.sync_python]
     left_out = {n.strip() for n in args.without.split(",") if n.strip()}
     CHOSEN[:] = [r for r in RESOURCES if r.name not in left_out]
     if args.only_accounts:
@@ -430,7 +441,11 @@ def main() -> int:
                 f"{after.get(r.name, 0):>7,}  tables {loaded[r.name]:>7,} -> {reloaded[r.name]:>7,}"
             )
     if sizes:
-        print("  with no rate limit (the sandbox's nor the sync's), the objects scaled up:")
+        shown = ", ".join(sizes[0][1]["libraries"]) or "neither"
+        print(
+            "  with no rate limit (the sandbox's nor the sync's), the objects scaled up "
+            f"(pandas and SQLAlchemy in the sync's process: {shown}; {SYNC_PYTHON[0]}):"
+        )
         for scale, size in sizes:
             print(
                 f"    {scale:>3}x ({args.customers * scale:,} customers, {size['rows']:,} rows): "

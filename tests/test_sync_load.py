@@ -210,3 +210,76 @@ def test_a_full_pass_compares_rows_without_a_python_object_per_row(
     # As Python sets and dicts, 30,000 rows' ids took 8.5 MB and their hashes 7.5 MB;
     # in chunks of rows and Arrow arrays, far less.
     assert max(peaks.values()) < 4_000_000, {k: f"{v / 1e6:.1f} MB" for k, v in peaks.items()}
+
+
+@pytest.mark.slow  # 12 tables of 4,000 rows in one load: about 4 s
+def test_a_big_duckdb_load_of_many_tables_fits_in_a_small_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big load runs one table at a time. With dlt's up to 20 tables at once, this load
+    failed under 24 MB (three runs of three: out of memory, each table's transaction holding
+    buffers of its own); the sync's own limit is 64 MB."""
+    import stripe_oauth_nb.sync._destination as destinations
+
+    monkeypatch.setattr(destinations, "MEMORY_LIMIT", "24MB")
+    wide = {f"field_{k}": f"value {k}" for k in range(20)}
+    batches = []
+    for t in range(12):
+        objects = [customer(i, "x" * 300, **wide) for i in range(4_000)]
+        batches.append(Batch(f"table_{t}", spill_of(tmp_path / f"s{t}", objects), {}, True))
+    with open_destination(db=tmp_path / "stripe.duckdb") as dest:
+        counts = Loader(dest, dest.default_dataset).load(ACCT, False, batches)
+    assert {c.rows for c in counts.values()} == {4_000}
+    assert len(counts) == 12
+
+
+def test_duckdb_big_loads_take_turns_and_small_ones_do_not_wait(tmp_path: Path) -> None:
+    import threading
+
+    from stripe_oauth_nb.sync._destination import BIG_LOAD_ROWS
+
+    with open_destination(db=tmp_path / "stripe.duckdb") as dest:
+        inside = threading.Event()
+        leave = threading.Event()
+        workers: list[int | None] = []
+
+        def big_load() -> None:
+            with dest.loading(BIG_LOAD_ROWS) as n:
+                workers.append(n)
+                inside.set()
+                leave.wait(10)
+
+        first = threading.Thread(target=big_load)
+        first.start()
+        assert inside.wait(10)
+        with dest.loading(BIG_LOAD_ROWS - 1) as n:  # a small load goes on beside it
+            assert n is None  # dlt's own number of parallel jobs
+        inside.clear()
+        second = threading.Thread(target=big_load)
+        second.start()
+        assert not inside.wait(0.5)  # the second big load waits for the first
+        leave.set()
+        first.join(10)
+        assert inside.wait(10)
+        second.join(10)
+        assert workers == [1, 1]  # one table at a time
+
+
+def test_duckdb_checkpoints_after_a_load_once_its_log_has_grown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows a load wrote go from DuckDB's write-ahead log (and its memory) into the file:
+    the log is gone after the load, while the sync's connection is still open."""
+    import stripe_oauth_nb.sync._destination as destinations
+
+    wal = tmp_path / "stripe.duckdb.wal"
+    with open_destination(db=tmp_path / "stripe.duckdb") as dest:
+        loader = Loader(dest, dest.default_dataset)
+        monkeypatch.setattr(destinations, "CHECKPOINT_WAL_BYTES", 1 << 40)
+        load(loader, spill_of(tmp_path / "a", [customer(i) for i in range(50)]), full=True)
+        assert wal.exists()  # below the threshold: left as it is
+        assert wal.stat().st_size > 0
+        monkeypatch.setattr(destinations, "CHECKPOINT_WAL_BYTES", wal.stat().st_size)
+        load(loader, spill_of(tmp_path / "b", [customer(i) for i in range(60)]), full=True)
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert rows(loader, "SELECT count(*) FROM {table}") == [(60,)]

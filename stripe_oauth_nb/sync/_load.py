@@ -212,8 +212,12 @@ class Loader:
                 # run()'s steps one by one: the load alone waits for other processes' loads
                 pipeline.extract([_resource(b, b.resource in exists) for b in batches])
                 pipeline.normalize()
-                with self.destination.locks.loading():
-                    pipeline.load()
+                rows = sum(b.spill.rows + b.spill.deletes for b in batches)
+                with self.destination.loading(rows) as workers:
+                    if workers is None:
+                        pipeline.load()
+                    else:
+                        pipeline.load(workers=workers)
             finally:
                 self.tidy()
             counts: dict[str, Counts] = {}
