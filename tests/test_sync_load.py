@@ -218,7 +218,7 @@ def test_a_big_duckdb_load_of_many_tables_fits_in_a_small_memory_limit(
 ) -> None:
     """A big load runs one table at a time. With dlt's up to 20 tables at once, this load
     failed under 24 MB (three runs of three: out of memory, each table's transaction holding
-    buffers of its own); the sync's own limit is 64 MB."""
+    buffers of its own); the sync's own limit is 128 MB."""
     import stripe_oauth_nb.sync._destination as destinations
 
     monkeypatch.setattr(destinations, "MEMORY_LIMIT", "24MB")
