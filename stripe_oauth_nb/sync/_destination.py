@@ -33,7 +33,14 @@ from typing import Any
 from .._errors import DestinationError, SyncConfigError, SyncLockedError
 from .._masking import Secret, clean_server_text, dsn_passwords, mask_dsn
 from ._locks import AccountLocks, PostgresAccountLocks
-from ._privacy import FOLDER_MODE, check_private, create_duckdb, private_folder, tighten
+from ._privacy import (
+    FOLDER_MODE,
+    check_private,
+    create_duckdb,
+    duckdb_wal,
+    private_folder,
+    tighten,
+)
 
 __all__ = ["DEFAULT_DB", "Destination", "mask_dsn", "open_destination"]
 
@@ -218,7 +225,7 @@ def _checkpoint(connection: Any, path: Path) -> None:
     import duckdb
 
     try:
-        if path.with_name(path.name + ".wal").stat().st_size < CHECKPOINT_WAL_BYTES:
+        if duckdb_wal(path).stat().st_size < CHECKPOINT_WAL_BYTES:
             return
     except FileNotFoundError:
         return

@@ -37,7 +37,7 @@ from ._changes import Snapshot, snapshot, updated
 from ._destination import Destination
 from ._disk import DiskBudget, is_disk_full
 from ._dltconfig import prepare
-from ._privacy import FILE_MODE, clean_work_folder, private_folder, tighten
+from ._privacy import FILE_MODE, clean_work_folder, duckdb_wal, private_folder, tighten
 from ._spill import DELETED, SEQ, Spill
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -248,7 +248,7 @@ class Loader:
         db = self.destination.db_path
         if db is not None:  # DuckDB makes its write-ahead log with the umask
             with contextlib.suppress(FileNotFoundError):
-                db.with_name(db.name + ".wal").chmod(FILE_MODE)
+                duckdb_wal(db).chmod(FILE_MODE)
 
     def _failed(self, what: str, exc: Exception) -> DestinationError:
         reason = exc

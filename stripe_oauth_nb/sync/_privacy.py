@@ -40,6 +40,7 @@ __all__ = [
     "check_private",
     "clean_work_folder",
     "create_duckdb",
+    "duckdb_wal",
     "private_folder",
     "private_opener",
     "tighten",
@@ -114,6 +115,11 @@ def check_private(path: Path, what: str) -> bool:
     return False
 
 
+def duckdb_wal(path: Path) -> Path:
+    """The write-ahead log DuckDB keeps beside the database ``path``."""
+    return path.with_name(path.name + ".wal")
+
+
 def create_duckdb(path: Path, work: Path) -> None:
     """A new, empty DuckDB database at ``path``, 0600 from its first byte.
 
@@ -124,7 +130,7 @@ def create_duckdb(path: Path, work: Path) -> None:
     import duckdb
 
     scratch = work / f".new-{os.getpid()}.duckdb"
-    for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
+    for leftover in (scratch, duckdb_wal(scratch)):
         leftover.unlink(missing_ok=True)
     duckdb.connect(str(scratch)).close()
     try:
@@ -137,7 +143,7 @@ def create_duckdb(path: Path, work: Path) -> None:
                 shutil.move(str(scratch), str(path))
     finally:
         scratch.unlink(missing_ok=True)
-        scratch.with_name(scratch.name + ".wal").unlink(missing_ok=True)
+        duckdb_wal(scratch).unlink(missing_ok=True)
 
 
 def clean_work_folder(pipelines: Path, spill: Path | None = None) -> None:
