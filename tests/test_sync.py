@@ -4,6 +4,7 @@ permissions, token refresh mid-load, locking, bad input, and no secret anywhere.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from stripe_oauth_nb._errors import (
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import RESOURCES, Progress, sync
 from stripe_oauth_nb.sync._destination import open_destination
+from stripe_oauth_nb.sync._memory import COLLECT_AFTER
 
 pytest.importorskip("dlt")
 
@@ -176,16 +178,22 @@ def _tokens_refresh_mid_load(world: Sandbox, tmp_path: Path) -> None:
     assert sandbox_counts(world, first.account_id)["charges"] > 100
     moved = False
     lock = threading.Lock()  # progress comes from the reader threads
+    before = gc.get_threshold()
+    thresholds: set[int] = set()
 
     def progress(step: Progress) -> None:
         nonlocal moved
         with lock:
+            thresholds.add(gc.get_threshold()[0])
             if step.table == "charges" and step.rows and not moved:
                 moved = True
                 world.advance_clock(3 * 3600)  # the access token expires mid-load
 
     report = sync(settings, tokens, db=tmp_path / "stripe.duckdb", progress=progress)
     assert moved
+    # the cycle collector ran less often during the sync, as often as before after it
+    assert thresholds == {max(COLLECT_AFTER, before[0])}
+    assert gc.get_threshold() == before
     assert report.ok, report.summary()
     assert tokens.get(first.account_id, False).access_token != first.access_token
     assert world.stats()["grants"].get("refresh_token", 0) == 1  # single-flight

@@ -44,3 +44,37 @@ def test_arrow_uses_the_system_allocator(when: str) -> None:
 
 def test_a_pool_the_process_chose_is_kept() -> None:
     assert backend("first", ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc"
+
+
+def test_fewer_collections_while_syncs_run_then_the_thresholds_come_back() -> None:
+    import gc
+    import threading
+
+    from stripe_oauth_nb.sync._memory import COLLECT_AFTER, fewer_collections
+
+    original = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        first = fewer_collections()
+        first.__enter__()
+        assert gc.get_threshold() == (COLLECT_AFTER, 10, 10)
+        second = fewer_collections()  # a second sync in the process, from another thread
+        started = threading.Thread(target=second.__enter__)
+        started.start()
+        started.join()
+        first.__exit__(None, None, None)  # the first to start ends first
+        assert gc.get_threshold() == (COLLECT_AFTER, 10, 10)
+        second.__exit__(None, None, None)
+        assert gc.get_threshold() == (700, 10, 10)
+
+        gc.set_threshold(50_000, 5, 5)  # a process that chose more already keeps its choice
+        with fewer_collections():
+            assert gc.get_threshold() == (50_000, 5, 5)
+        assert gc.get_threshold() == (50_000, 5, 5)
+
+        gc.set_threshold(700, 10, 10)
+        with fewer_collections():
+            gc.set_threshold(2_000, 10, 10)  # changed by the process meanwhile: left as it is
+        assert gc.get_threshold() == (2_000, 10, 10)
+    finally:
+        gc.set_threshold(*original)

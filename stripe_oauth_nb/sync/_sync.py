@@ -44,7 +44,7 @@ from ._destination import Destination, open_destination
 from ._disk import DiskBudget, estimate
 from ._limiter import LimitedTransport, RequestLimiter, RequestStats
 from ._load import Batch, Children, Loader
-from ._memory import thin_allocators
+from ._memory import fewer_collections, thin_allocators
 from ._privacy import clean_work_folder
 from ._reader import PAGE, Plan, Reader, list_request
 from ._report import AccountResult, Progress, ProgressCallback, SyncReport, TableResult
@@ -127,9 +127,12 @@ def sync(
     token_sets = _token_sets(tokens, accounts, mode if accounts == "all" else mode or settings.mode)
     gone = _deauthorized(tokens, token_sets) if accounts == "all" else []
     token_sets = [t for t in token_sets if t not in gone]
-    with open_destination(
-        db=db, destination=destination, dsn=dsn, work_dir=work_dir, dataset=dataset
-    ) as dest:
+    with (
+        fewer_collections(),
+        open_destination(
+            db=db, destination=destination, dsn=dsn, work_dir=work_dir, dataset=dataset
+        ) as dest,
+    ):
         dataset = dataset or dest.default_dataset
         report = SyncReport(destination=dest.description, dataset=dataset)
         for t in gone:
