@@ -50,20 +50,20 @@ def test_fewer_collections_while_syncs_run_then_the_thresholds_come_back() -> No
     import gc
     import threading
 
-    from stripe_oauth_nb.sync._memory import COLLECT_AFTER, fewer_collections
+    from stripe_oauth_nb.sync._memory import COLLECTIONS, fewer_collections
 
     original = gc.get_threshold()
     try:
         gc.set_threshold(700, 10, 10)
         first = fewer_collections()
         first.__enter__()
-        assert gc.get_threshold() == (COLLECT_AFTER, 10, 10)
+        assert gc.get_threshold() == COLLECTIONS
         second = fewer_collections()  # a second sync in the process, from another thread
         started = threading.Thread(target=second.__enter__)
         started.start()
         started.join()
         first.__exit__(None, None, None)  # the first to start ends first
-        assert gc.get_threshold() == (COLLECT_AFTER, 10, 10)
+        assert gc.get_threshold() == COLLECTIONS
         second.__exit__(None, None, None)
         assert gc.get_threshold() == (700, 10, 10)
 
