@@ -20,6 +20,7 @@ from _sync_helpers import (
     table_counts,
 )
 
+from stripe_oauth_nb._errors import DestinationError
 from stripe_oauth_nb.sandbox import Sandbox
 from stripe_oauth_nb.sync import Progress, sync
 
@@ -85,3 +86,48 @@ def test_many_accounts_bounded_and_one_failure_stops_none_of_the_others(
         assert sum(expected.values()) > 0
     assert sum(table_counts(db, revoked.account_id).values()) == 0
     assert _readers() == 0
+
+
+@pytest.mark.slow
+def test_the_duckdb_file_is_reopened_between_accounts_and_nothing_is_lost(
+    world: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stripe_oauth_nb.sync import _destination
+
+    app = sync_app(world)
+    settings, tokens = manager(world, app)
+    installed = install_many(world, tokens, app, 5, customers=1)
+    monkeypatch.setattr(_destination, "REOPEN_EVERY", 2)
+    opened = _destination._open_duckdb
+    in_flight: list[int] = []
+
+    def counting(path: Path) -> object:
+        in_flight.append(_readers())  # accounts being read when the file is (re)opened
+        return opened(path)
+
+    monkeypatch.setattr(_destination, "_open_duckdb", counting)
+    db = tmp_path / "stripe.duckdb"
+    report = sync(settings, tokens, db=db, accounts="all", parallel=2)
+
+    assert report.ok, report.summary()
+    # opened once, then again after the 2nd and the 4th account, each time with none in flight
+    assert in_flight == [0, 0, 0]
+    for t in installed:
+        assert table_counts(db, t.account_id) == sandbox_counts(world, t.account_id)
+
+    def refused(path: Path) -> object:  # the file taken by another program meanwhile
+        if len(in_flight) >= 4:
+            raise DestinationError(f"{path} is open in another program: close it, then sync.")
+        return counting(path)
+
+    monkeypatch.setattr(_destination, "_open_duckdb", refused)
+    world.advance_clock(86_400)
+    again = sync(settings, tokens, db=db, accounts="all", parallel=2)
+
+    failed = [a for a in again.accounts if a.error]
+    assert len(failed) == 3  # the two accounts before the reopening were synced
+    assert all("open in another program" in (a.error or "") for a in failed)
+    assert not again.ok
+    assert "Traceback" not in again.summary()
+    for t in installed:  # nothing lost: what was loaded stays
+        assert table_counts(db, t.account_id) == sandbox_counts(world, t.account_id)

@@ -58,6 +58,10 @@ MEMORY_LIMIT = "128MB"
 BIG_LOAD_ROWS = 2_000
 #: Bytes of DuckDB's write-ahead log past which a load ends with a checkpoint.
 CHECKPOINT_WAL_BYTES = 8 << 20
+#: Accounts a ``sync --all-accounts`` finishes between two reopenings of the DuckDB file: what
+#: DuckDB keeps per connection outside its buffer manager grew by about 14 MB every 100 small
+#: accounts (327 MB at 100, 453 MB at 1,000), and only closing the database gives it back.
+REOPEN_EVERY = 100
 #: DuckDB's file magic, after the 8-byte checksum of its header.
 _DUCKDB_MAGIC = b"DUCK"
 
@@ -84,8 +88,17 @@ class Destination:
     big_load_rows: int | None = None
     #: Run after each load, while :meth:`loading` is still held (DuckDB: a checkpoint).
     after_load: Callable[[], None] | None = None
+    #: Accounts to finish between two calls of :meth:`reopen` (None: never needed).
+    reopen_every: int | None = None
+    _reopen: Callable[[], Any] | None = None
     _release: list[Any] = field(default_factory=list)
     _big_load: threading.Lock = field(default_factory=threading.Lock)
+
+    def reopen(self) -> None:
+        """Close the database and open it again, for the pipelines made from now on (DuckDB:
+        what the connection kept goes). Only while no account is being read or loaded."""
+        if self._reopen is not None:
+            self.dlt_destination = self._reopen()
 
     @contextlib.contextmanager
     def loading(self, rows: int) -> Iterator[int | None]:
@@ -170,8 +183,6 @@ def _lock_file(path: Path, what: str) -> Any:
 
 
 def _duckdb(path: Path, work_dir: str | Path | None) -> Destination:
-    import dlt
-
     if path.is_dir():
         raise DestinationError(f"{path} is a folder, not a DuckDB file: give a file path.")
     if not path.parent.exists():
@@ -193,23 +204,48 @@ def _duckdb(path: Path, work_dir: str | Path | None) -> Destination:
             create_duckdb(path, work)
         else:
             check_private(path, "The database")
-        connection = _open_duckdb(path)
+        connection = _Connection(path)
     except BaseException:
         lock.release()
         raise
-    # One connection for the whole sync: dlt clones it for its threads instead of opening the
-    # file again for every step.
+    # One connection at a time for the whole sync: dlt clones it for its threads instead of
+    # opening the file again for every step.
     return Destination(
         kind="duckdb",
-        dlt_destination=dlt.destinations.duckdb(credentials=connection),
+        dlt_destination=connection.dlt_destination(),
         description=f"duckdb:{path}",
         work_dir=work,
         default_dataset="main",
         db_path=path,
         big_load_rows=BIG_LOAD_ROWS,
-        after_load=lambda: _checkpoint(connection, path),
+        after_load=lambda: _checkpoint(connection.current, path),
+        reopen_every=REOPEN_EVERY,
+        _reopen=connection.reopen,
         _release=[lock.release, connection.close],
     )
+
+
+class _Connection:
+    """The sync's DuckDB connection, which can be closed and opened again between accounts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current = _open_duckdb(path)
+
+    def dlt_destination(self) -> Any:
+        import dlt
+
+        return dlt.destinations.duckdb(credentials=self.current)
+
+    def reopen(self) -> Any:
+        """Close the connection (and with it the database, which no other holds), open it
+        again; the dlt destination over the new one."""
+        self.current.close()
+        self.current = _open_duckdb(self.path)
+        return self.dlt_destination()
+
+    def close(self) -> None:
+        self.current.close()
 
 
 def _checkpoint(connection: Any, path: Path) -> None:

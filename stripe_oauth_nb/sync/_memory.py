@@ -21,10 +21,11 @@ profile of a full sync (``perf``, 2,000 customers) put about 14% of its CPU in t
 While a sync runs, the thresholds are :data:`COLLECTIONS`: the youngest generation is collected
 after 10,000 allocations, and the middle one at every other collection, so the objects an
 account leaves behind (a dlt pipeline and its schemas, which hold cycles) still reach a full
-collection often enough (one about every 180,000 allocations, against about 85,000 before). Measured: about 7% less CPU for the same sync (2,000
-customers, three runs each), the same peak, and the same memory over 150 installs (a first
-generation at 10,000 with the other thresholds left at 10 saved 11% but held 50 MB more over
-300 installs). The process's thresholds are back when the last sync ends.
+collection often enough (one about every 180,000 allocations, against about 85,000 before).
+Measured: about 7% less CPU for the same sync (2,000 customers, three runs each), the same peak,
+and the same memory over 150 installs (a first generation at 10,000 with the other thresholds
+left at 10 saved 11% but held 50 MB more over 300 installs). The process's thresholds are back
+when the last sync ends.
 """
 
 from __future__ import annotations

@@ -283,8 +283,25 @@ class _Run:
         pending: dict[int, list[str]] = {}
         #: When the oldest of an account's pending resources became ready.
         since: dict[int, float] = {}
+        #: Accounts finished since the destination was last opened (``Destination.reopen``).
+        finished = 0
+        every = self.dest.reopen_every
         while waiting or flying:
-            while waiting and len(flying) < self.parallel:
+            if every is not None and finished >= every and not flying:
+                finished = 0
+                try:
+                    self.dest.reopen()  # no account in flight: what the database kept goes
+                except StripeOAuthNBError as exc:  # taken by another program meanwhile, say
+                    for tokens in waiting:
+                        result = AccountResult(tokens.account_id, tokens.livemode)
+                        result.error = str(exc)
+                        self.report.accounts.append(result)
+                    break
+            while (
+                waiting
+                and len(flying) < self.parallel
+                and (every is None or finished + len(flying) < every)
+            ):
                 started = self._start(waiting.popleft())
                 if started is not None:
                     flying[id(started)] = started
@@ -327,6 +344,7 @@ class _Run:
                     self._finish(account)
                     del flying[key], pending[key]
                     since.pop(key, None)
+                    finished += 1
         clean_work_folder(self.loader.pipelines_dir, self.spill_root)
 
     def _start(self, tokens: TokenSet) -> _Account | None:
