@@ -274,8 +274,9 @@ class _Run:
 
     def go(self, token_sets: list[TokenSet]) -> None:
         """Read and load every account, at most ``parallel`` of them at a time (each with its
-        reader thread, its spill files and its dlt pipeline, all let go when it is done: memory
-        does not grow with the number of accounts)."""
+        reader thread, its spill files and its dlt pipeline, all let go when it is done; a
+        destination that keeps memory per connection, DuckDB, is reopened every
+        ``reopen_every`` accounts, with none in flight)."""
         # what an interrupted run left (spill files, loaded packages) goes; pending packages stay
         clean_work_folder(self.loader.pipelines_dir, self.spill_root)
         waiting = collections.deque(token_sets)
