@@ -49,8 +49,10 @@ _M_ARENA_MAX = -8
 
 _done = threading.Event()
 _lock = threading.Lock()
-#: Syncs running in this process, and the thresholds from before the first of them.
-_collecting: list[tuple[int, ...]] = []
+#: Syncs running in this process.
+_running = 0
+#: The thresholds to put back when the last of them ends (None: they were not changed).
+_restore: tuple[int, ...] | None = None
 
 
 def thin_allocators() -> None:
@@ -101,17 +103,18 @@ def fewer_collections() -> Iterator[None]:
     """The cycle collector's thresholds are :data:`COLLECTIONS` (unless the process already
     chose a higher first one, or none) until the last sync running in the process ends; then
     they are what they were (unless changed meanwhile)."""
+    global _running, _restore
     with _lock:
-        before = gc.get_threshold()
-        _collecting.append(before)
-        if len(_collecting) == 1 and 0 < before[0] < COLLECTIONS[0]:
-            gc.set_threshold(*COLLECTIONS)
-        raised = gc.get_threshold()
+        if _running == 0:
+            before = gc.get_threshold()
+            _restore = before if 0 < before[0] < COLLECTIONS[0] else None
+            if _restore is not None:
+                gc.set_threshold(*COLLECTIONS)
+        _running += 1
     try:
         yield
     finally:
         with _lock:
-            first = _collecting[0]
-            _collecting.pop()
-            if not _collecting and gc.get_threshold() == raised:
-                gc.set_threshold(*first)
+            _running -= 1
+            if _running == 0 and _restore is not None and gc.get_threshold() == COLLECTIONS:
+                gc.set_threshold(*_restore)
