@@ -5,6 +5,7 @@ Run against DuckDB and a real PostgreSQL server (the ``postgres`` fixture).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,3 +284,24 @@ def test_duckdb_checkpoints_after_a_load_once_its_log_has_grown(
         load(loader, spill_of(tmp_path / "b", [customer(i) for i in range(60)]), full=True)
         assert not wal.exists() or wal.stat().st_size == 0
         assert rows(loader, "SELECT count(*) FROM {table}") == [(60,)]
+
+
+def test_spilled_rows_are_compressed_owner_only_and_come_back_whole(tmp_path: Path) -> None:
+    objects = [customer(i, name="x" * 200) for i in range(3000)]  # two batch files
+    spill = Spill(tmp_path / "spill")
+    spill.add(objects[:1000], ACCT, False, seq=1)
+    spill.add(objects[1000:2000], ACCT, False, seq=1)  # a file holds BATCH_ROWS: the next is new
+    spill.add(objects[2000:], ACCT, True, seq=2)
+    spill.close()
+    files = sorted((tmp_path / "spill").iterdir())
+    assert [f.name for f in files] == ["part-000000.jsonl.zst", "part-000001.jsonl.zst"]
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+    plain = sum(len(json.dumps(o)) for o in objects)
+    assert sum(f.stat().st_size for f in files) < plain / 5  # written compressed
+    assert b"Customer 1" not in b"".join(f.read_bytes() for f in files)
+    tables = list(spill.tables())
+    assert [t.num_rows for t in tables] == [2000, 1000]
+    back = [row for t in tables for row in t.to_pylist()]
+    assert [r["id"] for r in back] == [o["id"] for o in objects]
+    assert (back[2999]["livemode"], back[2999]["_sync_seq"]) == (True, 2)
+    assert json.loads(back[0]["address"]) == {"city": "Paris", "country": "FR"}
