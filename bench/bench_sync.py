@@ -21,7 +21,9 @@ runs in a child process, so its peak memory (max RSS) and its CPU time are its o
 request and per 100 rows loaded are printed); ``--memory`` also syncs ``--customers`` and
 ``--scale`` (10) times as many customers with no rate limit (the sandbox's nor the sync's), to
 show whether peak memory grows with the number of objects, and what each further page costs
-in CPU (the difference of the two runs).
+in CPU (the difference of the two runs); at both sizes it also syncs the charges alone, whose
+pages hold 100 objects: the difference of those two syncs is the CPU of a 100-object page,
+read to loaded.
 
 Last, ``--accounts`` (1,000 by default; 0 skips it) small installs (``--account-customers``
 customers each) in a sandbox of their own, synced by one ``sync --all-accounts`` process into
@@ -222,15 +224,24 @@ print(json.dumps(out))
 SYNC_PYTHON = [sys.executable]
 
 
+#: The list synced alone at two sizes for the CPU of a full page (its pages hold 100 objects).
+PAGE_RESOURCE = "charges"
+
 #: The resources synced (``--without`` leaves some out).
 CHOSEN = list(RESOURCES)
 
 
 def run_sync(
-    info: dict[str, Any], app: dict[str, Any], store: Path, db: Path, limited: bool = True
+    info: dict[str, Any],
+    app: dict[str, Any],
+    store: Path,
+    db: Path,
+    limited: bool = True,
+    only: list[str] | None = None,
 ) -> dict[str, Any]:
+    """One sync in a child process (``only``: these resources, else the chosen ones)."""
     client_id = app["client_ids"][MODE]
-    names = json.dumps([r.name for r in CHOSEN])
+    names = json.dumps(only or [r.name for r in CHOSEN])
     args = [json.dumps(info), str(store), str(db), client_id, names, str(int(limited))]
     done = subprocess.run(
         [*SYNC_PYTHON, "-c", CHILD, *args],
@@ -378,6 +389,7 @@ def main() -> int:
             nested_after = nested_sizes(db)
 
         sizes: list[tuple[int, dict[str, Any]]] = []
+        page_runs: list[dict[str, Any]] = []  # PAGE_RESOURCE alone, at each size
         if args.memory:  # no rate limit (Stripe's, or this sync's): to fit in minutes
             for scale in (1, args.scale):
                 with sandbox(args.customers * scale, args.latency_ms, limited=False) as info:
@@ -386,6 +398,9 @@ def main() -> int:
                     install(info, size_app, size_store)
                     db = work / f"size-{scale}x.duckdb"
                     sizes.append((scale, run_sync(info, size_app, size_store, db, limited=False)))
+                    db = work / f"page-{scale}x.duckdb"
+                    only = [PAGE_RESOURCE]
+                    page_runs.append(run_sync(info, size_app, size_store, db, False, only))
 
     rows = sum(loaded.values())
     print(
@@ -461,11 +476,27 @@ def main() -> int:
             f"{(many['cpu'] - one['cpu']) / max(many['rows'] - one['rows'], 1) * 1e5:.1f} ms "
             "per further 100 rows)"
         )
+        print(f"    {page_cost(page_runs[0], page_runs[-1])}")
     same_many = True
     if args.accounts:
         same_many = many_run(args)
     print(f"  (this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
     return 0 if same_full and same_after and same_many else 1
+
+
+def page_cost(one: dict[str, Any], many: dict[str, Any]) -> str:
+    """CPU per 100-object page read to loaded: two syncs of a list whose pages are full, the
+    difference of their CPU over the difference of their pages (imports and the fixed cost of
+    each load drop out)."""
+    more = int(many["requests"]) - int(one["requests"])
+    rows = int(many["rows"]) - int(one["rows"])
+    cpu_ms = (float(many["cpu"]) - float(one["cpu"])) * 1000
+    return (
+        f"CPU per 100-object page, read to loaded: {cpu_ms / max(more, 1):.1f} ms "
+        f"({PAGE_RESOURCE} alone, {one['rows']:,} and {many['rows']:,} rows: the difference of "
+        f"the two syncs' CPU over their {more:,} more pages of {rows / max(more, 1):.0f} "
+        "objects on average)"
+    )
 
 
 def per_page(report: dict[str, Any]) -> str:
