@@ -305,3 +305,31 @@ def test_spilled_rows_are_compressed_owner_only_and_come_back_whole(tmp_path: Pa
     assert [r["id"] for r in back] == [o["id"] for o in objects]
     assert (back[2999]["livemode"], back[2999]["_sync_seq"]) == (True, 2)
     assert json.loads(back[0]["address"]) == {"city": "Paris", "country": "FR"}
+
+
+def test_loads_write_each_row_to_parquet_once_and_fill_the_load_id(
+    destination: Destination, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dlt's normalize step reads a Parquet file back and writes it again when its columns are
+    not the table's (in the schema's order): with the bookkeeping columns always there, DuckDB's
+    loads never need it, in a first load, a next one, or one that deletes. (PostgreSQL's always
+    do: dlt turns the Parquet file into the rows its loader sends.)"""
+    from dlt.normalize.items_normalizers.arrow import ArrowItemsNormalizer
+
+    rewrites: list[str] = []
+    rewrite = ArrowItemsNormalizer._write_with_dlt_columns
+
+    def counted(self: Any, extracted: str, table: str, *args: Any) -> Any:
+        rewrites.append(table)
+        return rewrite(self, extracted, table, *args)
+
+    monkeypatch.setattr(ArrowItemsNormalizer, "_write_with_dlt_columns", counted)
+    loader = Loader(destination, destination.default_dataset)
+    load(loader, spill_of(tmp_path / "a", [customer(i) for i in range(30)]), full=True)
+    load(loader, spill_of(tmp_path / "b", [customer(i, "again") for i in range(5)]), full=False)
+    load(loader, spill_of(tmp_path / "c", [customer(40)], deletes=["cus_0020"]), full=False)
+    assert rewrites == ([] if destination.kind == "duckdb" else ["customers"] * 3)
+    assert rows(
+        loader, "SELECT count(*), count(_dlt_load_id), count(DISTINCT _dlt_load_id) FROM {table}"
+    ) == [(30, 30, 3)]
+    assert rows(loader, "SELECT count(*) FROM {table} WHERE name = 'again'") == [(5,)]

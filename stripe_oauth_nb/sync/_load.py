@@ -37,6 +37,7 @@ from ._changes import Snapshot, snapshot, updated
 from ._destination import Destination
 from ._disk import DiskBudget, is_disk_full
 from ._dltconfig import prepare
+from ._layout import with_bookkeeping
 from ._privacy import FILE_MODE, clean_work_folder, duckdb_wal, private_folder, tighten
 from ._spill import DELETED, SEQ, Spill
 
@@ -304,7 +305,7 @@ def _resource(batch: Batch, exists: bool = False) -> Any:
         empty = True
         for table in _tables(batch):
             empty = False
-            yield table
+            yield with_bookkeeping(table)
         if empty and not exists:  # no objects (yet): the table is made, with its key columns
             yield _empty_table(batch.children.parent if batch.children else None)
         dlt.current.resource_state()["cursors"] = dict(batch.cursors)
