@@ -333,3 +333,39 @@ def test_loads_write_each_row_to_parquet_once_and_fill_the_load_id(
         loader, "SELECT count(*), count(_dlt_load_id), count(DISTINCT _dlt_load_id) FROM {table}"
     ) == [(30, 30, 3)]
     assert rows(loader, "SELECT count(*) FROM {table} WHERE name = 'again'") == [(5,)]
+
+
+def test_a_package_left_unloaded_is_aborted_when_the_database_is_the_truth(
+    destination: Destination, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load that stopped after dlt wrote its package (a process killed between extract and
+    load, say) left cursors in the work folder that the database never got. ``fresh`` (several
+    processes share the destination) aborts the package and takes the database's cursors, so
+    its rows are read again; otherwise the package is loaded first by the next run."""
+    import contextlib
+
+    from stripe_oauth_nb.errors import DestinationError
+
+    loader = Loader(destination, destination.default_dataset)
+    load(
+        loader, spill_of(tmp_path / "a", [customer(i) for i in range(5)]), {"created": 5}, full=True
+    )
+
+    @contextlib.contextmanager
+    def killed(rows: int) -> Iterator[None]:
+        raise RuntimeError("the process was killed here")
+        yield
+
+    with monkeypatch.context() as patch:
+        patch.setattr(destination, "loading", killed)
+        with pytest.raises(DestinationError):
+            load(loader, spill_of(tmp_path / "b", [customer(9)]), {"created": 9}, full=False)
+    pipeline = loader.pipeline(ACCT, False)
+    assert pipeline.has_pending_data
+    assert loader.states(ACCT, False) == {"customers": {"created": 9}}  # the package's own
+    assert loader.states(ACCT, False, fresh=True) == {"customers": {"created": 5}}
+    assert not pipeline.has_pending_data
+    assert rows(loader, "SELECT count(*) FROM {table}") == [(5,)]
+    counts = load(loader, spill_of(tmp_path / "c", [customer(9)]), {"created": 9}, full=False)
+    assert (counts.inserted, counts.rows) == (1, 6)
+    assert loader.states(ACCT, False, fresh=True) == {"customers": {"created": 9}}

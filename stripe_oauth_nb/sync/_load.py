@@ -162,7 +162,7 @@ class Loader:
         if fresh or not pipeline.state.get("sources"):
             try:
                 if fresh and pipeline.has_pending_data:
-                    pipeline.drop_pending_packages()
+                    pipeline.abort_packages()  # and restores the state from before them
                 pipeline.sync_destination()
             except Exception as exc:
                 raise self._failed("read the sync state from", exc) from None
