@@ -369,3 +369,21 @@ def test_a_package_left_unloaded_is_aborted_when_the_database_is_the_truth(
     counts = load(loader, spill_of(tmp_path / "c", [customer(9)]), {"created": 9}, full=False)
     assert (counts.inserted, counts.rows) == (1, 6)
     assert loader.states(ACCT, False, fresh=True) == {"customers": {"created": 9}}
+
+
+def test_a_spill_without_codec_writes_plain_json_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmark's comparison (``bench/bench_page.py``): the same rows, uncompressed."""
+    from stripe_oauth_nb.sync import _spill
+
+    monkeypatch.setattr(_spill, "CODEC", None)
+    spill = spill_of(tmp_path, [customer(i) for i in range(3)])
+    (only,) = (tmp_path / "spill").iterdir()
+    assert only.name == "part-000000.jsonl"
+    assert json.loads(only.read_bytes().splitlines()[2])["id"] == "cus_0002"
+    assert [r["id"] for t in spill.tables() for r in t.to_pylist()] == [
+        "cus_0000",
+        "cus_0001",
+        "cus_0002",
+    ]

@@ -36,8 +36,8 @@ DELETED = "_sync_deleted"
 SEQ = "_sync_seq"
 #: Rows per Arrow batch (one file each).
 BATCH_ROWS = 2000
-#: How the batch files are compressed (an Arrow codec).
-CODEC = "zstd"
+#: How the batch files are compressed (an Arrow codec; None: plain, for a benchmark's comparison).
+CODEC: str | None = "zstd"
 
 
 def to_row(
@@ -170,10 +170,15 @@ class Spill:
         self._finish()
         import pyarrow as pa
 
-        path = self.folder / f"part-{len(self._files):06d}.jsonl.zst"
+        suffix = {"zstd": ".zst", "gzip": ".gz"}.get(CODEC, f".{CODEC}") if CODEC else ""
+        path = self.folder / f"part-{len(self._files):06d}.jsonl{suffix}"
         self._files.append(path)
         self._raw = open(path, "wb", buffering=0, opener=private_opener)  # noqa: SIM115
-        self._handle = pa.CompressedOutputStream(self._raw, CODEC)
+        self._handle = (
+            pa.CompressedOutputStream(self._raw, CODEC)
+            if CODEC
+            else pa.PythonFile(self._raw, mode="w")
+        )
         self._in_file = 0
 
     def _finish(self) -> None:
