@@ -11,8 +11,9 @@ it again. Two columns made every load differ:
 
 A batch that carries both (nulls, of their types) keeps its columns where the schema has them:
 the extract step orders the columns as the schema does and replaces ``_dlt_load_id`` in place.
-The second Parquet copy of every row loaded is gone (that rewrite cost 1.2 ms of CPU per 100
-charges). Values are never changed; whatever else differs, dlt still finds and rewrites.
+The second Parquet copy of every row loaded is gone (0.3 to 1 ms of CPU per 100 charges in
+``bench/bench_page.py``). Values are never changed; whatever else differs, dlt still finds and
+rewrites.
 """
 
 from __future__ import annotations
