@@ -387,3 +387,49 @@ def test_a_spill_without_codec_writes_plain_json_lines(
         "cus_0001",
         "cus_0002",
     ]
+
+
+@pytest.mark.parametrize("arrays", [True, False], ids=["array parameter", "IN lists"])
+def test_a_load_of_many_ids_asks_each_question_in_one_query_where_the_database_can(
+    destination: Destination, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arrays: bool
+) -> None:
+    """Ids of a load past one ``IN`` list (500): DuckDB and PostgreSQL take them as one array
+    parameter, one query a question; other databases get lists of 500. Counts agree."""
+    from stripe_oauth_nb.sync import _changes, _idlists, _load
+    from stripe_oauth_nb.sync._load import _Counter
+
+    if not arrays:  # what a destination without array parameters gets
+        monkeypatch.setattr(_load, "takes_arrays", lambda pipeline: False)
+    queries: list[int] = []
+
+    def counted(column: str, ids: Any, *, arrays: bool) -> list[tuple[str, list[Any]]]:
+        found = _idlists.id_filters(column, ids, arrays=arrays)
+        queries.append(len(found))
+        return found
+
+    monkeypatch.setattr(_load, "id_filters", counted)
+    monkeypatch.setattr(_changes, "id_filters", counted)
+    loader = Loader(destination, destination.default_dataset)
+    load(loader, spill_of(tmp_path / "all", [customer(i) for i in range(1_500)]), full=True)
+    queries.clear()
+    # 900 written again (every 24th changed), 100 new, 600 deleted (of which 550 exist)
+    renamed = [i for i in range(600, 1_500) if i % 24 == 0]
+    again = [customer(i, "changed" if i in renamed else "") for i in range(600, 1_500)]
+    deletes = [f"cus_{i:04d}" for i in [*range(550), *range(9_000, 9_050)]]
+    new = [customer(i) for i in range(2_000, 2_100)]
+    counts = load(loader, spill_of(tmp_path / "some", again + new, deletes), full=False)
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (
+        100,
+        len(renamed),
+        550,
+        1_500 - 550 + 100,
+    )
+    assert rows(loader, "SELECT count(*) FROM {table} WHERE name = 'changed'") == [(len(renamed),)]
+    # ids deleted that exist (600: 2 lists of 500); content before (1,600 ids: 4 lists) and
+    # after (the 1,450 found before: 3 lists)
+    assert queries == ([1, 1, 1] if arrays else [2, 4, 3])
+    with _Counter(loader.pipeline(ACCT, False), (ACCT, False)) as counter:
+        names = [f"Customer {i}" for i in range(1_000, 1_600)]
+        found = counter.children("customers", "name", names)
+    assert sorted(found) == [f"cus_{i:04d}" for i in range(1_000, 1_500) if i not in renamed]
+    assert queries[-1] == (1 if arrays else 2)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._arrays import empty, text_columns
+from ._idlists import id_filters
 
 __all__ = ["Snapshot", "content_columns", "snapshot", "updated"]
 
 #: Columns that say how a row was loaded, not what the object is.
 BOOKKEEPING = frozenset({"_dlt_load_id", "_dlt_id", "_sync_seq", "_sync_deleted"})
-_IN_BATCH = 500
 
 
 @dataclass
@@ -48,11 +48,14 @@ def snapshot(
     key: tuple[str, bool],
     ids: Collection[str] | None,
     columns: list[str] | None = None,
+    *,
+    arrays: bool = False,
 ) -> Snapshot:
     """Hashes of the rows of ``key`` (account, mode) with these ids (all its rows when None).
 
     ``columns`` are the ones to hash (those before a load, to compare with its after); a column
     present now but not in ``columns`` makes a row's hash differ where it holds a value.
+    ``arrays``: the database takes the ids as one array parameter (``_idlists``).
     """
     present = content_columns(client, table)
     hashed = [c for c in (columns if columns is not None else present) if c in present]
@@ -66,18 +69,11 @@ def snapshot(
         f"SELECT id, {content} FROM {table} "  # noqa: S608
         "WHERE account_id = %s AND livemode = %s"
     )
-    if ids is None:
-        chunks: list[list[str]] = [[]]
-    else:
-        wanted = sorted(ids)
-        chunks = [wanted[i : i + _IN_BATCH] for i in range(0, len(wanted), _IN_BATCH)]
+    wanted = None if ids is None else sorted(ids)
     ids_found: list[Any] = []
     digests_found: list[Any] = []
-    for chunk in chunks:
-        query = base
-        if chunk:
-            query += f" AND id IN ({', '.join(['%s'] * len(chunk))})"
-        found_ids, found_digests = text_columns(client, query, *key, *chunk, width=2)
+    for condition, values in id_filters("id", wanted, arrays=arrays):
+        found_ids, found_digests = text_columns(client, base + condition, *key, *values, width=2)
         ids_found.append(found_ids)
         digests_found.append(found_digests)
     import pyarrow as pa

@@ -37,6 +37,7 @@ from ._changes import Snapshot, snapshot, updated
 from ._destination import Destination
 from ._disk import DiskBudget, is_disk_full
 from ._dltconfig import prepare
+from ._idlists import id_filters, takes_arrays
 from ._layout import with_bookkeeping
 from ._privacy import FILE_MODE, clean_work_folder, duckdb_wal, private_folder, tighten
 from ._spill import DELETED, SEQ, Spill
@@ -47,7 +48,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Batch", "Children", "Counts", "Loader", "pipeline_name"]
 
 PRIMARY_KEY = ("id", "account_id", "livemode")
-_IN_BATCH = 500
 
 
 def pipeline_name(account_id: str, livemode: bool) -> str:
@@ -443,6 +443,7 @@ class _Counter:
     def __init__(self, pipeline: dlt.Pipeline, key: tuple[str, bool]) -> None:
         self._client = pipeline.sql_client()
         self._key = key
+        self._arrays = takes_arrays(pipeline)
         self._tables: dict[str, str | None] = {}
 
     def __enter__(self) -> _Counter:
@@ -510,33 +511,24 @@ class _Counter:
             return {}
         base = f"SELECT id, {parent} FROM {table} WHERE account_id = %s AND livemode = %s"  # noqa: S608
         found: dict[str, str] = {}
-        if parents is None:
-            rows = self._client.execute_sql(base, *self._key) or []
-            found.update((str(r[0]), str(r[1])) for r in rows)
-        for start in range(0, len(parents or []), _IN_BATCH):
-            chunk = (parents or [])[start : start + _IN_BATCH]
-            marks = ", ".join(["%s"] * len(chunk))
-            query = f"{base} AND {parent} IN ({marks})"
-            rows = self._client.execute_sql(query, *self._key, *chunk) or []
+        for condition, values in id_filters(parent, parents, arrays=self._arrays):
+            rows = self._client.execute_sql(base + condition, *self._key, *values) or []
             found.update((str(r[0]), str(r[1])) for r in rows)
         return found
 
     def existing(self, resource: str, ids: list[str]) -> int:
-        total = 0
-        for start in range(0, len(ids), _IN_BATCH):
-            chunk = ids[start : start + _IN_BATCH]
-            marks = ", ".join(["%s"] * len(chunk))
-            total += self._where(resource, f" AND id IN ({marks})", *chunk)
-        return total
+        return sum(
+            self._where(resource, condition, *values)
+            for condition, values in id_filters("id", ids, arrays=self._arrays)
+        )
 
     def snapshot(self, resource: str, batch: Batch | None) -> Snapshot | None:
         """Content hashes of the rows the batch writes (all of the account's when None)."""
         table = self._table(resource)
         if table is None:
             return None
-        return snapshot(
-            self._client, table, self._key, None if batch is None else batch.spill.ids()
-        )
+        ids = None if batch is None else batch.spill.ids()
+        return snapshot(self._client, table, self._key, ids, arrays=self._arrays)
 
     def changed(self, batch: Batch, before: Snapshot) -> int:
         """How many rows hashed before the load now have another content (``_changes``)."""
@@ -544,4 +536,5 @@ class _Counter:
         if table is None:
             return 0
         ids = None if batch.full else before.ids.to_pylist()
-        return updated(before, snapshot(self._client, table, self._key, ids, before.columns))
+        after = snapshot(self._client, table, self._key, ids, before.columns, arrays=self._arrays)
+        return updated(before, after)
