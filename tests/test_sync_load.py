@@ -433,3 +433,102 @@ def test_a_load_of_many_ids_asks_each_question_in_one_query_where_the_database_c
         found = counter.children("customers", "name", names)
     assert sorted(found) == [f"cus_{i:04d}" for i in range(1_000, 1_500) if i not in renamed]
     assert queries[-1] == (1 if arrays else 2)
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, Any, bool]]]:
+    """Batch files of 100 rows, loads of 300 rows; the loads made, as (table, part, partial)."""
+    from stripe_oauth_nb.sync import _load, _spill
+
+    monkeypatch.setattr(_spill, "BATCH_ROWS", 100)
+    monkeypatch.setattr(_load, "LOAD_ROWS", 300)
+    steps: list[list[tuple[str, Any, bool]]] = []
+    original = Loader._load_step
+
+    def recorded(self: Loader, *args: Any) -> Any:
+        steps.append([(b.resource, b.part, b.partial) for b in args[2]])
+        return original(self, *args)
+
+    monkeypatch.setattr(Loader, "_load_step", recorded)
+    return steps
+
+
+def paged(folder: Path, objects: list[dict[str, Any]], seq: int = 1) -> Spill:
+    """A spill written a page of 100 objects at a time, as the reader writes it."""
+    spill = Spill(folder)
+    for start in range(0, len(objects), 100):
+        spill.add(objects[start : start + 100], ACCT, False, seq=seq)
+    spill.close()
+    return spill
+
+
+def test_a_big_table_loads_in_parts_and_counts_as_one_load(
+    destination: Destination, tmp_path: Path, small_parts: list[list[tuple[str, Any, bool]]]
+) -> None:
+    loader = Loader(destination, destination.default_dataset)
+    first = paged(tmp_path / "a", [customer(i) for i in range(1_000)])
+    counts = load(loader, first, {"created": 1}, full=True)
+    assert small_parts == [
+        [("customers", (0, 3), True)],
+        [("customers", (3, 6), True)],
+        [("customers", (6, 9), True)],
+        [("customers", (9, None), False)],  # the last part, with the cursors
+    ]
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (1_000, 0, 0, 1_000)
+    # a full pass again, in parts: 100 gone, every 20th changed, 40 new
+    small_parts.clear()
+    renamed = [i for i in range(100, 1_000) if i % 20 == 0]
+    listed = [customer(i, "changed" if i in renamed else "") for i in range(100, 1_000)]
+    listed += [customer(i) for i in range(2_000, 2_040)]
+    counts = load(loader, paged(tmp_path / "b", listed), {"created": 2}, full=True)
+    assert len(small_parts) == 4
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (
+        40,
+        len(renamed),
+        100,
+        940,
+    )
+    assert rows(loader, "SELECT count(*), count(DISTINCT id), min(id) FROM {table}") == [
+        (940, 940, "cus_0100")
+    ]
+    assert loader.states(ACCT, False) == {"customers": {"created": 2}}
+    # versions of one object ordered apart (two _sync_seq) or deletions: one load, always
+    small_parts.clear()
+    spill = paged(tmp_path / "c", [customer(i, "older") for i in range(100, 600)])
+    for start in range(100, 600, 100):
+        newer = [customer(i, "newer") for i in range(start, start + 100)]
+        spill.add(newer, ACCT, False, seq=2)
+    spill.close()
+    counts = load(loader, spill, full=False)
+    assert small_parts == [[("customers", (0, None), False)]]
+    assert counts.updated == 500
+    assert rows(loader, "SELECT count(*) FROM {table} WHERE name = 'newer'") == [(500,)]
+
+
+def test_a_load_stopped_between_parts_keeps_the_cursors_and_the_next_run_finishes_it(
+    destination: Destination,
+    tmp_path: Path,
+    small_parts: list[list[tuple[str, Any, bool]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stripe_oauth_nb.errors import DestinationError
+
+    loader = Loader(destination, destination.default_dataset)
+    recorded = Loader._load_step
+
+    def stops_at_the_second(self: Loader, *args: Any) -> Any:
+        if len(small_parts) == 1:
+            raise DestinationError("the process was stopped here")
+        return recorded(self, *args)
+
+    monkeypatch.setattr(Loader, "_load_step", stops_at_the_second)
+    objects = [customer(i) for i in range(1_000)]
+    with pytest.raises(DestinationError):
+        load(loader, paged(tmp_path / "a", objects), {"created": 1}, full=True)
+    assert rows(loader, "SELECT count(*) FROM {table}") == [(300,)]  # the first part
+    assert loader.states(ACCT, False) == {}  # no cursor: the next run reads it all again
+    monkeypatch.setattr(Loader, "_load_step", recorded)
+    counts = load(loader, paged(tmp_path / "b", objects), {"created": 1}, full=True)
+    assert (counts.inserted, counts.updated, counts.deleted, counts.rows) == (700, 0, 0, 1_000)
+    assert rows(loader, "SELECT count(*), count(DISTINCT id) FROM {table}") == [(1_000, 1_000)]
+    assert loader.states(ACCT, False) == {"customers": {"created": 1}}
