@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._errors import DestinationError
@@ -73,9 +73,7 @@ class Batch:
     """One table ready to load: its rows, the cursors to keep, whether it was a full pass.
 
     ``keep``: ids a full pass must not delete though it did not read them (objects left out
-    for a next run); ``children``: set for a child table. ``part``: the spill's batch files
-    this load takes (a slice); ``partial``: a leading part of a table loaded in turn (no
-    deletions of rows not read, no cursors: the load of the last part does both).
+    for a next run); ``children``: set for a child table.
     """
 
     resource: str
@@ -84,18 +82,6 @@ class Batch:
     full: bool
     keep: frozenset[str] = frozenset()
     children: Children | None = field(default=None)
-    part: tuple[int, int | None] = (0, None)
-    partial: bool = False
-
-    def ids(self) -> set[str]:
-        """The ids of the rows of this load's part of the spill."""
-        return self.spill.ids(*self.part)
-
-    @property
-    def every_row(self) -> bool:
-        """Whether the load compares every row of the account's table (a full pass's last
-        load), not only those it writes."""
-        return self.full and not self.partial
 
 
 @dataclass
@@ -106,15 +92,6 @@ class Counts:
     updated: int = 0
     deleted: int = 0
     rows: int = 0
-
-    def then(self, later: Counts) -> Counts:
-        """What this load and a later one of the same table did together."""
-        return Counts(
-            self.inserted + later.inserted,
-            self.updated + later.updated,
-            self.deleted + later.deleted,
-            later.rows,
-        )
 
 
 def _configure_dlt() -> None:
@@ -208,27 +185,8 @@ class Loader:
             raise self._failed("read", exc) from None
 
     def load(self, account_id: str, livemode: bool, batches: list[Batch]) -> dict[str, Counts]:
-        """Load the batches; the counts per table.
+        """Load the batches as one package (one transaction per table); the counts per table."""
 
-        One package (one transaction per table), except for a table of more than
-        :data:`LOAD_ROWS` rows whose rows may be loaded in turn (:func:`_steps`): its leading
-        parts go first, a load each, so the database's memory holds one part at a time."""
-        counts: dict[str, Counts] = {}
-        first_rows: dict[str, int] = {}
-        for step in _steps(batches):
-            for name, found in self._load_step(account_id, livemode, step, first_rows).items():
-                counts[name] = counts[name].then(found) if name in counts else found
-        return counts
-
-    def _load_step(
-        self,
-        account_id: str,
-        livemode: bool,
-        batches: list[Batch],
-        first_rows: dict[str, int],
-    ) -> dict[str, Counts]:
-        """One load of the batches; ``first_rows``: each table's rows of the account before the
-        first load of this call (filled in)."""
         pipeline = self.pipeline(account_id, livemode)
         key = (account_id, livemode)
         before: dict[str, tuple[int, int]] = {}
@@ -239,8 +197,7 @@ class Loader:
                 for batch in batches:
                     table = batch.resource
                     rows = counter.rows(table)
-                    first_rows.setdefault(table, rows)
-                    gone = _gone(counter, batch) if rows and not batch.partial else []
+                    gone = _gone(counter, batch) if rows else []
                     if gone:
                         batch.spill.delete(gone, account_id, livemode)
                         batch.spill.close()
@@ -249,16 +206,14 @@ class Loader:
                     before[table] = (rows, counter.existing(table, _tombstones(batch.spill)))
                     if counter.exists(table):  # an empty batch then costs no dlt table job
                         exists.add(table)
-                    # rows this call wrote in an earlier part are new, not updated
-                    written_before = rows and first_rows[table]
-                    old = counter.snapshot(table, batch) if written_before else None
+                    old = counter.snapshot(table, None if batch.full else batch) if rows else None
                     if old is not None:  # the content of the rows this load may write again
                         hashes[table] = old
             try:
                 # run()'s steps one by one: the load alone waits for other processes' loads
                 pipeline.extract([_resource(b, b.resource in exists) for b in batches])
                 pipeline.normalize()
-                rows = sum(b.spill.rows_in(*b.part) for b in batches)
+                rows = sum(b.spill.rows + b.spill.deletes for b in batches)
                 with self.destination.loading(rows) as workers:
                     if workers is None:
                         pipeline.load()
@@ -337,37 +292,6 @@ def _caused_by(exc: BaseException, names: frozenset[str]) -> bool:
     return False
 
 
-#: Rows of one table a load takes (whole batch files of the spill), when its rows may be loaded
-#: in turn: DuckDB holds a load's rows in memory until it commits.
-LOAD_ROWS = 20_000
-
-
-def _steps(batches: list[Batch]) -> list[list[Batch]]:
-    """The loads of ``batches``: the leading parts of each table that is loaded in turn, a load
-    each, then one load of the rest (the last part of those tables, every other table, the
-    deletions of rows not read and the cursors).
-
-    A table's rows may be loaded in turn when the spill deletes nothing and gives every row the
-    same ``_sync_seq``: no object then has two versions that a later load could write in the
-    wrong order (in one load, dlt keeps the newest). A load killed between parts leaves the
-    cursors where they were: the next run reads the table again and merges it.
-    """
-    leading: list[list[Batch]] = []
-    rest: list[Batch] = []
-    for batch in batches:
-        spill = batch.spill
-        start = 0
-        if not spill.deletes and len(spill.seqs) <= 1:
-            in_part = 0
-            for index in range(spill.files - 1):  # the last file always goes with the rest
-                in_part += spill.rows_in(index, index + 1)
-                if in_part >= LOAD_ROWS:
-                    leading.append([replace(batch, part=(start, index + 1), partial=True)])
-                    start, in_part = index + 1, 0
-        rest.append(replace(batch, part=(start, None)) if start else batch)
-    return [*leading, rest]
-
-
 def _resource(batch: Batch, exists: bool = False) -> Any:
     """The dlt resource of one batch: its Arrow tables, then its new cursors into dlt's state.
 
@@ -384,8 +308,7 @@ def _resource(batch: Batch, exists: bool = False) -> Any:
             yield with_bookkeeping(table)
         if empty and not exists:  # no objects (yet): the table is made, with its key columns
             yield _empty_table(batch.children.parent if batch.children else None)
-        if not batch.partial:
-            dlt.current.resource_state()["cursors"] = dict(batch.cursors)
+        dlt.current.resource_state()["cursors"] = dict(batch.cursors)
 
     columns: dict[str, Any] = {
         name: {"data_type": "json"} for name in sorted(batch.spill.json_columns)
@@ -425,12 +348,11 @@ def _empty_table(parent: str | None = None) -> Any:
     return pa.table(columns)
 
 
-def _tables(batch: Batch, *, whole: bool = False) -> Iterator[Any]:
-    """The Arrow tables of the batch's part of the spill (of all of it when ``whole``); a child
-    table's keep only the newest version of each parent's children (rows that delete are always
-    kept)."""
+def _tables(batch: Batch) -> Iterator[Any]:
+    """The batch's Arrow tables; a child table's keep only the newest version of each parent's
+    children (rows that delete are always kept)."""
     children = batch.children
-    for table in batch.spill.tables(*((0, None) if whole else batch.part)):
+    for table in batch.spill.tables():
         if children is None or not children.newest or children.parent not in table.column_names:
             yield table
             continue
@@ -460,7 +382,7 @@ def _written_ids(batch: Batch) -> Any:
     if batch.children is None:
         return batch.spill.id_array()
     chunks: list[Any] = []
-    for table in _tables(batch, whole=True):
+    for table in _tables(batch):
         ids = table.column("id").cast(pa.string())
         if DELETED in table.column_names:
             deletes = pc.fill_null(table.column(DELETED).cast(pa.bool_()), False)
@@ -601,12 +523,11 @@ class _Counter:
         )
 
     def snapshot(self, resource: str, batch: Batch | None) -> Snapshot | None:
-        """Content hashes of the rows the batch writes (all of the account's when None or a full
-        pass)."""
+        """Content hashes of the rows the batch writes (all of the account's when None)."""
         table = self._table(resource)
         if table is None:
             return None
-        ids = None if batch is None or batch.every_row else batch.ids()
+        ids = None if batch is None else batch.spill.ids()
         return snapshot(self._client, table, self._key, ids, arrays=self._arrays)
 
     def changed(self, batch: Batch, before: Snapshot) -> int:
@@ -614,6 +535,6 @@ class _Counter:
         table = self._table(batch.resource)
         if table is None:
             return 0
-        ids = None if batch.every_row else before.ids.to_pylist()
+        ids = None if batch.full else before.ids.to_pylist()
         after = snapshot(self._client, table, self._key, ids, before.columns, arrays=self._arrays)
         return updated(before, after)

@@ -108,11 +108,6 @@ class Spill:
         self._raw: BinaryIO | None = None  # the file under the compressing stream
         self._in_file = 0
         self._files: list[Path] = []
-        #: Rows (and deletions) written to each file.
-        self._file_rows: list[int] = []
-        #: Every ``_sync_seq`` given to a row so far (one value: no object can have two versions
-        #: ordered apart, so the batches may be loaded in turn; see ``_load``).
-        self.seqs: set[int] = set()
         #: Columns holding JSON text (nested objects), for the table's column types.
         self.json_columns: set[str] = set()
         self.rows = 0
@@ -134,7 +129,7 @@ class Spill:
             to_row(obj, account_id, livemode, n, names)
             for obj, n in zip(objects, seqs, strict=True)
         ]
-        self._append(rows, names, deletes=0, seqs={seq} if isinstance(seq, int) else set(seq))
+        self._append(rows, names, deletes=0)
 
     def delete(
         self,
@@ -148,11 +143,9 @@ class Spill:
         rows = [
             tombstone(i, account_id, livemode, n) for i, n in zip(object_ids, seqs, strict=True)
         ]
-        self._append(rows, set(), deletes=len(rows), seqs=set(seqs))
+        self._append(rows, set(), deletes=len(rows))
 
-    def _append(
-        self, rows: list[dict[str, Any]], names: set[str], *, deletes: int, seqs: set[int]
-    ) -> None:
+    def _append(self, rows: list[dict[str, Any]], names: set[str], *, deletes: int) -> None:
         import orjson
 
         if not rows:
@@ -169,11 +162,9 @@ class Spill:
             except OSError as exc:
                 raise self._failed(exc) from None
             self.json_columns |= names
-            self.seqs |= seqs
             self.rows += len(rows) - deletes
             self.deletes += deletes
             self._in_file += len(rows)
-            self._file_rows[-1] += len(rows)
 
     def _rotate(self) -> None:
         self._finish()
@@ -182,7 +173,6 @@ class Spill:
         suffix = {"zstd": ".zst", "gzip": ".gz"}.get(CODEC, f".{CODEC}") if CODEC else ""
         path = self.folder / f"part-{len(self._files):06d}.jsonl{suffix}"
         self._files.append(path)
-        self._file_rows.append(0)
         self._raw = open(path, "wb", buffering=0, opener=private_opener)  # noqa: SIM115
         self._handle = (
             pa.CompressedOutputStream(self._raw, CODEC)
@@ -225,35 +215,23 @@ class Spill:
             self.error = error
         return error
 
-    @property
-    def files(self) -> int:
-        """How many batch files there are."""
-        return len(self._files)
-
-    def rows_in(self, start: int = 0, stop: int | None = None) -> int:
-        """Rows and deletions in the batch files ``start`` to ``stop`` (a slice)."""
-        return sum(self._file_rows[start:stop])
-
-    def tables(self, start: int = 0, stop: int | None = None) -> Iterator[pyarrow.Table]:
-        """The batches (files ``start`` to ``stop``, a slice: all by default), an Arrow table
-        each."""
-        for path in self._files[start:stop]:
+    def tables(self) -> Iterator[pyarrow.Table]:
+        """The batches, one Arrow table each."""
+        for path in list(self._files):
             yield _read(path)
 
-    def ids(self, start: int = 0, stop: int | None = None) -> set[str]:
+    def ids(self) -> set[str]:
         """Every object id in the batches (a few: see :meth:`id_array` for a full pass)."""
-        return {str(v) for v in self.id_array(start, stop).to_pylist()}
+        return {str(v) for v in self.id_array().to_pylist()}
 
-    def id_array(self, start: int = 0, stop: int | None = None) -> pyarrow.Array:
+    def id_array(self) -> pyarrow.Array:
         """Every object id in the batches, as one Arrow string array: a full pass over a large
         table holds its ids in a few dozen bytes each, where a Python set takes over a hundred."""
         import pyarrow as pa
 
         from ._arrays import empty
 
-        chunks = [
-            c for t in self.tables(start, stop) for c in t.column("id").cast(pa.string()).chunks
-        ]
+        chunks = [c for t in self.tables() for c in t.column("id").cast(pa.string()).chunks]
         return pa.concat_arrays(chunks) if chunks else empty()
 
     def remove(self) -> None:
