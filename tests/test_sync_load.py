@@ -177,6 +177,38 @@ def test_duckdb_out_of_memory_is_named_as_such_not_as_a_lost_server(
     assert "went away" not in message  # not "the server restarted": nothing restarted
 
 
+def test_a_duckdb_load_of_many_rows_gets_more_memory_and_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load that runs out of memory above (12 MB) loads with the larger limit."""
+    import stripe_oauth_nb.sync._destination as destinations
+
+    first = spill_of(tmp_path / "a", [customer(i) for i in range(20)])
+    big = spill_of(tmp_path / "b", [customer(i, "x" * 2000) for i in range(6_000)])
+    monkeypatch.setattr(destinations, "MEMORY_LIMIT", "12MB")
+    monkeypatch.setattr(destinations, "LARGE_LOAD_MEMORY", "512MB")
+    monkeypatch.setattr(destinations, "LARGE_LOAD_ROWS", 5_000)
+    during: list[str] = []
+    checkpoint = destinations._checkpoint
+
+    def recorded(connection: Any, path: Path) -> None:  # after the load, before the limit is back
+        during.append(connection.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        checkpoint(connection, path)
+
+    monkeypatch.setattr(destinations, "_checkpoint", recorded)
+    with open_destination(db=tmp_path / "stripe.duckdb") as dest:
+        loader = Loader(dest, dest.default_dataset)
+        load(loader, first, full=True)
+        assert load(loader, big, full=True).rows == 6_000
+        with loader.pipeline(ACCT, False).sql_client() as client:
+            (after,) = client.execute_sql("SELECT current_setting('memory_limit')")[0]
+    small, large = during
+    assert small == after  # 12 MB, as DuckDB writes it, before and after the big load
+    assert large != small
+    assert large.endswith("MiB")
+    assert float(large.split()[0]) > 400  # 512 MB: 488.2 MiB
+
+
 @pytest.mark.slow  # 30,000 rows loaded, then a full pass compared: about 10 s
 def test_a_full_pass_compares_rows_without_a_python_object_per_row(
     destination: Destination, tmp_path: Path

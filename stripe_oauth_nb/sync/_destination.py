@@ -48,10 +48,17 @@ __all__ = ["DEFAULT_DB", "Destination", "mask_dsn", "open_destination"]
 DEFAULT_DB = "stripe.duckdb"
 #: Seconds a PostgreSQL connection attempt may take.
 CONNECT_TIMEOUT = 10
-#: Memory DuckDB may use while a sync loads (it spills to disk beyond that). 64 MB was tried
-#: with big loads one table at a time (:data:`BIG_LOAD_ROWS`): 2,000 and 20,000 customers loaded,
-#: but 83,000 (the invoices and their 600,000 lines in one load) ran out of memory.
-MEMORY_LIMIT = "128MB"
+#: Memory DuckDB may use while a sync loads (it spills to disk beyond that), and for a load of
+#: at least :data:`LARGE_LOAD_ROWS` rows. At 128 MB for every load, DuckDB's memory filled up to
+#: its limit in the loads of 20,000 customers and not in those of 2,000, so the sync's peak grew
+#: with the data (364 MB against 297 MB); at 64 MB both peaked alike (317 and 291 MB), but the
+#: load of 83,000 customers' invoices with their 600,000 lines ran out of memory, which it does
+#: not at 128 MB.
+MEMORY_LIMIT = "64MB"
+LARGE_LOAD_MEMORY = "128MB"
+#: Rows of one load (the tables loaded together) from which DuckDB gets
+#: :data:`LARGE_LOAD_MEMORY`: the biggest load of 20,000 customers is about 160,000 rows.
+LARGE_LOAD_ROWS = 300_000
 #: DuckDB loads of at least this many rows run one table at a time, one such load at a time
 #: (smaller ones, a small account's, keep dlt's parallel jobs: a hundred one-customer accounts
 #: took 20% longer one table at a time).
@@ -86,6 +93,9 @@ class Destination:
     #: in this process (None: every load as dlt likes, up to 20 tables at once). DuckDB: each
     #: table loading at once holds buffers of its own in the process's memory.
     big_load_rows: int | None = None
+    #: Run before each load with its number of rows, under :meth:`loading`'s locks (DuckDB:
+    #: its memory limit for the load).
+    before_load: Callable[[int], None] | None = None
     #: Run after each load, while :meth:`loading` is still held (DuckDB: a checkpoint).
     after_load: Callable[[], None] | None = None
     #: Accounts to finish between two calls of :meth:`reopen` (None: never needed).
@@ -108,6 +118,8 @@ class Destination:
         dlt's default); :attr:`after_load` runs before the locks are let go."""
         big = self.big_load_rows is not None and rows >= self.big_load_rows
         with self.locks.loading(), self._big_load if big else contextlib.nullcontext():
+            if self.before_load is not None:
+                self.before_load(rows)
             yield 1 if big else None
             if self.after_load is not None:
                 self.after_load()
@@ -218,7 +230,8 @@ def _duckdb(path: Path, work_dir: str | Path | None) -> Destination:
         default_dataset="main",
         db_path=path,
         big_load_rows=BIG_LOAD_ROWS,
-        after_load=lambda: _checkpoint(connection.current, path),
+        before_load=connection.fit_memory,
+        after_load=connection.after_load,
         reopen_every=REOPEN_EVERY,
         _reopen=connection.reopen,
         _release=[lock.release, connection.close],
@@ -231,6 +244,29 @@ class _Connection:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.current = _open_duckdb(path)
+        self.memory = MEMORY_LIMIT
+
+    def fit_memory(self, rows: int) -> None:
+        """DuckDB's memory limit for a load of ``rows`` rows (:data:`LARGE_LOAD_ROWS`). A limit
+        DuckDB cannot lower now (memory it still holds) stays until the next load."""
+        import duckdb
+
+        wanted = LARGE_LOAD_MEMORY if rows >= LARGE_LOAD_ROWS else MEMORY_LIMIT
+        if wanted == self.memory:
+            return
+        cursor = self.current.cursor()
+        try:
+            cursor.execute(f"SET memory_limit = '{wanted}'")
+            self.memory = wanted
+        except duckdb.Error:
+            pass
+        finally:
+            cursor.close()
+
+    def after_load(self) -> None:
+        """A checkpoint if the log has grown; the memory limit of small loads again."""
+        _checkpoint(self.current, self.path)
+        self.fit_memory(0)
 
     def dlt_destination(self) -> Any:
         import dlt
@@ -242,6 +278,7 @@ class _Connection:
         again; the dlt destination over the new one."""
         self.current.close()
         self.current = _open_duckdb(self.path)
+        self.memory = MEMORY_LIMIT
         return self.dlt_destination()
 
     def close(self) -> None:
