@@ -14,14 +14,17 @@ figures do not depend on how the reader threads and the load overlap:
    sync does) and without them (dlt then writes each row to Parquet a second time), with the
    number of Parquet files dlt rewrote;
 5. beside it, the floor of a DuckDB load: the same rows inserted straight into a table from one
-   Parquet file (no staging table, no merge).
+   Parquet file (no staging table, no merge);
+6. the dlt load again under each of DuckDB's memory limits in ``--limits`` (the sync's 64 MB
+   and the 128 MB of a load of many rows, ``sync/_destination.py``): with enough pages
+   (``--pages 450``) the rows no longer fit in 64 MB and DuckDB spills to disk.
 
 Every step runs as in a sync (Arrow's allocator and the collector's thresholds as a sync sets
 them), the alternatives in turn first. The CPU is every thread's of this process (DuckDB's and
 Arrow's included). Bytes written are this process's (Linux
 ``/proc/self/io``), since writing costs CPU in the kernel.
 
-    python bench/bench_page.py [--customers 20000] [--pages 100] [--repeat 3]
+    python bench/bench_page.py [--customers 20000] [--pages 100] [--repeat 3] [--limits 64MB,128MB]
 """
 
 from __future__ import annotations
@@ -91,7 +94,12 @@ def fetch_pages(customers: int, pages: int) -> list[bytes]:
 
 
 def one_run(
-    pages: list[bytes], work: Path, into: dict[str, list[float]], *, flip: bool
+    pages: list[bytes],
+    work: Path,
+    into: dict[str, list[float]],
+    *,
+    flip: bool,
+    limits: list[str],
 ) -> dict[str, int]:
     """Each step once over every page (the alternatives in the other order when ``flip``); the
     number of Parquet files dlt rewrote per layout."""
@@ -151,6 +159,7 @@ def one_run(
         rewrites[layout] = len(count)
 
     straight_into(spills["zstd"], work, into)
+    under_limits(spills["zstd"], work, into, limits[::-1] if flip else limits)
     for spill in spills.values():
         spill.remove()
     return rewrites
@@ -181,12 +190,36 @@ def straight_into(spill: Any, work: Path, into: dict[str, list[float]]) -> None:
         connection.close()
 
 
+def under_limits(spill: Any, work: Path, into: dict[str, list[float]], limits: list[str]) -> None:
+    """The dlt load (bookkeeping columns) into a new DuckDB file under each memory limit."""
+    from stripe_oauth_nb.sync import _destination
+    from stripe_oauth_nb.sync._destination import open_destination
+    from stripe_oauth_nb.sync._load import Batch, Loader
+
+    default = _destination.MEMORY_LIMIT
+    for limit in limits:
+        _destination.MEMORY_LIMIT = limit
+        try:
+            with open_destination(db=work / f"limit-{limit}.duckdb") as destination:
+                loader = Loader(destination, destination.default_dataset)
+                loader.pipeline(ACCOUNT, True)
+                batch = Batch("charges", spill, {}, True)
+                with measured(into, f"6. dlt load into DuckDB, limit {limit}"):
+                    loader.load(ACCOUNT, True, [batch])
+        finally:
+            _destination.MEMORY_LIMIT = default
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20_000, help="the sandbox's size")
     parser.add_argument("--pages", type=int, default=100, help="pages of 100 charges timed")
     parser.add_argument("--repeat", type=int, default=3, help="runs (the median is shown)")
+    parser.add_argument(
+        "--limits", default="64MB,128MB", help="DuckDB memory limits of step 6, comma-separated"
+    )
     args = parser.parse_args()
+    limits = [x.strip() for x in args.limits.split(",") if x.strip()]
     pages = fetch_pages(args.customers, args.pages)
     objects = 100 * len(pages)
     into: dict[str, list[float]] = {}
@@ -195,7 +228,7 @@ def main() -> int:
     with fewer_collections():  # as while a sync runs
         for run in range(args.repeat):
             with tempfile.TemporaryDirectory() as folder:
-                rewrites = one_run(pages, Path(folder), into, flip=run % 2 == 1)
+                rewrites = one_run(pages, Path(folder), into, flip=run % 2 == 1, limits=limits)
     size = sum(len(p) for p in pages) / len(pages) / 1000
     print(
         f"{len(pages)} pages of 100 charges ({size:.0f} KB each, from the sandbox, mode {MODE}); "
