@@ -51,9 +51,10 @@ CONNECT_TIMEOUT = 10
 #: Memory DuckDB may use while a sync loads (it spills to disk beyond that), and for a load of
 #: at least :data:`LARGE_LOAD_ROWS` rows. At 128 MB for every load, DuckDB's memory filled up to
 #: its limit in the loads of 20,000 customers and not in those of 2,000, so the sync's peak grew
-#: with the data (364 MB against 297 MB); at 64 MB both peaked alike (317 and 291 MB), but the
-#: load of 83,000 customers' invoices with their 600,000 lines ran out of memory, which it does
-#: not at 128 MB.
+#: with the data (``bench_sync.py --memory``, lean install: 299 and 353 MB); at 64 MB the two
+#: stay close (264 and 292 MB), but the load of 83,000 customers' invoices with their 600,000
+#: lines runs out of memory, which it does not at 128 MB. A load that no longer fits in 64 MB
+#: spills: 1.3 ms more CPU per 100 charges (``bench_page.py``, step 6).
 MEMORY_LIMIT = "64MB"
 LARGE_LOAD_MEMORY = "128MB"
 #: Rows of one load (the tables loaded together) from which DuckDB gets
