@@ -116,7 +116,8 @@ class Destination:
         """Held while a load of ``rows`` rows writes the tables: the account locks' load lock
         (one process at a time, for a shared destination), and this process's lock of big loads
         for one that is big (:attr:`big_load_rows`). Gives the dlt load workers to use (None:
-        dlt's default); :attr:`after_load` runs before the locks are let go."""
+        dlt's default); :attr:`before_load` runs once the locks are held, :attr:`after_load`
+        before they are let go."""
         big = self.big_load_rows is not None and rows >= self.big_load_rows
         with self.locks.loading(), self._big_load if big else contextlib.nullcontext():
             if self.before_load is not None:
