@@ -107,8 +107,6 @@ def one_run(
     from dlt.normalize.items_normalizers.arrow import ArrowItemsNormalizer
 
     from stripe_oauth_nb.sync import _layout, _load, _spill
-    from stripe_oauth_nb.sync._destination import open_destination
-    from stripe_oauth_nb.sync._load import Batch, Loader
     from stripe_oauth_nb.sync._spill import Spill
 
     with measured(into, "1. parse the page (orjson)"):
@@ -147,12 +145,7 @@ def one_run(
         _load.with_bookkeeping = keep if layout == "bookkeeping columns" else _as_read  # type: ignore[attr-defined]
         try:
             db = work / f"{layout.split()[0]}.duckdb"
-            with open_destination(db=db) as destination:
-                loader = Loader(destination, destination.default_dataset)
-                loader.pipeline(ACCOUNT, True)  # made before the clock: a fixed cost
-                batch = Batch("charges", spills["zstd"], {}, True)
-                with measured(into, f"4. dlt load into DuckDB, {layout}"):
-                    loader.load(ACCOUNT, True, [batch])
+            timed_load(spills["zstd"], db, into, f"4. dlt load into DuckDB, {layout}")
         finally:
             ArrowItemsNormalizer._write_with_dlt_columns = rewrite  # type: ignore[method-assign]
             _load.with_bookkeeping = keep  # type: ignore[attr-defined]
@@ -193,21 +186,29 @@ def straight_into(spill: Any, work: Path, into: dict[str, list[float]]) -> None:
 def under_limits(spill: Any, work: Path, into: dict[str, list[float]], limits: list[str]) -> None:
     """The dlt load (bookkeeping columns) into a new DuckDB file under each memory limit."""
     from stripe_oauth_nb.sync import _destination
-    from stripe_oauth_nb.sync._destination import open_destination
-    from stripe_oauth_nb.sync._load import Batch, Loader
 
     default = _destination.MEMORY_LIMIT
     for limit in limits:
         _destination.MEMORY_LIMIT = limit
         try:
-            with open_destination(db=work / f"limit-{limit}.duckdb") as destination:
-                loader = Loader(destination, destination.default_dataset)
-                loader.pipeline(ACCOUNT, True)
-                batch = Batch("charges", spill, {}, True)
-                with measured(into, f"6. dlt load into DuckDB, limit {limit}"):
-                    loader.load(ACCOUNT, True, [batch])
+            db = work / f"limit-{limit}.duckdb"
+            timed_load(spill, db, into, f"6. dlt load into DuckDB, limit {limit}")
         finally:
             _destination.MEMORY_LIMIT = default
+
+
+def timed_load(spill: Any, db: Path, into: dict[str, list[float]], name: str) -> None:
+    """The spill's charges loaded by the sync's loader into a new DuckDB file, timed as
+    ``name`` (the pipeline made before the clock: a fixed cost)."""
+    from stripe_oauth_nb.sync._destination import open_destination
+    from stripe_oauth_nb.sync._load import Batch, Loader
+
+    with open_destination(db=db) as destination:
+        loader = Loader(destination, destination.default_dataset)
+        loader.pipeline(ACCOUNT, True)
+        batch = Batch("charges", spill, {}, True)
+        with measured(into, name):
+            loader.load(ACCOUNT, True, [batch])
 
 
 def main() -> int:
