@@ -155,6 +155,12 @@ def test_a_full_pass_removes_objects_gone_from_the_api(
     assert rows(loader, "SELECT count(*) FROM {table} WHERE account_id = 'acct_EXAMPLE2'") == [(1,)]
 
 
+def twice_each(path: Path) -> Spill:
+    """12 MB of rows, every customer twice: the merge numbers each id's versions (a window
+    over the whole load), which does not fit in 12 MB of DuckDB's memory."""
+    return spill_of(path, [customer(i % 3_000, "x" * 2000) for i in range(6_000)])
+
+
 @pytest.mark.slow  # a 12 MB DuckDB and 12 MB of rows: about 7 s
 def test_duckdb_out_of_memory_is_named_as_such_not_as_a_lost_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -163,7 +169,7 @@ def test_duckdb_out_of_memory_is_named_as_such_not_as_a_lost_server(
     from stripe_oauth_nb.errors import DestinationError
 
     first = spill_of(tmp_path / "a", [customer(i) for i in range(20)])
-    big = spill_of(tmp_path / "b", [customer(i, "x" * 2000) for i in range(6_000)])
+    big = twice_each(tmp_path / "b")
     monkeypatch.setattr(destinations, "MEMORY_LIMIT", "12MB")  # DuckDB's cap for this sync
     with open_destination(db=tmp_path / "stripe.duckdb") as dest:
         loader = Loader(dest, dest.default_dataset)
@@ -184,7 +190,7 @@ def test_a_duckdb_load_of_many_rows_gets_more_memory_and_gives_it_back(
     import stripe_oauth_nb.sync._destination as destinations
 
     first = spill_of(tmp_path / "a", [customer(i) for i in range(20)])
-    big = spill_of(tmp_path / "b", [customer(i, "x" * 2000) for i in range(6_000)])
+    big = twice_each(tmp_path / "b")
     monkeypatch.setattr(destinations, "MEMORY_LIMIT", "12MB")
     monkeypatch.setattr(destinations, "LARGE_LOAD_MEMORY", "512MB")
     monkeypatch.setattr(destinations, "LARGE_LOAD_ROWS", 5_000)
@@ -199,7 +205,7 @@ def test_a_duckdb_load_of_many_rows_gets_more_memory_and_gives_it_back(
     with open_destination(db=tmp_path / "stripe.duckdb") as dest:
         loader = Loader(dest, dest.default_dataset)
         load(loader, first, full=True)
-        assert load(loader, big, full=True).rows == 6_000
+        assert load(loader, big, full=True).rows == 3_000
         with loader.pipeline(ACCT, False).sql_client() as client:
             (after,) = client.execute_sql("SELECT current_setting('memory_limit')")[0]
     small, large = during
@@ -367,13 +373,13 @@ def test_loads_write_each_row_to_parquet_once_and_fill_the_load_id(
     assert rows(loader, "SELECT count(*) FROM {table} WHERE name = 'again'") == [(5,)]
 
 
-def test_a_package_left_unloaded_is_aborted_when_the_database_is_the_truth(
+def test_a_package_left_unloaded_is_aborted_by_the_next_run(
     destination: Destination, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A load that stopped after dlt wrote its package (a process killed between extract and
-    load, say) left cursors in the work folder that the database never got. ``fresh`` (several
-    processes share the destination) aborts the package and takes the database's cursors, so
-    its rows are read again; otherwise the package is loaded first by the next run."""
+    load, say) left cursors in the work folder that the database never got. The next run aborts
+    the package and takes the database's cursors, so its rows are read again; a package is
+    never loaded by a later run (``fresh`` or not)."""
     import contextlib
 
     from stripe_oauth_nb.errors import DestinationError
@@ -394,13 +400,108 @@ def test_a_package_left_unloaded_is_aborted_when_the_database_is_the_truth(
             load(loader, spill_of(tmp_path / "b", [customer(9)]), {"created": 9}, full=False)
     pipeline = loader.pipeline(ACCT, False)
     assert pipeline.has_pending_data
-    assert loader.states(ACCT, False) == {"customers": {"created": 9}}  # the package's own
-    assert loader.states(ACCT, False, fresh=True) == {"customers": {"created": 5}}
+    assert loader.states(ACCT, False) == {"customers": {"created": 5}}
     assert not pipeline.has_pending_data
+    assert loader.states(ACCT, False, fresh=True) == {"customers": {"created": 5}}
     assert rows(loader, "SELECT count(*) FROM {table}") == [(5,)]
     counts = load(loader, spill_of(tmp_path / "c", [customer(9)]), {"created": 9}, full=False)
     assert (counts.inserted, counts.rows) == (1, 6)
-    assert loader.states(ACCT, False, fresh=True) == {"customers": {"created": 9}}
+    assert loader.states(ACCT, False) == {"customers": {"created": 9}}
+
+
+def test_a_first_load_killed_after_its_rows_committed_is_read_again_into_one_row_each(
+    destination: Destination, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table's first load (appended where the destination allows it) whose rows committed,
+    the process killed before dlt marked the package loaded: the next run aborts the package
+    (it is never loaded again: an append done twice is every row twice), reads from the
+    database's cursors (none yet), and the rows it reads replace those in the table."""
+    from dlt.load.load import Load
+
+    from stripe_oauth_nb.errors import DestinationError
+
+    def killed(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the process was killed here")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Load, "complete_package", killed)
+        loader = Loader(destination, destination.default_dataset)
+        spill = spill_of(tmp_path / "a", [customer(i) for i in range(5)])
+        with pytest.raises(DestinationError):
+            load(loader, spill, {"created": 5}, full=True)
+    assert rows(loader, "SELECT count(*) FROM {table}") == [(5,)]  # committed, not recorded
+    assert loader.pipeline(ACCT, False).has_pending_data
+    assert loader.states(ACCT, False) == {}  # the database holds no complete load
+    counts = load(
+        loader, spill_of(tmp_path / "b", [customer(i) for i in range(6)]), {"created": 6}, full=True
+    )
+    assert (counts.inserted, counts.rows) == (1, 6)
+    assert rows(loader, "SELECT count(*), count(DISTINCT id) FROM {table}") == [(6, 6)]
+    assert loader.states(ACCT, False) == {"customers": {"created": 6}}
+
+
+def written(loader: Loader, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """(write disposition, declared deduplicated) of each table of each load from now on, as
+    dlt's load step saw them."""
+    from dlt.load.load import Load
+
+    seen: list[tuple[str, bool]] = []
+    complete = Load.complete_package
+
+    def recorded(self: Load, load_id: str, schema: Any, aborted: bool = False) -> None:
+        table = schema.tables["customers"]
+        seen.append((table["write_disposition"], bool(table.get("x-stage-data-deduplicated"))))
+        complete(self, load_id, schema, aborted)
+
+    monkeypatch.setattr(Load, "complete_package", recorded)
+    return seen
+
+
+def test_each_load_is_written_the_cheapest_way_that_gives_the_merges_rows(
+    destination: Destination, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first load with one row per id is appended (DuckDB) or merged without numbering the
+    versions; a load with an id twice is merged with them numbered, the newest kept; the hint
+    is cleared again (dlt only ever sets it). The tables hold the merge's rows every time."""
+    loader = Loader(destination, destination.default_dataset)
+    seen = written(loader, monkeypatch)
+    first = ("append", False) if destination.kind == "duckdb" else ("merge", True)
+    load(loader, spill_of(tmp_path / "a", [customer(i) for i in range(5)]), full=True)
+    twice = Spill(tmp_path / "b")
+    twice.add([customer(1, "old"), customer(7, "old")], ACCT, False, seq=1)
+    twice.add([customer(1, "new"), customer(7, "new")], ACCT, False, seq=2)
+    twice.close()
+    counts = load(loader, twice, full=False)
+    assert (counts.inserted, counts.updated, counts.rows) == (1, 1, 6)
+    counts = load(loader, spill_of(tmp_path / "c", [customer(8)], deletes=["cus_0000"]), full=False)
+    assert (counts.inserted, counts.deleted, counts.rows) == (1, 1, 6)
+    assert seen == [first, ("merge", False), ("merge", True)]
+    found = rows(loader, "SELECT id, name FROM {table} WHERE id IN ('cus_0001', 'cus_0007')")
+    assert sorted(found) == [("cus_0001", "new"), ("cus_0007", "new")]
+    assert rows(loader, "SELECT count(*), count(DISTINCT id) FROM {table}") == [(6, 6)]
+
+
+def test_a_first_load_that_deletes_or_repeats_an_id_is_merged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Appending is for a first load that is exactly inserts: a row that deletes, or an id
+    twice, and the load goes through the merge, which applies them."""
+    with open_destination(db=tmp_path / "stripe.duckdb") as dest:
+        loader = Loader(dest, dest.default_dataset)
+        seen = written(loader, monkeypatch)
+        gone = spill_of(tmp_path / "a", [customer(i) for i in range(3)], deletes=["cus_0009"])
+        assert load(loader, gone, full=False).rows == 3
+        twice = Spill(tmp_path / "b")
+        twice.add([customer(1, "old")], "acct_OTHER", False, seq=1)
+        twice.add([customer(1, "new")], "acct_OTHER", False, seq=2)
+        twice.close()
+        assert load(loader, twice, full=False, account="acct_OTHER").rows == 1
+        assert seen == [("merge", True), ("merge", False)]  # ids unique, then not
+        with loader.pipeline("acct_OTHER", False).sql_client() as client:
+            table = client.make_qualified_table_name("customers")
+            sql = f"SELECT name FROM {table} WHERE account_id = 'acct_OTHER'"  # noqa: S608
+            found = client.execute_sql(sql)
+        assert [tuple(r) for r in found] == [("new",)]
 
 
 def test_a_spill_without_codec_writes_plain_json_lines(

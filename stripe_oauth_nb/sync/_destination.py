@@ -101,6 +101,11 @@ class Destination:
     after_load: Callable[[], None] | None = None
     #: Accounts to finish between two calls of :meth:`reopen` (None: never needed).
     reopen_every: int | None = None
+    #: A table's first load for an account may append its rows straight to the table, with no
+    #: staging copy and no merge (``_load``). Only where a load that committed cannot be run
+    #: again by dlt: DuckDB, in this process. A server's reply lost after its commit would make
+    #: dlt retry the job, which for an append is the rows twice.
+    appends_first_loads: bool = False
     _reopen: Callable[[], Any] | None = None
     _release: list[Any] = field(default_factory=list)
     _big_load: threading.Lock = field(default_factory=threading.Lock)
@@ -235,6 +240,7 @@ def _duckdb(path: Path, work_dir: str | Path | None) -> Destination:
         before_load=connection.fit_memory,
         after_load=connection.after_load,
         reopen_every=REOPEN_EVERY,
+        appends_first_loads=True,
         _reopen=connection.reopen,
         _release=[lock.release, connection.close],
     )

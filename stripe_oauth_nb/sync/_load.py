@@ -15,8 +15,11 @@ state. Resources are loaded as soon as they are read, while the others are still
   in the table are deleted in the same load; a full pass deletes every child whose parent was
   not read, except the children of parents left out because their lists could not be read whole;
 - the cursors (newest ``created`` read, newest event seen) are the resource's dlt state, which
-  dlt writes into the database with the load: a load killed at any point is finished by the next
-  run (dlt loads pending packages first), and until then the cursors stay where they were.
+  dlt writes into the database with the load: a load killed at any point is aborted by the next
+  run, whose cursors are then the database's, so its rows are read again;
+- a table's first load for an account, when it has one row per id and deletes nothing, is
+  appended to the table without dlt's staging copy and merge (:func:`_writes`), which is the
+  same rows for a third of the CPU (see the README).
 
 After every load the completed package (a Parquet copy of every row loaded) is deleted, and what
 dlt wrote is made owner-only (``_privacy``): the work folder keeps dlt's state, schemas and
@@ -151,17 +154,18 @@ class Loader:
     ) -> dict[str, dict[str, Any]]:
         """Each resource's cursors from its last load (absent when never loaded).
 
-        The pipeline's local state is used when there is one (it is at least as new as the
-        database's: a package it describes but that did not load is loaded first by the next
-        run); otherwise dlt restores it from the database (a new machine, a deleted work folder).
-        ``fresh`` (other processes load into the same destination): the database is the truth,
-        so packages this machine left unloaded (a killed run) are dropped, their rows read again
-        from the cursors the database holds, and the state restored from it.
+        The pipeline's local state is used when there is one and no package is pending;
+        otherwise dlt restores it from the database (a new machine, a deleted work folder).
+        A package this machine left unloaded or half loaded (a killed run) is aborted, never
+        loaded again: its rows are read again from the cursors the database holds (a load
+        whose rows were appended, ``_writes``, would put them in twice). ``fresh`` (other
+        processes load into the same destination): the database is the truth, always.
         """
         pipeline = self.pipeline(account_id, livemode)
-        if fresh or not pipeline.state.get("sources"):
+        pending = pipeline.has_pending_data
+        if fresh or pending or not pipeline.state.get("sources"):
             try:
-                if fresh and pipeline.has_pending_data:
+                if pending:
                     pipeline.abort_packages()  # and restores the state from before them
                 pipeline.sync_destination()
             except Exception as exc:
@@ -192,6 +196,7 @@ class Loader:
         before: dict[str, tuple[int, int]] = {}
         hashes: dict[str, Snapshot] = {}
         exists: set[str] = set()
+        writes: dict[str, tuple[Any, bool]] = {}
         try:
             with _Counter(pipeline, key) as counter:
                 for batch in batches:
@@ -209,9 +214,13 @@ class Loader:
                     old = counter.snapshot(table, None if batch.full else batch) if rows else None
                     if old is not None:  # the content of the rows this load may write again
                         hashes[table] = old
+                    appends = self.destination.appends_first_loads and not rows
+                    writes[table] = _writes(batch, appends=appends)
             try:
                 # run()'s steps one by one: the load alone waits for other processes' loads
-                pipeline.extract([_resource(b, b.resource in exists) for b in batches])
+                pipeline.extract(
+                    [_resource(b, *writes[b.resource], b.resource in exists) for b in batches]
+                )
                 pipeline.normalize()
                 rows = sum(b.spill.rows + b.spill.deletes for b in batches)
                 with self.destination.loading(rows) as workers:
@@ -292,7 +301,32 @@ def _caused_by(exc: BaseException, names: frozenset[str]) -> bool:
     return False
 
 
-def _resource(batch: Batch, exists: bool = False) -> Any:
+#: dlt's write disposition of a table: replace the rows of the ids loaded (in one transaction).
+MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+#: dlt's table hint that the merge's rows have one row per key (``deduplicated`` in the merge's
+#: write disposition, which dlt only ever sets, never clears: given here both ways).
+DEDUPLICATED = "x-stage-data-deduplicated"
+
+
+def _writes(batch: Batch, *, appends: bool) -> tuple[Any, bool]:
+    """How dlt writes the batch: its write disposition, and whether the rows are declared to
+    have one row per id.
+
+    dlt's merge copies the rows into a staging table, numbers the versions of each id to keep
+    the newest (a window over the whole load, which DuckDB materialises), deletes the ids from
+    the table, and inserts. When no two rows of the batch share an id (``Spill.unique_ids``,
+    the rows that delete included), there is nothing to number: the merge is told so. When,
+    besides, nothing is deleted and the account has no row in the table (``appends``: its first
+    load, where the destination allows it) there is nothing to delete either: the rows are
+    appended to the table as they are, the merge's result without its staging copy.
+    """
+    unique = batch.spill.unique_ids()
+    if unique and appends and not batch.spill.deletes:
+        return "append", False
+    return MERGE, unique
+
+
+def _resource(batch: Batch, write: Any, unique: bool, exists: bool = False) -> Any:
     """The dlt resource of one batch: its Arrow tables, then its new cursors into dlt's state.
 
     A batch with no rows yields nothing when its table ``exists`` already (only its cursors
@@ -324,14 +358,16 @@ def _resource(batch: Batch, exists: bool = False) -> Any:
     )
     if batch.children is not None:
         columns[batch.children.parent] = {"data_type": "text"}
-    return dlt.resource(
+    resource = dlt.resource(
         rows,
         name=batch.resource,
         table_name=batch.resource,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        write_disposition=write,
         primary_key=PRIMARY_KEY,
         columns=columns,
     )
+    resource.apply_hints(additional_table_hints={DEDUPLICATED: unique})
+    return resource
 
 
 def _empty_table(parent: str | None = None) -> Any:

@@ -21,7 +21,7 @@ command that fixes it.
 
 :func:`clean_work_folder` removes what a finished load no longer needs: dlt's completed load
 packages (``load/loaded/``: a Parquet copy of every row loaded) and spill files, keeping dlt's
-state, schemas and any package still pending (the next run loads it first).
+state, schemas and any package still pending (the next run aborts it and reads its rows again).
 """
 
 from __future__ import annotations

@@ -38,6 +38,8 @@ SEQ = "_sync_seq"
 BATCH_ROWS = 2000
 #: How the batch files are compressed (an Arrow codec; None: plain, for a benchmark's comparison).
 CODEC: str | None = "zstd"
+#: Pages of ids kept apart before they are joined into one Arrow array.
+ID_PAGES = 64
 
 
 def to_row(
@@ -94,8 +96,8 @@ class Spill:
     """The rows of one (account, mode, resource), as compressed JSON lines, a file per batch.
 
     Rows are written as they come (nested values already JSON text), so memory holds no more
-    than a page; :meth:`tables` reads each file back as an Arrow table with pyarrow's JSON reader
-    (C++, outside the interpreter lock), one batch at a time.
+    than a page and the ids; :meth:`tables` reads each file back as an Arrow table with pyarrow's
+    JSON reader (C++, outside the interpreter lock), one batch at a time.
     """
 
     def __init__(self, folder: Path, budget: DiskBudget | None = None) -> None:
@@ -112,6 +114,9 @@ class Spill:
         self.json_columns: set[str] = set()
         self.rows = 0
         self.deletes = 0
+        #: The id of every row written, in Arrow arrays (a page's, joined every ID_PAGES).
+        self._ids: list[pyarrow.Array] = []
+        self._recent_ids: list[pyarrow.Array] = []
         #: Why rows are missing from the files (a full disk): the spill is not to be loaded.
         self.error: StripeOAuthNBError | None = None
 
@@ -147,12 +152,16 @@ class Spill:
 
     def _append(self, rows: list[dict[str, Any]], names: set[str], *, deletes: int) -> None:
         import orjson
+        import pyarrow as pa
 
         if not rows:
             return
         lines = [orjson.dumps(row) for row in rows]
         lines.append(b"")
         data = b"\n".join(lines)
+        ids = pa.array(
+            [None if (i := row.get("id")) is None else str(i) for row in rows], pa.string()
+        )
         with self._lock:
             try:
                 if self._handle is None or self._in_file >= BATCH_ROWS:
@@ -165,6 +174,10 @@ class Spill:
             self.rows += len(rows) - deletes
             self.deletes += deletes
             self._in_file += len(rows)
+            self._recent_ids.append(ids)
+            if len(self._recent_ids) >= ID_PAGES:
+                self._ids.append(pa.concat_arrays(self._recent_ids))
+                self._recent_ids = []
 
     def _rotate(self) -> None:
         self._finish()
@@ -225,17 +238,28 @@ class Spill:
         return {str(v) for v in self.id_array().to_pylist()}
 
     def id_array(self) -> pyarrow.Array:
-        """Every object id in the batches, as one Arrow string array: a full pass over a large
-        table holds its ids in a few dozen bytes each, where a Python set takes over a hundred."""
+        """Every object id in the batches (rows that delete included), as one Arrow string
+        array, kept as the rows were written (the files are not read again): a full pass over a
+        large table holds its ids in a few dozen bytes each, where a Python set takes over a
+        hundred."""
         import pyarrow as pa
 
         from ._arrays import empty
 
-        chunks = [c for t in self.tables() for c in t.column("id").cast(pa.string()).chunks]
+        with self._lock:
+            chunks = self._ids + self._recent_ids
         return pa.concat_arrays(chunks) if chunks else empty()
+
+    def unique_ids(self) -> bool:
+        """True when no two rows of the batches have the same id (nor none)."""
+        import pyarrow.compute as pc
+
+        ids = self.id_array()
+        return bool(ids.null_count == 0 and pc.count_distinct(ids).as_py() == len(ids))
 
     def remove(self) -> None:
         self.close()
+        self._ids, self._recent_ids = [], []
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

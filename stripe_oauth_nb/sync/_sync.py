@@ -278,6 +278,7 @@ class _Run:
         destination that keeps memory per connection, DuckDB, is reopened every
         ``reopen_every`` accounts, with none in flight)."""
         # what an interrupted run left (spill files, loaded packages) goes; pending packages stay
+        # until the account's state is read (``Loader.states`` aborts them)
         clean_work_folder(self.loader.pipelines_dir, self.spill_root)
         waiting = collections.deque(token_sets)
         flying: dict[int, _Account] = {}
