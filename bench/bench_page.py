@@ -17,7 +17,12 @@ figures do not depend on how the reader threads and the load overlap:
    Parquet file (no staging table, no merge);
 6. the dlt load again under each of DuckDB's memory limits in ``--limits`` (the sync's 64 MB
    and the 128 MB of a load of many rows, ``sync/_destination.py``): with enough pages
-   (``--pages 450``) the rows no longer fit in 64 MB and DuckDB spills to disk.
+   (``--pages 450``) the rows no longer fit in 64 MB and DuckDB spills to disk;
+7. the same first load written each way the loader can (``_load._writes``): dlt's merge with
+   each id's versions numbered (every load before), the merge told the ids are unique, and the
+   append a table's first load now gets.
+
+Steps 4 and 6 load as the sync does: a table's first load is appended (step 7).
 
 Every step runs as in a sync (Arrow's allocator and the collector's thresholds as a sync sets
 them), the alternatives in turn first. The CPU is every thread's of this process (DuckDB's and
@@ -153,6 +158,7 @@ def one_run(
 
     straight_into(spills["zstd"], work, into)
     under_limits(spills["zstd"], work, into, limits[::-1] if flip else limits)
+    written_ways(spills["zstd"], work, into, flip=flip)
     for spill in spills.values():
         spill.remove()
     return rewrites
@@ -195,6 +201,28 @@ def under_limits(spill: Any, work: Path, into: dict[str, list[float]], limits: l
             timed_load(spill, db, into, f"6. dlt load into DuckDB, limit {limit}")
         finally:
             _destination.MEMORY_LIMIT = default
+
+
+def written_ways(spill: Any, work: Path, into: dict[str, list[float]], *, flip: bool) -> None:
+    """The first load written each way (``_load._writes`` chooses; here each is imposed)."""
+    from stripe_oauth_nb.sync import _load
+
+    ways: dict[str, tuple[Any, bool]] = {
+        "merge, versions numbered": (_load.MERGE, False),
+        "merge, one row per id": (_load.MERGE, True),
+        "append": ("append", False),
+    }
+    chosen = _load._writes
+    for n, name in enumerate(reversed(ways) if flip else ways):
+
+        def imposed(batch: Any, *, appends: bool, _way: tuple[Any, bool] = ways[name]) -> Any:
+            return _way
+
+        _load._writes = imposed
+        try:
+            timed_load(spill, work / f"way-{n}.duckdb", into, f"7. dlt load into DuckDB, {name}")
+        finally:
+            _load._writes = chosen
 
 
 def timed_load(spill: Any, db: Path, into: dict[str, list[float]], name: str) -> None:
