@@ -440,6 +440,25 @@ def test_a_first_load_killed_after_its_rows_committed_is_read_again_into_one_row
     assert loader.states(ACCT, False) == {"customers": {"created": 6}}
 
 
+def test_a_spill_tells_whether_two_of_its_rows_share_an_id(tmp_path: Path) -> None:
+    """Rows that delete count: a tombstone of an id written is a second row of it."""
+    from stripe_oauth_nb.sync import _spill
+
+    assert Spill(tmp_path / "none").unique_ids()
+    spill = spill_of(tmp_path / "a", [customer(i) for i in range(150)], deletes=["cus_0999"])
+    assert spill.unique_ids()
+    spill.add([customer(149, "again")], ACCT, False, seq=2)
+    assert not spill.unique_ids()
+    pages = Spill(tmp_path / "b")
+    for n in range(_spill.ID_PAGES + 3):  # the hashes of the first pages joined in one array
+        pages.add([customer(n)], ACCT, False, seq=1)
+    assert pages.unique_ids()
+    pages.delete(["cus_0002"], ACCT, False)
+    assert not pages.unique_ids()
+    pages.remove()
+    assert pages.unique_ids()  # nothing left
+
+
 def written(loader: Loader, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     """(write disposition, declared deduplicated) of each table of each load from now on, as
     dlt's load step saw them."""

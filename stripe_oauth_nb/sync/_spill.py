@@ -38,7 +38,7 @@ SEQ = "_sync_seq"
 BATCH_ROWS = 2000
 #: How the batch files are compressed (an Arrow codec; None: plain, for a benchmark's comparison).
 CODEC: str | None = "zstd"
-#: Pages of ids kept apart before they are joined into one Arrow array.
+#: Pages of id hashes kept apart before they are joined into one Arrow array.
 ID_PAGES = 64
 
 
@@ -96,8 +96,8 @@ class Spill:
     """The rows of one (account, mode, resource), as compressed JSON lines, a file per batch.
 
     Rows are written as they come (nested values already JSON text), so memory holds no more
-    than a page and the ids; :meth:`tables` reads each file back as an Arrow table with pyarrow's
-    JSON reader (C++, outside the interpreter lock), one batch at a time.
+    than a page and a hash of each id; :meth:`tables` reads each file back as an Arrow table
+    with pyarrow's JSON reader (C++, outside the interpreter lock), one batch at a time.
     """
 
     def __init__(self, folder: Path, budget: DiskBudget | None = None) -> None:
@@ -114,9 +114,10 @@ class Spill:
         self.json_columns: set[str] = set()
         self.rows = 0
         self.deletes = 0
-        #: The id of every row written, in Arrow arrays (a page's, joined every ID_PAGES).
-        self._ids: list[pyarrow.Array] = []
-        self._recent_ids: list[pyarrow.Array] = []
+        #: A hash of the id of every row written (8 bytes a row), in Arrow arrays: a page's,
+        #: joined every ID_PAGES pages (:meth:`unique_ids`).
+        self._hashes: list[pyarrow.Array] = []
+        self._recent: list[pyarrow.Array] = []
         #: Why rows are missing from the files (a full disk): the spill is not to be loaded.
         self.error: StripeOAuthNBError | None = None
 
@@ -159,9 +160,7 @@ class Spill:
         lines = [orjson.dumps(row) for row in rows]
         lines.append(b"")
         data = b"\n".join(lines)
-        ids = pa.array(
-            [None if (i := row.get("id")) is None else str(i) for row in rows], pa.string()
-        )
+        hashes = pa.array([hash(row.get("id")) for row in rows], pa.int64())
         with self._lock:
             try:
                 if self._handle is None or self._in_file >= BATCH_ROWS:
@@ -174,10 +173,10 @@ class Spill:
             self.rows += len(rows) - deletes
             self.deletes += deletes
             self._in_file += len(rows)
-            self._recent_ids.append(ids)
-            if len(self._recent_ids) >= ID_PAGES:
-                self._ids.append(pa.concat_arrays(self._recent_ids))
-                self._recent_ids = []
+            self._recent.append(hashes)
+            if len(self._recent) >= ID_PAGES:
+                self._hashes.append(pa.concat_arrays(self._recent))
+                self._recent = []
 
     def _rotate(self) -> None:
         self._finish()
@@ -238,28 +237,34 @@ class Spill:
         return {str(v) for v in self.id_array().to_pylist()}
 
     def id_array(self) -> pyarrow.Array:
-        """Every object id in the batches (rows that delete included), as one Arrow string
-        array, kept as the rows were written (the files are not read again): a full pass over a
-        large table holds its ids in a few dozen bytes each, where a Python set takes over a
-        hundred."""
+        """Every object id in the batches, as one Arrow string array: a full pass over a large
+        table holds its ids in a few dozen bytes each, where a Python set takes over a hundred."""
         import pyarrow as pa
 
         from ._arrays import empty
 
-        with self._lock:
-            chunks = self._ids + self._recent_ids
+        chunks = [c for t in self.tables() for c in t.column("id").cast(pa.string()).chunks]
         return pa.concat_arrays(chunks) if chunks else empty()
 
     def unique_ids(self) -> bool:
-        """True when no two rows of the batches have the same id (nor none)."""
+        """True when no two rows of the batches (rows that delete included) have the same id.
+
+        Told by the ids' hashes, kept as the rows were written (the files are not read again,
+        and 8 bytes a row stay in memory, not the ids): two ids with one hash make it False,
+        which is always safe (the load then numbers the versions of each id, ``_load``)."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        ids = self.id_array()
-        return bool(ids.null_count == 0 and pc.count_distinct(ids).as_py() == len(ids))
+        with self._lock:
+            chunks = self._hashes + self._recent
+        if not chunks:
+            return True
+        hashes = pa.concat_arrays(chunks)
+        return bool(pc.count_distinct(hashes).as_py() == len(hashes))
 
     def remove(self) -> None:
         self.close()
-        self._ids, self._recent_ids = [], []
+        self._hashes, self._recent = [], []
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
