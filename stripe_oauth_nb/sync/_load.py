@@ -19,7 +19,7 @@ state. Resources are loaded as soon as they are read, while the others are still
   run, whose cursors are then the database's, so its rows are read again;
 - a table's first load for an account, when it has one row per id and deletes nothing, is
   appended to the table without dlt's staging copy and merge (:func:`_writes`), which is the
-  same rows for a third of the CPU (see the README).
+  same rows for about two thirds of the CPU and half the bytes written (see the README).
 
 After every load the completed package (a Parquet copy of every row loaded) is deleted, and what
 dlt wrote is made owner-only (``_privacy``): the work folder keeps dlt's state, schemas and
