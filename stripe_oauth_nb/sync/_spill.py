@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -38,8 +39,6 @@ SEQ = "_sync_seq"
 BATCH_ROWS = 2000
 #: How the batch files are compressed (an Arrow codec; None: plain, for a benchmark's comparison).
 CODEC: str | None = "zstd"
-#: Pages of id hashes kept apart before they are joined into one Arrow array.
-ID_PAGES = 64
 
 
 def to_row(
@@ -114,10 +113,8 @@ class Spill:
         self.json_columns: set[str] = set()
         self.rows = 0
         self.deletes = 0
-        #: A hash of the id of every row written (8 bytes a row), in Arrow arrays: a page's,
-        #: joined every ID_PAGES pages (:meth:`unique_ids`).
-        self._hashes: list[pyarrow.Array] = []
-        self._recent: list[pyarrow.Array] = []
+        #: A hash of the id of every row written, 8 bytes a row (:meth:`unique_ids`).
+        self._hashes = array("q")
         #: Why rows are missing from the files (a full disk): the spill is not to be loaded.
         self.error: StripeOAuthNBError | None = None
 
@@ -153,14 +150,13 @@ class Spill:
 
     def _append(self, rows: list[dict[str, Any]], names: set[str], *, deletes: int) -> None:
         import orjson
-        import pyarrow as pa
 
         if not rows:
             return
         lines = [orjson.dumps(row) for row in rows]
         lines.append(b"")
         data = b"\n".join(lines)
-        hashes = pa.array([hash(row.get("id")) for row in rows], pa.int64())
+        hashes = [hash(row.get("id")) for row in rows]
         with self._lock:
             try:
                 if self._handle is None or self._in_file >= BATCH_ROWS:
@@ -173,10 +169,7 @@ class Spill:
             self.rows += len(rows) - deletes
             self.deletes += deletes
             self._in_file += len(rows)
-            self._recent.append(hashes)
-            if len(self._recent) >= ID_PAGES:
-                self._hashes.append(pa.concat_arrays(self._recent))
-                self._recent = []
+            self._hashes.extend(hashes)
 
     def _rotate(self) -> None:
         self._finish()
@@ -255,16 +248,16 @@ class Spill:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        with self._lock:
-            chunks = self._hashes + self._recent
-        if not chunks:
-            return True
-        hashes = pa.concat_arrays(chunks)
-        return bool(pc.count_distinct(hashes).as_py() == len(hashes))
+        with self._lock:  # Arrow reads the hashes where they are, without a copy
+            count = len(self._hashes)
+            hashes = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(self._hashes)])
+            distinct = pc.count_distinct(hashes).as_py()
+            del hashes  # let go of the buffer before a writer may extend it
+        return bool(distinct == count)
 
     def remove(self) -> None:
         self.close()
-        self._hashes, self._recent = [], []
+        self._hashes = array("q")
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
