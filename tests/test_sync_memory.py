@@ -78,3 +78,56 @@ def test_fewer_collections_while_syncs_run_then_the_thresholds_come_back() -> No
         assert gc.get_threshold() == (2_000, 10, 10)
     finally:
         gc.set_threshold(*original)
+
+
+MMAP_PROBE = r"""
+import ctypes, sys
+from stripe_oauth_nb.sync._memory import MMAP_THRESHOLD, thin_allocators
+
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+    )]
+
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Info
+if sys.argv[1] == "sync":
+    thin_allocators()
+large = b"x" * (4 << 20)  # mapped, then freed: glibc's own threshold rises to its size
+del large
+mapped = mallinfo2().hblkhd
+block = b"y" * (MMAP_THRESHOLD + (64 << 10))  # a page's response, a little over the threshold
+print(mallinfo2().hblkhd - mapped >= MMAP_THRESHOLD)
+"""
+
+
+def block_mapped(when: str, **env: str) -> bool:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run(
+        [sys.executable, "-c", MMAP_PROBE, when],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout.strip() == "True"
+
+
+glibc = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+    reason="glibc's allocator settings (the sync makes them on glibc only)",
+)
+
+
+@glibc
+def test_large_blocks_stay_mapped_after_a_larger_one_was_freed() -> None:
+    """glibc alone puts the block in the heap (its threshold rose); a sync's process maps it,
+    so freeing it gives the memory back instead of leaving a hole in the heap."""
+    assert block_mapped("alone") is False
+    assert block_mapped("sync") is True
+
+
+@glibc
+def test_a_threshold_the_process_chose_is_kept() -> None:
+    assert block_mapped("sync", MALLOC_MMAP_THRESHOLD_=str(8 << 20)) is False
