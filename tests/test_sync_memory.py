@@ -96,7 +96,7 @@ if sys.argv[1] == "sync":
 large = b"x" * (4 << 20)  # mapped, then freed: glibc's own threshold rises to its size
 del large
 mapped = mallinfo2().hblkhd
-block = b"y" * (MMAP_THRESHOLD + (64 << 10))  # a page's response, a little over the threshold
+block = b"y" * (MMAP_THRESHOLD + (64 << 10))  # a little over the threshold
 print(mallinfo2().hblkhd - mapped >= MMAP_THRESHOLD)
 """
 

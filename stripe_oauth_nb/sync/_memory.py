@@ -13,16 +13,19 @@ sync):
 - glibc gives each thread that allocates its own arena (up to eight per core), and the reader's
   two dozen threads each keep the high-water mark of the pages they parsed: arenas are capped
   at :data:`ARENAS` (``mallopt(M_ARENA_MAX)``), unless ``MALLOC_ARENA_MAX`` says otherwise.
-- glibc serves a block of :data:`MMAP_THRESHOLD` or more (a page's response, its rows joined for
-  the spill, an Arrow buffer) with its own ``mmap``, given back when freed, instead of from the
-  heap, where freed blocks stayed as holes the next page did not fit: the heap of a 20,000-customer
-  sync held 131 MB, 73 MB of it free (``mallinfo2`` at the peak). glibc's default threshold
-  starts at 128 KB but rises to the largest block freed so far, so after the first large page
-  every later one came from the heap; a fixed threshold (``mallopt(M_MMAP_THRESHOLD)``, unless
+- glibc serves a block of :data:`MMAP_THRESHOLD` or more (an Arrow batch's buffers, a batch
+  file read back, the bytes dlt writes) with its own ``mmap``, given back when freed, instead of
+  from the heap, where freed blocks stayed as holes: at the peak of a 20,000-customer sync the
+  heap held 131 MB, 73 MB of it free (``mallinfo2``). glibc's own threshold starts at 128 KB but
+  rises to the largest block freed so far (up to 32 MB), so after the first large batch every
+  later one came from the heap; a fixed threshold (``mallopt(M_MMAP_THRESHOLD)``, unless
   ``MALLOC_MMAP_THRESHOLD_`` says otherwise) keeps it. Measured (ad-hoc, lean install, one
-  unlimited sync each): peak RSS 360 to 308 MB at 20,000 customers, 278 to 258 MB at 2,000,
-  the same CPU (55 s); at 128 KB the peaks were 304 and 254 MB, but the CPU 25% higher (every
-  page's buffers mapped and unmapped).
+  unlimited sync of every resource each): peak RSS 335 to 360 MB down to 306 MB at 20,000
+  customers, 278 down to 256 MB at 2,000. It costs CPU: a mapped block's pages are faulted in
+  afresh each time, where the heap reused them; the charges alone cost about 0.8 ms more per
+  100-object page (7.4 against 8.2 ms, four runs each, in turn). At 256 KB (a page's response
+  mapped too) the peaks were the same and the cost higher; at 4 MB most of the gain was gone
+  (330 and 263 MB).
 
 On other C libraries the two glibc settings are not made.
 
@@ -57,7 +60,7 @@ ARENAS = 2
 #: is 700, 10, 10).
 COLLECTIONS = (10_000, 0, 8)
 #: Bytes from which glibc serves a block with its own ``mmap`` (``M_MMAP_THRESHOLD``).
-MMAP_THRESHOLD = 256 << 10
+MMAP_THRESHOLD = 1 << 20
 #: glibc's ``mallopt`` parameter numbers.
 _M_ARENA_MAX = -8
 _M_MMAP_THRESHOLD = -3
