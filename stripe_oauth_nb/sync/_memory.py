@@ -21,11 +21,11 @@ sync):
   later one came from the heap; a fixed threshold (``mallopt(M_MMAP_THRESHOLD)``, unless
   ``MALLOC_MMAP_THRESHOLD_`` says otherwise) keeps it. Measured (ad-hoc, lean install, one
   unlimited sync of every resource each): peak RSS 335 to 360 MB down to 306 MB at 20,000
-  customers, 278 down to 256 MB at 2,000. It costs CPU: a mapped block's pages are faulted in
-  afresh each time, where the heap reused them; the charges alone cost about 0.8 ms more per
-  100-object page (7.4 against 8.2 ms, four runs each, in turn). At 256 KB (a page's response
-  mapped too) the peaks were the same and the cost higher; at 4 MB most of the gain was gone
-  (330 and 263 MB).
+  customers, 276 to 297 MB down to 256 MB at 2,000. It costs CPU: a mapped block's pages are
+  faulted in afresh each time, where the heap reused them; the charges alone cost about 0.8 ms
+  more per 100-object page (7.4 against 8.2 ms, four runs each, in turn). At 256 KB (a page's
+  response mapped too) the peaks were the same and the cost higher; at 4 MB most of the gain
+  was gone (330 and 263 MB).
 
 On other C libraries the two glibc settings are not made.
 
