@@ -24,10 +24,12 @@ print(pa.default_memory_pool().backend_name)
 """
 
 
-def backend(when: str, **env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+def probe(code: str, when: str, unset: tuple[str, ...], **env: str) -> str:
+    """What ``code`` prints in a fresh interpreter, without the variables starting with
+    ``unset`` (the test's own choice of allocators) and with ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(unset)}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, when],
+        [sys.executable, "-c", code, when],
         env={**clean, **env},
         capture_output=True,
         text=True,
@@ -35,6 +37,10 @@ def backend(when: str, **env: str) -> str:
         check=True,
     )
     return done.stdout.strip()
+
+
+def backend(when: str, **env: str) -> str:
+    return probe(PROBE, when, ("ARROW_DEFAULT_MEMORY_POOL",), **env)
 
 
 @pytest.mark.parametrize("when", ["first", "late"])
@@ -102,16 +108,7 @@ print(mallinfo2().hblkhd - mapped >= MMAP_THRESHOLD)
 
 
 def block_mapped(when: str, **env: str) -> bool:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    done = subprocess.run(
-        [sys.executable, "-c", MMAP_PROBE, when],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout.strip() == "True"
+    return probe(MMAP_PROBE, when, ("MALLOC_",), **env) == "True"
 
 
 glibc = pytest.mark.skipif(
