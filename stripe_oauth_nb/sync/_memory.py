@@ -26,6 +26,11 @@ sync):
   more per 100-object page (7.4 against 8.2 ms, four runs each, in turn). At 256 KB (a page's
   response mapped too) the peaks were the same and the cost higher; at 4 MB most of the gain
   was gone (330 and 263 MB).
+  glibc's trim threshold is left as it is: a process that freed large blocks before its first
+  sync (a kernel that loaded data) keeps up to twice the largest of them free at the heap's
+  top, and blocks past the threshold are still served from there (``tests/test_sync_memory``
+  found this; fixing the trim threshold too, at 2 MB, cost about 2 ms more per page of charges
+  in one ad-hoc comparison, so it was not kept).
 
 On other C libraries the two glibc settings are not made.
 
