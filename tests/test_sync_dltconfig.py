@@ -87,6 +87,32 @@ def test_remembered_secret_hints_answer_as_dlt_does() -> None:
     assert not remembered(str)
 
 
+def test_duckdb_writes_a_load_to_its_file_as_it_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dlt's 1 GB checkpoint threshold is replaced by the sync's: a load whose log passes it is
+    written into the database file when it commits, not kept in the log and DuckDB's memory
+    (the sync's own checkpoint after a load is put out of reach here, so DuckDB's is seen)."""
+    from stripe_oauth_nb.sync import _destination
+    from stripe_oauth_nb.sync._privacy import duckdb_wal
+
+    monkeypatch.setattr(_destination, "CHECKPOINT_THRESHOLD", "1MiB")
+    monkeypatch.setattr(_destination, "CHECKPOINT_WAL_BYTES", 1 << 40)
+    rows = [{**customer(n), "description": f"{n:06d} " + "x" * 200} for n in range(20_000)]
+    with open_destination(db=tmp_path / "stripe.duckdb") as dest:
+        spill = Spill(tmp_path / "customers")
+        spill.add(rows, ACCT, False, seq=1)
+        spill.close()
+        loader = Loader(dest, "main")
+        assert loader.load(ACCT, False, [Batch("customers", spill, {}, True)])["customers"].rows
+        with loader.pipeline(ACCT, False).sql_client() as client:  # what dlt sets, as it does
+            found = client.execute_sql("SELECT current_setting('checkpoint_threshold')")
+        assert found == [("1.0 MiB",)]
+        wal = duckdb_wal(tmp_path / "stripe.duckdb")
+        # the rows are about 5 MB: at dlt's 1 GB they all stay in the log until a checkpoint
+        assert (wal.stat().st_size if wal.exists() else 0) < 1 << 20
+
+
 def customer(n: int) -> dict[str, Any]:
     return {"id": f"cus_{n:04d}", "object": "customer", "created": 1_700_000_000 + n}
 

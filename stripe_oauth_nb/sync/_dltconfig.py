@@ -16,6 +16,11 @@ Two things every dlt load of every account went through, set once per process he
   load's CPU in a profile). The answer depends on the hint alone, so it is remembered per hint.
   Values are still looked up every time (environment, ``config.toml``), so a setting changed
   mid-process is seen as before.
+- **DuckDB checkpoints as it commits.** dlt sets DuckDB's ``checkpoint_threshold`` to 1 GB on
+  every connection it borrows (the client's settings win over the credentials', so there is no
+  setting for it): the rows of each load then stayed in DuckDB's memory, and spilled to its
+  temporary files, until the sync's checkpoint after the load. The client is made to set
+  DuckDB's own threshold instead (:data:`~._destination.CHECKPOINT_THRESHOLD`).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ def prepare() -> None:
         os.environ[TELEMETRY_ENV] = "false"  # nothing about a sync leaves the machine
         _stop_started_tracker()
         _remember_secret_hints()
+        _checkpoint_as_duckdb_does()
         _done = True
 
 
@@ -76,3 +82,27 @@ def _remember_secret_hints() -> None:
     for module in (resolve, environ):
         if getattr(module, "is_secret_hint", None) is original:  # another dlt: leave it be
             module.is_secret_hint = is_secret_hint  # type: ignore[attr-defined]
+
+
+def _checkpoint_as_duckdb_does() -> None:
+    """Make dlt's DuckDB client set :data:`~._destination.CHECKPOINT_THRESHOLD` where it sets
+    its own (a dlt without that setting, or without DuckDB, is left as it is)."""
+    try:
+        from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+    except ImportError:  # pragma: no cover - dlt without its DuckDB destination
+        return
+
+    from . import _destination
+
+    original: Callable[..., None] = DuckDbSqlClient.__init__
+    if getattr(original, "_checkpoints_as_duckdb", False):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        settings = getattr(self, "_global_config", None)
+        if isinstance(settings, dict) and "checkpoint_threshold" in settings:
+            settings["checkpoint_threshold"] = _destination.CHECKPOINT_THRESHOLD
+
+    __init__._checkpoints_as_duckdb = True  # type: ignore[attr-defined]
+    DuckDbSqlClient.__init__ = __init__  # type: ignore[method-assign]
