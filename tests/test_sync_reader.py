@@ -226,6 +226,50 @@ def test_the_first_page_of_events_is_not_asked_for_again(tmp_path: Path) -> None
     assert len(rows) == 444  # every event since the cursor once, none older
 
 
+def test_pages_handed_to_the_reader_are_not_asked_again_nor_held_after(tmp_path: Path) -> None:
+    """The disk estimate's first pages (and the first page of events) are read once, without a
+    request, and the reader keeps no reference to them once read."""
+    import gc
+    import weakref
+
+    customers = objects("cus", 150, [T0 + n for n in range(150)])
+    fake = FakeLists({"customers": customers, "events": []})
+    client = ApiClient(
+        httpx.Auth(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(fake.handler)
+    )
+
+    class Page(dict[str, Any]):  # a dict that a weak reference can follow
+        pass
+
+    first = Page(client.get("/v1/customers", {"limit": 100, "created[gte]": 0}))
+    events = Page(client.get("/v1/events", {"limit": 100, "created[gte]": T0}))
+    fake.requests.clear()
+    gone = [weakref.ref(first), weakref.ref(events)]
+    plans = {"customers": Plan(select(["customers"])[0])}
+    spills = {"customers": Spill(tmp_path / "customers")}
+    pages: dict[str, Any] = {"customers": first}
+    reader = Reader(
+        client,
+        "acct_EXAMPLE",
+        False,
+        plans,
+        spills,
+        T0,
+        events_page=events,
+        first_pages=pages,
+        max_windows=1,
+    )
+    del first, events
+    reader.run()
+    assert sorted(spilled_ids(spills["customers"])) == sorted(c["id"] for c in customers)
+    assert "events" not in fake.requests  # the page of events came with the plan
+    assert fake.requests == ["customers"]  # one window: its second page only
+    assert pages == {}
+    assert reader.events_page is None
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None]
+
+
 def test_events_of_the_cursors_second_applied_last_run_are_skipped(tmp_path: Path) -> None:
     # the cursor is inclusive: the second it names is listed again, with the two events the
     # last run applied and one that arrived later in that second

@@ -203,10 +203,12 @@ class Reader:
     spills: Mapping[str, Spill]
     events_since: int | None
     #: The first page of ``/v1/events`` (newest first, from ``events_since`` or earlier), if
-    #: already fetched.
+    #: already fetched. Taken by :meth:`run` (the attribute is then None).
     events_page: Mapping[str, Any] | None = None
     #: The first page of full passes, already fetched (``sync``'s disk estimate reads them).
-    first_pages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: :meth:`run` takes each out of the dict as its window starts: a page is held until it is
+    #: read, not for the whole run (about 9 MB of objects for 25 resources of charges' size).
+    first_pages: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     workers: int = 24
     max_windows: int = 6
     on_ready: Callable[[str], None] = lambda name: None
@@ -242,12 +244,13 @@ class Reader:
             if plan.resource.snapshot:
                 self._add(_Snapshot(name))
             elif plan.full or plan.read_new:
-                page = self.first_pages.get(name) if plan.full else None
-                self._add(Window(name, plan.since or 0, top=True, page=page))
+                page = self.first_pages.pop(name, None)
+                self._add(Window(name, plan.since or 0, top=True, page=page if plan.full else None))
             for object_id in plan.retry:
                 self._add(_Retrieve(name, object_id))
         if self.events_since is not None:
-            self._add(Window(EVENTS, self.events_since, top=True, page=self.events_page))
+            page, self.events_page = self.events_page, None
+            self._add(Window(EVENTS, self.events_since, top=True, page=page))
         else:
             self._events_done = True
         if not any(self._open.values()):  # nothing to read
@@ -351,6 +354,7 @@ class Reader:
         if window.after is not None:
             params["starting_after"] = window.after
         page = window.page if window.page is not None else self.client.get(path, params)
+        window.page = None  # the window no longer holds it
         data = page.get("data")
         if not isinstance(data, list):
             raise StripeOAuthNBError(f"GET {path} did not answer with a list of objects.")

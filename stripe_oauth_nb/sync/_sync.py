@@ -520,7 +520,7 @@ class _Run:
                     found = estimate(client, full, self.workers, eager=len(full) == len(plans))
                     self.budget.need(found.bytes)
                     account.reserved = found.bytes
-                    first_pages = dict(found.pages)
+                    first_pages = found.pages  # the reader takes them out as it reads them
                 tables = [n for name, p in plans.items() for n in (name, *p.resource.child_tables)]
                 spills = {
                     name: Spill(self.spill_root / f"{acct}_{_mode(live)}" / name, self.budget)
@@ -550,6 +550,7 @@ class _Run:
                     on_rows=on_rows,
                 )
                 account.reader = reader
+                first = None  # the reader holds the page of events until it reads it
                 reader.run()
         except StripeOAuthNBError as exc:
             result.error = str(exc)
