@@ -70,7 +70,7 @@ CHECKPOINT_WAL_BYTES = 8 << 20
 #: where dlt sets 1 GB for every connection it borrows (``_dltconfig``). At 1 GB every row of a
 #: load stayed in DuckDB's memory until the checkpoint after it (a 45,000-charge load: 81 MB of
 #: log, 60 MB in memory and 14 MB spilled to temporary files; 20,000 customers: up to 59 MB in
-#: memory and 76 MB spilled); at 16 MB a commit writes its rows to the file (about 10 MB held),
+#: memory and 76 MB spilled); at 16 MiB a commit writes its rows to the file (1 to 16 MB held),
 #: for the same CPU (``bench_page.py``-style load of 450 pages: 4.7 against 5.0 ms a page).
 CHECKPOINT_THRESHOLD = "16MiB"
 #: Accounts a ``sync --all-accounts`` finishes between two reopenings of the DuckDB file: what

@@ -1,6 +1,6 @@
-"""dlt's process-wide set-up for the sync: no telemetry, and configuration lookups paid once.
+"""dlt's process-wide set-up for the sync: no telemetry, lookups paid once, DuckDB's checkpoints.
 
-Two things every dlt load of every account went through, set once per process here
+What every dlt load of every account went through, set once per process here
 (:func:`prepare`, called before the sync's first dlt pipeline):
 
 - **Telemetry off, for real.** dlt starts its anonymous telemetry the first time its

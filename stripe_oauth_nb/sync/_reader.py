@@ -207,7 +207,7 @@ class Reader:
     events_page: Mapping[str, Any] | None = None
     #: The first page of full passes, already fetched (``sync``'s disk estimate reads them).
     #: :meth:`run` takes each out of the dict as its window starts: a page is held until it is
-    #: read, not for the whole run (about 9 MB of objects for 25 resources of charges' size).
+    #: read, not for the whole run (25 resources' first pages: about 9 MB of objects).
     first_pages: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     workers: int = 24
     max_windows: int = 6
