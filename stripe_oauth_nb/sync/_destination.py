@@ -67,11 +67,12 @@ BIG_LOAD_ROWS = 2_000
 #: Bytes of DuckDB's write-ahead log past which a load ends with a checkpoint.
 CHECKPOINT_WAL_BYTES = 8 << 20
 #: DuckDB's own threshold for checkpointing when a commit leaves this much log (its default),
-#: where dlt sets 1 GB for every connection it borrows (``_dltconfig``). At 1 GB every row of a
-#: load stayed in DuckDB's memory until the checkpoint after it (a 45,000-charge load: 81 MB of
-#: log, 60 MB in memory and 14 MB spilled to temporary files; 20,000 customers: up to 59 MB in
-#: memory and 76 MB spilled); at 16 MiB a commit writes its rows to the file (1 to 16 MB held),
-#: for the same CPU (``bench_page.py``-style load of 450 pages: 4.7 against 5.0 ms a page).
+#: where dlt sets 1 GB for every connection it borrows (``_dltconfig.checkpoint_as_duckdb_does``
+#: puts this back). At 1 GB every row of a load stayed in DuckDB's memory until the checkpoint
+#: after it (a 45,000-charge load: 81 MB of log, 60 MB in memory and 14 MB spilled to temporary
+#: files; 20,000 customers: up to 59 MB in memory and 76 MB spilled); at 16 MiB a commit writes
+#: its rows to the file (1 to 16 MB held), for the same CPU (``bench_page.py``-style load of 450
+#: pages: 4.7 against 5.0 ms a page).
 CHECKPOINT_THRESHOLD = "16MiB"
 #: Accounts a ``sync --all-accounts`` finishes between two reopenings of the DuckDB file: what
 #: DuckDB keeps per connection outside its buffer manager grew by about 14 MB every 100 small
@@ -286,6 +287,9 @@ class _Connection:
     def dlt_destination(self) -> Any:
         import dlt
 
+        from ._dltconfig import checkpoint_as_duckdb_does
+
+        checkpoint_as_duckdb_does()  # dlt's client would set 1 GB (CHECKPOINT_THRESHOLD)
         return dlt.destinations.duckdb(credentials=self.current)
 
     def reopen(self) -> Any:

@@ -20,7 +20,9 @@ What every dlt load of every account went through, set once per process here
   every connection it borrows (the client's settings win over the credentials', so there is no
   setting for it): the rows of each load then stayed in DuckDB's memory, and spilled to its
   temporary files, until the sync's checkpoint after the load. The client is made to set
-  DuckDB's own threshold instead (:data:`~._destination.CHECKPOINT_THRESHOLD`).
+  DuckDB's own threshold instead (:data:`~._destination.CHECKPOINT_THRESHOLD`), by
+  :func:`checkpoint_as_duckdb_does`, which the DuckDB destination calls as it hands dlt its
+  connection (not :func:`prepare`: a sync into PostgreSQL does not import DuckDB for it).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TELEMETRY_ENV", "prepare"]
+__all__ = ["TELEMETRY_ENV", "checkpoint_as_duckdb_does", "prepare"]
 
 #: dlt's documented switch for its anonymous telemetry.
 TELEMETRY_ENV = "RUNTIME__DLTHUB_TELEMETRY"
@@ -48,7 +50,6 @@ def prepare() -> None:
         os.environ[TELEMETRY_ENV] = "false"  # nothing about a sync leaves the machine
         _stop_started_tracker()
         _remember_secret_hints()
-        _checkpoint_as_duckdb_does()
         _done = True
 
 
@@ -84,9 +85,9 @@ def _remember_secret_hints() -> None:
             module.is_secret_hint = is_secret_hint  # type: ignore[attr-defined]
 
 
-def _checkpoint_as_duckdb_does() -> None:
+def checkpoint_as_duckdb_does() -> None:
     """Make dlt's DuckDB client set :data:`~._destination.CHECKPOINT_THRESHOLD` where it sets
-    its own (a dlt without that setting, or without DuckDB, is left as it is)."""
+    its own (idempotent; a dlt without that setting, or without DuckDB, is left as it is)."""
     try:
         from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
     except ImportError:  # pragma: no cover - dlt without its DuckDB destination
