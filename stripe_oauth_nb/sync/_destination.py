@@ -289,7 +289,7 @@ class _Connection:
 
         from ._dltconfig import checkpoint_as_duckdb_does
 
-        checkpoint_as_duckdb_does()  # dlt's client would set 1 GB (CHECKPOINT_THRESHOLD)
+        checkpoint_as_duckdb_does(CHECKPOINT_THRESHOLD)  # dlt's client would set 1 GB
         return dlt.destinations.duckdb(credentials=self.current)
 
     def reopen(self) -> Any:

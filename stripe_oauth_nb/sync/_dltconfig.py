@@ -39,6 +39,8 @@ TELEMETRY_ENV = "RUNTIME__DLTHUB_TELEMETRY"
 
 _done = False
 _guard = threading.Lock()
+#: DuckDB's checkpoint threshold for dlt's client to set (:func:`checkpoint_as_duckdb_does`).
+_checkpoint_threshold: str | None = None
 
 
 def prepare() -> None:
@@ -85,25 +87,29 @@ def _remember_secret_hints() -> None:
             module.is_secret_hint = is_secret_hint  # type: ignore[attr-defined]
 
 
-def checkpoint_as_duckdb_does() -> None:
-    """Make dlt's DuckDB client set :data:`~._destination.CHECKPOINT_THRESHOLD` where it sets
-    its own (idempotent; a dlt without that setting, or without DuckDB, is left as it is)."""
+def checkpoint_as_duckdb_does(threshold: str) -> None:
+    """Make dlt's DuckDB client set ``threshold`` (DuckDB's ``checkpoint_threshold``, the
+    destination's :data:`~._destination.CHECKPOINT_THRESHOLD`) where it sets its own 1 GB. The
+    client is wrapped once per process; a later call changes the threshold the wrapper sets. A
+    dlt without that setting, or without DuckDB, is left as it is."""
+    global _checkpoint_threshold
     try:
         from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
     except ImportError:  # pragma: no cover - dlt without its DuckDB destination
         return
 
-    from . import _destination
+    with _guard:
+        _checkpoint_threshold = threshold
+        original: Callable[..., None] = DuckDbSqlClient.__init__
+        if getattr(original, "_checkpoints_as_duckdb", False):
+            return
 
-    original: Callable[..., None] = DuckDbSqlClient.__init__
-    if getattr(original, "_checkpoints_as_duckdb", False):
-        return
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            settings = getattr(self, "_global_config", None)
+            wanted = _checkpoint_threshold
+            if wanted and isinstance(settings, dict) and "checkpoint_threshold" in settings:
+                settings["checkpoint_threshold"] = wanted
 
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        settings = getattr(self, "_global_config", None)
-        if isinstance(settings, dict) and "checkpoint_threshold" in settings:
-            settings["checkpoint_threshold"] = _destination.CHECKPOINT_THRESHOLD
-
-    __init__._checkpoints_as_duckdb = True  # type: ignore[attr-defined]
-    DuckDbSqlClient.__init__ = __init__  # type: ignore[method-assign]
+        __init__._checkpoints_as_duckdb = True  # type: ignore[attr-defined]
+        DuckDbSqlClient.__init__ = __init__  # type: ignore[method-assign]
