@@ -19,7 +19,7 @@ from stripe_oauth_nb._errors import AuthorizeAgainError, SyncConfigError
 from stripe_oauth_nb._settings import Settings
 from stripe_oauth_nb.sandbox import RegisteredApp, Sandbox
 from stripe_oauth_nb.sync import forget, sync
-from stripe_oauth_nb.sync._load import pipeline_name
+from stripe_oauth_nb.sync._load import SCHEMA_NAME, pipeline_name
 from stripe_oauth_nb.tokens import FileTokenStore, TokenManager
 
 pytest.importorskip("dlt")
@@ -60,13 +60,37 @@ def _duckdb_rows(db: Path, account: str, livemode: bool) -> dict[str, int]:
         for table in tables:
             sql = f"SELECT count(*) FROM {table} WHERE account_id = ? AND livemode = ?"  # noqa: S608
             out[table] = int(con.execute(sql, [account, livemode]).fetchone()[0])  # type: ignore[index]
-        (state,) = con.execute(  # dlt's record of the pipeline's loads (and schema)
-            "SELECT (SELECT count(*) FROM _dlt_loads WHERE schema_name = $1) "
-            "+ (SELECT count(*) FROM _dlt_version WHERE schema_name = $1)",
+        (state,) = con.execute(  # dlt's record of the pipeline: its states
+            "SELECT count(*) FROM _dlt_pipeline_state WHERE pipeline_name = $1",
             [pipeline_name(account, livemode)],
         ).fetchone()  # type: ignore[misc]
         out["_dlt_state"] = int(state)
     return out
+
+
+#: The load ids of a pipeline's states, and of every load recorded (``%s``: the pipeline).
+_STATE_LOADS = "SELECT _dlt_load_id FROM {d}_dlt_pipeline_state WHERE pipeline_name = %s"
+_LOADS = "SELECT load_id FROM {d}_dlt_loads"
+
+
+def _schema_names(db: Path) -> list[str]:
+    """The names of the dlt schema copies stored in the database."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        sql = "SELECT DISTINCT schema_name FROM _dlt_version ORDER BY 1"
+        return [r[0] for r in con.execute(sql).fetchall()]
+
+
+def _duckdb_loads(db: Path, account: str | None = None) -> set[str]:
+    """Load ids of the test-mode pipeline of ``account``'s states (None: of every load)."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        if account is None:
+            return {r[0] for r in con.execute(_LOADS.format(d="")).fetchall()}
+        sql = _STATE_LOADS.format(d="").replace("%s", "$1")
+        return {r[0] for r in con.execute(sql, [pipeline_name(account, False)]).fetchall()}
 
 
 @pytest.mark.slow
@@ -86,6 +110,8 @@ def test_forget_deletes_one_account_and_mode_from_every_table_and_its_state(
     before_live = table_counts(db, gone, True)
     assert sum(_duckdb_rows(db, gone, False).values()) > 0
     assert (work / "pipelines" / pipeline_name(gone, False)).is_dir()
+    loads = _duckdb_loads(db, gone)  # the loads that wrote its state
+    assert loads
 
     assert main(["sync", "--forget", gone, "--mode", "test"]) == 0
     out = capsys.readouterr().out
@@ -95,6 +121,9 @@ def test_forget_deletes_one_account_and_mode_from_every_table_and_its_state(
     assert table_counts(db, kept) == before_kept == sandbox_counts(world, kept)
     assert table_counts(db, gone, True) == before_live  # the other mode is another install
     assert _duckdb_rows(db, kept, False)["_dlt_state"] > 0
+    assert not loads & _duckdb_loads(db)  # their records went with the state
+    assert _duckdb_loads(db, kept) <= _duckdb_loads(db)  # the others' stay
+    assert _schema_names(db) == [SCHEMA_NAME]  # the schema the accounts share stays
 
     assert main(["sync", "--forget", gone, "--mode", "test", "--json"]) == 0  # again: nothing
     again = json.loads(capsys.readouterr().out)
@@ -246,6 +275,10 @@ def test_postgres_forget_and_nothing_granted_to_public(
         t: _pg(dsn, f"SELECT count(*) FROM stripe.{t} WHERE account_id = %s", kept)[0][0]  # noqa: S608
         for t in ("customers", "charges", "invoices")
     }
+    gone_loads = {
+        r[0] for r in _pg(dsn, _STATE_LOADS.format(d="stripe."), pipeline_name(gone, False))
+    }
+    assert gone_loads
     done = forget(gone, "test", destination="postgres", dsn=dsn, work_dir=work)
     assert done.total > 0
     with_account = [
@@ -260,9 +293,12 @@ def test_postgres_forget_and_nothing_granted_to_public(
     for table in with_account:
         sql = f"SELECT count(*) FROM stripe.{table} WHERE account_id = %s"  # noqa: S608
         assert _pg(dsn, sql, gone) == [(0,)], table
-    state = "SELECT count(*) FROM stripe._dlt_loads WHERE schema_name = %s"
+    state = "SELECT count(*) FROM stripe._dlt_pipeline_state WHERE pipeline_name = %s"
     assert _pg(dsn, state, pipeline_name(gone, False)) == [(0,)]
     assert _pg(dsn, state, pipeline_name(kept, False))[0][0] > 0
+    recorded = {r[0] for r in _pg(dsn, _LOADS.format(d="stripe."))}
+    assert not gone_loads & recorded  # the loads that wrote its state went with it
+    assert {r[0] for r in _pg(dsn, _STATE_LOADS.format(d="stripe."), pipeline_name(kept, False))}
     for table, count in before.items():
         sql = f"SELECT count(*) FROM stripe.{table} WHERE account_id = %s"  # noqa: S608
         assert _pg(dsn, sql, kept) == [(count,)]

@@ -6,14 +6,14 @@ Run against DuckDB and a real PostgreSQL server (the ``postgres`` fixture).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stripe_oauth_nb.sync._destination import Destination, open_destination
-from stripe_oauth_nb.sync._load import Batch, Counts, Loader
+from stripe_oauth_nb.sync._load import SCHEMA_NAME, Batch, Counts, Loader, pipeline_name
 from stripe_oauth_nb.sync._spill import Spill
 
 pytest.importorskip("dlt")
@@ -583,3 +583,73 @@ def test_a_load_of_many_ids_asks_each_question_in_one_query_where_the_database_c
         found = counter.children("customers", "name", names)
     assert sorted(found) == [f"cus_{i:04d}" for i in range(1_000, 1_500) if i not in renamed]
     assert queries[-1] == (1 if arrays else 2)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def machines(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Path], Destination]:
+    """Opens one database from a work folder of the caller's choosing (a machine each)."""
+    if request.param == "duckdb":
+        db = tmp_path / "stripe.duckdb"
+        return lambda work: open_destination(db=db, work_dir=work)
+    dsn = request.getfixturevalue("postgres").create_database()
+    return lambda work: open_destination(destination="postgres", dsn=dsn, work_dir=work)
+
+
+def _stored_schemas(loader: Loader) -> list[tuple[str, int]]:
+    """dlt's schema copies in the database: (name, copies) per name."""
+    with loader.pipeline(ACCT, False).sql_client() as client:
+        table = client.make_qualified_table_name("_dlt_version")
+        sql = f"SELECT schema_name, count(*) FROM {table} GROUP BY 1"  # noqa: S608
+        return [(str(r[0]), int(r[1])) for r in client.execute_sql(sql)]
+
+
+def test_a_new_machine_continues_every_account_from_the_cursors_in_the_database(
+    machines: Callable[[Path], Destination], tmp_path: Path
+) -> None:
+    """Each load writes the account's cursors into the database (dlt's state), so a loader with
+    another work folder (a new machine, a deleted folder) continues from them. The accounts'
+    pipelines share one schema name, so the database stores a schema copy per distinct
+    content, not one per account (DuckDB rewrote them all at each checkpoint)."""
+    accounts = [f"acct_EXAMPLE{n}" for n in range(1, 5)]
+    copies = []
+    with machines(tmp_path / "one") as dest:
+        loader = Loader(dest, dest.default_dataset)
+        for n, account in enumerate(accounts):
+            spill = Spill(tmp_path / f"spill{n}")
+            spill.add([customer(i) for i in range(5)], account, False, seq=1)
+            spill.close()
+            loader.load(account, False, [Batch("customers", spill, {"created": 10 + n}, True)])
+            copies.append(_stored_schemas(loader))
+    assert [names for names, _ in copies[0]] == [SCHEMA_NAME]
+    assert copies[-1] == copies[0]  # the later accounts stored no copy of their own
+
+    with machines(tmp_path / "two") as dest:
+        loader = Loader(dest, dest.default_dataset)
+        assert not (tmp_path / "two" / "pipelines" / pipeline_name(ACCT, False)).exists()
+        for n, account in enumerate(accounts):
+            assert loader.states(account, False) == {"customers": {"created": 10 + n}}
+
+
+def test_cursors_of_a_pipeline_from_before_the_shared_schema_are_kept(
+    destination: Destination, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline first loaded when its schema had the account's pipeline name keeps its
+    cursors under that name: they are read until a load under the shared name replaces them."""
+    from stripe_oauth_nb.sync import _load
+
+    loader = Loader(destination, destination.default_dataset)
+    spill = spill_of(tmp_path / "a", [customer(1)])
+    with monkeypatch.context() as patch:
+        patch.setattr(_load, "SCHEMA_NAME", pipeline_name(ACCT, False))
+        loader.load(
+            ACCT,
+            False,
+            [
+                Batch("customers", spill, {"created": 1}, True),
+                Batch("charges", Spill(tmp_path / "b"), {"created": 2}, True),
+            ],
+        )
+    assert loader.states(ACCT, False) == {"customers": {"created": 1}, "charges": {"created": 2}}
+    counts = load(loader, spill_of(tmp_path / "c", [customer(2)]), {"created": 3}, full=False)
+    assert (counts.inserted, counts.rows) == (1, 2)
+    assert loader.states(ACCT, False) == {"customers": {"created": 3}, "charges": {"created": 2}}

@@ -127,6 +127,47 @@ def test_an_account_another_process_holds_is_left_to_it(
         assert_equal_to_sandbox(world, dsn, t.account_id)
 
 
+def test_an_account_another_machine_loaded_during_this_run_is_left_to_it(
+    quick_world: Sandbox, tmp_path: Path, postgres: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each load writes the account's cursors, and when they were loaded, into PostgreSQL (dlt's
+    state), so a process on another machine (its own work folder) that started before that
+    load leaves the account alone once it gets its lock; one that started later continues from
+    those cursors (no full pass)."""
+    from stripe_oauth_nb.sync import _sync
+
+    world = quick_world
+    app = sync_app(world)
+    settings, tokens = manager(world, app)
+    installed = install_many(world, tokens, app, 2)
+    dsn = postgres.create_database()
+    first = pg_sync(settings, tokens, dsn, work_dir=tmp_path / "a")
+    assert first.ok, first.summary()
+
+    started = _sync._Run.__init__
+
+    def an_hour_ago(self: Any, *args: Any, **kwargs: Any) -> None:
+        started(self, *args, **kwargs)
+        self.started_at -= 3600
+
+    with monkeypatch.context() as patch:  # a run that started before the first one's loads
+        patch.setattr(_sync._Run, "__init__", an_hour_ago)
+        earlier = pg_sync(settings, tokens, dsn, work_dir=tmp_path / "b")
+    assert earlier.ok, earlier.summary()
+    assert all(a.elsewhere for a in earlier.accounts)
+    assert "another sync process loaded this account during this run" in earlier.summary()
+    assert earlier.tables == []
+
+    later = pg_sync(settings, tokens, dsn, work_dir=tmp_path / "c")
+    assert later.ok, later.summary()
+    assert later.tables
+    always = {r.name for r in RESOURCES if r.reread}  # read whole every time, by design
+    assert {t.table for t in later.tables if t.full} <= always
+    assert {t.table for t in later.tables if not t.full} >= {"customers", "charges"}
+    for t in installed:
+        assert_equal_to_sandbox(world, dsn, t.account_id)
+
+
 def test_one_of_three_processes_killed_mid_run(
     world: Sandbox, tmp_path: Path, postgres: Any
 ) -> None:

@@ -7,8 +7,12 @@ transaction:
 - rows of (account, mode) are deleted from every table of the dataset that has ``account_id``
   and ``livemode`` columns (whatever the resource list says today, so a table a past version
   loaded is not missed), and rows of dlt child tables (``parent__field``) that belong to them;
-- the pipeline's state, load records and schema versions in the database (``_dlt_*`` tables,
-  by the pipeline's name) are deleted, then its folder in the work folder.
+- the pipeline's state in the database is deleted, with the records of the loads that wrote it
+  (dlt's ``_dlt_pipeline_state`` and ``_dlt_loads``), then its folder in the work folder. The
+  schema copies in ``_dlt_version`` are shared by every account (``_load.SCHEMA_NAME``) and
+  stay; those of a pipeline from before, under its own name, go with its load records. Records
+  of loads that changed no state stay: they hold a load id, a time and the shared schema's name,
+  nothing of the account.
 
 A later sync of the account starts from nothing (a full pass).
 """
@@ -30,12 +34,8 @@ from ._load import Loader, pipeline_name
 
 __all__ = ["ForgetReport", "forget"]
 
-#: dlt's own tables that hold one row per pipeline (``pipeline_name``) or schema (its name).
-_STATE_TABLES = {
-    "_dlt_pipeline_state": "pipeline_name",
-    "_dlt_loads": "schema_name",
-    "_dlt_version": "schema_name",
-}
+#: dlt's table of pipeline states, through which a pipeline's load records are found.
+_STATE = "_dlt_pipeline_state"
 
 
 @dataclass
@@ -151,12 +151,25 @@ def _delete(
             count = _count_and_delete(client, _q(schema, table), key, account_id, livemode)
             if schema == dataset:
                 deleted[table] = count
-        for (schema, table), found in sorted(columns.items()):
-            column = _STATE_TABLES.get(table)
-            if column is not None and column in found:
-                sql = f"DELETE FROM {_q(schema, table)} WHERE {column} = %s"  # noqa: S608
-                client.execute_sql(sql, name)
+        _delete_state(client, dataset, {t for s, t in columns if s == dataset}, name)
     return deleted
+
+
+def _delete_state(client: Any, dataset: str, tables: set[str], name: str) -> None:
+    """Delete the pipeline's rows from dlt's own tables of ``dataset`` (those it has): its load
+    records (found through its state, or by a schema of its own), its own schema's copies,
+    then its state."""
+    state = _q(dataset, _STATE)
+    if "_dlt_loads" in tables:
+        sql = f"DELETE FROM {_q(dataset, '_dlt_loads')} WHERE schema_name = %s"  # noqa: S608
+        if _STATE in tables:
+            sql += f" OR load_id IN (SELECT _dlt_load_id FROM {state} WHERE pipeline_name = %s)"  # noqa: S608
+        client.execute_sql(sql, *[name] * sql.count("%s"))
+    if "_dlt_version" in tables:
+        sql = f"DELETE FROM {_q(dataset, '_dlt_version')} WHERE schema_name = %s"  # noqa: S608
+        client.execute_sql(sql, name)
+    if _STATE in tables:
+        client.execute_sql(f"DELETE FROM {state} WHERE pipeline_name = %s", name)  # noqa: S608
 
 
 def _count_and_delete(client: Any, table: str, where: str, *args: Any) -> int:

@@ -1,8 +1,14 @@
 """Load resources of one account into their tables with dlt; keep their cursors in dlt's state.
 
 Each (account, mode) is one dlt pipeline; each resource is one of its dlt resources with its own
-state. Resources are loaded as soon as they are read, while the others are still being read
-(several that are ready together share one load):
+state. Every pipeline's dlt schema has one name, :data:`SCHEMA_NAME`, as its tables are the
+dataset's, shared by the accounts. dlt stores a copy of a schema (about 30 KB of JSON) in
+``_dlt_version`` whenever its content is new under its name: a name per account stored one per
+account, which DuckDB rewrote at every checkpoint, a spike that grew with the number of accounts
+(see the README); one name stores one copy per distinct content.
+
+Resources are loaded as soon as they are read, while the others are still being read (several
+that are ready together share one load):
 
 - each table is ``merge`` (``delete-insert``) on ``(id, account_id, livemode)``; dlt runs a
   table's delete and insert in one transaction, so readers see a resource before or after a
@@ -48,9 +54,12 @@ from ._spill import DELETED, SEQ, Spill
 if TYPE_CHECKING:  # pragma: no cover
     import dlt
 
-__all__ = ["Batch", "Children", "Counts", "Loader", "pipeline_name"]
+__all__ = ["SCHEMA_NAME", "Batch", "Children", "Counts", "Loader", "pipeline_name"]
 
 PRIMARY_KEY = ("id", "account_id", "livemode")
+#: The dlt schema (and source) name of every account's pipeline. Pipelines loaded before it
+#: have their account's pipeline name instead; their cursors are read from both (:meth:`states`).
+SCHEMA_NAME = "stripe"
 
 
 def pipeline_name(account_id: str, livemode: bool) -> str:
@@ -108,8 +117,10 @@ def _configure_dlt() -> None:
     dlt.config["normalize.workers"] = 1
     # the staging copies of a load are emptied once it is merged (not kept in the database)
     dlt.config["load.truncate_staging_dataset"] = True
-    # state() restores from the database itself when the work folder has none
-    dlt.config["restore_from_destination"] = False
+    # each load writes the pipeline's state (the cursors) into the database with its rows
+    # (dlt's _dlt_pipeline_state), where states() finds it on a new machine; dlt's own restore
+    # before a step is run()'s only, which the sync does not call (states() restores instead)
+    dlt.config["restore_from_destination"] = True
     # a loaded package's data files go at once (tidy() removes the rest of the package)
     dlt.config["load.delete_completed_jobs"] = True
 
@@ -170,10 +181,14 @@ class Loader:
                 pipeline.sync_destination()
             except Exception as exc:
                 raise self._failed("read the sync state from", exc) from None
-        source = pipeline.state.get("sources", {}).get(pipeline.pipeline_name, {})
+        sources = pipeline.state.get("sources", {})
+        resources = {  # a resource loaded since the schema got its shared name: its state wins
+            **sources.get(pipeline.pipeline_name, {}).get("resources", {}),
+            **sources.get(SCHEMA_NAME, {}).get("resources", {}),
+        }
         return {
             name: dict(state.get("cursors", {}))
-            for name, state in source.get("resources", {}).items()
+            for name, state in resources.items()
             if state.get("cursors")
         }
 
@@ -190,6 +205,7 @@ class Loader:
 
     def load(self, account_id: str, livemode: bool, batches: list[Batch]) -> dict[str, Counts]:
         """Load the batches as one package (one transaction per table); the counts per table."""
+        import dlt
 
         pipeline = self.pipeline(account_id, livemode)
         key = (account_id, livemode)
@@ -219,7 +235,8 @@ class Loader:
             try:
                 # run()'s steps one by one: the load alone waits for other processes' loads
                 pipeline.extract(
-                    [_resource(b, *writes[b.resource], b.resource in exists) for b in batches]
+                    [_resource(b, *writes[b.resource], b.resource in exists) for b in batches],
+                    schema=dlt.Schema(SCHEMA_NAME),  # dlt continues the pipeline's own copy
                 )
                 pipeline.normalize()
                 rows = sum(b.spill.rows + b.spill.deletes for b in batches)
