@@ -653,3 +653,30 @@ def test_cursors_of_a_pipeline_from_before_the_shared_schema_are_kept(
     counts = load(loader, spill_of(tmp_path / "c", [customer(2)]), {"created": 3}, full=False)
     assert (counts.inserted, counts.rows) == (1, 2)
     assert loader.states(ACCT, False) == {"customers": {"created": 3}, "charges": {"created": 2}}
+
+
+def _stored_states(loader: Loader) -> dict[str, int]:
+    """dlt's state rows in the database, per pipeline."""
+    with loader.pipeline(ACCT, False).sql_client() as client:
+        table = client.make_qualified_table_name("_dlt_pipeline_state")
+        sql = f"SELECT pipeline_name, count(*) FROM {table} GROUP BY 1"  # noqa: S608
+        return {str(r[0]): int(r[1]) for r in client.execute_sql(sql)}
+
+
+def test_each_account_keeps_only_its_newest_state_in_the_database(
+    destination: Destination, tmp_path: Path
+) -> None:
+    """dlt adds a state row at every load whose state changed and never deletes one; the loader
+    keeps each account's newest (the one dlt restores), so the table does not grow by a row per
+    account and run."""
+    loader = Loader(destination, destination.default_dataset)
+    for n in range(3):
+        load(loader, spill_of(tmp_path / f"a{n}", [customer(n)]), {"created": n}, full=False)
+    other = "acct_EXAMPLE2"
+    spill = Spill(tmp_path / "b")
+    spill.add([customer(9)], other, False, seq=1)
+    spill.close()
+    loader.load(other, False, [Batch("customers", spill, {"created": 9}, True)])
+    assert _stored_states(loader) == {pipeline_name(ACCT, False): 1, pipeline_name(other, False): 1}
+    assert loader.states(ACCT, False, fresh=True) == {"customers": {"created": 2}}
+    assert rows(loader, "SELECT count(*) FROM {table}") == [(4,)]

@@ -30,12 +30,9 @@ from .._errors import DestinationError, StripeOAuthNBError, SyncConfigError, Syn
 from .._masking import Secret
 from .._settings import Mode
 from ._destination import DEFAULT_DB, open_destination
-from ._load import Loader, pipeline_name
+from ._load import LOADS_TABLE, STATE_TABLE, Loader, pipeline_name
 
 __all__ = ["ForgetReport", "forget"]
-
-#: dlt's table of pipeline states, through which a pipeline's load records are found.
-_STATE = "_dlt_pipeline_state"
 
 
 @dataclass
@@ -159,16 +156,16 @@ def _delete_state(client: Any, dataset: str, tables: set[str], name: str) -> Non
     """Delete the pipeline's rows from dlt's own tables of ``dataset`` (those it has): its load
     records (found through its state, or by a schema of its own), its own schema's copies,
     then its state."""
-    state = _q(dataset, _STATE)
-    if "_dlt_loads" in tables:
-        sql = f"DELETE FROM {_q(dataset, '_dlt_loads')} WHERE schema_name = %s"  # noqa: S608
-        if _STATE in tables:
+    state = _q(dataset, STATE_TABLE)
+    if LOADS_TABLE in tables:
+        sql = f"DELETE FROM {_q(dataset, LOADS_TABLE)} WHERE schema_name = %s"  # noqa: S608
+        if STATE_TABLE in tables:
             sql += f" OR load_id IN (SELECT _dlt_load_id FROM {state} WHERE pipeline_name = %s)"  # noqa: S608
         client.execute_sql(sql, *[name] * sql.count("%s"))
     if "_dlt_version" in tables:
         sql = f"DELETE FROM {_q(dataset, '_dlt_version')} WHERE schema_name = %s"  # noqa: S608
         client.execute_sql(sql, name)
-    if _STATE in tables:
+    if STATE_TABLE in tables:
         client.execute_sql(f"DELETE FROM {state} WHERE pipeline_name = %s", name)  # noqa: S608
 
 

@@ -54,9 +54,21 @@ from ._spill import DELETED, SEQ, Spill
 if TYPE_CHECKING:  # pragma: no cover
     import dlt
 
-__all__ = ["SCHEMA_NAME", "Batch", "Children", "Counts", "Loader", "pipeline_name"]
+__all__ = [
+    "LOADS_TABLE",
+    "SCHEMA_NAME",
+    "STATE_TABLE",
+    "Batch",
+    "Children",
+    "Counts",
+    "Loader",
+    "pipeline_name",
+]
 
 PRIMARY_KEY = ("id", "account_id", "livemode")
+#: dlt's tables of pipeline states and of completed loads.
+STATE_TABLE = "_dlt_pipeline_state"
+LOADS_TABLE = "_dlt_loads"
 #: The dlt schema (and source) name of every account's pipeline. Pipelines loaded before it
 #: have their account's pipeline name instead; their cursors are read from both (:meth:`states`).
 SCHEMA_NAME = "stripe"
@@ -249,6 +261,7 @@ class Loader:
                 self.tidy()
             counts: dict[str, Counts] = {}
             with _Counter(pipeline, key) as counter:
+                counter.prune_states(pipeline.pipeline_name)
                 for batch in batches:
                     after = counter.rows(batch.resource)
                     rows, deleted = before[batch.resource]
@@ -520,6 +533,26 @@ class _Counter:
 
     def exists(self, resource: str) -> bool:
         return self._table(resource) is not None
+
+    def prune_states(self, pipeline_name: str) -> None:
+        """Delete the pipeline's states older than its newest one of a completed load.
+
+        dlt adds a row to ``_dlt_pipeline_state`` at every load whose state changed (every
+        load here: the cursors say when they were loaded) and never deletes one, and it only
+        ever reads the newest of a completed load: a thousand accounts synced hourly would add
+        8.7 million rows a year. The newest completed state, and any newer one (a load not
+        completed), stay."""
+        state = self._table(STATE_TABLE)
+        loads = self._table(LOADS_TABLE)
+        if state is None or loads is None:
+            return
+        self._client.execute_sql(
+            f"DELETE FROM {state} WHERE pipeline_name = %s AND _dlt_load_id < "  # noqa: S608
+            f"(SELECT max(s._dlt_load_id) FROM {state} AS s JOIN {loads} AS l "
+            "ON l.load_id = s._dlt_load_id WHERE s.pipeline_name = %s AND l.status = 0)",
+            pipeline_name,
+            pipeline_name,
+        )
 
     def _where(self, resource: str, sql: str, *args: Any) -> int:
         table = self._table(resource)
