@@ -11,8 +11,9 @@ transaction:
   (dlt's ``_dlt_pipeline_state`` and ``_dlt_loads``), then its folder in the work folder. The
   schema copies in ``_dlt_version`` are shared by every account (``_load.SCHEMA_NAME``) and
   stay; those of a pipeline from before, under its own name, go with its load records. Records
-  of loads that changed no state stay: they hold a load id, a time and the shared schema's name,
-  nothing of the account.
+  of its other loads stay (those that changed no state, and those whose state a later load
+  replaced, ``_load``): a load id, a time, a status and the shared schema's name, nothing of the
+  account.
 
 A later sync of the account starts from nothing (a full pass).
 """
