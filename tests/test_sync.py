@@ -297,7 +297,7 @@ def test_postgres_full_and_incremental(world: Sandbox, tmp_path: Path, postgres:
             counts[name] = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM stripe.charges WHERE outcome->>'type' IS NOT NULL")
         with_outcome = cur.fetchone()[0]  # nested objects are jsonb: ->> reaches inside
-    assert counts == sandbox_counts(world, account)
+    assert counts == sandbox_counts(world, account), second.summary()
     assert with_outcome == counts["charges"] > 0
     dumped = json.dumps(second.to_dict())
     assert password not in dumped

@@ -182,4 +182,9 @@ class PostgresAccountLocks(AccountLocks):
 
     def close(self) -> None:
         with self._guard:
-            self._drop()  # the server releases every lock of the session
+            if self._connection is not None:
+                # released now, not when the server has ended the session: a sync started right
+                # after this one (the next run, another machine) would find them still held
+                with contextlib.suppress(Exception), self._connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock_all()")
+            self._drop()  # and if that failed, the server releases them as the session ends
