@@ -31,7 +31,7 @@ from .._errors import DestinationError, StripeOAuthNBError, SyncConfigError, Syn
 from .._masking import Secret
 from .._settings import Mode
 from ._destination import DEFAULT_DB, open_destination
-from ._load import LOADS_TABLE, STATE_TABLE, Loader, pipeline_name
+from ._load import Loader, pipeline_name
 
 __all__ = ["ForgetReport", "forget"]
 
@@ -157,16 +157,22 @@ def _delete_state(client: Any, dataset: str, tables: set[str], name: str) -> Non
     """Delete the pipeline's rows from dlt's own tables of ``dataset`` (those it has): its load
     records (found through its state, or by a schema of its own), its own schema's copies,
     then its state."""
-    state = _q(dataset, STATE_TABLE)
-    if LOADS_TABLE in tables:
-        sql = f"DELETE FROM {_q(dataset, LOADS_TABLE)} WHERE schema_name = %s"  # noqa: S608
-        if STATE_TABLE in tables:
+    from dlt.common.schema.typing import (
+        LOADS_TABLE_NAME,
+        PIPELINE_STATE_TABLE_NAME,
+        VERSION_TABLE_NAME,
+    )
+
+    state = _q(dataset, PIPELINE_STATE_TABLE_NAME)
+    if LOADS_TABLE_NAME in tables:
+        sql = f"DELETE FROM {_q(dataset, LOADS_TABLE_NAME)} WHERE schema_name = %s"  # noqa: S608
+        if PIPELINE_STATE_TABLE_NAME in tables:
             sql += f" OR load_id IN (SELECT _dlt_load_id FROM {state} WHERE pipeline_name = %s)"  # noqa: S608
         client.execute_sql(sql, *[name] * sql.count("%s"))
-    if "_dlt_version" in tables:
-        sql = f"DELETE FROM {_q(dataset, '_dlt_version')} WHERE schema_name = %s"  # noqa: S608
+    if VERSION_TABLE_NAME in tables:
+        sql = f"DELETE FROM {_q(dataset, VERSION_TABLE_NAME)} WHERE schema_name = %s"  # noqa: S608
         client.execute_sql(sql, name)
-    if STATE_TABLE in tables:
+    if PIPELINE_STATE_TABLE_NAME in tables:
         client.execute_sql(f"DELETE FROM {state} WHERE pipeline_name = %s", name)  # noqa: S608
 
 

@@ -54,21 +54,9 @@ from ._spill import DELETED, SEQ, Spill
 if TYPE_CHECKING:  # pragma: no cover
     import dlt
 
-__all__ = [
-    "LOADS_TABLE",
-    "SCHEMA_NAME",
-    "STATE_TABLE",
-    "Batch",
-    "Children",
-    "Counts",
-    "Loader",
-    "pipeline_name",
-]
+__all__ = ["SCHEMA_NAME", "Batch", "Children", "Counts", "Loader", "pipeline_name"]
 
 PRIMARY_KEY = ("id", "account_id", "livemode")
-#: dlt's tables of pipeline states and of completed loads.
-STATE_TABLE = "_dlt_pipeline_state"
-LOADS_TABLE = "_dlt_loads"
 #: The dlt schema (and source) name of every account's pipeline. Pipelines loaded before it
 #: have their account's pipeline name instead; their cursors are read from both (:meth:`states`).
 SCHEMA_NAME = "stripe"
@@ -504,7 +492,8 @@ def _tombstones(spill: Spill) -> list[str]:
 
 
 class _Counter:
-    """Counts one account's rows of its tables, over one connection."""
+    """Counts one account's rows of its tables, over one connection (and prunes its states
+    in dlt's table of them, :meth:`prune_states`)."""
 
     def __init__(self, pipeline: dlt.Pipeline, key: tuple[str, bool]) -> None:
         self._client = pipeline.sql_client()
@@ -542,8 +531,10 @@ class _Counter:
         ever reads the newest of a completed load: a thousand accounts synced hourly would add
         8.7 million rows a year. The newest completed state, and any newer one (a load not
         completed), stay."""
-        state = self._table(STATE_TABLE)
-        loads = self._table(LOADS_TABLE)
+        from dlt.common.schema.typing import LOADS_TABLE_NAME, PIPELINE_STATE_TABLE_NAME
+
+        state = self._table(PIPELINE_STATE_TABLE_NAME)
+        loads = self._table(LOADS_TABLE_NAME)
         if state is None or loads is None:
             return
         self._client.execute_sql(
