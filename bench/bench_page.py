@@ -20,9 +20,10 @@ figures do not depend on how the reader threads and the load overlap:
    (``--pages 450``) the rows no longer fit in 64 MB and DuckDB spills to disk;
 7. the same first load written each way the loader can (``_load._writes``): dlt's merge with
    each id's versions numbered (every load before), the merge told the ids are unique, and the
-   append a table's first load now gets.
+   append a table's first load now gets;
+8. the dlt load again with DuckDB on one thread (the sync's, ``THREADS``) and on two.
 
-Steps 4 and 6 load as the sync does: a table's first load is appended (step 7).
+Steps 4, 6 and 8 load as the sync does: a table's first load is appended (step 7).
 
 Every step runs as in a sync (Arrow's allocator and the collector's thresholds as a sync sets
 them), the alternatives in turn first. The CPU is every thread's of this process (DuckDB's and
@@ -157,7 +158,14 @@ def one_run(
         rewrites[layout] = len(count)
 
     straight_into(spills["zstd"], work, into)
-    under_limits(spills["zstd"], work, into, limits[::-1] if flip else limits)
+    limits = limits[::-1] if flip else limits
+    under_each(
+        spills["zstd"], work, into, "MEMORY_LIMIT", limits, "6. dlt load into DuckDB, limit {}"
+    )
+    threads = [2, 1] if flip else [1, 2]
+    under_each(
+        spills["zstd"], work, into, "THREADS", threads, "8. dlt load into DuckDB, threads {}"
+    )
     written_ways(spills["zstd"], work, into, flip=flip)
     for spill in spills.values():
         spill.remove()
@@ -189,18 +197,21 @@ def straight_into(spill: Any, work: Path, into: dict[str, list[float]]) -> None:
         connection.close()
 
 
-def under_limits(spill: Any, work: Path, into: dict[str, list[float]], limits: list[str]) -> None:
-    """The dlt load (bookkeeping columns) into a new DuckDB file under each memory limit."""
+def under_each(
+    spill: Any, work: Path, into: dict[str, list[float]], setting: str, values: list[Any], step: str
+) -> None:
+    """The dlt load (bookkeeping columns) into a new DuckDB file with the destination's
+    ``setting`` (a name in ``sync/_destination.py``) at each of ``values`` in turn."""
     from stripe_oauth_nb.sync import _destination
 
-    default = _destination.MEMORY_LIMIT
-    for limit in limits:
-        _destination.MEMORY_LIMIT = limit
+    default = getattr(_destination, setting)
+    for value in values:
+        setattr(_destination, setting, value)
         try:
-            db = work / f"limit-{limit}.duckdb"
-            timed_load(spill, db, into, f"6. dlt load into DuckDB, limit {limit}")
+            db = work / f"{setting}-{value}.duckdb"
+            timed_load(spill, db, into, step.format(value))
         finally:
-            _destination.MEMORY_LIMIT = default
+            setattr(_destination, setting, default)
 
 
 def written_ways(spill: Any, work: Path, into: dict[str, list[float]], *, flip: bool) -> None:

@@ -215,6 +215,25 @@ def test_a_duckdb_load_of_many_rows_gets_more_memory_and_gives_it_back(
     assert float(large.split()[0]) > 400  # 512 MB: 488.2 MiB
 
 
+def test_duckdb_loads_on_the_threads_the_destination_sets(tmp_path: Path) -> None:
+    """dlt's connections are clones of the sync's: they run on its threads (one, where DuckDB's
+    own default is every core), after a reopening too."""
+    import stripe_oauth_nb.sync._destination as destinations
+
+    rows = spill_of(tmp_path / "a", [customer(i) for i in range(3)])
+    with open_destination(db=tmp_path / "stripe.duckdb") as dest:
+        loader = Loader(dest, dest.default_dataset)
+        assert load(loader, rows, full=True).rows == 3
+        seen = []
+        for _ in range(2):
+            with loader.pipeline(ACCT, False).sql_client() as client:
+                seen.append(client.execute_sql("SELECT current_setting('threads')")[0][0])
+            dest.reopen()
+            loader = Loader(dest, dest.default_dataset)
+    assert seen == [destinations.THREADS] * 2
+    assert destinations.THREADS == 1
+
+
 @pytest.mark.slow  # 30,000 rows loaded, then a full pass compared: about 10 s
 def test_a_full_pass_compares_rows_without_a_python_object_per_row(
     destination: Destination, tmp_path: Path

@@ -57,6 +57,12 @@ CONNECT_TIMEOUT = 10
 #: spills: 1.3 ms more CPU per 100 charges (``bench_page.py``, step 6).
 MEMORY_LIMIT = "64MB"
 LARGE_LOAD_MEMORY = "128MB"
+#: Threads DuckDB runs a sync's statements on. The loads run beside the reader threads, which
+#: keep the other core busy: a load of 45,000 charges took 3.4 ms of CPU per 100 rows (dlt's
+#: load, DuckDB's insert and checkpoint) on one thread against 3.75 ms on two, and wrote 193 MB
+#: against 236 (``bench_page.py --pages 450``, step 8); an unlimited sync of 20,000 customers
+#: took 49.3 s of CPU against 51.3, and peaked at 296 MB against 303 (ad hoc, one run each).
+THREADS = 1
 #: Rows of one load (the tables loaded together) from which DuckDB gets
 #: :data:`LARGE_LOAD_MEMORY`: the biggest load of 20,000 customers is about 160,000 rows.
 LARGE_LOAD_ROWS = 300_000
@@ -335,7 +341,7 @@ def _open_duckdb(path: Path) -> Any:
 
     try:
         # DuckDB caches pages up to most of the memory by default: a sync keeps it small
-        return duckdb.connect(str(path), config={"memory_limit": MEMORY_LIMIT})
+        return duckdb.connect(str(path), config={"memory_limit": MEMORY_LIMIT, "threads": THREADS})
     except duckdb.Error as exc:
         text = str(exc)
         if "different configuration" in text:
