@@ -109,6 +109,7 @@ def test_an_account_another_process_holds_is_left_to_it(
     result = {a.account_id: a for a in report.accounts}
     assert result[held].elsewhere
     assert "another sync process is loading this account" in report.summary()
+    assert "1 of 2 account(s) left to other sync processes" in report.summary()
     assert held not in {t.account_id for t in report.tables}
     assert sum(pg_counts(dsn, held).values()) == 0
     for t in installed[1:]:
@@ -156,6 +157,7 @@ def test_an_account_another_machine_loaded_during_this_run_is_left_to_it(
     assert earlier.ok, earlier.summary()
     assert all(a.elsewhere for a in earlier.accounts)
     assert "another sync process loaded this account during this run" in earlier.summary()
+    assert "2 of 2 account(s) left to other sync processes" in earlier.summary()
     assert earlier.tables == []
 
     later = pg_sync(settings, tokens, dsn, work_dir=tmp_path / "c")

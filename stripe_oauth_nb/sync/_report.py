@@ -83,7 +83,9 @@ class SyncReport:
     @property
     def ok(self) -> bool:
         """True when every table loaded whole or was skipped for a permission, and no account
-        failed."""
+        failed. An account left to another sync process (``elsewhere``) is not a failure:
+        several processes share the accounts by design, and a scheduled job that ran beside
+        another must not alert; :meth:`summary` counts them."""
         return all(t.status != "failed" and not t.incomplete for t in self.tables) and not any(
             a.error for a in self.accounts
         )
@@ -147,6 +149,12 @@ class SyncReport:
                 lines.append(f"  {a.account_id} {_mode(a.livemode)}: {a.note}")
             if a.error:
                 lines.append(f"  {a.account_id} {_mode(a.livemode)} FAILED: {a.error}")
+        elsewhere = sum(a.elsewhere for a in self.accounts)
+        if elsewhere:  # not a failure: another process has them; still worth seeing at a glance
+            lines.append(
+                f"{elsewhere:,} of {len(self.accounts):,} account(s) left to other sync "
+                "processes: this run did not load them."
+            )
         lines.append(
             f"{self.requests:,} requests ({self.rate_limited:,} answered 429) in "
             f"{self.seconds:.1f} s."
