@@ -60,8 +60,9 @@ LARGE_LOAD_MEMORY = "128MB"
 #: Threads DuckDB runs a sync's statements on. The loads run beside the reader threads, which
 #: keep the other core busy: a load of 45,000 charges took 3.4 ms of CPU per 100 rows (dlt's
 #: load, DuckDB's insert and checkpoint) on one thread against 3.75 ms on two, and wrote 193 MB
-#: against 236 (``bench_page.py --pages 450``, step 8); an unlimited sync of 20,000 customers
-#: took 49.3 s of CPU against 51.3, and peaked at 296 MB against 303 (ad hoc, one run each).
+#: against 236 (``bench_page.py --pages 450``, step 8). A whole unlimited sync of 20,000
+#: customers gains less: 49.3, 54.8 and 51.7 s of CPU against 51.3, 54.0 and 54.6, peaks 294 to
+#: 297 MB against 289 to 303, no slower (ad hoc, alternated; see the README).
 THREADS = 1
 #: Rows of one load (the tables loaded together) from which DuckDB gets
 #: :data:`LARGE_LOAD_MEMORY`: the biggest load of 20,000 customers is about 160,000 rows.
